@@ -1,0 +1,16 @@
+// Small progressive enhancements; every page works without them.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-copy]");
+  if (!button) return;
+  const text = button.getAttribute("data-copy");
+  navigator.clipboard.writeText(text).then(() => {
+    const label = button.textContent;
+    button.textContent = "Copied";
+    setTimeout(() => { button.textContent = label; }, 1500);
+  });
+});
+// Move focus to the page title after a full navigation so screen readers announce it.
+document.addEventListener("DOMContentLoaded", () => {
+  const alert = document.querySelector(".alert-error, .has-error input");
+  if (alert && alert.focus) alert.focus();
+});

@@ -1,0 +1,169 @@
+"""Shared fixtures: a real database (SQLite file or PostgreSQL) and a real Redis server.
+
+``TEST_DATABASE_URL`` selects PostgreSQL; without it each run uses a fresh SQLite file.
+``REDIS_URL`` selects a Redis server; without it a private one is started for the session.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from sqlalchemy import text
+
+from webapp import create_app
+from webapp.config import normalise_database_url
+from webapp.extensions import db
+from webapp.localservices import start_redis
+
+from . import factories
+
+TEST_PASSWORD = factories.TEST_PASSWORD
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return normalise_database_url(url)
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def redis_service():
+    handle = start_redis(os.environ.get("REDIS_URL"))
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture(scope="session")
+def base_config(database_url, redis_service) -> dict:
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": redis_service.url,
+        "RATELIMIT_STORAGE_URI": redis_service.url,
+        "SERVER_NAME": "autopay.test",
+    }
+
+
+@pytest.fixture(scope="session")
+def _schema(base_config):
+    app = create_app(base_config)
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield
+    with app.app_context():
+        db.drop_all()
+        db.engine.dispose()
+
+
+def _empty_all_tables() -> None:
+    db.session.remove()
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+            if names:
+                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def config_overrides() -> dict:
+    """Override in a test module to change settings for its app."""
+    return {}
+
+
+@pytest.fixture
+def app(_schema, base_config, config_overrides, redis_service):
+    app = create_app({**base_config, **config_overrides})
+    with app.app_context():
+        _empty_all_tables()
+        from webapp.services.queues import redis_connection
+
+        redis_connection().flushdb()
+        yield app
+        _empty_all_tables()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def is_postgres(database_url) -> bool:
+    return database_url.startswith("postgresql")
+
+
+@pytest.fixture
+def require_postgres(database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("needs PostgreSQL for real row locks; set TEST_DATABASE_URL to run it")
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
+
+
+def csrf_token_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1) or match.group(2)
+
+
+class AuthActions:
+    def __init__(self, client):
+        self.client = client
+
+    def csrf(self, path: str = "/auth/login") -> str:
+        return csrf_token_from(self.client.get(path).get_data(as_text=True))
+
+    def login(self, email: str, password: str = TEST_PASSWORD, follow: bool = False):
+        token = self.csrf()
+        return self.client.post(
+            "/auth/login",
+            data={"email": email, "password": password, "csrf_token": token},
+            follow_redirects=follow,
+        )
+
+    def logout(self):
+        token = self.csrf("/auth/password")
+        return self.client.post("/auth/logout", data={"csrf_token": token})
+
+    def post(self, path: str, data: dict | None = None, page: str | None = None, **kwargs):
+        """POST a form with a CSRF token taken from ``page`` (default: the same path)."""
+        token = self.csrf(page or path)
+        return self.client.post(path, data={**(data or {}), "csrf_token": token}, **kwargs)
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def estate(app):
+    return factories.make_estate()
+
+
+@pytest.fixture
+def resident(estate):
+    return factories.make_user(estate=estate, email="ada@example.com", full_name="Ada Okafor")
+
+
+@pytest.fixture
+def other_resident(estate):
+    return factories.make_user(estate=estate, email="bola@example.com", full_name="Bola Adeyemi")
+
+
+@pytest.fixture
+def estate_admin(estate):
+    return factories.make_user(estate=estate, email="admin@example.com", role="estate_admin")

@@ -1,0 +1,33 @@
+from sqlalchemy import func, select
+
+from webapp.extensions import db
+from webapp.models import Estate, User
+
+
+def test_seed_demo_is_idempotent(runner):
+    first = runner.invoke(args=["seed-demo"])
+    assert first.exit_code == 0, first.output
+    assert "Palm Grove Estate" in first.output
+    assert "ada@example.com" in first.output and "autopay-demo-1" in first.output
+    second = runner.invoke(args=["seed-demo"])
+    assert second.exit_code == 0
+    assert db.session.scalar(select(func.count(Estate.id))) == 1
+    assert db.session.scalar(select(func.count(User.id))) == 3
+    admin = db.session.scalar(select(User).where(User.email == "admin@example.com"))
+    assert admin.role == "estate_admin" and admin.check_password("autopay-admin-1")
+
+
+def test_create_admin(runner):
+    runner.invoke(args=["seed-demo"])
+    result = runner.invoke(args=["create-admin", "--email", "ops@example.com", "--name", "Ops Person",
+                                 "--estate", "Palm Grove Estate", "--password", "ops-password-1"])
+    assert result.exit_code == 0, result.output
+    user = db.session.scalar(select(User).where(User.email == "ops@example.com"))
+    assert user.role == "estate_admin"
+
+
+def test_create_admin_refuses_weak_password(runner):
+    result = runner.invoke(args=["create-admin", "--email", "ops@example.com", "--name", "Ops",
+                                 "--password", "weak"])
+    assert result.exit_code != 0
+    assert db.session.scalar(select(func.count(User.id))) == 0

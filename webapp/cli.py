@@ -1,0 +1,102 @@
+"""Operator commands: ``flask seed-demo``, ``flask create-admin``."""
+from __future__ import annotations
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+from .extensions import db
+from .models import Estate, Role, User
+from .services import accounts
+
+DEMO_ESTATE = "Palm Grove Estate"
+DEMO_INVITE_CODE = "PALMGROVE"
+DEMO_USERS = [
+    ("admin@example.com", "autopay-admin-1", "Estate Admin", Role.ESTATE_ADMIN, "+2348030000001"),
+    ("ada@example.com", "autopay-demo-1", "Ada Okafor", Role.RESIDENT, "+2348031234567"),
+    ("bola@example.com", "autopay-demo-2", "Bola Adeyemi", Role.RESIDENT, "+2348057654321"),
+]
+
+
+def seed_demo() -> tuple[Estate, list[tuple[str, str, str]]]:
+    """Create the demo estate and people, or leave them as they are when they exist."""
+    estate = db.session.scalar(select(Estate).where(Estate.name == DEMO_ESTATE))
+    if estate is None:
+        estate = Estate(name=DEMO_ESTATE, invite_code=DEMO_INVITE_CODE)
+        db.session.add(estate)
+        db.session.flush()
+    created = []
+    for email, password, name, role, phone in DEMO_USERS:
+        user = accounts.find_user_by_email(email)
+        if user is None:
+            user = User(email=email, full_name=name, role=role.value, estate=estate, phone=phone)
+            user.set_password(password)
+            db.session.add(user)
+        created.append((role.value, email, password))
+    db.session.commit()
+    return estate, created
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("worker")
+    @click.option("--queues", default="default", show_default=True, help="Comma-separated queue names.")
+    @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+    @click.option("--name", default=None, help="Worker name (defaults to host:pid).")
+    def worker_command(queues: str, burst: bool, name: str | None):
+        """Run an RQ worker that shares this app's configuration."""
+        from flask import current_app
+        from rq import Worker
+
+        import workers
+        from webapp.services.queues import redis_connection
+
+        workers.use_app(current_app._get_current_object())
+        worker = Worker(queues.split(","), connection=redis_connection(), name=name)
+        worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+
+    @app.cli.command("cron")
+    def cron_command():
+        """Run the single `rq cron` scheduler with the jobs declared in workers/schedule.py."""
+        from rq.cron import CronScheduler
+
+        from webapp.services.queues import redis_connection
+
+        scheduler = CronScheduler(connection=redis_connection())
+        scheduler.load_config_from_file("workers.cron")
+        scheduler.start()
+
+    @app.cli.command("seed-demo")
+    def seed_demo_command():
+        """Create the demo estate, admin and residents (safe to run again)."""
+        estate, people = seed_demo()
+        click.echo(f"Estate: {estate.name} (invite code {estate.invite_code})")
+        for role, email, password in people:
+            click.echo(f"  {role:<14} {email:<22} {password}")
+
+    @app.cli.command("create-admin")
+    @click.option("--email", prompt=True)
+    @click.option("--name", "full_name", prompt="Full name")
+    @click.option("--estate", "estate_name", default="", help="Estate name; omit for a platform admin.")
+    @click.password_option()
+    def create_admin(email: str, full_name: str, estate_name: str, password: str):
+        """Create an estate admin (with --estate) or a platform admin."""
+        try:
+            email = accounts.normalise_email(email)
+        except accounts.AccountError as exc:
+            raise click.BadParameter(str(exc), param_hint="--email") from exc
+        if accounts.find_user_by_email(email):
+            raise click.ClickException(f"{email} already has an account.")
+        problem = accounts.password_problem(password, email)
+        if problem:
+            raise click.BadParameter(problem, param_hint="--password")
+        estate = None
+        if estate_name:
+            estate = db.session.scalar(select(Estate).where(Estate.name == estate_name))
+            if estate is None:
+                raise click.ClickException(f"No estate named {estate_name!r}.")
+        role = Role.ESTATE_ADMIN if estate else Role.PLATFORM_ADMIN
+        user = User(email=email, full_name=full_name.strip(), role=role.value, estate=estate)
+        user.set_password(password)
+        db.session.add(user)
+        db.session.commit()
+        click.echo(f"Created {role.value} {email}.")

@@ -1,0 +1,114 @@
+"""Settings read from the environment.
+
+One name per fact. Development runs with safe-to-print defaults; production refuses to start
+without real secrets (see ``check_production``).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = ROOT / "instance"
+
+# Development defaults. They are public, so production must never run on them.
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
+# A valid Fernet key (urlsafe base64 of 32 bytes), public and therefore development-only.
+DEV_ENCRYPTION_KEY = "ZGV2LWluc2VjdXJlLWVuY3J5cHRpb24ta2V5LTMyYnk="
+
+
+class ConfigError(RuntimeError):
+    """The app cannot start with the settings it was given."""
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the common ``postgres://`` spellings and use the psycopg 3 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def from_env() -> dict:
+    """Build the config mapping from environment variables."""
+    app_env = os.environ.get("APP_ENV", "development")
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'autopay.db'}"
+    redis_url = os.environ.get("REDIS_URL", "")
+    return {
+        "APP_ENV": app_env,
+        "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY),
+        "ENCRYPTION_KEYS": os.environ.get("ENCRYPTION_KEYS", DEV_ENCRYPTION_KEY),
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "REDIS_URL": redis_url,
+        "PORT": _int("PORT", 5000),
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", ""),
+        # Rate limits (Flask-Limiter syntax).
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        "LOGIN_LOCKOUT_THRESHOLD": _int("LOGIN_LOCKOUT_THRESHOLD", 5),
+        "LOGIN_LOCKOUT_MINUTES": _int("LOGIN_LOCKOUT_MINUTES", 15),
+        # Sessions.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": app_env == "production",
+        "REMEMBER_COOKIE_SECURE": app_env == "production",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+        # Providers: with a base URL set, the clients talk to it as to the real provider.
+        "FLUTTERWAVE_BASE_URL": os.environ.get("FLUTTERWAVE_BASE_URL", "https://api.flutterwave.com/v3"),
+        "FLUTTERWAVE_SECRET_KEY": os.environ.get("FLUTTERWAVE_SECRET_KEY", ""),
+        "FLUTTERWAVE_SECRET_HASH": os.environ.get("FLUTTERWAVE_SECRET_HASH", ""),
+        "VTPASS_BASE_URL": os.environ.get("VTPASS_BASE_URL", "https://sandbox.vtpass.com/api"),
+        "VTPASS_API_KEY": os.environ.get("VTPASS_API_KEY", ""),
+        "VTPASS_PUBLIC_KEY": os.environ.get("VTPASS_PUBLIC_KEY", ""),
+        "VTPASS_SECRET_KEY": os.environ.get("VTPASS_SECRET_KEY", ""),
+        "PAYSTACK_BASE_URL": os.environ.get("PAYSTACK_BASE_URL", "https://api.paystack.co"),
+        "PAYSTACK_SECRET_KEY": os.environ.get("PAYSTACK_SECRET_KEY", ""),
+        "PROVIDER_CONNECT_TIMEOUT": _float("PROVIDER_CONNECT_TIMEOUT", 5.0),
+        "PROVIDER_READ_TIMEOUT": _float("PROVIDER_READ_TIMEOUT", 35.0),
+        # Wallet funding bounds in kobo (₦100 to ₦1,000,000 by default).
+        "FUNDING_MIN_KOBO": _int("FUNDING_MIN_KOBO", 100_00),
+        "FUNDING_MAX_KOBO": _int("FUNDING_MAX_KOBO", 1_000_000_00),
+        "FUNDING_INTENT_TTL_MINUTES": _int("FUNDING_INTENT_TTL_MINUTES", 60),
+    }
+
+
+def check_production(config: dict) -> None:
+    """Refuse to run production on missing or public default secrets."""
+    if config.get("APP_ENV") != "production":
+        return
+    secret = config.get("SECRET_KEY") or ""
+    if not secret or secret == DEV_SECRET_KEY or len(secret) < 32:
+        raise ConfigError(
+            "SECRET_KEY is missing or is the development default; set SECRET_KEY to a random value "
+            "of at least 32 characters before running with APP_ENV=production."
+        )
+    keys = config.get("ENCRYPTION_KEYS") or ""
+    if not keys or DEV_ENCRYPTION_KEY in keys.split(","):
+        raise ConfigError(
+            "ENCRYPTION_KEYS is missing or contains the development default; set ENCRYPTION_KEYS to "
+            "one or more Fernet keys (comma-separated, newest first) before running with "
+            "APP_ENV=production."
+        )

@@ -1,0 +1,117 @@
+"""`make run`: the whole product on one machine, stopped together with Ctrl-C.
+
+Starts (or reuses) Redis, migrates and seeds the database, then runs the web server, one RQ worker
+and one `rq cron` process. Every child runs in its own process group so that stopping kills whole
+trees; nothing is left behind and no pid files are written.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from .cli import DEMO_USERS
+from .config import ROOT
+from .localservices import start_redis, wait_for_port
+
+BIN = os.path.dirname(sys.executable)
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen
+
+
+def _bin(name: str) -> str:
+    path = os.path.join(BIN, name)
+    return path if os.path.exists(path) else name
+
+
+def _spawn(name: str, argv: list[str], env: dict) -> Child:
+    process = subprocess.Popen(argv, env=env, cwd=ROOT, start_new_session=True)
+    return Child(name, process)
+
+
+def _stop(children: list[Child]) -> None:
+    for child in children:
+        if child.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for child in children:
+        remaining = max(0.1, deadline - time.monotonic())
+        try:
+            child.process.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.process.pid, signal.SIGKILL)
+            child.process.wait()
+
+
+def extra_services(env: dict, children: list[Child]) -> None:
+    """Start the provider sandbox and point the app at it when no real keys are configured."""
+    try:
+        from .sandbox.runner import start_for_devrun
+    except ImportError:  # the sandbox arrives with the money core
+        return
+    start_for_devrun(env, children, _spawn)
+
+
+def main() -> int:
+    port = int(os.environ.get("PORT", "5000"))
+    env = os.environ.copy()
+    env.setdefault("FLASK_APP", "wsgi.py")
+    env["PYTHONUNBUFFERED"] = "1"
+    redis = start_redis(os.environ.get("REDIS_URL"))
+    env["REDIS_URL"] = redis.url
+    print(f"Redis: {redis.description}", flush=True)
+    children: list[Child] = []
+    stopping = False
+
+    def on_signal(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        extra_services(env, children)
+        flask = _bin("flask")
+        subprocess.run([flask, "db", "upgrade"], env=env, cwd=ROOT, check=True)
+        subprocess.run([flask, "seed-demo"], env=env, cwd=ROOT, check=True)
+        children.append(_spawn("web", [_bin("gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
+                                       "--threads", "4", "--access-logfile", "-", "wsgi:app"], env))
+        children.append(_spawn("worker", [flask, "worker"], env))
+        children.append(_spawn("cron", [flask, "cron"], env))
+        wait_for_port(port, timeout=30)
+        print("\n" + "=" * 64)
+        print(f"Utility Autopay is running at http://127.0.0.1:{port}")
+        print("Demo logins:")
+        for email, password, _name, role, _phone in DEMO_USERS:
+            print(f"  {role.value:<14} {email:<22} {password}")
+        print("Press Ctrl-C to stop everything.")
+        print("=" * 64 + "\n", flush=True)
+        while not stopping:
+            for child in children:
+                if child.process.poll() is not None:
+                    print(f"{child.name} exited with code {child.process.returncode}; stopping.", flush=True)
+                    stopping = True
+            time.sleep(0.5)
+    except subprocess.CalledProcessError as exc:
+        print(f"setup step failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("Stopping…", flush=True)
+        _stop(children)
+        redis.stop()
+        print("Stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""People who sign in: residents, estate admins and platform admins."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..extensions import db
+from .base import TimestampMixin, UTCDateTime, utcnow
+
+
+class Role(enum.StrEnum):
+    RESIDENT = "resident"
+    ESTATE_ADMIN = "estate_admin"
+    PLATFORM_ADMIN = "platform_admin"
+
+
+class User(UserMixin, TimestampMixin, db.Model):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('resident', 'estate_admin', 'platform_admin')", name="role_known"
+        ),
+        # Only platform admins may live outside an estate.
+        CheckConstraint("estate_id IS NOT NULL OR role = 'platform_admin'", name="estate_required"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stored lower-cased (see ``normalise_email``) so the unique constraint is case-insensitive.
+    email: Mapped[str] = mapped_column(String(254), unique=True, nullable=False)
+    full_name: Mapped[str] = mapped_column(String(120), nullable=False)
+    phone: Mapped[str | None] = mapped_column(String(20))  # E.164, e.g. +2348031234567
+    password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+    role: Mapped[str] = mapped_column(String(20), nullable=False, default=Role.RESIDENT.value)
+    estate_id: Mapped[int | None] = mapped_column(ForeignKey("estates.id"), index=True)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    is_active_flag: Mapped[bool] = mapped_column("is_active", Boolean, nullable=False, default=True)
+    failed_login_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    estate = db.relationship("Estate", back_populates="residents")
+
+    # Flask-Login reads ``is_active``; keep the column name readable in SQL too.
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        return self.is_active_flag
+
+    @property
+    def is_resident(self) -> bool:
+        return self.role == Role.RESIDENT
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role in (Role.ESTATE_ADMIN, Role.PLATFORM_ADMIN)
+
+    @property
+    def is_platform_admin(self) -> bool:
+        return self.role == Role.PLATFORM_ADMIN
+
+    @property
+    def effective_timezone(self) -> str:
+        if self.timezone:
+            return self.timezone
+        return self.estate.timezone if self.estate else "Africa/Lagos"
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def is_locked(self, now: datetime | None = None) -> bool:
+        return self.locked_until is not None and self.locked_until > (now or utcnow())
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email} {self.role}>"

@@ -1,0 +1,1 @@
+"""The business core. Views and jobs call these; they hold the rules."""

@@ -59,6 +59,8 @@ def from_env() -> dict:
         "APP_ENV": app_env,
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY),
         "ENCRYPTION_KEYS": os.environ.get("ENCRYPTION_KEYS", DEV_ENCRYPTION_KEY),
+        # Key for the lookup hashes of customer numbers; empty = derived from SECRET_KEY (see crypto).
+        "LOOKUP_HASH_KEY": os.environ.get("LOOKUP_HASH_KEY", ""),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "REDIS_URL": redis_url,
         "PORT": _int("PORT", 5000),
@@ -111,4 +113,12 @@ def check_production(config: dict) -> None:
             "ENCRYPTION_KEYS is missing or contains the development default; set ENCRYPTION_KEYS to "
             "one or more Fernet keys (comma-separated, newest first) before running with "
             "APP_ENV=production."
+        )
+    # Lookup hashes are keyed by LOOKUP_HASH_KEY when set, else by a key derived from SECRET_KEY
+    # (already required strong above). A set LOOKUP_HASH_KEY must be as strong and distinct from it.
+    lookup = config.get("LOOKUP_HASH_KEY") or ""
+    if lookup and (len(lookup) < 32 or lookup == secret):
+        raise ConfigError(
+            "LOOKUP_HASH_KEY must be at least 32 characters and differ from SECRET_KEY (or be left "
+            "unset to derive it from SECRET_KEY) before running with APP_ENV=production."
         )

@@ -1,0 +1,57 @@
+"""The double-entry wallet ledger: the only code that moves money.
+
+Use it as ``from webapp.services import ledger; ledger.post_entry(...)``. Every function that
+writes flushes inside the caller's transaction and leaves the commit to the caller, so a payment's
+status change and its money movement commit together.
+"""
+from .accounts import balance, estate_account, system_account, wallet_account, wallet_balance
+from .entries import entry_postings, find_entry, post_entry
+from .errors import (
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidPostings,
+    LedgerError,
+    NothingToRefund,
+    UnknownAccount,
+)
+from .invariants import check_invariants, ledger_counts, register_invariant, registered_invariants
+from .movements import (
+    credit_funding,
+    debit_payment,
+    funding_credit_key,
+    pay_estate,
+    payment_debit_key,
+    payment_refund_key,
+    refund_payment,
+)
+from .statements import StatementLine, statement
+
+__all__ = [
+    "IdempotencyConflict",
+    "InsufficientFunds",
+    "InvalidPostings",
+    "LedgerError",
+    "NothingToRefund",
+    "StatementLine",
+    "UnknownAccount",
+    "balance",
+    "check_invariants",
+    "credit_funding",
+    "debit_payment",
+    "entry_postings",
+    "estate_account",
+    "find_entry",
+    "funding_credit_key",
+    "ledger_counts",
+    "pay_estate",
+    "payment_debit_key",
+    "payment_refund_key",
+    "post_entry",
+    "refund_payment",
+    "register_invariant",
+    "registered_invariants",
+    "statement",
+    "system_account",
+    "wallet_account",
+    "wallet_balance",
+]

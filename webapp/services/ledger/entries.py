@@ -1,0 +1,169 @@
+"""Posting journal entries: the only way money moves."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from ...extensions import db
+from ...models import Account, JournalEntry, Posting
+from .errors import IdempotencyConflict, InsufficientFunds, InvalidPostings, UnknownAccount
+
+KIND_RE = re.compile(r"^[a-z][a-z_]{0,31}$")
+MAX_KEY_LENGTH = 200
+MAX_MEMO_LENGTH = 255
+MAX_REFERENCE_LENGTH = 100
+
+PostingSpec = tuple[Account | int, int]
+
+
+def _account_id(account: Account | int) -> int:
+    if isinstance(account, Account):
+        if account.id is None:
+            raise InvalidPostings("post to an account that has been flushed (it has no id yet)")
+        return account.id
+    if type(account) is not int:
+        raise InvalidPostings(f"an account is an Account or an int id, not {type(account).__name__}")
+    return account
+
+
+def normalise_postings(postings: Iterable[PostingSpec]) -> list[tuple[int, int]]:
+    """Check the postings describe a balanced movement; return ``(account_id, amount)`` by account id."""
+    pairs = []
+    for item in postings:
+        try:
+            account, amount = item
+        except (TypeError, ValueError) as exc:
+            raise InvalidPostings(f"a posting is an (account, amount_kobo) pair, not {item!r}") from exc
+        # bool is an int subclass and float/Decimal are not whole kobo: all refused.
+        if type(amount) is not int:
+            raise InvalidPostings(f"amounts are int kobo, not {type(amount).__name__} ({amount!r})")
+        if amount == 0:
+            raise InvalidPostings("a posting of zero kobo moves nothing")
+        pairs.append((_account_id(account), amount))
+    if len(pairs) < 2:
+        raise InvalidPostings("an entry needs at least two postings")
+    if len({account_id for account_id, _ in pairs}) != len(pairs):
+        raise InvalidPostings("post to each account at most once per entry")
+    total = sum(amount for _, amount in pairs)
+    if total != 0:
+        raise InvalidPostings(f"postings sum to {total} kobo, not 0")
+    return sorted(pairs)
+
+
+def _check_text(idempotency_key: str, kind: str, memo: str, reference: str | None) -> None:
+    if not isinstance(idempotency_key, str) or not idempotency_key or len(idempotency_key) > MAX_KEY_LENGTH:
+        raise InvalidPostings(f"idempotency key must be 1-{MAX_KEY_LENGTH} characters")
+    if not isinstance(kind, str) or not KIND_RE.match(kind):
+        raise InvalidPostings(f"entry kind must be snake_case, at most 32 characters, not {kind!r}")
+    if not isinstance(memo, str) or len(memo) > MAX_MEMO_LENGTH:
+        raise InvalidPostings(f"memo must be text of at most {MAX_MEMO_LENGTH} characters")
+    if reference is not None and (not isinstance(reference, str) or len(reference) > MAX_REFERENCE_LENGTH):
+        raise InvalidPostings(f"reference must be text of at most {MAX_REFERENCE_LENGTH} characters")
+
+
+def find_entry(idempotency_key: str) -> JournalEntry | None:
+    """The entry posted under this key, if any."""
+    return db.session.scalar(select(JournalEntry).where(JournalEntry.idempotency_key == idempotency_key))
+
+
+def entry_postings(entry_id: int) -> list[tuple[int, int]]:
+    """An entry's postings as ``(account_id, amount_kobo)`` sorted by account id."""
+    rows = db.session.execute(
+        select(Posting.account_id, Posting.amount_kobo).where(Posting.entry_id == entry_id).order_by(Posting.account_id)
+    )
+    return [(account_id, amount) for account_id, amount in rows]
+
+
+def _replay(idempotency_key: str, kind: str, pairs: Sequence[tuple[int, int]]) -> JournalEntry | None:
+    """The already-posted entry for this key when it is the same movement; raise when it is not."""
+    existing = find_entry(idempotency_key)
+    if existing is None:
+        return None
+    if existing.kind != kind or entry_postings(existing.id) != list(pairs):
+        raise IdempotencyConflict(idempotency_key)
+    return existing
+
+
+def _lock_accounts(account_ids: Sequence[int]) -> dict[int, Account]:
+    """Lock the accounts (in id order, so two movements never deadlock) and re-read their balances.
+
+    PostgreSQL: ``SELECT ... FOR UPDATE``. SQLite has no row locks and ignores FOR UPDATE, so a
+    no-op UPDATE takes the database write lock first: other writers wait until we commit, the
+    balances read next cannot change under us, and pysqlite has a real transaction open so the
+    SAVEPOINT below nests inside the caller's transaction instead of committing on release.
+    """
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(
+            update(Account).where(Account.id.in_(account_ids)).values(balance_kobo=Account.balance_kobo),
+            execution_options={"synchronize_session": False},
+        )
+    accounts = db.session.scalars(
+        select(Account)
+        .where(Account.id.in_(account_ids))
+        .order_by(Account.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    found = {account.id: account for account in accounts}
+    missing = sorted(set(account_ids) - set(found))
+    if missing:
+        raise UnknownAccount(f"no account {missing[0]}")
+    return found
+
+
+def post_entry(
+    idempotency_key: str,
+    postings: Iterable[PostingSpec],
+    *,
+    kind: str,
+    memo: str = "",
+    reference: str | None = None,
+) -> JournalEntry:
+    """Post one balanced movement, exactly once per idempotency key.
+
+    ``postings`` are ``(account or account id, signed int kobo)``; positive increases the account's
+    balance; they must sum to zero. Posting the same key again returns the first entry (so a
+    retried job or replayed webhook is harmless); the same key with different postings raises
+    ``IdempotencyConflict``. Accounts are locked in id order and a wallet is never taken below
+    zero (``InsufficientFunds``). On any error nothing is written.
+
+    The entry, postings and cached balances are flushed inside the caller's transaction; the
+    caller commits, so its own state change (e.g. a payment's status) commits atomically with the
+    money. Never call this while waiting on HTTP: the account rows stay locked until commit.
+    """
+    _check_text(idempotency_key, kind, memo, reference)
+    pairs = normalise_postings(postings)
+
+    replayed = _replay(idempotency_key, kind, pairs)
+    if replayed is not None:
+        return replayed
+
+    accounts = _lock_accounts([account_id for account_id, _ in pairs])
+    # A concurrent post of the same key may have committed while we waited for the locks.
+    replayed = _replay(idempotency_key, kind, pairs)
+    if replayed is not None:
+        return replayed
+
+    for account_id, amount in pairs:
+        account = accounts[account_id]
+        if not account.allow_negative and account.balance_kobo + amount < 0:
+            raise InsufficientFunds(account_id, account.balance_kobo, -amount)
+
+    try:
+        with db.session.begin_nested():
+            entry = JournalEntry(idempotency_key=idempotency_key, kind=kind, memo=memo, reference=reference)
+            entry.postings = [Posting(account_id=account_id, amount_kobo=amount) for account_id, amount in pairs]
+            db.session.add(entry)
+            for account_id, amount in pairs:
+                accounts[account_id].balance_kobo += amount
+            db.session.flush()
+    except IntegrityError:
+        # The unique key is the final guard: someone else posted this key between our check and insert.
+        replayed = _replay(idempotency_key, kind, pairs)
+        if replayed is None:
+            raise
+        return replayed
+    return entry

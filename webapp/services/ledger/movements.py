@@ -1,0 +1,120 @@
+"""The money movements the product makes, each with its fixed idempotency key.
+
+Like ``post_entry`` they flush inside the caller's transaction and the caller commits.
+"""
+from __future__ import annotations
+
+from ...models import EntryKind, JournalEntry
+from .accounts import estate_account, system_account, wallet_account
+from .entries import entry_postings, find_entry, post_entry
+from .errors import InvalidPostings, NothingToRefund
+
+FUNDING_GATEWAYS = ("paystack", "flutterwave")
+BILLS_PROVIDERS = ("flutterwave", "vtpass")
+FEES_ACCOUNT = "fees"
+DISPLAY_NAMES = {"paystack": "Paystack", "flutterwave": "Flutterwave", "vtpass": "VTpass"}
+
+
+def funding_credit_key(reference: str) -> str:
+    return f"funding:{reference}:credit"
+
+
+def payment_debit_key(reference: str) -> str:
+    return f"payment:{reference}:debit"
+
+
+def payment_refund_key(reference: str) -> str:
+    return f"payment:{reference}:refund"
+
+
+def _positive(name: str, value: int) -> None:
+    if type(value) is not int or value <= 0:
+        raise InvalidPostings(f"{name} must be a positive int of kobo, not {value!r}")
+
+
+def _reference(reference: str) -> None:
+    if not isinstance(reference, str) or not reference.strip():
+        raise InvalidPostings("a movement needs its business reference")
+
+
+def credit_funding(user_id: int, amount_kobo: int, gateway: str, reference: str) -> JournalEntry:
+    """Credit a verified wallet top-up: the gateway's funding account pays the resident's wallet.
+
+    Keyed ``funding:<reference>:credit`` so the webhook and the browser callback may both call it.
+    """
+    _positive("amount_kobo", amount_kobo)
+    _reference(reference)
+    if gateway not in FUNDING_GATEWAYS:
+        raise InvalidPostings(f"unknown funding gateway {gateway!r}")
+    wallet = wallet_account(user_id)
+    funding = system_account(f"funding:{gateway}")
+    return post_entry(
+        funding_credit_key(reference),
+        [(wallet, amount_kobo), (funding, -amount_kobo)],
+        kind=EntryKind.FUNDING_CREDIT,
+        memo=f"Wallet funding via {DISPLAY_NAMES[gateway]}",
+        reference=reference,
+    )
+
+
+def debit_payment(user_id: int, amount_kobo: int, fee_kobo: int, provider: str, reference: str) -> JournalEntry:
+    """Take a bill payment (amount + fee) from the wallet before the provider is called.
+
+    The amount goes to the provider's clearing account, the fee to ``fees``. Keyed
+    ``payment:<reference>:debit``; raises ``InsufficientFunds`` when the wallet cannot cover both.
+    """
+    _positive("amount_kobo", amount_kobo)
+    if type(fee_kobo) is not int or fee_kobo < 0:
+        raise InvalidPostings(f"fee_kobo must be a non-negative int of kobo, not {fee_kobo!r}")
+    _reference(reference)
+    if provider not in BILLS_PROVIDERS:
+        raise InvalidPostings(f"unknown bills provider {provider!r}")
+    postings = [
+        (wallet_account(user_id), -(amount_kobo + fee_kobo)),
+        (system_account(f"clearing:{provider}"), amount_kobo),
+    ]
+    if fee_kobo:
+        postings.append((system_account(FEES_ACCOUNT), fee_kobo))
+    return post_entry(
+        payment_debit_key(reference),
+        postings,
+        kind=EntryKind.PAYMENT_DEBIT,
+        memo=f"Bill payment via {DISPLAY_NAMES[provider]}",
+        reference=reference,
+    )
+
+
+def pay_estate(user_id: int, estate_id: int, amount_kobo: int, reference: str) -> JournalEntry:
+    """Pay an estate bill from the resident's wallet into the estate's wallet.
+
+    Keyed ``payment:<reference>:debit`` like a bill payment, so ``refund_payment`` reverses it too
+    and the payments module counts one debit per payment whatever it paid for.
+    """
+    _positive("amount_kobo", amount_kobo)
+    _reference(reference)
+    return post_entry(
+        payment_debit_key(reference),
+        [(wallet_account(user_id), -amount_kobo), (estate_account(estate_id), amount_kobo)],
+        kind=EntryKind.ESTATE_PAYMENT,
+        memo="Estate bill payment",
+        reference=reference,
+    )
+
+
+def refund_payment(reference: str) -> JournalEntry:
+    """Give back exactly what the payment's debit took: the debit's postings with signs flipped.
+
+    Keyed ``payment:<reference>:refund``, so refunding twice refunds once. Raises
+    ``NothingToRefund`` when the payment was never debited.
+    """
+    _reference(reference)
+    debit = find_entry(payment_debit_key(reference))
+    if debit is None:
+        raise NothingToRefund(reference)
+    return post_entry(
+        payment_refund_key(reference),
+        [(account_id, -amount) for account_id, amount in entry_postings(debit.id)],
+        kind=EntryKind.PAYMENT_REFUND,
+        memo=f"Refund: {debit.memo}" if debit.memo else "Refund",
+        reference=reference,
+    )

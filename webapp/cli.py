@@ -38,6 +38,10 @@ def seed_demo() -> tuple[Estate, list[tuple[str, str, str]]]:
 
 
 def register(app: Flask) -> None:
+    from .ledger_cli import ledger
+
+    app.cli.add_command(ledger)
+
     @app.cli.command("worker")
     @click.option("--queues", default="default", show_default=True, help="Comma-separated queue names.")
     @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")

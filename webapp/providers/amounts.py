@@ -1,0 +1,82 @@
+"""Kobo <-> naira at the provider edge, without floats.
+
+Inside the app money is integer kobo. Flutterwave and VTpass speak naira, so the clients convert
+here: whole naira go out as JSON integers, anything else as an exact decimal JSON number built
+from ``Decimal`` (``dumps``). Answers are parsed with ``parse_float=Decimal`` so no float appears.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+KOBO_PER_NAIRA = 100
+
+
+def kobo_to_naira(kobo: int) -> int | Decimal:
+    """Naira for a JSON body: an int for whole naira, else an exact 2-dp Decimal."""
+    if isinstance(kobo, bool) or not isinstance(kobo, int):
+        raise TypeError(f"amount must be integer kobo, got {type(kobo).__name__}")
+    if kobo % KOBO_PER_NAIRA == 0:
+        return kobo // KOBO_PER_NAIRA
+    return (Decimal(kobo) / KOBO_PER_NAIRA).quantize(Decimal("0.01"))
+
+
+def naira_to_kobo(value: Any) -> int | None:
+    """Integer kobo from a provider's naira value (int, Decimal or numeric string).
+
+    Returns None for missing or unparseable values so callers can decide what absence means.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float):  # only if a caller parsed JSON without parse_float=Decimal
+        value = repr(value)
+    if isinstance(value, str):
+        value = value.strip().replace(",", "").removeprefix("₦").removeprefix("NGN").strip()
+        if not value:
+            return None
+    try:
+        naira = Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        return None
+    if not naira.is_finite():
+        return None
+    return int((naira * KOBO_PER_NAIRA).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def plain_kobo(value: Any) -> int | None:
+    """Integer kobo from a provider that already speaks kobo (Paystack)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    if not amount.is_finite() or amount != amount.to_integral_value():
+        return None
+    return int(amount)
+
+
+def dumps(obj: Any) -> str:
+    """``json.dumps`` that writes ``Decimal`` values as exact JSON numbers."""
+    marks: dict[str, str] = {}
+    salt = uuid.uuid4().hex
+
+    def swap(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            key = f"__decimal_{salt}_{len(marks)}__"
+            marks[key] = format(value, "f")
+            return key
+        if isinstance(value, dict):
+            return {k: swap(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [swap(v) for v in value]
+        if isinstance(value, float):
+            raise TypeError("floats are not allowed in provider request bodies")
+        return value
+
+    text = json.dumps(swap(obj), separators=(",", ":"))
+    for key, number in marks.items():
+        text = text.replace(f'"{key}"', number)
+    return text

@@ -76,6 +76,11 @@ def register(app: Flask) -> None:
         click.echo(f"Estate: {estate.name} (invite code {estate.invite_code})")
         for role, email, password in people:
             click.echo(f"  {role:<14} {email:<22} {password}")
+        from .services.catalogue import seed_catalogue
+
+        # Syncs only from providers that are configured and reachable; says why for the others.
+        for report in seed_catalogue(estate):
+            click.echo(f"Catalogue from {report}")
 
     @app.cli.command("create-admin")
     @click.option("--email", prompt=True)

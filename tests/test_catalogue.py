@@ -1,0 +1,339 @@
+"""The utility provider catalogue: entries per estate, kept in step with the providers' listings."""
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from webapp.extensions import db
+from webapp.models import UtilityProvider
+from webapp.providers.base import CatalogueItem
+from webapp.services import catalogue
+
+from . import factories
+
+IKEJA_PREPAID = CatalogueItem(
+    api_provider="vtpass", utility_type="electricity", provider_code="ikeja-electric", item_code="prepaid",
+    name="Ikeja Electric Prepaid", biller_name="Ikeja Electric", label_name="Meter Number",
+    min_amount_kobo=500_00, max_amount_kobo=500_000_00, meter_type="prepaid",
+)
+IKEJA_POSTPAID = replace(IKEJA_PREPAID, item_code="postpaid", name="Ikeja Electric Postpaid", meter_type="postpaid")
+DSTV_COMPACT = CatalogueItem(
+    api_provider="vtpass", utility_type="cable_tv", provider_code="dstv", item_code="dstv-compact",
+    name="DStv Compact", biller_name="DStv", label_name="Smart Card Number", fixed_amount_kobo=15_700_00,
+)
+FLW_WATER = CatalogueItem(
+    api_provider="flutterwave", utility_type="water", provider_code="BIL300", item_code="UB300",
+    name="Lagos Water", biller_name="Lagos Water Corporation", label_name="Customer Number", fee_kobo=100_00,
+)
+VTPASS_LISTING = [IKEJA_PREPAID, IKEJA_POSTPAID, DSTV_COMPACT]
+
+
+def sync(estate_id, items, api_provider=None):
+    return catalogue.apply_sync(estate_id, catalogue.plan_sync(estate_id, items, api_provider))
+
+
+def entry(estate_id, item_code, provider_code=None) -> UtilityProvider:
+    query = select(UtilityProvider).where(UtilityProvider.estate_id == estate_id,
+                                          UtilityProvider.item_code == item_code)
+    if provider_code:
+        query = query.where(UtilityProvider.provider_code == provider_code)
+    return db.session.scalars(query).one()
+
+
+def entry_count() -> int:
+    return db.session.scalar(select(func.count(UtilityProvider.id)))
+
+
+def snapshot(estate_id) -> list[tuple]:
+    db.session.expire_all()
+    rows = db.session.scalars(select(UtilityProvider).where(UtilityProvider.estate_id == estate_id)
+                              .order_by(UtilityProvider.id))
+    cols = [c.name for c in UtilityProvider.__table__.columns]
+    return [tuple(getattr(r, c) for c in cols) for r in rows]
+
+
+class ListingService:
+    """A provider client stand-in that serves a fixed listing (the real clients are tested below)."""
+
+    def __init__(self, items, api_provider="vtpass"):
+        self.items, self.api_provider = items, api_provider
+
+    def get_utility_providers(self):
+        return list(self.items)
+
+
+# --- planning and applying ------------------------------------------------------------------
+
+def test_plan_on_an_empty_catalogue_adds_every_item_and_writes_nothing(estate):
+    plan = catalogue.plan_sync(estate.id, VTPASS_LISTING)
+    assert [a.key for a in plan.to_add] == [
+        ("vtpass", "dstv", "dstv-compact"), ("vtpass", "ikeja-electric", "postpaid"),
+        ("vtpass", "ikeja-electric", "prepaid"),
+    ]
+    assert plan.to_change == [] and plan.to_retire == [] and plan.unchanged == 0
+    assert entry_count() == 0
+
+
+def test_apply_creates_entries_with_the_listing_values(estate):
+    sync(estate.id, VTPASS_LISTING)
+    prepaid = entry(estate.id, "prepaid")
+    assert (prepaid.name, prepaid.provider_type, prepaid.api_provider, prepaid.provider_code) == (
+        "Ikeja Electric Prepaid", "electricity", "vtpass", "ikeja-electric")
+    assert (prepaid.min_amount_kobo, prepaid.max_amount_kobo, prepaid.meter_type) == (500_00, 500_000_00, "prepaid")
+    assert prepaid.is_active and prepaid.retired_at is None and prepaid.last_synced_at is not None
+    assert entry(estate.id, "dstv-compact").fixed_amount_kobo == 15_700_00
+
+
+def test_missing_bounds_and_fees_are_stored_as_zero_and_no_maximum(estate):
+    sync(estate.id, [DSTV_COMPACT])
+    compact = entry(estate.id, "dstv-compact")
+    assert (compact.min_amount_kobo, compact.max_amount_kobo, compact.fee_kobo) == (0, None, 0)
+
+
+def test_second_sync_of_the_same_listing_changes_nothing(estate):
+    sync(estate.id, VTPASS_LISTING)
+    before = snapshot(estate.id)
+    plan = sync(estate.id, VTPASS_LISTING)
+    assert plan.is_noop and plan.unchanged == 3
+    assert snapshot(estate.id) == before
+
+
+def test_a_changed_item_is_planned_field_by_field_and_applied(estate):
+    sync(estate.id, VTPASS_LISTING)
+    price_rise = replace(DSTV_COMPACT, fixed_amount_kobo=19_000_00, name="DStv Compact (new)")
+    plan = catalogue.plan_sync(estate.id, [IKEJA_PREPAID, IKEJA_POSTPAID, price_rise])
+    assert plan.unchanged == 2 and plan.to_add == [] and plan.to_retire == []
+    [change] = plan.to_change
+    assert set(change.changes) == {
+        catalogue.FieldChange("name", "DStv Compact", "DStv Compact (new)"),
+        catalogue.FieldChange("fixed_amount_kobo", 15_700_00, 19_000_00),
+    }
+    catalogue.apply_sync(estate.id, plan)
+    compact = entry(estate.id, "dstv-compact")
+    assert (compact.name, compact.fixed_amount_kobo, compact.label_name) == (
+        "DStv Compact (new)", 19_000_00, "Smart Card Number")
+
+
+def test_an_item_no_longer_listed_is_retired_not_deleted(estate):
+    sync(estate.id, VTPASS_LISTING)
+    plan = catalogue.plan_sync(estate.id, [IKEJA_PREPAID, IKEJA_POSTPAID])
+    assert [r.key for r in plan.to_retire] == [("vtpass", "dstv", "dstv-compact")]
+    catalogue.apply_sync(estate.id, plan)
+    compact = entry(estate.id, "dstv-compact")
+    assert not compact.is_active and compact.retired_at is not None
+    assert entry_count() == 3
+
+
+def test_retired_entries_are_not_retired_again(estate):
+    sync(estate.id, VTPASS_LISTING)
+    sync(estate.id, [IKEJA_PREPAID])
+    plan = catalogue.plan_sync(estate.id, [IKEJA_PREPAID])
+    assert plan.is_noop
+
+
+def test_syncing_one_provider_never_retires_another_providers_entries(estate):
+    sync(estate.id, [FLW_WATER])
+    plan = catalogue.plan_sync(estate.id, VTPASS_LISTING)
+    assert plan.to_retire == []
+    catalogue.apply_sync(estate.id, plan)
+    assert entry(estate.id, "UB300").is_active
+
+
+def test_a_relisted_item_comes_back(estate):
+    sync(estate.id, VTPASS_LISTING)
+    sync(estate.id, [IKEJA_PREPAID, IKEJA_POSTPAID])
+    plan = catalogue.plan_sync(estate.id, VTPASS_LISTING)
+    [change] = plan.to_change
+    assert change.revives
+    catalogue.apply_sync(estate.id, plan)
+    compact = entry(estate.id, "dstv-compact")
+    assert compact.is_active and compact.retired_at is None
+
+
+def test_sync_keeps_an_entry_the_admin_switched_off_switched_off(estate):
+    sync(estate.id, VTPASS_LISTING)
+    entry(estate.id, "postpaid").is_active = False
+    db.session.commit()
+    assert catalogue.plan_sync(estate.id, VTPASS_LISTING).is_noop
+    assert not entry(estate.id, "postpaid").is_active
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (replace(IKEJA_PREPAID, min_amount_kobo=900_00, max_amount_kobo=100_00), "minimum amount is above"),
+        (replace(IKEJA_PREPAID, utility_type="gas"), "unknown utility type"),
+        (replace(IKEJA_PREPAID, meter_type="smart"), "unknown meter type"),
+        (replace(IKEJA_PREPAID, fee_kobo=-1), "fee_kobo must be"),
+        (replace(IKEJA_PREPAID, fixed_amount_kobo=100.5), "fixed_amount_kobo must be"),
+        (replace(IKEJA_PREPAID, item_code=""), "provider_code and item_code"),
+    ],
+)
+def test_items_that_cannot_be_stored_are_rejected_and_not_applied(estate, bad, reason):
+    plan = catalogue.plan_sync(estate.id, [bad, DSTV_COMPACT])
+    [rejected] = plan.rejected
+    assert reason in rejected.reason
+    catalogue.apply_sync(estate.id, plan)
+    assert entry_count() == 1
+
+
+def test_an_item_listed_twice_is_applied_once(estate):
+    plan = catalogue.plan_sync(estate.id, [DSTV_COMPACT, replace(DSTV_COMPACT, name="Again")])
+    assert len(plan.to_add) == 1 and plan.rejected[0].reason == "listed more than once"
+
+
+def test_items_of_another_provider_are_rejected_when_the_provider_is_named(estate):
+    plan = catalogue.plan_sync(estate.id, [FLW_WATER, DSTV_COMPACT], api_provider="vtpass")
+    assert [a.key[0] for a in plan.to_add] == ["vtpass"]
+    assert plan.rejected[0].reason == "not from vtpass"
+
+
+def test_a_plan_gone_stale_is_refused_and_changes_nothing(estate):
+    sync(estate.id, VTPASS_LISTING)
+    plan = catalogue.plan_sync(estate.id, [IKEJA_PREPAID, IKEJA_POSTPAID, replace(DSTV_COMPACT, fee_kobo=50_00),
+                                           FLW_WATER], api_provider=None)
+    entry(estate.id, "dstv-compact").fee_kobo = 70_00  # someone else synced in between
+    db.session.commit()
+    before = snapshot(estate.id)
+    with pytest.raises(catalogue.CatalogueSyncError, match="plan it again"):
+        catalogue.apply_sync(estate.id, plan)
+    assert snapshot(estate.id) == before
+
+
+def test_a_plan_cannot_be_applied_to_another_estate(estate):
+    other = factories.make_estate()
+    plan = catalogue.plan_sync(estate.id, VTPASS_LISTING)
+    with pytest.raises(catalogue.CatalogueSyncError, match="another estate"):
+        catalogue.apply_sync(other.id, plan)
+    assert entry_count() == 0
+
+
+def test_sync_from_provider_plans_and_applies_the_clients_listing(estate):
+    plan = catalogue.sync_from_provider(estate.id, ListingService(VTPASS_LISTING))
+    assert len(plan.to_add) == 3 and entry_count() == 3
+    assert catalogue.sync_from_provider(estate.id, ListingService(VTPASS_LISTING)).is_noop
+
+
+def test_sync_from_provider_refuses_an_empty_listing_instead_of_retiring_everything(estate):
+    sync(estate.id, VTPASS_LISTING)
+    with pytest.raises(catalogue.CatalogueSyncError, match="empty catalogue"):
+        catalogue.sync_from_provider(estate.id, ListingService([]))
+    assert len(catalogue.active_for_estate(estate.id)) == 3
+
+
+# --- estate scoping and reading -------------------------------------------------------------
+
+def test_each_estate_has_its_own_catalogue(estate):
+    other = factories.make_estate()
+    sync(estate.id, VTPASS_LISTING)
+    assert catalogue.plan_sync(other.id, VTPASS_LISTING).to_add  # the other estate has nothing yet
+    sync(other.id, [IKEJA_PREPAID])
+    assert len(catalogue.active_for_estate(estate.id)) == 3
+    assert [e.item_code for e in catalogue.active_for_estate(other.id)] == ["prepaid"]
+
+
+def test_get_for_estate_finds_only_the_estates_own_entries(estate):
+    other = factories.make_estate()
+    sync(other.id, [IKEJA_PREPAID])
+    foreign = entry(other.id, "prepaid")
+    assert catalogue.get_for_estate(estate.id, foreign.id) is None
+    assert catalogue.get_for_estate(other.id, foreign.id) == foreign
+
+
+def test_active_for_estate_filters_by_type_and_skips_inactive(estate):
+    sync(estate.id, VTPASS_LISTING)
+    sync(estate.id, [FLW_WATER])
+    entry(estate.id, "postpaid").is_active = False
+    db.session.commit()
+    assert [e.item_code for e in catalogue.active_for_estate(estate.id, "electricity")] == ["prepaid"]
+    assert [e.provider_type for e in catalogue.active_for_estate(estate.id)] == ["cable_tv", "electricity", "water"]
+
+
+# --- the model ------------------------------------------------------------------------------
+
+def make_entry(estate, **fields) -> UtilityProvider:
+    values = {"name": "Ikeja Electric Prepaid", "provider_type": "electricity", "api_provider": "vtpass",
+              "provider_code": "ikeja-electric", "item_code": "prepaid", **fields}
+    entry = UtilityProvider(estate_id=estate.id, **values)
+    db.session.add(entry)
+    db.session.flush()
+    return entry
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"min_amount_kobo": 900_00, "max_amount_kobo": 100_00},
+        {"fee_kobo": -1},
+        {"max_amount_kobo": -5},
+        {"provider_type": "gas"},
+        {"api_provider": "paystack"},
+        {"meter_type": "smart"},
+        {"retired_at": catalogue.utcnow(), "is_active": True},
+    ],
+)
+def test_the_database_refuses_inconsistent_entries(estate, fields):
+    with pytest.raises(IntegrityError):
+        make_entry(estate, **fields)
+    db.session.rollback()
+
+
+def test_the_database_refuses_a_duplicate_entry_in_one_estate(estate):
+    make_entry(estate)
+    with pytest.raises(IntegrityError):
+        make_entry(estate, name="Same item again")
+    db.session.rollback()
+
+
+def test_the_same_item_may_exist_in_two_estates(estate):
+    make_entry(estate)
+    make_entry(factories.make_estate())
+    db.session.commit()
+    assert entry_count() == 2
+
+
+def test_min_equal_to_max_is_allowed(estate):
+    assert make_entry(estate, min_amount_kobo=100_00, max_amount_kobo=100_00).id
+
+
+@pytest.mark.parametrize(
+    ("provider_type", "label_name", "shown"),
+    [
+        ("electricity", None, "Meter Number"),
+        ("cable_tv", None, "Smart Card Number"),
+        ("water", None, "Customer Number"),
+        ("internet", None, "Account Number"),
+        ("cable_tv", "IUC Number", "IUC Number"),
+    ],
+)
+def test_customer_label_prefers_the_providers_label(estate, provider_type, label_name, shown):
+    assert make_entry(estate, provider_type=provider_type, label_name=label_name).customer_label == shown
+
+
+@pytest.mark.parametrize(
+    ("fields", "amount", "problem"),
+    [
+        ({"min_amount_kobo": 500_00}, 499_99, "minimum for Ikeja Electric Prepaid is ₦500.00"),
+        ({"max_amount_kobo": 1000_00}, 1000_01, "maximum for Ikeja Electric Prepaid is ₦1,000.00"),
+        ({"fixed_amount_kobo": 15_700_00}, 15_000_00, "costs exactly ₦15,700.00"),
+        ({}, 0, "above zero"),
+        ({"min_amount_kobo": 500_00, "max_amount_kobo": 1000_00}, 1000_00, None),
+        ({"fixed_amount_kobo": 15_700_00}, 15_700_00, None),
+    ],
+)
+def test_amount_problem_explains_out_of_range_amounts(estate, fields, amount, problem):
+    found = catalogue.amount_problem(make_entry(estate, **fields), amount)
+    assert (found is None) if problem is None else (problem in found)
+
+
+# --- demo seeding ---------------------------------------------------------------------------
+
+def test_seed_demo_says_why_the_catalogue_was_not_synced_when_providers_are_unreachable(app, runner):
+    app.config.update(FLUTTERWAVE_BASE_URL="http://127.0.0.1:9/flutterwave/v3", FLUTTERWAVE_SECRET_KEY="k",
+                      VTPASS_BASE_URL="", VTPASS_API_KEY="")
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    assert "Catalogue from flutterwave: not synced (cannot reach 127.0.0.1:9" in result.output
+    assert "Catalogue from vtpass: not synced (VTPASS_BASE_URL is not set)" in result.output
+    assert entry_count() == 0

@@ -1,0 +1,167 @@
+"""One ``Payment`` row per purchase attempt, its timeline and its provider calls (DESIGN §4)."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .base import TimestampMixin, UTCDateTime, utcnow
+
+
+class PaymentStatus(enum.StrEnum):
+    CREATED = "created"
+    HELD = "held"  # tripped a fraud rule; waits for an admin
+    DEBITED = "debited"
+    SUBMITTED = "submitted"  # committed before the HTTP call, so a crash leaves evidence
+    UNKNOWN = "unknown"  # sent, outcome not known: requeried, never resent under a new reference
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINAL_STATUSES = frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.CANCELLED})
+
+# The only moves the state machine allows (DESIGN §4).
+TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
+    PaymentStatus.CREATED: frozenset({PaymentStatus.DEBITED, PaymentStatus.HELD, PaymentStatus.CANCELLED,
+                                      PaymentStatus.FAILED}),
+    PaymentStatus.HELD: frozenset({PaymentStatus.CREATED, PaymentStatus.CANCELLED}),
+    PaymentStatus.DEBITED: frozenset({PaymentStatus.SUBMITTED, PaymentStatus.FAILED}),
+    # submitted -> debited: a transient error before the provider accepted it; safe to resend.
+    PaymentStatus.SUBMITTED: frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.UNKNOWN,
+                                        PaymentStatus.DEBITED}),
+    # unknown -> submitted: the provider said it has no record, so the same reference is resent.
+    PaymentStatus.UNKNOWN: frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.SUBMITTED}),
+    PaymentStatus.SUCCEEDED: frozenset(),
+    PaymentStatus.FAILED: frozenset(),
+    PaymentStatus.CANCELLED: frozenset(),
+}
+
+
+class PaymentKind(enum.StrEnum):
+    UTILITY = "utility"
+    ESTATE_BILL = "estate_bill"
+
+
+def _in(values) -> str:
+    return ", ".join(f"'{v.value}'" for v in values)
+
+
+class Payment(TimestampMixin, db.Model):
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_in(PaymentStatus)})", name="status_known"),
+        CheckConstraint(f"kind IN ({_in(PaymentKind)})", name="kind_known"),
+        CheckConstraint("amount_kobo > 0 AND fee_kobo >= 0", name="amounts_valid"),
+        Index("ix_payments_user_created", "user_id", "created_at"),
+        Index("ix_payments_status_requery", "status", "next_check_at"),
+        Index("ix_payments_estate_status", "estate_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Ours, unique; also the provider's reference/request_id and the RQ job id.
+    reference: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False)
+    estate_id: Mapped[int] = mapped_column(ForeignKey("estates.id"), nullable=False)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False, default=PaymentKind.UTILITY.value)
+    utility_account_id: Mapped[int | None] = mapped_column(ForeignKey("utility_accounts.id"), index=True)
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("utility_providers.id"))
+    bill_id: Mapped[int | None] = mapped_column(ForeignKey("bills.id"), index=True)
+    api_provider: Mapped[str | None] = mapped_column(String(20))
+    utility_type: Mapped[str | None] = mapped_column(String(20))
+    amount_kobo: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    fee_kobo: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=PaymentStatus.CREATED.value)
+    # Why a payment failed, was held or cancelled, in plain words for the resident.
+    status_reason: Mapped[str | None] = mapped_column(String(255))
+    error_type: Mapped[str | None] = mapped_column(String(40))
+    provider_reference: Mapped[str | None] = mapped_column(String(120))
+    token: Mapped[str | None] = mapped_column(String(64))
+    units: Mapped[str | None] = mapped_column(String(32))
+    purchase_attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    status_checks: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # When the janitor should next look at this payment (requery or drive forward).
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # One payment per form submission (double-click safe) and per automation occurrence.
+    submit_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    occurrence_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    source: Mapped[str] = mapped_column(String(20), nullable=False, default="one_time")
+    details: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+
+    user = relationship("User")
+    utility_account = relationship("UtilityAccount")
+    provider = relationship("UtilityProvider")
+    events = relationship("PaymentEvent", order_by="PaymentEvent.id", lazy="selectin",
+                          back_populates="payment", viewonly=True)
+
+    @property
+    def total_kobo(self) -> int:
+        return self.amount_kobo + self.fee_kobo
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def token_groups(self) -> list[str]:
+        """The token in groups of four digits, as meters expect it to be typed."""
+        if not self.token:
+            return []
+        return [self.token[i:i + 4] for i in range(0, len(self.token), 4)]
+
+
+class PaymentEvent(db.Model):
+    """The timeline: every state change with its reason and who caused it."""
+
+    __tablename__ = "payment_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True, nullable=False)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16), nullable=False)
+    reason: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    actor: Mapped[str] = mapped_column(String(60), nullable=False, default="system")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+
+    payment = relationship("Payment", back_populates="events")
+
+
+class ProviderCallLog(db.Model):
+    """Every HTTP call to a provider: operation, latency, status and a redacted body."""
+
+    __tablename__ = "provider_calls"
+    __table_args__ = (Index("ix_provider_calls_provider_created", "provider", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
+    provider: Mapped[str] = mapped_column(String(20), nullable=False)
+    operation: Mapped[str] = mapped_column(String(40), nullable=False)
+    method: Mapped[str] = mapped_column(String(8), nullable=False)
+    url: Mapped[str] = mapped_column(String(500), nullable=False)
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    request_body: Mapped[str | None] = mapped_column(Text)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+
+
+class AdminAlert(db.Model):
+    """Something an estate admin must look at (e.g. a payment unknown for over 24 h)."""
+
+    __tablename__ = "admin_alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    estate_id: Mapped[int] = mapped_column(ForeignKey("estates.id"), index=True, nullable=False)
+    kind: Mapped[str] = mapped_column(String(40), nullable=False)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
+    message: Mapped[str] = mapped_column(String(255), nullable=False)
+    dedup_key: Mapped[str] = mapped_column(String(120), unique=True, nullable=False)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)

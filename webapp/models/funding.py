@@ -1,0 +1,115 @@
+"""Wallet funding: one ``FundingIntent`` per hosted-checkout attempt, and the cards it leaves behind.
+
+The intent carries our own reference (sent to the gateway as Paystack ``reference`` / Flutterwave
+``tx_ref``). Money only moves when ``services.funding.confirm_funding`` has verified the transaction
+through the gateway's API; the intent's status records what that verification found.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from ..services.crypto import EncryptedString
+from .base import TimestampMixin, UTCDateTime, utcnow
+
+
+class FundingStatus(enum.StrEnum):
+    PENDING = "pending"  # created; the resident may be on the gateway's checkout page
+    CREDITED = "credited"  # verified and posted to the wallet (final)
+    FAILED = "failed"  # gateway declined, or the checkout could not be opened
+    ABANDONED = "abandoned"  # the gateway says the resident left the checkout without paying
+    EXPIRED = "expired"  # no payment within the intent's lifetime
+    FLAGGED = "flagged"  # the gateway's record disagrees with ours (amount/currency/reference); no credit (final)
+
+
+class Gateway(enum.StrEnum):
+    PAYSTACK = "paystack"
+    FLUTTERWAVE = "flutterwave"
+
+
+# A verified success may still credit these (the gateway is the truth: money it took must reach the wallet).
+CREDITABLE = frozenset({FundingStatus.PENDING, FundingStatus.FAILED, FundingStatus.ABANDONED, FundingStatus.EXPIRED})
+FINAL = frozenset({FundingStatus.CREDITED, FundingStatus.FLAGGED})
+
+
+def _in(values) -> str:
+    return ", ".join(f"'{v.value}'" for v in values)
+
+
+class FundingIntent(TimestampMixin, db.Model):
+    __tablename__ = "funding_intents"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_in(FundingStatus)})", name="status_known"),
+        CheckConstraint(f"gateway IN ({_in(Gateway)})", name="gateway_known"),
+        CheckConstraint("amount_kobo > 0", name="amount_positive"),
+        # The expiry job scans pending intents by expiry time.
+        Index("ix_funding_intents_status_expires_at", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Letters, digits and '-' only (inside Paystack's allowed set and Flutterwave's tx_ref rules).
+    reference: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True, nullable=False)
+    gateway: Mapped[str] = mapped_column(String(20), nullable=False)
+    amount_kobo: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False, default="NGN")
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default=FundingStatus.PENDING.value)
+    checkout_url: Mapped[str | None] = mapped_column(String(500))
+    gateway_transaction_id: Mapped[str | None] = mapped_column(String(64))
+    # Plain words for the resident (failed) or for the reviewing admin (flagged).
+    failure_reason: Mapped[str | None] = mapped_column(String(255))
+    flag_reason: Mapped[str | None] = mapped_column(String(255))
+    # The gateway's last verification answer, already redacted by the provider client.
+    verification: Mapped[dict | None] = mapped_column(JSON)
+    saved_card_id: Mapped[int | None] = mapped_column(ForeignKey("saved_cards.id"))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    credited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user = db.relationship("User")
+    saved_card = db.relationship("SavedCard")
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == FundingStatus.PENDING
+
+    def __repr__(self) -> str:
+        return f"<FundingIntent {self.reference} {self.gateway} {self.amount_kobo} {self.status}>"
+
+
+class SavedCard(db.Model):
+    """A reusable Paystack authorization: the "direct" payment source an automation may charge."""
+
+    __tablename__ = "saved_cards"
+    __table_args__ = (
+        # The same physical card funded twice is one row (its authorization code is refreshed).
+        UniqueConstraint("user_id", "gateway", "brand", "last4", "exp_month", "exp_year", name="uq_saved_cards_card"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True, nullable=False)
+    gateway: Mapped[str] = mapped_column(String(20), nullable=False, default=Gateway.PAYSTACK.value)
+    # A bearer credential for charging the card: encrypted at rest, never shown or logged.
+    authorization_code: Mapped[str] = mapped_column(EncryptedString(), nullable=False)
+    last4: Mapped[str] = mapped_column(String(4), nullable=False)
+    brand: Mapped[str] = mapped_column(String(30), nullable=False, default="")
+    exp_month: Mapped[str] = mapped_column(String(2), nullable=False, default="")
+    exp_year: Mapped[str] = mapped_column(String(4), nullable=False, default="")
+    reusable: Mapped[bool] = mapped_column(nullable=False, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+
+    user = db.relationship("User")
+
+    @property
+    def label(self) -> str:
+        return f"{self.brand.title() or 'Card'} •••• {self.last4} (exp {self.exp_month}/{self.exp_year[-2:]})"
+
+    def __repr__(self) -> str:
+        return f"<SavedCard {self.id} user={self.user_id} {self.brand} {self.last4}>"

@@ -270,3 +270,12 @@ def _message_of(parsed: Any) -> str:
 def message_of(reply: Reply) -> str:
     return _message_of(reply.body)
 
+
+
+def header_value(headers: Mapping[str, str] | Any, name: str) -> str:
+    """A header from any mapping (Flask's, requests', a plain dict), ignoring case."""
+    value = headers.get(name) if hasattr(headers, "get") else None
+    if value is None and isinstance(headers, Mapping):
+        wanted = name.lower()
+        value = next((v for k, v in headers.items() if str(k).lower() == wanted), None)
+    return str(value) if value is not None else ""

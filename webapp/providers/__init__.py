@@ -1,0 +1,26 @@
+"""Provider clients: plain HTTP + dataclasses, no Flask, no models.
+
+Get a client through ``registry.utility_service`` / ``registry.funding_client``; catch
+``ProviderError`` and act on its ``error_class`` (see ``base``).
+"""
+from .base import (
+    CatalogueItem,
+    CheckoutSession,
+    CustomerInfo,
+    ErrorClass,
+    FundingVerification,
+    PaymentErrorType,
+    ProviderCall,
+    ProviderConfigError,
+    ProviderError,
+    PurchaseResult,
+    SavedCard,
+    UtilityServiceInterface,
+)
+from .registry import funding_client, utility_service
+
+__all__ = [
+    "CatalogueItem", "CheckoutSession", "CustomerInfo", "ErrorClass", "FundingVerification", "PaymentErrorType",
+    "ProviderCall", "ProviderConfigError", "ProviderError", "PurchaseResult", "SavedCard",
+    "UtilityServiceInterface", "funding_client", "utility_service",
+]

@@ -1,0 +1,247 @@
+"""Flutterwave v3 clients: Bills (``FlutterwaveUtilityService``) and hosted-checkout funding
+(``FlutterwaveFundingClient``, in ``flutterwave_funding``).
+
+Flutterwave wraps every answer in ``{"status": "success"|"error", "message", "data"}`` and reports
+refusals as HTTP 4xx with an error envelope. It speaks naira, so kobo is converted at the edge.
+A purchase that times out comes back as HTTP 503 after ~28 s and may still have succeeded, so
+any 5xx, timeout or unreadable answer to a purchase is ``outcome_unknown``.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from .amounts import kobo_to_naira, naira_to_kobo
+from .base import (
+    CallLogger,
+    CatalogueItem,
+    CatalogueItemLike,
+    CustomerInfo,
+    ErrorClass,
+    PaymentErrorType,
+    ProviderError,
+    PurchaseResult,
+    UtilityServiceInterface,
+)
+from .flutterwave_common import (
+    NOT_FOUND_WORDS,
+    classify_refusal,
+    data_of,
+    envelope_ok,
+    first,
+    is_error_envelope,
+    message_text,
+    status_of,
+)
+from .flutterwave_funding import FlutterwaveFundingClient
+from .http import ProviderHttp, Reply
+from .tokens import token_and_units
+
+__all__ = ["FlutterwaveUtilityService", "FlutterwaveFundingClient"]
+
+# /bill-categories filter -> our utility type (checked in this order; an item keeps its first type).
+FLAT_FILTERS = (("power", "electricity"), ("cables", "cable_tv"), ("internet", "internet"), ("water", "water"))
+# Three-step form: top-bill-categories code -> utility type.
+TOP_CATEGORIES = {"UTILITYBILLS": "electricity", "CABLEBILLS": "cable_tv", "INTSERVICE": "internet"}
+BILL_STATUS = {
+    "successful": "succeeded", "success": "succeeded", "completed": "succeeded", "delivered": "succeeded",
+    "pending": "pending", "processing": "pending", "initiated": "pending", "new": "pending",
+    "failed": "failed", "error": "failed", "reversed": "failed", "cancelled": "failed",
+}
+
+
+class FlutterwaveUtilityService(UtilityServiceInterface):
+    """Pays bills from the merchant's Flutterwave balance."""
+
+    api_provider = "flutterwave"
+
+    def __init__(self, base_url: str, secret_key: str, *, connect_timeout: float, read_timeout: float,
+                 call_logger: CallLogger | None = None, country: str = "NG", callback_url: str | None = None) -> None:
+        self.http = ProviderHttp("flutterwave", base_url, connect_timeout=connect_timeout,
+                                 read_timeout=read_timeout, secrets=(secret_key,), call_logger=call_logger)
+        self._headers = {"Authorization": f"Bearer {secret_key}"}
+        self.country = country
+        self.callback_url = callback_url
+
+    # -- catalogue ---------------------------------------------------------------------------
+    def get_utility_providers(self) -> list[CatalogueItem]:
+        """The flat ``/bill-categories`` list per filter; the three-step form when it is gone (404)."""
+        seen: dict[tuple[str, str], CatalogueItem] = {}
+        for flag, utility_type in FLAT_FILTERS:
+            reply = self._get("catalogue", "bill-categories", {flag: 1, "country": self.country})
+            if reply.status == 404 and not seen:
+                return self._three_step_catalogue()
+            for raw in self._list_data(reply, "catalogue"):
+                item = self._catalogue_item(raw, utility_type)
+                if item is not None:
+                    seen.setdefault((item.provider_code, item.item_code), item)
+        return list(seen.values())
+
+    def _three_step_catalogue(self) -> list[CatalogueItem]:
+        seen: dict[tuple[str, str], CatalogueItem] = {}
+        top = self._list_data(self._get("catalogue", "top-bill-categories", {"country": self.country}), "catalogue")
+        for category in top:
+            utility_type = TOP_CATEGORIES.get(str(category.get("code", "")).upper())
+            if utility_type is None:
+                continue
+            path = f"bills/{_seg(category['code'])}/billers"
+            billers = self._list_data(self._get("catalogue", path, {"country": self.country}), "catalogue")
+            for biller in billers:
+                code = biller.get("biller_code")
+                if not code:
+                    continue
+                for raw in self._list_data(self._get("catalogue", f"billers/{_seg(code)}/items", None), "catalogue"):
+                    kind = "water" if "water" in f"{biller.get('name', '')} {raw.get('name', '')}".lower() \
+                        else utility_type
+                    item = self._catalogue_item({"biller_name": biller.get("name"), **raw,
+                                                 "biller_code": raw.get("biller_code") or code}, kind)
+                    if item is not None:
+                        seen.setdefault((item.provider_code, item.item_code), item)
+        return list(seen.values())
+
+    def _catalogue_item(self, raw: Mapping, utility_type: str) -> CatalogueItem | None:
+        if not isinstance(raw, Mapping) or not raw.get("biller_code") or not raw.get("item_code"):
+            return None
+        if raw.get("is_airtime") is True:
+            return None
+        name = str(raw.get("name") or raw.get("short_name") or raw["item_code"])
+        lowered = f"{name} {raw.get('short_name', '')}".lower()
+        meter_type = "postpaid" if "postpaid" in lowered else "prepaid" if "prepaid" in lowered else None
+        return CatalogueItem(
+            api_provider=self.api_provider, utility_type=utility_type, provider_code=str(raw["biller_code"]),
+            item_code=str(raw["item_code"]), name=name,
+            biller_name=str(raw.get("biller_name") or raw.get("short_name") or name),
+            label_name=str(raw.get("label_name") or "Customer Number"),
+            fixed_amount_kobo=naira_to_kobo(raw.get("amount")) or 0, fee_kobo=naira_to_kobo(raw.get("fee")) or 0,
+            min_amount_kobo=_bound(first(raw, "min_amount", "minimum")),
+            max_amount_kobo=_bound(first(raw, "max_amount", "maximum")),
+            supports_validation=raw.get("is_resolvable") is not False, meter_type=meter_type,
+        )
+
+    # -- validation --------------------------------------------------------------------------
+    def validate_customer(self, item: CatalogueItemLike, customer_id: str) -> CustomerInfo:
+        reply = self._get("validate", f"bill-items/{_seg(item.item_code)}/validate",
+                          {"code": item.provider_code, "customer": customer_id})
+        if not envelope_ok(reply.body):
+            raise self._refusal("validate", reply, moves_money=False, default=PaymentErrorType.INVALID_CUSTOMER_ID)
+        data = data_of(reply.body)
+        if data is None:
+            raise self._unclear("validate", reply, moves_money=False, detail="no data")
+        response_code = str(data.get("response_code", "")).strip()
+        if response_code and response_code != "00":
+            raise self.http.error(
+                PaymentErrorType.INVALID_CUSTOMER_ID, ErrorClass.PERMANENT,
+                "The provider could not find this customer number. Please check it and try again.",
+                operation="validate", http_status=reply.status, raw=reply.body,
+                detail=f"response_code {response_code}: {data.get('response_message', '')}")
+        if not response_code or not data.get("name"):
+            raise self._unclear("validate", reply, moves_money=False, detail="missing response_code or name")
+        return CustomerInfo(
+            customer_id=customer_id, name=str(data["name"]).strip(),
+            address=str(data["address"]).strip() or None if data.get("address") else None,
+            meter_type=getattr(item, "meter_type", None),
+            min_amount_kobo=_bound(data.get("minimum")), max_amount_kobo=_bound(data.get("maximum")),
+            outstanding_kobo=naira_to_kobo(first(data, "outstanding", "outstanding_balance", "amount_due",
+                                                 "arrears", "balance")),
+            raw=reply.redacted,
+        )
+
+    # -- purchase and status -----------------------------------------------------------------
+    def purchase_utility(self, item: CatalogueItemLike, customer_id: str, amount_kobo: int, reference: str,
+                         phone: str | None = None) -> PurchaseResult:
+        body: dict[str, Any] = {"country": self.country, "customer_id": customer_id,
+                                "amount": kobo_to_naira(amount_kobo), "reference": reference}
+        if self.callback_url:
+            body["callback_url"] = self.callback_url
+        path = f"billers/{_seg(item.provider_code)}/items/{_seg(item.item_code)}/payment"
+        reply = self.http.call("purchase", "POST", path, headers=self._headers, body=body, moves_money=True)
+        if not envelope_ok(reply.body):
+            if reply.status < 400 and not is_error_envelope(reply.body):
+                raise self._unclear("purchase", reply, moves_money=True, detail="no success/error envelope")
+            raise self._refusal("purchase", reply, moves_money=True, default=PaymentErrorType.UTILITY_PROVIDER_ERROR)
+        data = data_of(reply.body)
+        if data is None:
+            raise self._unclear("purchase", reply, moves_money=True, detail="success without data")
+        status = BILL_STATUS.get(status_of(data), "succeeded") if status_of(data) else "succeeded"
+        if status == "succeeded" and "pending" in message_text(reply.body).lower():
+            status = "pending"
+        return self._result(reference, reply, data, status)
+
+    def query_status(self, reference: str, provider_reference: str | None = None) -> PurchaseResult:
+        """The bill's status by our reference, then by Flutterwave's tx_ref when given (the docs are
+        unclear which one the path takes)."""
+        result = self._status_once(reference, reference)
+        if result.status == "not_found" and provider_reference and provider_reference != reference:
+            result = self._status_once(reference, provider_reference)
+        return result
+
+    def _status_once(self, reference: str, path_reference: str) -> PurchaseResult:
+        reply = self._get("status", f"bills/{_seg(path_reference)}", {"verbose": 1})
+        if not envelope_ok(reply.body):
+            text = message_text(reply.body).lower()
+            if reply.status == 404 or any(word in text for word in NOT_FOUND_WORDS):
+                return PurchaseResult(reference=reference, status="not_found", message=message_text(reply.body),
+                                      raw=reply.redacted)
+            raise self._refusal("status", reply, moves_money=False, default=PaymentErrorType.PROVIDER_ERROR)
+        data = data_of(reply.body)
+        if data is None:
+            raise self._unclear("status", reply, moves_money=False, detail="success without data")
+        ours = first(data, "customer_reference", "reference")
+        if ours and str(ours) not in (reference, path_reference):
+            raise self._unclear("status", reply, moves_money=False, detail=f"answer is for reference {ours}")
+        raw_status = status_of(data)
+        if raw_status:
+            status = BILL_STATUS.get(raw_status, "pending")
+        else:  # no status field: a success code means a completed bill, anything else is unclear
+            status = "succeeded" if str(data.get("code", "")).strip() in ("200", "00", "0") else "pending"
+        return self._result(reference, reply, data, status)
+
+    def _result(self, reference: str, reply: Reply, data: Mapping, status: str) -> PurchaseResult:
+        token, units = token_and_units(data)
+        provider_ref = first(data, "tx_ref", "flw_ref")
+        return PurchaseResult(
+            reference=reference, status=status,  # type: ignore[arg-type]
+            provider_reference=str(provider_ref) if provider_ref else None,
+            amount_kobo=naira_to_kobo(data.get("amount")), token=token, units=units,
+            message=message_text(reply.body), raw=reply.redacted,
+        )
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def _get(self, operation: str, path: str, params: Mapping[str, Any] | None) -> Reply:
+        return self.http.call(operation, "GET", path, params=params, headers=self._headers)
+
+    def _list_data(self, reply: Reply, operation: str) -> list[Mapping]:
+        data = reply.body.get("data")
+        if not envelope_ok(reply.body):
+            raise self._refusal(operation, reply, moves_money=False, default=PaymentErrorType.PROVIDER_ERROR)
+        if not isinstance(data, list):
+            raise self._unclear(operation, reply, moves_money=False, detail="data is not a list")
+        return [row for row in data if isinstance(row, Mapping)]
+
+    def _refusal(self, operation: str, reply: Reply, *, moves_money: bool,
+                 default: PaymentErrorType) -> ProviderError:
+        error_type, error_class, message = classify_refusal(reply, default=default, moves_money=moves_money)
+        return self.http.error(error_type, error_class, message, operation=operation, http_status=reply.status,
+                               raw=reply.body, detail=message_text(reply.body) or f"HTTP {reply.status}")
+
+    def _unclear(self, operation: str, reply: Reply, *, moves_money: bool, detail: str) -> ProviderError:
+        if moves_money:
+            return self.http.error(PaymentErrorType.MALFORMED_RESPONSE, ErrorClass.OUTCOME_UNKNOWN,
+                                   "Flutterwave did not confirm this payment yet. We are checking its status; "
+                                   "you will not be charged twice.", operation=operation,
+                                   http_status=reply.status, raw=reply.body, detail=detail)
+        return self.http.error(PaymentErrorType.MALFORMED_RESPONSE, ErrorClass.TRANSIENT,
+                               "Flutterwave sent an answer we could not read. Please try again shortly.",
+                               operation=operation, http_status=reply.status, raw=reply.body, detail=detail)
+
+
+def _bound(value: Any) -> int | None:
+    """Flutterwave uses 0 for "no bound"."""
+    kobo = naira_to_kobo(value)
+    return kobo if kobo else None
+
+
+def _seg(value: Any) -> str:
+    """One URL path segment: a reference or code can never add a path of its own."""
+    return quote(str(value), safe="")

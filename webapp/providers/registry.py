@@ -1,0 +1,88 @@
+"""Pick a provider client by key and build it from the app config (one setting name per fact).
+
+The catalogue's ``api_provider`` ("flutterwave" | "vtpass") selects the bills client, a funding
+intent's gateway ("paystack" | "flutterwave") the funding client. Pass the Flask config or any
+mapping; nothing here imports Flask.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .base import CallLogger, ProviderConfigError, UtilityServiceInterface
+from .flutterwave import FlutterwaveFundingClient, FlutterwaveUtilityService
+from .paystack import PaystackFundingClient
+from .vtpass import VTpassUtilityService
+
+FundingClient = PaystackFundingClient | FlutterwaveFundingClient
+
+
+def _setting(config: Mapping[str, Any], name: str, *, required: bool = True) -> Any:
+    value = config.get(name)
+    if required and (value is None or value == ""):
+        raise ProviderConfigError(f"{name} is not set; the provider client needs it")
+    return value
+
+
+def _timeouts(config: Mapping[str, Any]) -> dict[str, float]:
+    try:
+        return {"connect_timeout": float(_setting(config, "PROVIDER_CONNECT_TIMEOUT")),
+                "read_timeout": float(_setting(config, "PROVIDER_READ_TIMEOUT"))}
+    except (TypeError, ValueError) as exc:
+        raise ProviderConfigError("PROVIDER_CONNECT_TIMEOUT and PROVIDER_READ_TIMEOUT must be numbers") from exc
+
+
+def _flutterwave_bills(config: Mapping[str, Any], call_logger: CallLogger | None) -> UtilityServiceInterface:
+    return FlutterwaveUtilityService(_setting(config, "FLUTTERWAVE_BASE_URL"),
+                                     _setting(config, "FLUTTERWAVE_SECRET_KEY"),
+                                     call_logger=call_logger, **_timeouts(config))
+
+
+def _vtpass_bills(config: Mapping[str, Any], call_logger: CallLogger | None) -> UtilityServiceInterface:
+    return VTpassUtilityService(_setting(config, "VTPASS_BASE_URL"), _setting(config, "VTPASS_API_KEY"),
+                                _setting(config, "VTPASS_PUBLIC_KEY"), _setting(config, "VTPASS_SECRET_KEY"),
+                                call_logger=call_logger, **_timeouts(config))
+
+
+def _paystack_funding(config: Mapping[str, Any], call_logger: CallLogger | None) -> FundingClient:
+    return PaystackFundingClient(_setting(config, "PAYSTACK_BASE_URL"), _setting(config, "PAYSTACK_SECRET_KEY"),
+                                 call_logger=call_logger, **_timeouts(config))
+
+
+def _flutterwave_funding(config: Mapping[str, Any], call_logger: CallLogger | None) -> FundingClient:
+    # Without FLUTTERWAVE_SECRET_HASH checkout still works but every webhook is refused.
+    return FlutterwaveFundingClient(_setting(config, "FLUTTERWAVE_BASE_URL"),
+                                    _setting(config, "FLUTTERWAVE_SECRET_KEY"),
+                                    _setting(config, "FLUTTERWAVE_SECRET_HASH", required=False) or "",
+                                    call_logger=call_logger, **_timeouts(config))
+
+
+UTILITY_SERVICES: dict[str, Callable[[Mapping[str, Any], CallLogger | None], UtilityServiceInterface]] = {
+    "flutterwave": _flutterwave_bills,
+    "vtpass": _vtpass_bills,
+}
+FUNDING_CLIENTS: dict[str, Callable[[Mapping[str, Any], CallLogger | None], FundingClient]] = {
+    "paystack": _paystack_funding,
+    "flutterwave": _flutterwave_funding,
+}
+
+
+def utility_service(api_provider: str, config: Mapping[str, Any], *,
+                    call_logger: CallLogger | None = None) -> UtilityServiceInterface:
+    """The bills client for a catalogue entry's ``api_provider``."""
+    try:
+        factory = UTILITY_SERVICES[api_provider]
+    except KeyError:
+        raise ProviderConfigError(
+            f"unknown bills provider {api_provider!r}; known: {', '.join(sorted(UTILITY_SERVICES))}") from None
+    return factory(config, call_logger)
+
+
+def funding_client(gateway: str, config: Mapping[str, Any], *, call_logger: CallLogger | None = None) -> FundingClient:
+    """The funding client for a payment gateway."""
+    try:
+        factory = FUNDING_CLIENTS[gateway]
+    except KeyError:
+        raise ProviderConfigError(
+            f"unknown funding gateway {gateway!r}; known: {', '.join(sorted(FUNDING_CLIENTS))}") from None
+    return factory(config, call_logger)

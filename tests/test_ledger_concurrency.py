@@ -1,0 +1,99 @@
+"""Real concurrency on PostgreSQL: row locks keep a wallet from being overdrawn or credited twice.
+
+Each thread has its own app context, hence its own session and database connection. A barrier
+releases them together so the debits really race. SQLite has no row locks, so these skip there.
+"""
+import threading
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from webapp.extensions import db
+from webapp.models import JournalEntry
+from webapp.services import ledger
+
+THREADS = 20
+
+
+@pytest.fixture
+def config_overrides():
+    # One connection per thread, plus the test's own.
+    return {"SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": THREADS + 2, "max_overflow": 0}}
+
+
+def race(app, work) -> tuple[list, list[str], float]:
+    """Run ``work(i)`` in THREADS threads released together; return results, errors, elapsed seconds."""
+    barrier = threading.Barrier(THREADS)
+    results: list = [None] * THREADS
+    errors: list[str] = []
+
+    def run(i: int) -> None:
+        with app.app_context():
+            try:
+                barrier.wait(timeout=30)
+                results[i] = work(i)
+            except Exception as exc:  # collected and asserted on by the test
+                db.session.rollback()
+                errors.append(f"thread {i}: {exc!r}")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    elapsed = time.perf_counter() - started
+    assert not any(thread.is_alive() for thread in threads), "a thread is stuck (deadlock?)"
+    return results, errors, elapsed
+
+
+def test_concurrent_debits_never_overdraw_a_wallet(require_postgres, app, resident, record_property):
+    opening = 10_000
+    ledger.credit_funding(resident.id, opening, "paystack", "FUND-C")
+    db.session.commit()
+    amounts = [300 + 37 * i for i in range(THREADS)]  # 13,030 kobo asked of a 10,000 kobo wallet
+
+    def debit(i: int) -> bool:
+        try:
+            ledger.debit_payment(resident.id, amounts[i], 0, "vtpass", f"PAY-C{i}")
+        except ledger.InsufficientFunds:
+            db.session.rollback()
+            return False
+        db.session.commit()
+        return True
+
+    results, errors, elapsed = race(app, debit)
+    record_property("concurrent_debits_seconds", round(elapsed, 3))
+    print(f"\n{THREADS} concurrent debits on PostgreSQL: {elapsed:.3f} s")
+
+    assert errors == []
+    taken = [amount for amount, ok in zip(amounts, results, strict=True) if ok]
+    refused = [amount for amount, ok in zip(amounts, results, strict=True) if not ok]
+    final = ledger.wallet_balance(resident.id)
+    assert refused, "demand exceeded the balance, so some debits must be refused"
+    assert final == opening - sum(taken) >= 0
+    # The balance only falls, so every refused debit asked for more than was left at the end.
+    assert all(amount > final for amount in refused)
+    debits = db.session.scalar(select(func.count(JournalEntry.id)).where(JournalEntry.kind == "payment_debit"))
+    assert debits == len(taken)
+    assert ledger.check_invariants() == []
+
+
+def test_concurrent_replays_of_one_funding_credit_post_it_once(require_postgres, app, resident, record_property):
+    def credit(i: int) -> int:
+        entry_id = ledger.credit_funding(resident.id, 5_000, "flutterwave", "FUND-R").id
+        db.session.commit()
+        return entry_id
+
+    results, errors, elapsed = race(app, credit)
+    record_property("concurrent_replays_seconds", round(elapsed, 3))
+    print(f"\n{THREADS} concurrent replays of one credit on PostgreSQL: {elapsed:.3f} s")
+
+    assert errors == []
+    assert len(set(results)) == 1
+    assert ledger.wallet_balance(resident.id) == 5_000
+    assert db.session.scalar(select(func.count(JournalEntry.id))) == 1
+    assert ledger.check_invariants() == []

@@ -238,3 +238,25 @@ def test_registered_invariants_run_with_the_ledger_checks(runner, monkeypatch, f
     result = runner.invoke(args=["ledger", "check"])
     assert result.exit_code == 1
     assert result.output.strip() == "payments: payment PAY-X debited twice"
+
+
+def test_the_unique_key_is_the_final_guard_when_a_duplicate_slips_past_the_checks(
+        resident, funded_wallet, monkeypatch):
+    from webapp.services.ledger import entries
+
+    first = ledger.find_entry(ledger.funding_credit_key("FUND-1"))
+    real_replay = entries._replay
+    calls = []
+
+    def blind_until_the_insert_fails(*args):
+        # Pretend a concurrent transaction committed the key after both of our look-ups.
+        calls.append(args)
+        return None if len(calls) <= 2 else real_replay(*args)
+
+    monkeypatch.setattr(entries, "_replay", blind_until_the_insert_fails)
+    again = ledger.credit_funding(resident.id, 10_000, "paystack", "FUND-1")
+    db.session.commit()
+    assert len(calls) == 3
+    assert again.id == first.id
+    assert counts()[:2] == (1, 2)
+    assert ledger.balance(funded_wallet.id) == 10_000

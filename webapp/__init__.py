@@ -70,26 +70,47 @@ def register_extensions(app: Flask) -> None:
 
 
 def _tune_sqlite(engine) -> None:
-    """WAL lets pages read while a worker writes; the busy timeout makes writers queue, not fail."""
+    """SQLite settings for several processes sharing one file.
+
+    WAL lets pages read while a worker writes; the busy timeout makes writers queue, not fail.
+    pysqlite's own transaction handling is switched off and SQLAlchemy emits BEGIN itself (the
+    recipe in SQLAlchemy's SQLite notes), so SAVEPOINTs nest inside the real transaction instead of
+    committing it early.
+    """
     from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        connection.exec_driver_sql("BEGIN")
+
 
 def register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
     from .main import bp as main_bp
+    from .wallet import bp as wallet_bp
+    from .webhooks import bp as webhooks_bp
+    from .history import bp as history_bp
+    from .utility_accounts import bp as utility_accounts_bp
+    from .pay import bp as pay_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(wallet_bp, url_prefix="/wallet")
+    app.register_blueprint(webhooks_bp, url_prefix="/webhooks")
+    app.register_blueprint(history_bp, url_prefix="/payments")
+    app.register_blueprint(utility_accounts_bp, url_prefix="/accounts")
+    app.register_blueprint(pay_bp, url_prefix="/pay")
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -1,0 +1,174 @@
+"""Utility account pages. Views parse input, call the utility accounts service and render.
+
+The link page is one template; HTMX requests (``HX-Request``) get one of its blocks instead of
+the whole page, so both renderings come from the same markup and the page works without JS.
+"""
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_limiter.util import get_remote_address
+from flask_login import current_user
+
+from ..extensions import limiter
+from ..services import utility_accounts
+from ..services.utility_accounts import AccountError
+from . import bp
+from .forms import LinkAccountForm, RemoveForm, RenameForm
+
+NEW_TEMPLATE = "utility_accounts/new.html"
+DEFAULT_VALIDATION_LIMIT = "30 per minute"
+
+
+def _validation_limit() -> str:
+    return current_app.config.get("VALIDATION_RATE_LIMIT") or DEFAULT_VALIDATION_LIMIT
+
+
+def _resident_key() -> str:
+    # Per resident, not per address: an estate's residents often share one NAT address.
+    user_id = getattr(current_user, "id", None)
+    return f"user:{user_id}" if user_id else get_remote_address()
+
+
+# Both the inline check and the save ask the provider, so they share one budget.
+validation_limit = limiter.shared_limit(
+    _validation_limit, scope="customer-validation", key_func=_resident_key, methods=["POST"]
+)
+
+
+def is_htmx() -> bool:
+    return bool(request.headers.get("HX-Request"))
+
+
+def render_block(template_name: str, block_name: str, **context) -> str:
+    """Render one block of a page template, for an HTMX response from the page's own markup."""
+    app = current_app._get_current_object()
+    template = app.jinja_env.get_or_select_template(template_name)
+    app.update_template_context(context)
+    return "".join(template.blocks[block_name](template.new_context(context)))
+
+
+@bp.context_processor
+def helpers():
+    return {"type_name": utility_accounts.type_name}
+
+
+@bp.route("/")
+def index():
+    return render_template("utility_accounts/index.html",
+                           accounts=utility_accounts.list_accounts(current_user.id))
+
+
+# --- linking -----------------------------------------------------------------------------
+
+def _link_context(form: LinkAccountForm, preview=None, problem: str | None = None) -> dict:
+    """What the link page shows for the choices in ``form``: the type, its providers, the label."""
+    entry = utility_accounts.provider_for(current_user, form.provider_id_int)
+    if entry is not None:
+        form.utility_type.data = entry.provider_type
+    utility_type = form.utility_type.data or None
+    choices = utility_accounts.choices(current_user, utility_type)
+    if utility_type not in choices.types:
+        utility_type = form.utility_type.data = None
+    return {
+        "form": form,
+        "choices": choices,
+        "entry": entry,
+        "utility_type": utility_type,
+        "label": utility_accounts.number_label(entry, utility_type),
+        "hint": utility_accounts.number_hint(entry, utility_type),
+        "preview": preview,
+        "problem": problem,
+    }
+
+
+def _add_error(form: LinkAccountForm, exc: AccountError) -> None:
+    field = getattr(form, exc.field, form.customer_number)
+    field.errors = [*field.errors, exc.message]
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@validation_limit
+def new():
+    form = LinkAccountForm()
+    if request.method == "GET":
+        form.utility_type.data = request.args.get("type")
+        form.provider_id.data = request.args.get("provider_id")
+    if form.validate_on_submit():
+        try:
+            account = utility_accounts.link_account(
+                current_user, form.provider_id_int, form.customer_number.data, form.nickname.data
+            )
+        except AccountError as exc:
+            _add_error(form, exc)
+        else:
+            flash(f"Linked “{account.nickname}” ({account.masked_number}).", "success")
+            return redirect(url_for(".index"))
+    status = 422 if form.errors else 200
+    return render_template(NEW_TEMPLATE, **_link_context(form)), status
+
+
+@bp.route("/new/providers")
+def providers():
+    """The provider choices for a utility type (HTMX swaps them in when the type changes)."""
+    form = LinkAccountForm(formdata=None)
+    form.utility_type.data = request.args.get("type")
+    form.provider_id.data = request.args.get("provider_id")
+    context = _link_context(form)
+    if is_htmx():
+        return render_block(NEW_TEMPLATE, "provider_step", oob=True, **context)
+    return render_template(NEW_TEMPLATE, **context)
+
+
+@bp.route("/new/validate", methods=["POST"])
+@validation_limit
+def validate():
+    """Who the typed number belongs to (HTMX, inline), without saving anything."""
+    form = LinkAccountForm()
+    preview = problem = None
+    try:
+        preview = utility_accounts.validate_number(current_user, form.provider_id_int, form.customer_number.data)
+    except AccountError as exc:
+        problem = exc.message
+    context = _link_context(form, preview=preview, problem=problem)
+    if is_htmx():
+        # 200 either way: the fragment carries the message and HTMX swaps only successful answers.
+        return render_block(NEW_TEMPLATE, "number_feedback", **context)
+    return render_template(NEW_TEMPLATE, **context), 422 if problem else 200
+
+
+# --- managing -----------------------------------------------------------------------------
+
+def _account_or_404(account_id: int):
+    account = utility_accounts.get_account(current_user.id, account_id)
+    if account is None:
+        abort(404)
+    return account
+
+
+@bp.route("/<int:account_id>/rename", methods=["GET", "POST"])
+def rename(account_id: int):
+    account = _account_or_404(account_id)
+    form = RenameForm()
+    if request.method == "GET":
+        form.nickname.data = account.nickname
+    if form.validate_on_submit():
+        try:
+            utility_accounts.rename(current_user.id, account.id, form.nickname.data)
+        except AccountError as exc:
+            form.nickname.errors = [*form.nickname.errors, exc.message]
+        else:
+            flash(f"Renamed to “{account.nickname}”.", "success")
+            return redirect(url_for(".index"))
+    return render_template("utility_accounts/rename.html", account=account, form=form), 422 if form.errors else 200
+
+
+@bp.route("/<int:account_id>/remove", methods=["GET", "POST"])
+def remove(account_id: int):
+    """GET asks for confirmation; POST removes (softly: the payment history stays)."""
+    account = _account_or_404(account_id)
+    form = RemoveForm()
+    if form.validate_on_submit():
+        utility_accounts.remove(current_user.id, account.id)
+        flash(f"Removed “{account.nickname}”. Its payment history is kept.", "success")
+        return redirect(url_for(".index"))
+    return render_template("utility_accounts/remove.html", account=account, form=form)

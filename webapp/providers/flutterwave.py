@@ -140,7 +140,7 @@ class FlutterwaveUtilityService(UtilityServiceInterface):
         return CustomerInfo(
             customer_id=customer_id, name=str(data["name"]).strip(),
             address=str(data["address"]).strip() or None if data.get("address") else None,
-            meter_type=getattr(item, "meter_type", None),
+            meter_type=_meter_type(data.get("meter_type")) or getattr(item, "meter_type", None),
             min_amount_kobo=_bound(data.get("minimum")), max_amount_kobo=_bound(data.get("maximum")),
             outstanding_kobo=naira_to_kobo(first(data, "outstanding", "outstanding_balance", "amount_due",
                                                  "arrears", "balance")),
@@ -234,6 +234,11 @@ class FlutterwaveUtilityService(UtilityServiceInterface):
         return self.http.error(PaymentErrorType.MALFORMED_RESPONSE, ErrorClass.TRANSIENT,
                                "Flutterwave sent an answer we could not read. Please try again shortly.",
                                operation=operation, http_status=reply.status, raw=reply.body, detail=detail)
+
+
+def _meter_type(value: Any) -> str | None:
+    text = str(value or "").lower()
+    return "postpaid" if "postpaid" in text else "prepaid" if "prepaid" in text else None
 
 
 def _bound(value: Any) -> int | None:

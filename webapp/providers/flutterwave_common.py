@@ -17,6 +17,8 @@ _UNCLEAR_WORDS = ("timeout", "timed out", "requery", "pending", "processing", "i
 _DUPLICATE_WORDS = ("duplicate", "already exist", "already been used", "already used")
 _MERCHANT_BALANCE_WORDS = ("insufficient balance", "insufficient fund", "low balance", "wallet balance")
 _RATE_WORDS = ("rate limit", "too many requests")
+_RETRY_WORDS = ("try again", "retry", "temporarily", "unavailable")
+_FAILED_WORDS = ("failed", "blocked", "declined")
 _AMOUNT_WORDS = ("amount", "minimum", "maximum")
 _CUSTOMER_WORDS = ("customer", "meter", "smart card", "smartcard", "account number", "invalid number")
 
@@ -83,8 +85,10 @@ def classify_refusal(reply: Reply, *, default: PaymentErrorType,
         return T.TIMEOUT_ERROR, ErrorClass.TRANSIENT, "The provider did not answer in time. Please try again."
     if has(_RATE_WORDS):
         return T.RATE_LIMITED, ErrorClass.TRANSIENT, MESSAGES[T.RATE_LIMITED]
-    if has(_MERCHANT_BALANCE_WORDS):
+    if has(_MERCHANT_BALANCE_WORDS) or has(_RETRY_WORDS):  # refused, not processed: same reference later
         return T.UTILITY_SERVICE_UNAVAILABLE, ErrorClass.TRANSIENT, MESSAGES[T.UTILITY_SERVICE_UNAVAILABLE]
+    if has(_FAILED_WORDS):  # the provider took the request and says it failed, e.g. a blocked meter
+        return default, ErrorClass.PERMANENT, _declined(message_text(reply.body))
     if has(_AMOUNT_WORDS):
         return T.AMOUNT_OUT_OF_RANGE, ErrorClass.PERMANENT, MESSAGES[T.AMOUNT_OUT_OF_RANGE]
     if has(_CUSTOMER_WORDS):
@@ -93,6 +97,9 @@ def classify_refusal(reply: Reply, *, default: PaymentErrorType,
         if moves_money:  # the biller or item does not exist
             return T.VALIDATION_ERROR, ErrorClass.PERMANENT, MESSAGES[T.VALIDATION_ERROR]
         return T.NOT_FOUND, ErrorClass.PERMANENT, MESSAGES[T.NOT_FOUND]
-    said = message_text(reply.body).strip()
-    return default, ErrorClass.PERMANENT, f"The provider declined this request: {said}" if said \
-        else "The provider declined this request."
+    return default, ErrorClass.PERMANENT, _declined(message_text(reply.body))
+
+
+def _declined(said: str) -> str:
+    said = said.strip()
+    return f"The provider declined this request: {said}" if said else "The provider declined this request."

@@ -36,10 +36,12 @@ from .vtpass_codes import (
     reference_for,
 )
 
-__all__ = ["VTpassUtilityService", "make_request_id", "reference_for", "is_valid_request_id", "DEFAULT_SERVICES"]
+__all__ = ["VTpassUtilityService", "make_request_id", "reference_for", "is_valid_request_id"]
 
-# serviceID -> utility type. VTpass has no catalogue endpoint in our contract, so the services we
-# offer are listed here and their plans fetched with service-variations; unknown ones are skipped.
+# VTpass service identifiers (GET services?identifier=...) -> our utility type.
+IDENTIFIERS = {"electricity-bill": "electricity", "tv-subscription": "cable_tv", "data": "internet",
+               "water-bill": "water"}
+# Used when the services listing is unavailable: serviceID -> utility type.
 DEFAULT_SERVICES: dict[str, str] = {
     **{f"{disco}-electric": "electricity" for disco in (
         "ikeja", "eko", "abuja", "kano", "portharcourt", "jos", "kaduna", "enugu", "ibadan", "benin",
@@ -67,24 +69,46 @@ class VTpassUtilityService(UtilityServiceInterface):
                                  secrets=(api_key, public_key, secret_key), call_logger=call_logger)
         self._get_headers = {"api-key": api_key, "public-key": public_key}
         self._post_headers = {"api-key": api_key, "secret-key": secret_key}
-        self.services = dict(services or DEFAULT_SERVICES)
+        self.services = dict(services) if services is not None else None
         self.default_phone = default_phone
 
     # -- catalogue ---------------------------------------------------------------------------
     def get_utility_providers(self) -> list[CatalogueItem]:
+        """Services per identifier (``services?identifier=``), then each service's plans
+        (``service-variations``). Mobile data services are left out: they are not estate utilities."""
         items: list[CatalogueItem] = []
-        for service_id, utility_type in self.services.items():
+        for service_id, (utility_type, service) in self._services().items():
             reply = self.http.call("catalogue", "GET", "service-variations",
                                    params={"serviceID": service_id}, headers=self._get_headers)
             content = reply.body.get("content")
             if _code(reply.body) not in VERIFIED or not isinstance(content, Mapping):
                 continue  # this account does not offer the service
-            items.extend(self._catalogue_items(service_id, utility_type, content))
+            items.extend(self._catalogue_items(service_id, utility_type, service, content))
         return items
 
-    def _catalogue_items(self, service_id: str, utility_type: str, content: Mapping) -> list[CatalogueItem]:
+    def _services(self) -> dict[str, tuple[str, Mapping]]:
+        if self.services is not None:
+            return {service_id: (kind, {}) for service_id, kind in self.services.items()}
+        found: dict[str, tuple[str, Mapping]] = {}
+        for identifier, utility_type in IDENTIFIERS.items():
+            reply = self.http.call("catalogue", "GET", "services", params={"identifier": identifier},
+                                   headers=self._get_headers)
+            content = reply.body.get("content")
+            if _code(reply.body) not in VERIFIED or not isinstance(content, list):
+                if reply.status == 404 and not found:
+                    return {service_id: (kind, {}) for service_id, kind in DEFAULT_SERVICES.items()}
+                continue
+            for service in content:
+                service_id = service.get("serviceID") if isinstance(service, Mapping) else None
+                if service_id and not (identifier == "data" and str(service_id).endswith("-data")):
+                    found.setdefault(str(service_id), (utility_type, service))
+        return found
+
+    def _catalogue_items(self, service_id: str, utility_type: str, service: Mapping,
+                         content: Mapping) -> list[CatalogueItem]:
         variations = content.get("variations") or content.get("varations") or []  # VTpass spells it both ways
-        biller = str(content.get("ServiceName") or service_id)
+        biller = str(content.get("ServiceName") or service.get("name") or service_id)
+        fee = _fee_kobo(content.get("convinience_fee") or service.get("convinience_fee"))
         items = []
         for variation in variations if isinstance(variations, Sequence) else []:
             if not isinstance(variation, Mapping) or not variation.get("variation_code"):
@@ -97,8 +121,12 @@ class VTpassUtilityService(UtilityServiceInterface):
                 item_code=code, name=str(variation.get("name") or code), biller_name=biller,
                 label_name=LABELS.get(utility_type, "Customer Number"),
                 fixed_amount_kobo=(naira_to_kobo(variation.get("variation_amount")) or 0) if fixed else 0,
-                fee_kobo=0, min_amount_kobo=None, max_amount_kobo=None,
-                supports_validation=utility_type in ("electricity", "cable_tv") or meter_type is not None,
+                fee_kobo=fee,
+                min_amount_kobo=_positive_kobo(_first(variation, "minimum_amount") or
+                                               _first(service, "minimum_amount", "minimium_amount")),
+                max_amount_kobo=_positive_kobo(_first(variation, "maximum_amount") or
+                                               _first(service, "maximum_amount")),
+                supports_validation=utility_type in ("electricity", "cable_tv", "water") or meter_type is not None,
                 meter_type=meter_type,
             ))
         return items
@@ -249,6 +277,14 @@ def _str_or_none(value: Any) -> str | None:
 def _positive_kobo(value: Any) -> int | None:
     kobo = naira_to_kobo(value)
     return kobo if kobo else None
+
+
+def _fee_kobo(value: Any) -> int:
+    """VTpass writes the convenience fee as "N100.00" (an amount) or "0 %" (a percentage: not a fixed fee)."""
+    text = str(value or "").strip()
+    if not text or "%" in text:
+        return 0
+    return naira_to_kobo(text.lstrip("Nn₦")) or 0
 
 
 def _meter_type(item: CatalogueItemLike) -> str | None:

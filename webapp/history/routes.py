@@ -1,0 +1,88 @@
+"""History pages. Views parse the query string, call the history service and render."""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from flask import Response, abort, render_template, request, stream_with_context
+from flask_login import current_user
+
+from ..models.catalogue import UTILITY_TYPES
+from ..services import history
+from . import bp
+
+
+@bp.app_template_filter("status_label")
+def status_label(status: str | None) -> str:
+    """A payment status in the resident's words ("unknown" reads as "Confirming with provider")."""
+    return history.STATUS_LABELS.get(status, (status or "").capitalize())
+
+
+@bp.app_template_filter("utility_label")
+def utility_label(utility_type: str | None) -> str:
+    return history.UTILITY_LABELS.get(utility_type, (utility_type or "").replace("_", " ").capitalize())
+
+
+def _filters() -> tuple[history.HistoryFilters, list[str], list]:
+    accounts = history.resident_accounts(current_user.id)
+    filters, errors = history.parse_filters(request.args, {a.id for a in accounts})
+    return filters, errors, accounts
+
+
+def _wants_fragment() -> bool:
+    # A history restore needs the whole page; any other HTMX request swaps the results only.
+    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-History-Restore-Request")
+
+
+@bp.route("/")
+def index():
+    filters, errors, accounts = _filters()
+    page = request.args.get("page", 1, type=int) or 1
+    pagination = history.history_page(current_user, filters, page=page)
+    template = "history/_results.html" if _wants_fragment() else "history/index.html"
+    return render_template(
+        template, pagination=pagination, filters=filters, errors=errors, accounts=accounts,
+        utility_types=UTILITY_TYPES, statuses=list(history.STATUS_LABELS),
+    )
+
+
+@bp.route("/export.csv")
+def export_csv():
+    filters, _errors, _accounts = _filters()
+
+    def generate() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        yield "\ufeff"  # lets spreadsheet programs read the file as UTF-8 (masked numbers use •)
+        for row in history.csv_rows(current_user, filters):
+            writer.writerow(row)
+            if buffer.tell() > 16_384:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    filename = f"payments-{datetime.now(UTC).strftime('%Y%m%d')}.csv"
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+@bp.route("/<int:payment_id>")
+def detail(payment_id: int):
+    found = history.payment_detail(current_user.id, payment_id)
+    if found is None:
+        abort(404)
+    return render_template("history/detail.html", detail=found, payment=found.payment)
+
+
+@bp.route("/<int:payment_id>/receipt")
+def receipt(payment_id: int):
+    payment = history.receipt(current_user.id, payment_id)
+    if payment is None:
+        abort(404)
+    return render_template("history/receipt.html", payment=payment)

@@ -1,0 +1,362 @@
+"""A resident's payment history: filtered pages, one payment's detail, CSV rows, monthly spend.
+
+Everything here is read-only and scoped to one user. List queries load each payment's account
+(and, through it, the catalogue entry) in the same statement and skip the payment's timeline, so
+the number of statements a page costs does not grow with the number of payments.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.orm import defer, joinedload, lazyload
+
+from ..extensions import db
+from ..models import JournalEntry, Payment, PaymentStatus, ProviderCallLog, User, UtilityAccount, UtilityProvider
+from ..models.catalogue import UTILITY_TYPES
+from . import ledger
+
+PER_PAGE = 20
+CSV_BATCH = 500
+SPEND_MONTHS = 12
+# Dates outside this range cannot be a payment here and would overflow timezone arithmetic.
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2999
+
+UTILITY_LABELS = {"electricity": "Electricity", "water": "Water", "internet": "Internet", "cable_tv": "Cable TV"}
+STATUS_LABELS = {
+    PaymentStatus.CREATED: "Queued",
+    PaymentStatus.HELD: "On hold",
+    PaymentStatus.DEBITED: "Paid from wallet",
+    PaymentStatus.SUBMITTED: "Sent to provider",
+    PaymentStatus.UNKNOWN: "Confirming with provider",
+    PaymentStatus.SUCCEEDED: "Succeeded",
+    PaymentStatus.FAILED: "Failed",
+    PaymentStatus.CANCELLED: "Cancelled",
+}
+# Spreadsheets run a cell that starts with one of these as a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+# --- filters -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HistoryFilters:
+    """What the resident asked to see. Dates are calendar days in the resident's timezone."""
+
+    account_id: int | None = None
+    utility_type: str | None = None
+    status: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+    def query_args(self) -> dict[str, str]:
+        """The filters as URL query arguments (for pagination and CSV links), empty ones left out."""
+        names = {"account_id": "account", "utility_type": "type", "status": "status",
+                 "date_from": "from", "date_to": "to"}
+        return {names[k]: str(v) for k, v in asdict(self).items() if v is not None}
+
+    @property
+    def active(self) -> bool:
+        return any(v is not None for v in asdict(self).values())
+
+
+def _parse_date(raw: str, label: str, errors: list[str]) -> date | None:
+    try:
+        value = date.fromisoformat(raw)
+    except ValueError:
+        errors.append(f"The {label} date “{raw[:20]}” is not a date; use the form 2025-01-31. It was ignored.")
+        return None
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        errors.append(f"The {label} date {raw} is out of range. It was ignored.")
+        return None
+    return value
+
+
+def parse_filters(args: Mapping[str, str], account_ids: set[int]) -> tuple[HistoryFilters, list[str]]:
+    """Read filters from query arguments. Bad values are dropped with a message, never an error page.
+
+    ``account_ids`` are the resident's own accounts (removed ones included); any other id is
+    refused with the same message whether or not it exists, so nothing leaks.
+    """
+    errors: list[str] = []
+    raw = {k: (args.get(k) or "").strip() for k in ("account", "type", "status", "from", "to")}
+
+    account_id = None
+    if raw["account"]:
+        if raw["account"].isdigit() and int(raw["account"]) in account_ids:
+            account_id = int(raw["account"])
+        else:
+            errors.append("Choose one of your own accounts. The account filter was ignored.")
+    utility_type = raw["type"] or None
+    if utility_type and utility_type not in UTILITY_TYPES:
+        errors.append("Choose a utility type from the list. The type filter was ignored.")
+        utility_type = None
+    status = raw["status"] or None
+    if status and status not in {s.value for s in PaymentStatus}:
+        errors.append("Choose a status from the list. The status filter was ignored.")
+        status = None
+    date_from = _parse_date(raw["from"], "start", errors) if raw["from"] else None
+    date_to = _parse_date(raw["to"], "end", errors) if raw["to"] else None
+    if date_from and date_to and date_from > date_to:
+        errors.append("The start date is after the end date, so the dates were ignored.")
+        date_from = date_to = None
+    return HistoryFilters(account_id, utility_type, status, date_from, date_to), errors
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The UTC instant a calendar day starts in ``tz``."""
+    return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
+
+
+def _filtered(user: User, filters: HistoryFilters) -> Select:
+    tz = ZoneInfo(user.effective_timezone)
+    query = select(Payment).where(Payment.user_id == user.id)
+    if filters.account_id is not None:
+        query = query.where(Payment.utility_account_id == filters.account_id)
+    if filters.utility_type:
+        query = query.where(Payment.utility_type == filters.utility_type)
+    if filters.status:
+        query = query.where(Payment.status == filters.status)
+    if filters.date_from:
+        query = query.where(Payment.created_at >= local_midnight(filters.date_from, tz))
+    if filters.date_to:
+        query = query.where(Payment.created_at < local_midnight(filters.date_to + timedelta(days=1), tz))
+    return query
+
+
+def _with_accounts(query: Select) -> Select:
+    """Load each payment's account and catalogue entry in the same statement; never its timeline.
+
+    The account's encrypted number is deferred: lists show the stored last four digits only, and
+    decrypting every row would cost more than the rest of the page.
+    """
+    return query.options(
+        joinedload(Payment.utility_account).defer(UtilityAccount.customer_number),
+        lazyload(Payment.events),
+    ).order_by(Payment.created_at.desc(), Payment.id.desc())
+
+
+# --- pages -------------------------------------------------------------------------------------
+
+def resident_accounts(user_id: int) -> list[UtilityAccount]:
+    """The resident's accounts for the filter list, removed ones last (their history is kept)."""
+    return list(db.session.scalars(
+        select(UtilityAccount).where(UtilityAccount.user_id == user_id)
+        .options(defer(UtilityAccount.customer_number))
+        .order_by(UtilityAccount.removed_at.is_not(None), UtilityAccount.nickname, UtilityAccount.id)
+    ))
+
+
+def history_page(user: User, filters: HistoryFilters, page: int = 1, per_page: int = PER_PAGE) -> Pagination:
+    """One page of the resident's payments, newest first (``Pagination`` of ``Payment``)."""
+    return db.paginate(_with_accounts(_filtered(user, filters)), page=max(page, 1), per_page=per_page,
+                       max_per_page=100, error_out=False)
+
+
+def recent_payments(user_id: int, limit: int = 5) -> list[Payment]:
+    query = _with_accounts(select(Payment).where(Payment.user_id == user_id)).limit(limit)
+    return list(db.session.scalars(query).unique())
+
+
+@dataclass(frozen=True)
+class PaymentDetail:
+    payment: Payment
+    calls: list[ProviderCallLog]
+    debited: bool
+    refund: JournalEntry | None
+
+    @property
+    def failure_reason(self) -> str | None:
+        if self.payment.status not in (PaymentStatus.FAILED, PaymentStatus.CANCELLED):
+            return None
+        return self.payment.status_reason or "The payment could not be completed."
+
+
+def find_payment(user_id: int, payment_id: int) -> Payment | None:
+    """The payment if it belongs to ``user_id``; ``None`` for anyone else's (the caller answers 404)."""
+    return db.session.scalar(
+        select(Payment).where(Payment.id == payment_id, Payment.user_id == user_id)
+        .options(joinedload(Payment.utility_account).defer(UtilityAccount.customer_number),
+                 joinedload(Payment.provider))
+    )
+
+
+def payment_detail(user_id: int, payment_id: int) -> PaymentDetail | None:
+    """A payment with its timeline (``payment.events``), provider calls and whether it was refunded."""
+    payment = find_payment(user_id, payment_id)
+    if payment is None:
+        return None
+    calls = list(db.session.scalars(
+        select(ProviderCallLog).where(ProviderCallLog.payment_id == payment.id).order_by(ProviderCallLog.id)
+    ))
+    return PaymentDetail(
+        payment=payment,
+        calls=calls,
+        debited=ledger.find_entry(ledger.payment_debit_key(payment.reference)) is not None,
+        refund=ledger.find_entry(ledger.payment_refund_key(payment.reference)),
+    )
+
+
+def receipt(user_id: int, payment_id: int) -> Payment | None:
+    """A receipt exists only for a succeeded payment of this resident."""
+    payment = find_payment(user_id, payment_id)
+    return payment if payment is not None and payment.status == PaymentStatus.SUCCEEDED else None
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+
+CSV_HEADER = ["Date", "Reference", "Account", "Number", "Utility type", "Provider", "Amount (NGN)",
+              "Fee (NGN)", "Total (NGN)", "Status", "Token", "Units", "Reason"]
+
+
+def naira_plain(kobo: int) -> str:
+    """Kobo as a plain decimal naira string for spreadsheets, without float: 123405 -> "1234.05"."""
+    sign = "-" if kobo < 0 else ""
+    kobo = abs(kobo)
+    return f"{sign}{kobo // 100}.{kobo % 100:02d}"
+
+
+def safe_cell(value: str | None) -> str:
+    """Text a spreadsheet shows as text: a leading = + - @ would otherwise run as a formula."""
+    text = value or ""
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def csv_rows(user: User, filters: HistoryFilters) -> Iterator[list[str]]:
+    """The header, then one row per payment (same filters as the page), read in batches."""
+    tz = ZoneInfo(user.effective_timezone)
+    yield CSV_HEADER
+    query = _with_accounts(_filtered(user, filters)).options(joinedload(Payment.provider))
+    for payment in db.session.scalars(query.execution_options(yield_per=CSV_BATCH)):
+        account = payment.utility_account
+        yield [
+            payment.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+            payment.reference,
+            safe_cell(account.nickname if account else ""),
+            account.masked_number if account else "",
+            UTILITY_LABELS.get(payment.utility_type or "", payment.utility_type or ""),
+            safe_cell(payment.provider.name if payment.provider else ""),
+            naira_plain(payment.amount_kobo),
+            naira_plain(payment.fee_kobo),
+            naira_plain(payment.total_kobo),
+            STATUS_LABELS.get(payment.status, payment.status),
+            # Grouped so a spreadsheet keeps it as text instead of rounding a 20-digit number.
+            " ".join(payment.token_groups),
+            safe_cell(payment.units),
+            safe_cell(payment.status_reason if payment.status != PaymentStatus.SUCCEEDED else ""),
+        ]
+
+
+# --- dashboard ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MonthlySpend:
+    """Succeeded spend (amount + fee, what left the wallet) per local calendar month and utility type."""
+
+    months: list[date]  # first day of each month, oldest first
+    types: list[str]  # utility types with any spend, in catalogue order
+    totals: dict[tuple[int, str], int] = field(default_factory=dict)  # (month index, type) -> kobo
+
+    def month_total(self, index: int) -> int:
+        return sum(self.totals.get((index, t), 0) for t in self.types)
+
+    @property
+    def grand_total(self) -> int:
+        return sum(self.totals.values())
+
+
+def month_starts(today: date, count: int = SPEND_MONTHS) -> list[date]:
+    """The first days of the ``count`` calendar months ending with ``today``'s, oldest first."""
+    months = []
+    year, month = today.year, today.month
+    for _ in range(count):
+        months.append(date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return months[::-1]
+
+
+def monthly_spend(user: User, now: datetime | None = None, count: int = SPEND_MONTHS) -> MonthlySpend:
+    """One aggregate query: month boundaries are local midnights turned into UTC instants.
+
+    The month of each payment is a CASE over those instants, so the database groups in the
+    resident's timezone on SQLite and PostgreSQL alike, and the index on (user_id, created_at)
+    bounds the scan to the last ``count`` months.
+    """
+    tz = ZoneInfo(user.effective_timezone)
+    now = now or datetime.now(UTC)
+    months = month_starts(now.astimezone(tz).date(), count)
+    after_last = date(months[-1].year + months[-1].month // 12, months[-1].month % 12 + 1, 1)
+    bounds = [local_midnight(m, tz) for m in [*months[1:], after_last]]
+    month_index = case(*[(Payment.created_at < bound, i) for i, bound in enumerate(bounds)], else_=None)
+    rows = (
+        select(month_index.label("month"), Payment.utility_type.label("utility_type"),
+               (Payment.amount_kobo + Payment.fee_kobo).label("spent"))
+        .where(Payment.user_id == user.id, Payment.status == PaymentStatus.SUCCEEDED.value,
+               Payment.utility_type.is_not(None),
+               Payment.created_at >= local_midnight(months[0], tz), Payment.created_at < bounds[-1])
+        .subquery()
+    )
+    # Grouping an outer query by the subquery's columns keeps PostgreSQL from comparing two
+    # copies of the CASE with different bound parameters.
+    grouped = db.session.execute(
+        select(rows.c.month, rows.c.utility_type, func.sum(rows.c.spent)).group_by(rows.c.month, rows.c.utility_type)
+    )
+    totals = {(int(month), kind): int(spent) for month, kind, spent in grouped}
+    present = {kind for _, kind in totals}
+    types = [t for t in UTILITY_TYPES if t in present] + sorted(present - set(UTILITY_TYPES))
+    return MonthlySpend(months=months, types=types, totals=totals)
+
+
+@dataclass(frozen=True)
+class PayAgain:
+    account: UtilityAccount
+    amount_kobo: int
+
+    @property
+    def url(self) -> str:
+        # The pay page is another blueprint's; its URL is part of the fixed contract.
+        return f"/pay/?account={self.account.id}&amount={self.amount_kobo}"
+
+
+def pay_again(user_id: int, limit: int = 4) -> list[PayAgain]:
+    """The last succeeded amount for each account paid recently, newest first.
+
+    Only accounts still linked and on offer: a shortcut to a page that would refuse is no shortcut.
+    """
+    ranked = (
+        select(Payment.id, func.row_number().over(
+            partition_by=Payment.utility_account_id, order_by=(Payment.created_at.desc(), Payment.id.desc())
+        ).label("rank"))
+        .where(Payment.user_id == user_id, Payment.status == PaymentStatus.SUCCEEDED.value,
+               Payment.utility_account_id.is_not(None))
+        .subquery()
+    )
+    query = _with_accounts(
+        select(Payment).join(ranked, ranked.c.id == Payment.id)
+        .join(UtilityAccount, UtilityAccount.id == Payment.utility_account_id)
+        .join(UtilityProvider, UtilityProvider.id == UtilityAccount.provider_id)
+        .where(ranked.c.rank == 1, UtilityAccount.removed_at.is_(None), UtilityProvider.is_active.is_(True))
+    ).limit(limit)
+    return [PayAgain(p.utility_account, p.amount_kobo) for p in db.session.scalars(query).unique()]
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    balance_kobo: int
+    recent: list[Payment]
+    pay_again: list[PayAgain]
+    spend: MonthlySpend
+
+
+def dashboard(user: User, now: datetime | None = None) -> Dashboard:
+    """Everything the resident's home page shows, in a fixed number of queries. Never writes."""
+    return Dashboard(
+        balance_kobo=ledger.wallet_balance(user.id),
+        recent=recent_payments(user.id),
+        pay_again=pay_again(user.id),
+        spend=monthly_spend(user, now),
+    )

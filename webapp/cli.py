@@ -37,7 +37,23 @@ def seed_demo() -> tuple[Estate, list[tuple[str, str, str]]]:
     return estate, created
 
 
+payments_cli = click.Group("payments", help="Operate on payments.")
+
+
+@payments_cli.command("janitor")
+def payments_janitor():
+    """Run one janitor pass: requery unknowns, drive stale payments forward, alert on old ones."""
+    from .services import payments
+
+    try:
+        report = payments.run_janitor()
+    except payments.JanitorErrors as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(report.summary())
+
+
 def register(app: Flask) -> None:
+    app.cli.add_command(payments_cli)
     from .ledger_cli import ledger
 
     app.cli.add_command(ledger)

@@ -41,6 +41,27 @@ def _float(name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
 
 
+def _int_list(name: str, default: list[int]) -> list[int]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        return [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be comma-separated integers, got {raw!r}") from exc
+
+
+def _pause_points(raw: str) -> dict[str, float]:
+    points = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        name, _, seconds = part.partition("=")
+        try:
+            points[name] = float(seconds)
+        except ValueError as exc:
+            raise ConfigError(f"PAYMENT_PAUSE_POINTS: {part!r} is not name=seconds") from exc
+    return points
+
+
 def normalise_database_url(url: str) -> str:
     """Accept the common ``postgres://`` spellings and use the psycopg 3 driver."""
     if url.startswith("postgres://"):
@@ -94,6 +115,17 @@ def from_env() -> dict:
         "FUNDING_MIN_KOBO": _int("FUNDING_MIN_KOBO", 100_00),
         "FUNDING_MAX_KOBO": _int("FUNDING_MAX_KOBO", 1_000_000_00),
         "FUNDING_INTENT_TTL_MINUTES": _int("FUNDING_INTENT_TTL_MINUTES", 60),
+        # Payments (DESIGN §4).
+        "PAYMENT_STALE_AFTER_SECONDS": _int("PAYMENT_STALE_AFTER_SECONDS", 120),
+        "PAYMENT_MAX_PURCHASE_ATTEMPTS": _int("PAYMENT_MAX_PURCHASE_ATTEMPTS", 4),
+        "PAYMENT_RETRY_BASE_SECONDS": _float("PAYMENT_RETRY_BASE_SECONDS", 10.0),
+        "PAYMENT_RETRY_MAX_SECONDS": _float("PAYMENT_RETRY_MAX_SECONDS", 300.0),
+        # RQ re-runs a job that raised after a transient error at these delays (seconds).
+        "PAYMENT_RQ_RETRY_INTERVALS": _int_list("PAYMENT_RQ_RETRY_INTERVALS", [10, 60, 300]),
+        "PAYMENT_JOB_TIMEOUT_SECONDS": _int("PAYMENT_JOB_TIMEOUT_SECONDS", 180),
+        "JANITOR_INTERVAL_SECONDS": _int("JANITOR_INTERVAL_SECONDS", 60),
+        # Test seam for crash-safety tests: pause the worker at a named point, e.g. "after_debit=5".
+        "PAYMENT_PAUSE_POINTS": _pause_points(os.environ.get("PAYMENT_PAUSE_POINTS", "")),
     }
 
 

@@ -14,3 +14,12 @@ document.addEventListener("DOMContentLoaded", () => {
   const alert = document.querySelector(".alert-error, .has-error input");
   if (alert && alert.focus) alert.focus();
 });
+// A confirm form submits once: the button is disabled after the first click (the server also
+// refuses a second payment for the same submit key).
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest("form[data-once]");
+  if (!form) return;
+  if (form.dataset.sent) { event.preventDefault(); return; }
+  form.dataset.sent = "1";
+  form.querySelectorAll("button[type=submit]").forEach((b) => { b.disabled = true; });
+});

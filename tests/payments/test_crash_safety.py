@@ -1,0 +1,92 @@
+"""kill -9 a real `rq worker` mid-payment; the janitor finishes it with no double debit."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from webapp.extensions import db
+from webapp.models import Payment
+from webapp.models.base import utcnow
+from webapp.services import ledger, payments
+
+from .helpers import entry_count, fund, link, pay, prepaid_entry, reload, sync_catalogue
+from .worker_process import WorkerProcess, wait_for, worker_env
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def config_overrides(sandbox_config):
+    return {**sandbox_config, "PAYMENT_RQ_RETRY_INTERVALS": [], "PAYMENT_STALE_AFTER_SECONDS": 5}
+
+
+@pytest.fixture
+def payment_in_flight(app, sandbox, estate, resident):
+    sync_catalogue(estate.id)
+    fund(resident, 50_000_00)
+    account = link(resident, prepaid_entry(estate.id, "flutterwave"), "1111111111111")
+    return lambda: pay(resident, account)
+
+
+def status_of(payment_id: int) -> str:
+    db.session.rollback()
+    return db.session.get(Payment, payment_id).status
+
+
+def crash_at(app, pause_point: str, wait_status: str, payment_factory, settle: float = 0.0) -> Payment:
+    worker = WorkerProcess(worker_env(app, PAYMENT_PAUSE_POINTS=f"{pause_point}=60"), name=f"crash-{pause_point}")
+    try:
+        payment = payment_factory()
+        wait_for(lambda: status_of(payment.id) == wait_status, timeout=30)
+        if settle:
+            import time
+
+            time.sleep(settle)
+        worker.kill()
+    finally:
+        worker.stop()
+    assert status_of(payment.id) == wait_status  # the kill left the evidence behind
+    return payment
+
+
+def finish_with_janitor(payment: Payment) -> Payment:
+    now = utcnow()
+    for _ in range(4):
+        now += timedelta(minutes=30)
+        payments.run_janitor(now)
+        if reload(payment).is_final:
+            break
+    return reload(payment)
+
+
+def test_kill_between_debit_and_submission(app, payment_in_flight):
+    payment = crash_at(app, "after_debit", "debited", payment_in_flight)
+    assert entry_count(payment.reference, "debit") == 1
+    payment = finish_with_janitor(payment)
+    assert payment.status == "succeeded"
+    assert payment.purchase_attempts == 1
+    assert entry_count(payment.reference, "debit") == 1 and entry_count(payment.reference, "refund") == 0
+    assert ledger.check_invariants() == []
+
+
+def test_kill_after_submission_before_the_request_left(app, payment_in_flight):
+    payment = crash_at(app, "after_submit", "submitted", payment_in_flight)
+    payment = finish_with_janitor(payment)
+    assert payment.status == "succeeded"
+    # The provider had no record, so the same reference was sent once more, never a new one.
+    assert payment.purchase_attempts == 2
+    assert entry_count(payment.reference, "debit") == 1 and entry_count(payment.reference, "refund") == 0
+    assert ledger.check_invariants() == []
+
+
+def test_kill_between_submission_and_result(app, payment_in_flight):
+    # The purchase reached the provider (it answers at once for this number); the worker dies
+    # before recording the answer.
+    payment = crash_at(app, "before_result", "submitted", payment_in_flight, settle=2.0)
+    payment = finish_with_janitor(payment)
+    assert payment.status == "succeeded"
+    assert payment.purchase_attempts == 1  # learned by requery, not resent
+    assert payment.token
+    assert entry_count(payment.reference, "debit") == 1 and entry_count(payment.reference, "refund") == 0
+    assert ledger.check_invariants() == []

@@ -1,0 +1,67 @@
+"""A real `flask worker` process sharing the test database, Redis and sandbox."""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSED_SETTINGS = (
+    "REDIS_URL", "SECRET_KEY", "ENCRYPTION_KEYS", "LOOKUP_HASH_KEY",
+    "FLUTTERWAVE_BASE_URL", "FLUTTERWAVE_SECRET_KEY", "FLUTTERWAVE_SECRET_HASH",
+    "VTPASS_BASE_URL", "VTPASS_API_KEY", "VTPASS_PUBLIC_KEY", "VTPASS_SECRET_KEY",
+    "PAYSTACK_BASE_URL", "PAYSTACK_SECRET_KEY", "PROVIDER_CONNECT_TIMEOUT", "PROVIDER_READ_TIMEOUT",
+    "PAYMENT_STALE_AFTER_SECONDS",
+)
+
+
+def worker_env(app: Flask, **extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEST_", "PYTEST"))}
+    env["DATABASE_URL"] = app.config["SQLALCHEMY_DATABASE_URI"]
+    env["FLASK_APP"] = "wsgi.py"
+    env["PAYMENT_RQ_RETRY_INTERVALS"] = ""
+    for name in PASSED_SETTINGS:
+        value = app.config.get(name)
+        if value not in (None, ""):
+            env[name] = str(value)
+    env.update(extra)
+    return env
+
+
+class WorkerProcess:
+    """`flask worker` in its own process group, so SIGKILL takes the work horse down too."""
+
+    def __init__(self, env: dict, name: str, burst: bool = False):
+        argv = [str(Path(sys.executable).with_name("flask")), "worker", "--name", name]
+        if burst:
+            argv.append("--burst")
+        self.process = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, sig)
+        self.process.wait(timeout=10)
+
+    def wait(self, timeout: float) -> int:
+        return self.process.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.kill(signal.SIGTERM)
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")

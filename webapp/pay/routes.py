@@ -1,0 +1,73 @@
+import secrets
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from ..extensions import limiter
+from ..services import payments
+from ..services.utility_accounts import list_accounts
+from ..templating import naira
+from . import bp
+from .forms import ConfirmForm, PayForm
+
+
+def _pay_form() -> PayForm:
+    form = PayForm()
+    accounts = list_accounts(current_user.id)
+    form.account.choices = [("", "Choose an account")] + [
+        (str(a.id), f"{a.nickname} · {a.provider.name} · {a.masked_number}") for a in accounts
+    ]
+    return form
+
+
+@bp.route("/", methods=["GET"])
+def start():
+    form = _pay_form()
+    if request.args.get("account"):
+        form.account.data = request.args["account"]
+    if request.args.get("amount", "").isdigit():
+        kobo = int(request.args["amount"])
+        form.amount.raw_text = f"{kobo // 100}" + (f".{kobo % 100:02d}" if kobo % 100 else "")
+    has_accounts = len(form.account.choices) > 1
+    return render_template("pay/start.html", form=form, has_accounts=has_accounts)
+
+
+@bp.route("/review", methods=["POST"])
+@limiter.limit(lambda: "30 per minute")
+def review():
+    form = _pay_form()
+    if not form.validate_on_submit():
+        return render_template("pay/start.html", form=form, has_accounts=True), 422
+    try:
+        quote = payments.quote(current_user, form.account.data, form.amount.data)
+    except payments.PaymentRequestError as exc:
+        field = form.amount if exc.field == "amount" else form.account
+        field.errors = [*field.errors, str(exc)]
+        return render_template("pay/start.html", form=form, has_accounts=True), 422
+    confirm = ConfirmForm(formdata=None, account=str(quote.account.id), amount_kobo=str(quote.amount_kobo),
+                          submit_key=secrets.token_urlsafe(24))
+    return render_template("pay/review.html", quote=quote, form=confirm)
+
+
+@bp.route("/confirm", methods=["POST"])
+@limiter.limit(lambda: "20 per minute")
+def confirm():
+    form = ConfirmForm()
+    if not form.validate_on_submit() or not (form.amount_kobo.data or "").isdigit() or not form.submit_key.data:
+        flash("That payment form was incomplete. Please start again.", "error")
+        return redirect(url_for("pay.start"))
+    try:
+        payment = payments.create_utility_payment(
+            current_user, form.account.data, int(form.amount_kobo.data), form.submit_key.data[:80]
+        )
+    except payments.PaymentRequestError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("pay.start", account=form.account.data))
+    return redirect(url_for("pay.status_page", payment_id=payment.id))
+
+
+@bp.route("/<int:payment_id>")
+def status_page(payment_id: int):
+    payment = payments.get_for_user(current_user.id, payment_id) or abort(404)
+    template = "pay/_status.html" if request.headers.get("HX-Request") else "pay/status.html"
+    return render_template(template, payment=payment, naira=naira)

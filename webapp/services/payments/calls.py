@@ -1,0 +1,63 @@
+"""Building provider requests for a payment and keeping the log of every provider call."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from flask import current_app
+
+from ...extensions import db
+from ...models.payment import Payment, ProviderCallLog
+from ...providers import registry
+
+
+def service_for(api_provider: str, log_calls: list):
+    """A bills client for ``api_provider`` that appends every HTTP call it makes to ``log_calls``."""
+    return registry.utility_service(api_provider, current_app.config, call_logger=log_calls.append)
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    """A detached copy of the catalogue fields a purchase needs (no lazy loads during HTTP)."""
+
+    provider_code: str
+    item_code: str
+    meter_type: str | None
+
+
+def purchase_request(payment: Payment) -> dict:
+    account = payment.utility_account
+    entry = payment.provider
+    return {
+        "item": ItemRef(entry.provider_code, entry.item_code, entry.meter_type),
+        "customer_id": account.customer_number,
+        "amount_kobo": payment.amount_kobo,
+        "reference": payment.reference,
+        "phone": payment.user.phone,
+    }
+
+
+def _text(body) -> str | None:
+    if body is None:
+        return None
+    if isinstance(body, str):
+        return body[:4000]
+    return json.dumps(body, default=str)[:4000]
+
+
+def persist(payment: Payment | None, log_calls: list) -> None:
+    """Store the (already redacted) provider calls, linked to the payment when there is one."""
+    for call in log_calls:
+        db.session.add(ProviderCallLog(
+            payment_id=payment.id if payment else None,
+            provider=call.provider,
+            operation=call.operation,
+            method=call.method,
+            url=call.url[:500],
+            http_status=call.http_status,
+            latency_ms=int(call.latency_ms),
+            request_body=_text(call.request_body),
+            response_body=_text(call.response_body),
+            error=(call.error or None) and str(call.error)[:255],
+        ))
+    log_calls.clear()

@@ -1,0 +1,136 @@
+"""Turning a resident's request into a ``Payment`` row, then (after commit) an RQ job."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import current_app
+from rq import Retry
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ...extensions import db
+from ...models import Payment, PaymentKind, PaymentStatus, User, UtilityAccount
+from ...providers.vtpass_codes import reference_for
+from .. import catalogue, ledger, queues
+from . import state
+
+log = logging.getLogger(__name__)
+
+
+class PaymentRequestError(ValueError):
+    """A payment request we refuse before anything is created, with a message for the page."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Quote:
+    account: UtilityAccount
+    amount_kobo: int
+    fee_kobo: int
+    wallet_balance_kobo: int
+
+    @property
+    def total_kobo(self) -> int:
+        return self.amount_kobo + self.fee_kobo
+
+
+def _naira(kobo: int) -> str:
+    from ...templating import naira
+
+    return naira(kobo)
+
+
+def account_for(user: User, account_id) -> UtilityAccount:
+    """The user's own, live utility account; anything else is 'not found' for the page."""
+    try:
+        account_id = int(account_id)
+    except (TypeError, ValueError):
+        raise PaymentRequestError("Choose one of your accounts.", "account") from None
+    account = db.session.scalar(
+        select(UtilityAccount).where(UtilityAccount.id == account_id, UtilityAccount.user_id == user.id,
+                                     UtilityAccount.removed_at.is_(None))
+    )
+    if account is None:
+        raise PaymentRequestError("Choose one of your accounts.", "account")
+    return account
+
+
+def quote(user: User, account_id, amount_kobo: int) -> Quote:
+    """Check a payment request against the catalogue's bounds and the wallet; nothing is written."""
+    account = account_for(user, account_id)
+    entry = account.provider
+    if not entry.is_active or entry.estate_id != user.estate_id:
+        raise PaymentRequestError(f"{entry.name} is no longer offered in your estate.", "account")
+    if not isinstance(amount_kobo, int) or isinstance(amount_kobo, bool):
+        raise PaymentRequestError("Enter an amount in naira, like 5000.", "amount")
+    problem = catalogue.amount_problem(entry, amount_kobo)
+    if problem:
+        raise PaymentRequestError(problem, "amount")
+    balance = ledger.wallet_balance(user.id)
+    result = Quote(account=account, amount_kobo=amount_kobo, fee_kobo=entry.fee_kobo, wallet_balance_kobo=balance)
+    if result.total_kobo > balance:
+        raise PaymentRequestError(
+            f"Your wallet has {_naira(balance)}; this payment needs {_naira(result.total_kobo)} "
+            f"including the {_naira(entry.fee_kobo)} fee. Fund your wallet first.", "amount")
+    return result
+
+
+def create_utility_payment(user: User, account_id, amount_kobo: int, submit_key: str, *,
+                           source: str = "one_time", occurrence_key: str | None = None,
+                           actor: str | None = None) -> Payment:
+    """Create the payment and commit it, then enqueue its job (id = reference).
+
+    ``submit_key`` comes from the confirm form: a resubmitted or double-clicked form returns the
+    payment it already created instead of creating a second one.
+    """
+    if submit_key:
+        existing = db.session.scalar(select(Payment).where(Payment.submit_key == submit_key,
+                                                           Payment.user_id == user.id))
+        if existing is not None:
+            return existing
+    q = quote(user, account_id, amount_kobo)
+    entry = q.account.provider
+    payment = Payment(
+        reference=reference_for(), user_id=user.id, estate_id=user.estate_id, kind=PaymentKind.UTILITY.value,
+        utility_account_id=q.account.id, provider_id=entry.id, api_provider=entry.api_provider,
+        utility_type=entry.provider_type, amount_kobo=q.amount_kobo, fee_kobo=q.fee_kobo,
+        status=PaymentStatus.CREATED.value, submit_key=submit_key or None, occurrence_key=occurrence_key,
+        source=source,
+    )
+    db.session.add(payment)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        existing = db.session.scalar(select(Payment).where(Payment.submit_key == submit_key))
+        if existing is None or existing.user_id != user.id:
+            raise
+        return existing
+    state.record_created(payment, f"{_naira(q.total_kobo)} to {entry.name} requested", actor or f"user:{user.id}")
+    db.session.commit()
+    enqueue(payment)
+    return payment
+
+
+def enqueue(payment: Payment) -> None:
+    """Enqueue after commit; RQ's Retry reschedules the job after transient provider errors."""
+    intervals = current_app.config["PAYMENT_RQ_RETRY_INTERVALS"]
+    queues.queue().enqueue(
+        "workers.payment_jobs.process_payment", payment.id,
+        job_id=payment.reference,
+        retry=Retry(max=len(intervals), interval=list(intervals)) if intervals else None,
+        job_timeout=current_app.config["PAYMENT_JOB_TIMEOUT_SECONDS"],
+        result_ttl=3600, failure_ttl=7 * 86400,
+    )
+
+
+def get_for_user(user_id: int, payment_id) -> Payment | None:
+    try:
+        payment_id = int(payment_id)
+    except (TypeError, ValueError):
+        return None
+    return db.session.scalar(select(Payment).where(Payment.id == payment_id, Payment.user_id == user_id))

@@ -1,0 +1,258 @@
+"""Driving one payment through DESIGN §4: debit, submit, learn the outcome, refund on failure.
+
+Rules kept here, in one place:
+- ``submitted`` is committed before the HTTP call, so a crash leaves evidence.
+- No HTTP call while any row lock is held: every step is lock → decide → commit, then talk.
+- Timeouts, 5xx and ambiguous answers after sending mean ``unknown``; unknowns are requeried and
+  resent under the same reference only when the provider says it has no record.
+- A failure after debit posts the refund in the same transaction as the ``failed`` state.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from datetime import datetime, timedelta
+
+from flask import current_app
+
+from ...extensions import db
+from ...models.base import utcnow
+from ...models.payment import Payment, PaymentStatus
+from ...providers.base import ErrorClass, PaymentErrorType, ProviderError, PurchaseResult
+from .. import ledger
+from . import calls, state
+from .wording import describe_error
+
+log = logging.getLogger(__name__)
+S = PaymentStatus
+
+# Requery schedule for unknown outcomes (DESIGN §4): 1 m, 5 m, 15 m, 1 h, 6 h, then daily.
+REQUERY_BACKOFF = (60, 300, 900, 3600, 21600, 86400)
+
+
+class TransientPaymentError(RuntimeError):
+    """Raised from the job after a transient provider error so RQ's Retry schedules the next try."""
+
+
+def requery_delay(checks_done: int) -> timedelta:
+    return timedelta(seconds=REQUERY_BACKOFF[min(checks_done, len(REQUERY_BACKOFF) - 1)])
+
+
+def retry_delay(attempt: int) -> timedelta:
+    """Exponential backoff with full jitter for transient errors before acceptance."""
+    base = current_app.config["PAYMENT_RETRY_BASE_SECONDS"]
+    cap = current_app.config["PAYMENT_RETRY_MAX_SECONDS"]
+    return timedelta(seconds=random.uniform(0, min(cap, base * 2 ** max(0, attempt - 1))))
+
+
+def stale_after() -> timedelta:
+    return timedelta(seconds=current_app.config["PAYMENT_STALE_AFTER_SECONDS"])
+
+
+# --- steps -------------------------------------------------------------------------------------
+
+def process(payment_id: int) -> str:
+    """The worker's job: move a payment as far as it can go now. Safe to run twice."""
+    payment = db.session.get(Payment, payment_id)
+    if payment is None:
+        raise LookupError(f"payment {payment_id} does not exist")
+    status = payment.status
+    db.session.rollback()
+    if status == S.CREATED:
+        debit(payment_id)
+        _pause_at("after_debit")
+    payment = db.session.get(Payment, payment_id)
+    status = payment.status
+    db.session.rollback()  # end the read before the next locked step
+    if status == S.DEBITED:
+        submit(payment_id)
+    return db.session.get(Payment, payment_id).status
+
+
+def debit(payment_id: int) -> None:
+    """created → debited, or cancelled when the wallet cannot cover it (nothing moves)."""
+    payment = state.lock(payment_id)
+    if payment.status != S.CREATED:
+        db.session.rollback()
+        return
+    try:
+        ledger.debit_payment(payment.user_id, payment.amount_kobo, payment.fee_kobo,
+                             payment.api_provider, payment.reference)
+    except ledger.InsufficientFunds as exc:
+        db.session.rollback()
+        payment = state.lock(payment_id)
+        if payment.status == S.CREATED:
+            state.transition(payment, S.CANCELLED,
+                             f"Not enough money in your wallet: {_naira(exc.available_kobo)} available, "
+                             f"{_naira(payment.total_kobo)} needed. Nothing was taken.")
+        db.session.commit()
+        return
+    payment.next_check_at = utcnow() + stale_after()
+    state.transition(payment, S.DEBITED, f"Wallet debited {_naira(payment.total_kobo)}")
+    db.session.commit()
+
+
+def submit(payment_id: int, *, resend: bool = False) -> None:
+    """debited → submitted (committed), then the purchase call, then its outcome.
+
+    With ``resend`` the payment is ``unknown`` and the provider has confirmed it has no record of
+    the reference; the same reference is sent again.
+    """
+    payment = state.lock(payment_id)
+    expected = S.UNKNOWN if resend else S.DEBITED
+    if payment.status != expected:
+        db.session.rollback()
+        return
+    payment.purchase_attempts += 1
+    payment.submitted_at = utcnow()
+    payment.next_check_at = utcnow() + stale_after()
+    what = "Resent under the same reference (provider had no record)" if resend else "Sent to provider"
+    state.transition(payment, S.SUBMITTED, f"{what}, attempt {payment.purchase_attempts}")
+    db.session.commit()
+    _pause_at("after_submit")
+
+    request = calls.purchase_request(payment)
+    api_provider = payment.api_provider
+    db.session.rollback()  # nothing pending; hold no transaction open across the HTTP call
+    log_calls: list = []
+    try:
+        result = calls.service_for(api_provider, log_calls).purchase_utility(**request)
+    except ProviderError as err:
+        _pause_at("before_result")
+        _after_purchase_error(payment_id, err, log_calls)
+    else:
+        _pause_at("before_result")
+        apply_result(payment_id, result, log_calls, source="purchase")
+
+
+def _after_purchase_error(payment_id: int, err: ProviderError, log_calls: list) -> None:
+    payment = state.lock(payment_id)
+    calls.persist(payment, log_calls)
+    payment.error_type = err.error_type.value
+    if payment.status not in (S.SUBMITTED, S.UNKNOWN):
+        note_late(payment, f"purchase error after the payment moved on: {err.error_type}")
+        db.session.commit()
+        return
+    if err.error_class == ErrorClass.PERMANENT:
+        _fail_and_refund(payment, describe_error(err))
+    elif err.error_class == ErrorClass.TRANSIENT and payment.status == S.SUBMITTED:
+        # The provider never accepted it: safe to send the same reference again later.
+        if payment.purchase_attempts >= current_app.config["PAYMENT_MAX_PURCHASE_ATTEMPTS"]:
+            _fail_and_refund(payment, "The provider could not be reached after several tries. "
+                                      "Your money has been returned to your wallet.")
+        else:
+            delay = retry_delay(payment.purchase_attempts)
+            payment.next_check_at = utcnow() + delay
+            state.transition(payment, S.DEBITED,
+                             f"Provider unavailable ({err.error_type}); retrying in {int(delay.total_seconds())} s")
+            db.session.commit()
+            raise TransientPaymentError(f"{payment.reference}: {err.error_type}")
+    else:
+        _mark_unknown(payment, f"Outcome not known yet ({err.error_type}); checking with the provider")
+    db.session.commit()
+
+
+def apply_result(payment_id: int, result: PurchaseResult, log_calls: list, source: str) -> None:
+    """Record what the provider said. Final truths win over ``submitted``/``unknown``."""
+    payment = state.lock(payment_id)
+    calls.persist(payment, log_calls)
+    if payment.status not in (S.SUBMITTED, S.UNKNOWN):
+        note_late(payment, f"{source} answered '{result.status}' after the payment was {payment.status}")
+        db.session.commit()
+        return
+    if result.provider_reference:
+        payment.provider_reference = result.provider_reference
+    if result.status == "succeeded":
+        payment.token = result.token or payment.token
+        payment.units = result.units or payment.units
+        payment.error_type = None
+        state.transition(payment, S.SUCCEEDED, "Provider confirmed the purchase"
+                         + (" with a token" if payment.token else ""))
+        _after_success(payment)
+    elif result.status == "failed":
+        _fail_and_refund(payment, result.message or "The provider declined this payment.")
+    else:  # pending, or not_found right after a purchase: ask again later
+        _mark_unknown(payment, f"Provider says {result.status}; checking again later")
+    db.session.commit()
+
+
+def requery(payment_id: int, now: datetime | None = None) -> None:
+    """Ask the provider for the truth about an unknown payment (the janitor's main step)."""
+    now = now or utcnow()
+    payment = state.lock(payment_id)
+    if payment.status != S.UNKNOWN:
+        db.session.rollback()
+        return
+    # Claim: push the next check out so a second janitor does not requery it concurrently.
+    payment.status_checks += 1
+    payment.next_check_at = now + requery_delay(payment.status_checks - 1)
+    api_provider, reference = payment.api_provider, payment.reference
+    db.session.commit()
+    log_calls: list = []
+    try:
+        result = calls.service_for(api_provider, log_calls).query_status(reference)
+    except ProviderError as err:
+        payment = state.lock(payment_id)
+        calls.persist(payment, log_calls)
+        state.note(payment, f"Status check failed ({err.error_type}); next check at "
+                            f"{payment.next_check_at:%Y-%m-%d %H:%M} UTC")
+        db.session.commit()
+        return
+    if result.status == "not_found":
+        payment = state.lock(payment_id)
+        calls.persist(payment, log_calls)
+        state.note(payment, "Provider has no record of this reference")
+        db.session.commit()
+        submit(payment_id, resend=True)
+        return
+    apply_result(payment_id, result, log_calls, source="status check")
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+def _mark_unknown(payment: Payment, reason: str) -> None:
+    if payment.status == S.SUBMITTED:
+        payment.next_check_at = utcnow() + requery_delay(payment.status_checks)
+        state.transition(payment, S.UNKNOWN, reason)
+    else:
+        state.note(payment, reason)
+
+
+def _fail_and_refund(payment: Payment, reason: str) -> None:
+    """failed, and the refund posted in the same transaction."""
+    state.transition(payment, S.FAILED, reason)
+    ledger.refund_payment(payment.reference)
+    state.note(payment, f"Refunded {_naira(payment.total_kobo)} to your wallet")
+
+
+def _after_success(payment: Payment) -> None:
+    if payment.bill_id:
+        from ...models.bill import Bill
+
+        bill = db.session.get(Bill, payment.bill_id)
+        if bill is not None and bill.outstanding_kobo >= payment.amount_kobo:
+            bill.apply_payment(payment.amount_kobo)
+
+
+def note_late(payment: Payment, reason: str) -> None:
+    log.warning("payment %s: %s", payment.reference, reason)
+    state.note(payment, reason)
+
+
+def _pause_at(point: str) -> None:
+    """A test seam: crash-safety tests pause the worker here and kill it with SIGKILL."""
+    seconds = current_app.config.get("PAYMENT_PAUSE_POINTS", {}).get(point)
+    if seconds:
+        import time
+
+        log.info("pausing %s s at %s", seconds, point)
+        time.sleep(seconds)
+
+
+def _naira(kobo: int) -> str:
+    from ...templating import naira
+
+    return naira(kobo)
+
+
+__all__ = ["PaymentErrorType", "TransientPaymentError", "process", "requery", "submit", "debit"]

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
-from webapp.models import UtilityProvider
+from webapp.models import Estate, UtilityProvider
 from webapp.providers.base import CatalogueItem
 from webapp.services import catalogue
 
@@ -337,3 +337,58 @@ def test_seed_demo_says_why_the_catalogue_was_not_synced_when_providers_are_unre
     assert "Catalogue from flutterwave: not synced (cannot reach 127.0.0.1:9" in result.output
     assert "Catalogue from vtpass: not synced (VTPASS_BASE_URL is not set)" in result.output
     assert entry_count() == 0
+
+
+# --- syncing from the sandbox through the real clients ----------------------------------------
+
+@pytest.fixture
+def sandbox_app(app, sandbox_config):
+    """The test app pointed at the sandbox (the sandbox starts only for tests that ask for it)."""
+    app.config.update(sandbox_config)
+    return app
+
+
+def _client(app, api_provider):
+    from webapp.providers.registry import utility_service
+
+    return utility_service(api_provider, app.config)
+
+
+def _applied_view(estate_id, api_provider) -> dict:
+    """The estate's entries of one provider, as a sync would describe them."""
+    entries = db.session.scalars(select(UtilityProvider).where(
+        UtilityProvider.estate_id == estate_id, UtilityProvider.api_provider == api_provider))
+    return {(e.api_provider, e.provider_code, e.item_code): {f: getattr(e, f) for f in catalogue.SYNCED_FIELDS}
+            for e in entries}
+
+
+@pytest.mark.parametrize("api_provider", ["flutterwave", "vtpass"])
+def test_sync_from_the_sandbox_applies_exactly_the_preview_and_is_then_a_noop(sandbox_app, estate, api_provider):
+    service = _client(sandbox_app, api_provider)
+    preview = catalogue.plan_sync(estate.id, service.get_utility_providers(), api_provider)
+    assert preview.rejected == [] and preview.to_change == [] and preview.to_retire == []
+    assert {a.values["provider_type"] for a in preview.to_add} == {"electricity", "water", "internet", "cable_tv"}
+    assert {a.values["meter_type"] for a in preview.to_add} >= {"prepaid", "postpaid"}
+    assert entry_count() == 0  # previewing wrote nothing
+
+    applied = catalogue.sync_from_provider(estate.id, service, api_provider)
+    assert applied.to_add == preview.to_add
+    assert _applied_view(estate.id, api_provider) == {a.key: a.values for a in preview.to_add}
+
+    before = snapshot(estate.id)
+    second = catalogue.sync_from_provider(estate.id, _client(sandbox_app, api_provider), api_provider)
+    assert second.is_noop and second.unchanged == len(preview.to_add)
+    assert snapshot(estate.id) == before
+
+
+def test_seed_demo_fills_the_demo_catalogue_from_both_sandbox_providers(sandbox_app, runner):
+    first = runner.invoke(args=["seed-demo"])
+    assert first.exit_code == 0, first.output
+    assert "Catalogue from flutterwave: synced (" in first.output
+    assert "Catalogue from vtpass: synced (" in first.output
+    estate = db.session.scalars(select(Estate)).one()
+    offered = catalogue.active_for_estate(estate.id)
+    assert {e.api_provider for e in offered} == {"flutterwave", "vtpass"}
+    assert {e.provider_type for e in offered} == {"electricity", "water", "internet", "cable_tv"}
+    second = runner.invoke(args=["seed-demo"])
+    assert "0 added, 0 changed, 0 retired" in second.output

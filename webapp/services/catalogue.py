@@ -355,7 +355,7 @@ def seed_catalogue(estate) -> list[SourceReport]:
     if all(problems.values()):
         return [SourceReport(name, problem=problem) for name, problem in problems.items()]
     # Imported only when there is something to fetch: the clients are not needed otherwise.
-    from ..providers.base import ProviderError
+    from ..providers.base import ProviderConfigError, ProviderError
     from ..providers.registry import utility_service
 
     reports = []
@@ -363,7 +363,7 @@ def seed_catalogue(estate) -> list[SourceReport]:
         if problem is None:
             try:
                 plan = sync_from_provider(estate.id, utility_service(api_provider, config), api_provider)
-            except (ProviderError, CatalogueSyncError) as exc:
+            except (ProviderError, ProviderConfigError, CatalogueSyncError) as exc:
                 db.session.rollback()
                 problem = getattr(exc, "message", None) or str(exc)
             else:

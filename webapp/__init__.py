@@ -31,6 +31,10 @@ def load_settings(app: Flask, overrides: dict | None) -> None:
     if overrides:
         app.config.update(overrides)
     settings.check_production(app.config)
+    if app.config["APP_ENV"] == "production":
+        from .services import crypto
+
+        crypto.cipher(app.config)  # a malformed key fails now, not at the first encrypted read
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         settings.INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

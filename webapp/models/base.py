@@ -48,4 +48,6 @@ def render_alembic_item(type_, obj, autogen_context):
     """Write project column types into migrations as the plain SQLAlchemy types they store as."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and type(obj).__name__ == "EncryptedString":
+        return "sa.Text()"
     return False

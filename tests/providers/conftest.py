@@ -15,6 +15,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from webapp.providers import CatalogueItem, utility_service
+from webapp.providers.vtpass import reference_for
+
+from .contract import HOLD, READ_TIMEOUT, pick
+
 PEER_CREDENTIALS = {
     "FLUTTERWAVE_SECRET_KEY": "FLWSECK_TEST-peer-secret-0001",
     "FLUTTERWAVE_SECRET_HASH": "peer-verif-hash-0001",
@@ -159,3 +164,42 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# -- contract tests against the sandbox ------------------------------------------------------------
+
+@pytest.fixture
+def bills_config(sandbox, sandbox_config) -> dict:
+    sandbox.configure(timeout_hold=HOLD)
+    return {**sandbox_config, "PROVIDER_READ_TIMEOUT": READ_TIMEOUT}
+
+
+@pytest.fixture(params=["flutterwave", "vtpass"])
+def provider(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def service(provider, bills_config):
+    return utility_service(provider, bills_config)
+
+
+@pytest.fixture
+def catalogue(service) -> list[CatalogueItem]:
+    return service.get_utility_providers()
+
+
+@pytest.fixture
+def prepaid(catalogue) -> CatalogueItem:
+    return pick(catalogue, "electricity", "prepaid")
+
+
+@pytest.fixture
+def postpaid(catalogue) -> CatalogueItem:
+    return pick(catalogue, "electricity", "postpaid")
+
+
+@pytest.fixture
+def reference() -> str:
+    """Valid for every provider: a VTpass request_id is also a valid Flutterwave reference."""
+    return reference_for()

@@ -65,8 +65,11 @@ class FlutterwaveUtilityService(UtilityServiceInterface):
         self.callback_url = callback_url
 
     # -- catalogue ---------------------------------------------------------------------------
-    def get_utility_providers(self) -> list[CatalogueItem]:
-        """The flat ``/bill-categories`` list per filter; the three-step form when it is gone (404)."""
+    def get_utility_providers(self, form: str = "flat") -> list[CatalogueItem]:
+        """The flat ``/bill-categories`` list per filter (``form="flat"``, falling back to the
+        three-step form when that endpoint is gone) or the three-step form (``form="three_step"``)."""
+        if form == "three_step":
+            return self._three_step_catalogue()
         seen: dict[tuple[str, str], CatalogueItem] = {}
         for flag, utility_type in FLAT_FILTERS:
             reply = self._get("catalogue", "bill-categories", {flag: 1, "country": self.country})

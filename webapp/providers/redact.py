@@ -28,7 +28,7 @@ CARD_PARENTS = frozenset({"card", "authorization"})
 CARD_FIELDS = frozenset({"token", "signature", "bin", "first_6digits"})
 # Customer numbers are encrypted at rest in the app, so logs show only the last four digits.
 CUSTOMER_FIELDS = frozenset(
-    {"customer_id", "customer", "billerscode", "unique_element", "meter_number", "meternumber",
+    {"customer_id", "customer", "customer_number", "billerscode", "unique_element", "meter_number", "meternumber",
      "smartcard_number", "account_number"}
 )
 _PATTERNS = (

@@ -1,0 +1,175 @@
+"""Paystack API (funding only), as the sandbox serves it under ``/paystack``; amounts in kobo.
+
+Success: ``{"status": true, "message": ..., "data": ...}``; errors:
+``{"status": false, "message": ..., "type": ..., "code": ...}``.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from urllib.parse import urlencode
+
+from flask import Blueprint, jsonify, request, url_for
+
+from . import funding
+from .keys import SANDBOX_CREDENTIALS
+from .state import FundingTxn
+from .wire import bearer_ok, parse_kobo, request_body, state
+
+bp = Blueprint("paystack", __name__)
+
+REFERENCE_RE = re.compile(r"^[A-Za-z0-9.=-]+$")
+STATUS = {"pending": "pending", "success": "success", "failed": "failed", "abandoned": "abandoned"}
+GATEWAY_RESPONSE = {"pending": "Awaiting payment", "success": "Successful", "failed": "Declined",
+                    "abandoned": "The transaction was not completed"}
+
+
+def fail(message: str, status: int = 400, type_: str = "validation_error", code: str = "invalid_params"):
+    return jsonify({"status": False, "message": message, "type": type_, "code": code}), status
+
+
+@bp.before_request
+def check_auth():
+    if not bearer_ok(SANDBOX_CREDENTIALS["PAYSTACK_SECRET_KEY"]):
+        return fail("Invalid key", 401, "api_error", "invalid_key")
+    return None
+
+
+def rate_limited(reference: str):
+    """429 when the fault injector says so (seeded per endpoint, reference and call number)."""
+    sandbox = state()
+    key = f"{request.endpoint}|{reference}"
+    if sandbox.roll_fault("paystack", "funding", key, sandbox.count_call("paystack", key)):
+        return fail("Rate limit exceeded, please retry later", 429, "api_error", "rate_limited")
+    return None
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z") if moment else None
+
+
+def fees_kobo(amount_kobo: int) -> int:
+    """1.5% + ₦100 (the ₦100 waived under ₦2,500), capped at ₦2,000."""
+    fee = amount_kobo * 15 // 1000 + (100_00 if amount_kobo >= 2_500_00 else 0)
+    return min(fee, 2_000_00)
+
+
+def transaction_json(txn: FundingTxn) -> dict:
+    status = STATUS[txn.status]
+    return {
+        "id": txn.id, "domain": "test", "status": status, "reference": txn.reference, "receipt_number": None,
+        "amount": txn.amount_kobo, "requested_amount": txn.amount_kobo, "message": None,
+        "gateway_response": GATEWAY_RESPONSE[txn.status], "paid_at": _iso(txn.paid_at),
+        "created_at": _iso(txn.created_at), "transaction_date": _iso(txn.created_at), "channel": "card",
+        "currency": txn.currency, "ip_address": "127.0.0.1", "metadata": txn.metadata or "",
+        "fees": fees_kobo(txn.amount_kobo) if status == "success" else 0,
+        "customer": {"id": 100_000 + txn.id % 100_000, "email": txn.email, "customer_code":
+                     "CUS_" + hashlib.sha256(txn.email.encode()).hexdigest()[:14], "first_name": None,
+                     "last_name": None, "phone": txn.phone},
+        "authorization": dict(txn.authorization) if txn.authorization else {}, "plan": None,
+    }
+
+
+def signed_webhook(txn: FundingTxn) -> tuple[bytes, dict]:
+    """``charge.success`` body and its ``x-paystack-signature`` (hex HMAC-SHA512 of the raw body)."""
+    body = json.dumps({"event": "charge.success", "data": transaction_json(txn)}, separators=(",", ":")).encode()
+    secret = SANDBOX_CREDENTIALS["PAYSTACK_SECRET_KEY"].encode()
+    return body, {"x-paystack-signature": hmac.new(secret, body, hashlib.sha512).hexdigest()}
+
+
+def after_checkout(txn: FundingTxn) -> None:
+    """Paystack only sends a webhook for a successful charge (declines and cancels send none)."""
+    url = funding.webhook_url(state(), "paystack", funding.origin(txn.callback_url))
+    if txn.status == "success" and url:
+        body, headers = signed_webhook(txn)
+        funding.deliver(state(), url, body, headers, gateway="paystack", event="charge.success",
+                        reference=txn.reference)
+
+
+def redirect_url(txn: FundingTxn) -> str | None:
+    if not txn.callback_url:
+        return None
+    joiner = "&" if "?" in txn.callback_url else "?"
+    return f"{txn.callback_url}{joiner}{urlencode({'trxref': txn.reference, 'reference': txn.reference})}"
+
+
+def _reference(body: dict):
+    reference = str(body.get("reference") or "").strip() or f"T{secrets.token_hex(8)}"
+    if not REFERENCE_RE.match(reference):
+        return None, fail("Invalid transaction reference: only -, ., = and alphanumeric characters allowed")
+    return reference, None
+
+
+@bp.post("/transaction/initialize")
+def initialize():
+    body = request_body()
+    reference, problem = _reference(body)
+    if problem:
+        return problem
+    limited = rate_limited(reference)
+    if limited:
+        return limited
+    amount, email = parse_kobo(body.get("amount")), str(body.get("email") or "").strip()
+    if amount is None:
+        return fail("Invalid Amount Sent")
+    if "@" not in email:
+        return fail("Invalid Email Address Passed")
+    sandbox = state()
+    with sandbox.lock:
+        if funding.get(sandbox, "paystack", reference):
+            return fail("Duplicate charge request", code="duplicate_reference")
+        txn = funding.create(sandbox, "paystack", reference, amount, email,
+                             currency=str(body.get("currency") or "NGN"), callback_url=body.get("callback_url"),
+                             metadata=body.get("metadata"))
+    link = url_for("checkout.page", gateway="paystack", reference=reference, _external=True)
+    return jsonify({"status": True, "message": "Authorization URL created",
+                    "data": {"authorization_url": link, "access_code": txn.access_code, "reference": reference}})
+
+
+@bp.get("/transaction/verify/<reference>")
+def verify(reference: str):
+    limited = rate_limited(reference)
+    if limited:
+        return limited
+    txn = funding.get(state(), "paystack", reference)
+    if txn is None:
+        return fail("Transaction reference not found", 404, code="transaction_not_found")
+    return jsonify({"status": True, "message": "Verification successful", "data": transaction_json(txn)})
+
+
+@bp.post("/transaction/charge_authorization")
+def charge_authorization():
+    body = request_body()
+    reference, problem = _reference(body)
+    if problem:
+        return problem
+    limited = rate_limited(reference)
+    if limited:
+        return limited
+    amount, email = parse_kobo(body.get("amount")), str(body.get("email") or "").strip()
+    code = str(body.get("authorization_code") or "")
+    if amount is None:
+        return fail("Invalid Amount Sent")
+    sandbox = state()
+    with sandbox.lock:
+        saved = sandbox.authorizations.get(code)
+        if saved is None:
+            return fail("Invalid authorization code", code="invalid_authorization")
+        if saved["email"].lower() != email.lower():
+            return fail("Email does not match Authorization code. Authorization may be inactive or belong to a "
+                        "different email. Please confirm.")
+        if funding.get(sandbox, "paystack", reference):
+            return fail("Duplicate charge request", code="duplicate_reference")
+        txn = funding.create(sandbox, "paystack", reference, amount, saved["email"], kind="charge_authorization",
+                             metadata=body.get("metadata"))
+        txn.authorization = dict(saved["authorization"])
+        funding.settle(sandbox, txn)
+    url = funding.webhook_url(sandbox, "paystack", saved["origin"])
+    if txn.status == "success" and url:
+        payload, headers = signed_webhook(txn)
+        funding.deliver_in_background(sandbox, url, payload, headers, gateway="paystack", event="charge.success",
+                                      reference=reference)
+    return jsonify({"status": True, "message": "Charge attempted", "data": transaction_json(txn)})

@@ -1,0 +1,92 @@
+"""The sandbox Flask app (its own app, never registered in the product): providers + control endpoints."""
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from . import checkout, flutterwave, flutterwave_funding, paystack, vtpass
+from .state import KnobError, State
+from .wire import state
+
+PREFIXES = {"flutterwave": "/flutterwave/v3", "vtpass": "/vtpass/api", "paystack": "/paystack"}
+
+control = Blueprint("sandbox_control", __name__, url_prefix="/_sandbox")
+
+
+@control.get("/config")
+def get_config():
+    return jsonify(state().knobs.as_dict())
+
+
+@control.post("/config")
+def set_config():
+    changes = request.get_json(silent=True)
+    if not isinstance(changes, dict):
+        return jsonify({"error": "send the knobs as a JSON object"}), 400
+    sandbox = state()
+    try:
+        with sandbox.lock:
+            sandbox.knobs.update(changes)
+    except KnobError as exc:
+        return jsonify({"error": str(exc)}), 400
+    return jsonify(sandbox.knobs.as_dict())
+
+
+@control.post("/reset")
+def reset():
+    state().reset()
+    return jsonify({"reset": True})
+
+
+@control.get("/transactions")
+def transactions():
+    return jsonify(state().dump())
+
+
+def create_sandbox_app(knobs: dict | None = None) -> Flask:
+    """Build the sandbox app; ``knobs`` sets initial knob values (see ``state.Knobs``)."""
+    app = Flask(__name__)
+    app.json.sort_keys = False
+    sandbox = State()
+    if knobs:
+        sandbox.knobs.update(knobs)
+    app.extensions["sandbox_state"] = sandbox
+
+    app.register_blueprint(flutterwave.bp, url_prefix=PREFIXES["flutterwave"])
+    app.register_blueprint(flutterwave_funding.bp, url_prefix=PREFIXES["flutterwave"])
+    app.register_blueprint(vtpass.bp, url_prefix=PREFIXES["vtpass"])
+    app.register_blueprint(paystack.bp, url_prefix=PREFIXES["paystack"])
+    app.register_blueprint(checkout.bp)
+    app.register_blueprint(control)
+
+    api_prefixes = tuple(PREFIXES.values())
+
+    @app.before_request
+    def add_latency():
+        if request.path.startswith(api_prefixes) and sandbox.knobs.latency > 0:
+            time.sleep(sandbox.knobs.latency)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        """Provider paths answer in the provider's envelope; the rest keep Flask's pages."""
+        path = request.path
+        if path.startswith(PREFIXES["flutterwave"]):
+            return jsonify({"status": "error", "message": exc.description, "data": None}), exc.code
+        if path.startswith(PREFIXES["paystack"]):
+            return jsonify({"status": False, "message": exc.description, "type": "api_error",
+                            "code": "not_found" if exc.code == 404 else "invalid_request"}), exc.code
+        if path.startswith(PREFIXES["vtpass"]):
+            return jsonify({"code": "011", "response_description": "INVALID ARGUMENTS",
+                            "content": {"errors": exc.description}}), exc.code
+        return exc
+
+    @app.get("/")
+    def index():
+        base = request.host_url.rstrip("/")
+        return jsonify({"sandbox": "Utility Autopay provider sandbox",
+                        "base_urls": {name: base + prefix for name, prefix in PREFIXES.items()},
+                        "knobs": sandbox.knobs.as_dict()})
+
+    return app

@@ -51,12 +51,14 @@ def index():
 @bp.route("/export.csv")
 def export_csv():
     filters, _errors, _accounts = _filters()
+    # Plain values only: the generator runs after this request's database session is closed.
+    user_id, timezone = current_user.id, current_user.effective_timezone
 
     def generate() -> Iterator[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         yield "\ufeff"  # lets spreadsheet programs read the file as UTF-8 (masked numbers use •)
-        for row in history.csv_rows(current_user, filters):
+        for row in history.csv_rows(user_id, timezone, filters):
             writer.writerow(row)
             if buffer.tell() > 16_384:
                 yield buffer.getvalue()

@@ -1,7 +1,7 @@
 from flask import redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from ..services import health
+from ..services import charts, health, history
 from . import bp
 
 
@@ -10,7 +10,8 @@ from . import bp
 def index():
     if current_user.is_admin:
         return redirect(url_for("admin.index"))
-    return render_template("main/index.html")
+    board = history.dashboard(current_user)
+    return render_template("main/index.html", board=board, chart=charts.spend_chart(board.spend))
 
 
 @bp.route("/healthz")

@@ -112,9 +112,9 @@ def local_midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
 
 
-def _filtered(user: User, filters: HistoryFilters) -> Select:
-    tz = ZoneInfo(user.effective_timezone)
-    query = select(Payment).where(Payment.user_id == user.id)
+def _filtered(user_id: int, timezone: str, filters: HistoryFilters) -> Select:
+    tz = ZoneInfo(timezone)
+    query = select(Payment).where(Payment.user_id == user_id)
     if filters.account_id is not None:
         query = query.where(Payment.utility_account_id == filters.account_id)
     if filters.utility_type:
@@ -153,7 +153,8 @@ def resident_accounts(user_id: int) -> list[UtilityAccount]:
 
 def history_page(user: User, filters: HistoryFilters, page: int = 1, per_page: int = PER_PAGE) -> Pagination:
     """One page of the resident's payments, newest first (``Pagination`` of ``Payment``)."""
-    return db.paginate(_with_accounts(_filtered(user, filters)), page=max(page, 1), per_page=per_page,
+    query = _with_accounts(_filtered(user.id, user.effective_timezone, filters))
+    return db.paginate(query, page=max(page, 1), per_page=per_page,
                        max_per_page=100, error_out=False)
 
 
@@ -226,11 +227,15 @@ def safe_cell(value: str | None) -> str:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
-def csv_rows(user: User, filters: HistoryFilters) -> Iterator[list[str]]:
-    """The header, then one row per payment (same filters as the page), read in batches."""
-    tz = ZoneInfo(user.effective_timezone)
+def csv_rows(user_id: int, timezone: str, filters: HistoryFilters) -> Iterator[list[str]]:
+    """The header, then one row per payment (same filters as the page), read in batches.
+
+    Takes plain values, not the ``User``: a streamed response runs this after the request's own
+    database session has been closed, so objects loaded there can no longer lazy-load.
+    """
+    tz = ZoneInfo(timezone)
     yield CSV_HEADER
-    query = _with_accounts(_filtered(user, filters)).options(joinedload(Payment.provider))
+    query = _with_accounts(_filtered(user_id, timezone, filters)).options(joinedload(Payment.provider))
     for payment in db.session.scalars(query.execution_options(yield_per=CSV_BATCH)):
         account = payment.utility_account
         yield [

@@ -1,0 +1,288 @@
+"""The real product, running: gunicorn serving ``wsgi:app``, an RQ worker (``flask worker``) and the
+provider sandbox, all configured through environment variables exactly as an operator would.
+
+Browser tests and worker crash tests use it. It has its own database (a fresh SQLite file, or on
+PostgreSQL a database ``<test db>_live``, else a schema, so the in-process ``app`` fixture's table
+truncation never touches it) and its own Redis database number on the test Redis (the ``app``
+fixture flushes database 0).
+
+    live_stack.url             base URL of the web server, e.g. "http://127.0.0.1:41234"
+    live_stack.db_url          DATABASE_URL the processes use
+    live_stack.redis_url       REDIS_URL the processes use
+    live_stack.env             the full environment of the processes (copy it to start more)
+    live_stack.app()           an in-process Flask app with the same settings, for assertions
+    live_stack.run_cli(*args)  run ``flask <args>`` like an operator (e.g. "payments", "janitor")
+    live_stack.start_worker(name=None, extra_env=None)  start an RQ worker, wait until it listens
+    live_stack.kill_worker(sig=SIGKILL)  kill the newest worker (SIGKILL: with its work horse)
+    live_stack.log_tail(name)  the end of a process log ("web", "worker-1", ...), for messages
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from unittest import mock
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import pytest
+import requests
+from redis import Redis
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from webapp.config import DEV_ENCRYPTION_KEY, ROOT, normalise_database_url
+from webapp.localservices import free_port
+from webapp.sandbox.runner import provider_settings
+
+BIN = Path(sys.executable).parent
+# The in-process `app` fixture flushes Redis database 0 before every test; the live stack keeps its
+# queues, rate-limit counters and worker registrations elsewhere.
+LIVE_REDIS_DB = 13
+LIVE_SECRET_KEY = "live-stack-test-secret-key-0123456789abcdef"
+START_TIMEOUT = 45.0
+STOP_TIMEOUT = 10.0
+
+
+def _redis_url_with_db(url: str, db_number: int) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{db_number}"))
+
+
+@dataclass
+class _Database:
+    url: str
+    drop: Callable[[], None] | None = None
+
+
+def _sqlite_database(tmp_dir: Path) -> _Database:
+    return _Database(url=f"sqlite:///{tmp_dir / 'live.db'}")
+
+
+def _postgres_database(test_url: str) -> _Database:
+    """A database ``<name>_live`` when the role may create one, else a schema in the test database."""
+    base = make_url(normalise_database_url(test_url))
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    live_name = f"{base.database}_live"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{live_name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{live_name}"'))
+    except Exception as exc:  # no CREATEDB privilege: fall back to a schema below
+        reason = type(exc).__name__
+    else:
+        def drop_database():
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{live_name}" WITH (FORCE)'))
+            admin.dispose()
+
+        url = base.set(database=live_name).render_as_string(hide_password=False)
+        return _Database(url=url, drop=drop_database)
+    schema = "live_stack"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop_schema():
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+    sep = "&" if "?" in test_url else "?"
+    warnings.warn(f"live stack uses schema {schema!r} (could not create a database: {reason})", stacklevel=2)
+    return _Database(url=f"{test_url}{sep}options={quote(f'-csearch_path={schema}')}", drop=drop_schema)
+
+
+@dataclass
+class LiveStack:
+    url: str
+    db_url: str
+    redis_url: str
+    env: dict[str, str]
+    logs_dir: Path
+    workers: list[subprocess.Popen] = field(default_factory=list)
+    web: subprocess.Popen | None = None
+    _logs: list = field(default_factory=list)
+    _app: object = None
+    _worker_count: int = 0
+
+    # -- processes ----------------------------------------------------------------------------
+    def _spawn(self, name: str, argv: list[str], extra_env: dict | None = None) -> subprocess.Popen:
+        log = open(self.logs_dir / f"{name}.log", "ab")  # noqa: SIM115  (closed in stop())
+        self._logs.append(log)
+        # A new session per process: stopping signals the whole group (gunicorn's workers, RQ's horse).
+        return subprocess.Popen(argv, env={**self.env, **(extra_env or {})}, cwd=ROOT, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        path = self.logs_dir / f"{name}.log"
+        if not path.exists():
+            return f"(no log {path})"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def run_cli(self, *args: str, check: bool = True, timeout: float = 120,
+                extra_env: dict | None = None) -> subprocess.CompletedProcess:
+        """Run ``flask <args>`` with the stack's environment, as an operator would."""
+        result = subprocess.run([str(BIN / "flask"), *args], env={**self.env, **(extra_env or {})}, cwd=ROOT,
+                                capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"flask {' '.join(args)} exited {result.returncode}:\n"
+                                 f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        return result
+
+    def start_web(self) -> None:
+        port = urlsplit(self.url).port
+        self.web = self._spawn("web", [
+            str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
+            "--graceful-timeout", "2", "--access-logfile", "-", "wsgi:app",
+        ])
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.web.poll() is not None:
+                break
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=5).status_code == 200:
+                    return
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or the request waits for a booting gunicorn worker
+            time.sleep(0.1)
+        raise RuntimeError(f"the web server did not become healthy:\n{self.log_tail('web')}")
+
+    def start_worker(self, name: str | None = None, extra_env: dict | None = None,
+                     queues: str = "default") -> subprocess.Popen:
+        """Start ``flask worker`` and return once it is registered in Redis (ready to take jobs)."""
+        self._worker_count += 1
+        name = name or f"live-worker-{self._worker_count}"
+        process = self._spawn(name, [str(BIN / "flask"), "worker", "--name", name, "--queues", queues],
+                              extra_env)
+        self.workers.append(process)
+        redis = Redis.from_url(self.redis_url)
+        deadline = time.monotonic() + START_TIMEOUT
+        try:
+            while time.monotonic() < deadline and process.poll() is None:
+                if redis.exists(f"rq:worker:{name}"):
+                    return process
+                time.sleep(0.05)
+        finally:
+            redis.close()
+        raise RuntimeError(f"worker {name} did not start:\n{self.log_tail(name)}")
+
+    @property
+    def worker(self) -> subprocess.Popen | None:
+        """The newest worker still running, if any."""
+        alive = [w for w in self.workers if w.poll() is None]
+        return alive[-1] if alive else None
+
+    def kill_worker(self, sig: int = signal.SIGKILL, process: subprocess.Popen | None = None,
+                    timeout: float = STOP_TIMEOUT) -> int:
+        """Signal a worker (default: the newest running one) and wait for it to exit.
+
+        SIGKILL goes to the whole process group, so the work horse running a job dies too, like on a
+        machine crash; other signals go to the worker process only (SIGTERM = RQ's warm shutdown).
+        """
+        process = process or self.worker
+        if process is None:
+            raise RuntimeError("no running worker to kill")
+        if sig == signal.SIGKILL:
+            os.killpg(process.pid, sig)
+        else:
+            os.kill(process.pid, sig)
+        return process.wait(timeout=timeout)
+
+    def app(self):
+        """An in-process app built from the same environment, bound to the live database."""
+        if self._app is None:
+            from webapp import create_app
+
+            with mock.patch.dict(os.environ, self.env, clear=True):
+                self._app = create_app()
+        return self._app
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def stop(self) -> None:
+        processes = [p for p in [*self.workers, self.web] if p is not None]
+        for process in processes:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for process in processes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            # Also reap anything the leader left behind in its group (a horse outliving its worker).
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        for log in self._logs:
+            log.close()
+        if self._app is not None:
+            from webapp.extensions import db
+
+            with self._app.app_context():
+                db.session.remove()
+                for engine in db.engines.values():
+                    engine.dispose()
+
+
+def _create_schema(stack: LiveStack) -> None:
+    """``flask db upgrade``; if the migrations lag behind the models, fall back to create_all (warned)."""
+    stack.run_cli("db", "upgrade")
+    from webapp.extensions import db
+
+    app = stack.app()
+    with app.app_context():
+        missing = set(db.metadata.tables) - set(inspect(db.engine).get_table_names())
+        if missing:
+            warnings.warn(f"migrations lag behind the models (missing {sorted(missing)}); the live stack "
+                          "uses db.create_all() instead", stacklevel=2)
+            db.drop_all()
+            db.create_all()
+        db.session.remove()
+
+
+@pytest.fixture(scope="session")
+def live_stack(tmp_path_factory, database_url, redis_service, sandbox):
+    """The product's real processes against a dedicated database; stopped (whole groups) at the end."""
+    tmp_dir = tmp_path_factory.mktemp("live")
+    logs_dir = tmp_dir / "logs"
+    logs_dir.mkdir()
+    database = _postgres_database(database_url) if database_url.startswith("postgresql") \
+        else _sqlite_database(tmp_dir)
+    redis_url = _redis_url_with_db(redis_service.url, LIVE_REDIS_DB)
+    Redis.from_url(redis_url).flushdb()
+    url = f"http://127.0.0.1:{free_port()}"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "TEST_"))},
+        "FLASK_APP": "wsgi.py",
+        "PYTHONUNBUFFERED": "1",
+        "APP_ENV": "development",
+        "SECRET_KEY": LIVE_SECRET_KEY,
+        "ENCRYPTION_KEYS": DEV_ENCRYPTION_KEY,
+        "LOOKUP_HASH_KEY": "",
+        "DATABASE_URL": database.url,
+        "REDIS_URL": redis_url,
+        "PUBLIC_BASE_URL": url,
+        # Tests sign in often from one address; lockout after failures stays at its real setting.
+        "LOGIN_RATE_LIMIT": "1000 per minute",
+        "PROVIDER_CONNECT_TIMEOUT": "1.0",
+        "PROVIDER_READ_TIMEOUT": "1.0",
+        **provider_settings(sandbox.url),
+    }
+    stack = LiveStack(url=url, db_url=database.url, redis_url=redis_url, env=env, logs_dir=logs_dir)
+    try:
+        _create_schema(stack)
+        stack.run_cli("seed-demo")
+        stack.start_web()
+        stack.start_worker()
+        yield stack
+    finally:
+        stack.stop()
+        Redis.from_url(redis_url).flushdb()
+        if database.drop:
+            database.drop()

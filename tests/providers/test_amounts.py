@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from webapp.providers.amounts import dumps, kobo_to_naira, naira_to_kobo, plain_kobo
+from webapp.providers.amounts import amount_problem, dumps, kobo_to_naira, naira_to_kobo, plain_kobo
 
 
 @pytest.mark.parametrize(("kobo", "wire"), [(500_000, "5000"), (123_456, "1234.56"), (1, "0.01"), (10, "0.10")])
@@ -51,3 +51,19 @@ def test_paystack_kobo_must_be_whole():
     assert plain_kobo(50_000) == 50_000
     assert plain_kobo("50000") == 50_000
     assert plain_kobo("500.5") is None
+
+
+class Entry:
+    def __init__(self, fixed=0, low=None, high=None):
+        self.fixed_amount_kobo, self.min_amount_kobo, self.max_amount_kobo = fixed, low, high
+
+
+@pytest.mark.parametrize(
+    ("entry", "amount", "ok"),
+    [(Entry(low=500_00, high=500_000_00), 500_00, True), (Entry(low=500_00), 499_99, False),
+     (Entry(high=1_000_00), 1_000_01, False), (Entry(fixed=4_400_00), 4_400_00, True),
+     (Entry(fixed=4_400_00), 4_500_00, False), (Entry(), 1, True), (Entry(), 0, False), (Entry(), 12.5, False),
+     (object(), 100, True)],
+)
+def test_amounts_are_checked_against_the_catalogue_entry(entry, amount, ok):
+    assert (amount_problem(entry, amount) is None) is ok

@@ -6,8 +6,9 @@ after the provider said it has no record of it.
 """
 import pytest
 
-from webapp.providers import ErrorClass, PaymentErrorType
+from webapp.providers import ErrorClass, PaymentErrorType, utility_service
 
+from .conftest import Item
 from .contract import (
     ADA_PREPAID,
     ANY_OTHER,
@@ -47,8 +48,6 @@ def test_catalogue_amounts_are_kobo(catalogue):
 
 
 def test_flutterwave_three_step_catalogue_matches_the_flat_one(bills_config):
-    from webapp.providers import utility_service
-
     service = utility_service("flutterwave", bills_config)
     flat = {(i.provider_code, i.item_code, i.utility_type) for i in service.get_utility_providers()}
     three_step = {(i.provider_code, i.item_code, i.utility_type)
@@ -166,9 +165,21 @@ def test_unknown_reference_status_is_not_found(service, reference):
 
 
 @pytest.mark.parametrize("amount", [499_99, 500_000_01])
-def test_amount_outside_the_bounds_is_refused_permanently(service, prepaid, reference, amount):
+def test_provider_refuses_an_amount_outside_its_bounds_permanently(service, prepaid, reference, amount):
+    bare = Item(prepaid.provider_code, prepaid.item_code, prepaid.meter_type)  # no bounds known to the client
+    error = raises(service.purchase_utility, bare, ADA_PREPAID, amount, reference)
+    assert (error.error_type, error.error_class) == (PaymentErrorType.AMOUNT_OUT_OF_RANGE, ErrorClass.PERMANENT)
+    assert error.http_status is not None  # the provider said so
+
+
+@pytest.mark.parametrize("amount", [499_99, 500_000_01, 0, -100])
+def test_amount_outside_the_catalogue_bounds_is_refused_before_any_request(provider, bills_config, prepaid,
+                                                                          reference, amount):
+    calls = []
+    service = utility_service(provider, bills_config, call_logger=calls.append)
     error = raises(service.purchase_utility, prepaid, ADA_PREPAID, amount, reference)
     assert (error.error_type, error.error_class) == (PaymentErrorType.AMOUNT_OUT_OF_RANGE, ErrorClass.PERMANENT)
+    assert calls == []
 
 
 def test_fixed_price_plan_is_bought_at_its_price(service, catalogue, reference):

@@ -58,6 +58,25 @@ def plain_kobo(value: Any) -> int | None:
     return int(amount)
 
 
+def amount_problem(item: Any, amount_kobo: Any) -> str | None:
+    """Why ``amount_kobo`` cannot be paid for ``item`` (None when it can).
+
+    Checked before any request: a positive integer, and within the item's bounds when the item
+    carries them (the catalogue model does); a fixed-price item takes only its price.
+    """
+    if isinstance(amount_kobo, bool) or not isinstance(amount_kobo, int) or amount_kobo <= 0:
+        return "the amount must be a positive whole number of kobo"
+    fixed = getattr(item, "fixed_amount_kobo", None) or 0
+    if fixed and amount_kobo != fixed:
+        return "this plan has a fixed price"
+    low, high = getattr(item, "min_amount_kobo", None), getattr(item, "max_amount_kobo", None)
+    if isinstance(low, int) and low and amount_kobo < low:
+        return "the amount is below the minimum for this service"
+    if isinstance(high, int) and high and amount_kobo > high:
+        return "the amount is above the maximum for this service"
+    return None
+
+
 def dumps(obj: Any) -> str:
     """``json.dumps`` that writes ``Decimal`` values as exact JSON numbers."""
     marks: dict[str, str] = {}

@@ -240,7 +240,9 @@ class UtilityServiceInterface(abc.ABC):
     ) -> PurchaseResult: ...
 
     @abc.abstractmethod
-    def query_status(self, reference: str) -> PurchaseResult: ...
+    def query_status(self, reference: str, provider_reference: str | None = None) -> PurchaseResult:
+        """The purchase's status by our reference (``provider_reference`` helps where the
+        provider may index by its own reference)."""
 
     @abc.abstractmethod
     def get_utility_providers(self) -> list[CatalogueItem]: ...

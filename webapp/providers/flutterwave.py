@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from .amounts import kobo_to_naira, naira_to_kobo
+from .amounts import amount_problem, kobo_to_naira, naira_to_kobo
 from .base import (
     CallLogger,
     CatalogueItem,
@@ -153,6 +153,10 @@ class FlutterwaveUtilityService(UtilityServiceInterface):
     # -- purchase and status -----------------------------------------------------------------
     def purchase_utility(self, item: CatalogueItemLike, customer_id: str, amount_kobo: int, reference: str,
                          phone: str | None = None) -> PurchaseResult:
+        problem = amount_problem(item, amount_kobo)
+        if problem:
+            raise self.http.error(PaymentErrorType.AMOUNT_OUT_OF_RANGE, ErrorClass.PERMANENT,
+                                  f"This payment cannot be made: {problem}.", operation="purchase", detail=problem)
         body: dict[str, Any] = {"country": self.country, "customer_id": customer_id,
                                 "amount": kobo_to_naira(amount_kobo), "reference": reference}
         if self.callback_url:

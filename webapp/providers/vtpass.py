@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .amounts import kobo_to_naira, naira_to_kobo
+from .amounts import amount_problem, kobo_to_naira, naira_to_kobo
 from .base import (
     CallLogger,
     CatalogueItem,
@@ -174,6 +174,10 @@ class VTpassUtilityService(UtilityServiceInterface):
                 PaymentErrorType.VALIDATION_ERROR, ErrorClass.PERMANENT,
                 "This payment could not be sent to the provider.", operation="purchase",
                 detail="reference is not a VTpass request_id (YYYYMMDDHHII + letters/digits); use reference_for()")
+        problem = amount_problem(item, amount_kobo)
+        if problem:
+            raise self.http.error(PaymentErrorType.AMOUNT_OUT_OF_RANGE, ErrorClass.PERMANENT,
+                                  f"This payment cannot be made: {problem}.", operation="purchase", detail=problem)
         body: dict[str, Any] = {
             "request_id": reference, "serviceID": item.provider_code, "billersCode": customer_id,
             "variation_code": item.item_code, "amount": kobo_to_naira(amount_kobo),
@@ -187,7 +191,8 @@ class VTpassUtilityService(UtilityServiceInterface):
             return self._result(reference, reply, code, "purchase")
         raise self._code_error("purchase", reply, code, moves_money=True)
 
-    def query_status(self, reference: str) -> PurchaseResult:
+    def query_status(self, reference: str, provider_reference: str | None = None) -> PurchaseResult:
+        """Requery by request_id (our reference); VTpass needs nothing else."""
         reply = self.http.call("status", "POST", "requery", body={"request_id": reference},
                                headers=self._post_headers)
         code = _code(reply.body)

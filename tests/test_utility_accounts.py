@@ -215,8 +215,9 @@ def test_an_entry_the_resident_may_not_use_cannot_be_linked(signed_in, estate, i
     assert "Choose a provider from the list." in page(check(signed_in, entry, ADA_METER, HTMX))
 
 
-def test_changing_the_type_swaps_in_only_that_types_providers(signed_in, ikeja, dstv):
-    response = signed_in.client.get("/accounts/new/providers?type=cable_tv", headers=HTMX)
+@pytest.mark.parametrize("query", ["type=cable_tv", "utility_type=cable_tv"])  # a link; what the select sends
+def test_changing_the_type_swaps_in_only_that_types_providers(signed_in, ikeja, dstv, query):
+    response = signed_in.client.get(f"/accounts/new/providers?{query}", headers=HTMX)
     html = page(response)
     assert response.status_code == 200 and "<html" not in html
     assert html.lstrip().startswith('<fieldset id="provider-step">')
@@ -228,8 +229,8 @@ def test_changing_the_type_swaps_in_only_that_types_providers(signed_in, ikeja, 
 def test_choosing_a_provider_updates_the_number_label(signed_in, estate, ikeja):
     labelled = make_catalogue_entry(estate, name="Custom Electric", provider_code="eko-electric",
                                     label_name="Account or Meter No.")
-    html = page(signed_in.client.get(f"/accounts/new/providers?type=electricity&provider_id={labelled.id}",
-                                     headers=HTMX))
+    html = page(signed_in.client.get(
+        f"/accounts/new/providers?utility_type=electricity&provider_id={labelled.id}", headers=HTMX))
     assert '<span id="number-label" hx-swap-oob="true">Account or Meter No.</span>' in html
     assert f'<option value="{labelled.id}" selected>' in html
 
@@ -239,6 +240,12 @@ def test_the_providers_url_without_htmx_is_the_whole_page(signed_in, ikeja, dstv
     assert "<html" in html and 'id="link-form"' in html
     assert "DStv Compact" in html and "Ikeja Electric Prepaid" not in html
     assert 'hx-swap-oob' not in html
+
+
+def test_entries_sharing_a_name_say_which_provider_serves_them(signed_in, estate, ikeja):
+    make_catalogue_entry(estate, api_provider="flutterwave", provider_code="BIL112", item_code="UB157")
+    html = page(signed_in.client.get("/accounts/new/providers?type=electricity", headers=HTMX))
+    assert "Ikeja Electric Prepaid (via VTpass)" in html and "Ikeja Electric Prepaid (via Flutterwave)" in html
 
 
 def test_without_a_chosen_type_every_provider_is_offered_grouped_by_type(signed_in, ikeja, dstv):
@@ -260,6 +267,12 @@ def test_the_inline_check_shows_the_customer_name_and_address_as_a_fragment(sign
     address = utility_accounts.validate_number(resident, ikeja.id, ADA_METER).address
     assert "Ada Okafor" in html and address and address in html
     assert account_count() == 0
+
+
+def test_the_inline_check_warns_when_the_meter_type_differs_from_the_chosen_entry(signed_in, estate):
+    postpaid = make_catalogue_entry(estate, name="IKEDC Postpaid", item_code="postpaid", meter_type="postpaid")
+    html = page(check(signed_in, postpaid, ADA_METER, HTMX))
+    assert "The provider says this is a prepaid meter, but IKEDC Postpaid" in html
 
 
 def test_the_inline_check_shows_a_clear_error_for_an_unknown_number(signed_in, ikeja):

@@ -45,6 +45,8 @@ TYPE_NAMES = {
     "cable_tv": "Cable TV",
 }
 
+API_NAMES = {"vtpass": "VTpass", "flutterwave": "Flutterwave"}
+
 # (min, max) digits a number may have, per utility type. Meters and smart cards are 10-13 digits.
 NUMBER_LENGTHS = {"electricity": (10, 13), "cable_tv": (10, 13), "water": (6, 20), "internet": (6, 20)}
 _DIGITS = re.compile(r"\d+")
@@ -303,7 +305,12 @@ def type_name(utility_type: str | None) -> str:
     return TYPE_NAMES.get(utility_type or "", (utility_type or "").replace("_", " ").capitalize())
 
 
+def api_name(api_provider: str | None) -> str:
+    """How a bills provider spells its name (shown when two entries of an estate share a name)."""
+    return API_NAMES.get(api_provider or "", (api_provider or "").capitalize())
+
+
 __all__ = [
     "AccountError", "CheckUnavailable", "LinkChoices", "choices", "get_account", "link_account", "list_accounts",
-    "number_hint", "number_label", "provider_for", "remove", "rename", "type_name", "validate_number",
+    "api_name", "number_hint", "number_label", "provider_for", "remove", "rename", "type_name", "validate_number",
 ]

@@ -49,7 +49,7 @@ def render_block(template_name: str, block_name: str, **context) -> str:
 
 @bp.context_processor
 def helpers():
-    return {"type_name": utility_accounts.type_name}
+    return {"type_name": utility_accounts.type_name, "api_name": utility_accounts.api_name}
 
 
 @bp.route("/")
@@ -81,6 +81,11 @@ def _link_context(form: LinkAccountForm, preview=None, problem: str | None = Non
     }
 
 
+def _type_arg() -> str | None:
+    # ``type`` in links; ``utility_type`` is what the form's select sends (HTMX, or a GET form).
+    return request.args.get("type") or request.args.get("utility_type")
+
+
 def _add_error(form: LinkAccountForm, exc: AccountError) -> None:
     field = getattr(form, exc.field, form.customer_number)
     field.errors = [*field.errors, exc.message]
@@ -91,7 +96,7 @@ def _add_error(form: LinkAccountForm, exc: AccountError) -> None:
 def new():
     form = LinkAccountForm()
     if request.method == "GET":
-        form.utility_type.data = request.args.get("type")
+        form.utility_type.data = _type_arg()
         form.provider_id.data = request.args.get("provider_id")
     if form.validate_on_submit():
         try:
@@ -111,7 +116,7 @@ def new():
 def providers():
     """The provider choices for a utility type (HTMX swaps them in when the type changes)."""
     form = LinkAccountForm(formdata=None)
-    form.utility_type.data = request.args.get("type")
+    form.utility_type.data = _type_arg()
     form.provider_id.data = request.args.get("provider_id")
     context = _link_context(form)
     if is_htmx():

@@ -57,7 +57,9 @@ def pay(user, account, amount_kobo: int = 5_000_00, key: str | None = None) -> P
 
 
 def reload(payment: Payment) -> Payment:
-    db.session.expire_all()
+    """The payment as committed now. Ends this session's transaction first: on SQLite (WAL) an
+    open read transaction keeps seeing the snapshot it started with, not the worker's commits."""
+    db.session.rollback()
     return db.session.get(Payment, payment.id)
 
 

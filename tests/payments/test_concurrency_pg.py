@@ -31,8 +31,8 @@ def test_200_payments_8_workers_30_percent_faults(app, require_postgres, sandbox
     accounts = []
     for person in residents:
         fund(person, 10_000_000_00)
-        for provider in ("flutterwave", "vtpass"):
-            accounts.append((person, link(person, prepaid_entry(estate.id, provider), "1111111111111",
+        for provider, number in (("flutterwave", "1111111111111"), ("vtpass", "22222222222")):
+            accounts.append((person, link(person, prepaid_entry(estate.id, provider), number,
                                           nickname=f"{provider} meter")))
     sandbox.configure(fault_rate=0.3, seed=20261126)
     started = time.monotonic()

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .amounts import kobo_to_naira, naira_to_kobo
-from .base import CallLogger, CheckoutSession, ErrorClass, FundingVerification, PaymentErrorType
+from .base import CallLogger, CheckoutSession, ErrorClass, FundingVerification, PaymentErrorType, ProviderError
 from .flutterwave_common import (
     NOT_FOUND_WORDS,
     classify_refusal,
@@ -102,13 +102,13 @@ class FlutterwaveFundingClient:
         given = header_value(headers, "verif-hash")
         return bool(given) and hmac.compare_digest(given.encode(), self._secret_hash.encode())
 
-    def _refusal(self, operation: str, reply: Reply):
+    def _refusal(self, operation: str, reply: Reply) -> ProviderError:
         error_type, error_class, message = classify_refusal(reply, default=PaymentErrorType.PROVIDER_ERROR,
                                                             moves_money=False)
         return self.http.error(error_type, error_class, message, operation=operation, http_status=reply.status,
                                raw=reply.body, detail=message_text(reply.body) or f"HTTP {reply.status}")
 
-    def _malformed(self, operation: str, reply: Reply, detail: str):
+    def _malformed(self, operation: str, reply: Reply, detail: str) -> ProviderError:
         return self.http.error(PaymentErrorType.MALFORMED_RESPONSE, ErrorClass.TRANSIENT,
                                "Flutterwave sent an answer we could not read. Please try again shortly.",
                                operation=operation, http_status=reply.status, raw=reply.body, detail=detail)

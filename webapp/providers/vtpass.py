@@ -235,6 +235,9 @@ class VTpassUtilityService(UtilityServiceInterface):
             return self._malformed(operation, reply, moves_money=moves_money, detail=detail,
                                    error_type=PaymentErrorType.UNKNOWN_ERROR)
         error_type, error_class, message = known
+        reason = _failure_reason(reply.body) if code == "016" else ""
+        if reason:  # e.g. "Meter blocked: ...": the resident can act on the provider's own words
+            message = f"{message.rstrip('.')}: {reason}"
         retry_after = LIKELY_DUPLICATE_WAIT_SECONDS if code == "019" else None
         if error_class is ErrorClass.OUTCOME_UNKNOWN and not moves_money:
             error_class = ErrorClass.TRANSIENT
@@ -259,6 +262,12 @@ def _code(body: Mapping) -> str:
     if code is None and str(body.get("response_description", "")).isdigit():
         code = body["response_description"]  # service-variations puts the code there
     return str(code).strip().zfill(3) if code is not None else ""
+
+
+def _failure_reason(body: Mapping) -> str:
+    content = body.get("content")
+    reason = content.get("error") if isinstance(content, Mapping) else None
+    return reason.strip() if isinstance(reason, str) else ""
 
 
 def _description(body: Mapping) -> str:

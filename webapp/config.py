@@ -126,6 +126,15 @@ def from_env() -> dict:
         "JANITOR_INTERVAL_SECONDS": _int("JANITOR_INTERVAL_SECONDS", 60),
         # Test seam for crash-safety tests: pause the worker at a named point, e.g. "after_debit=5".
         "PAYMENT_PAUSE_POINTS": _pause_points(os.environ.get("PAYMENT_PAUSE_POINTS", "")),
+        # Email (DESIGN §6). MAIL_SERVER empty = development: mail goes to the outbox page, not out.
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
+        "MAIL_PORT": _int("MAIL_PORT", 587),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", ""),
+        "MAIL_USE_TLS": os.environ.get("MAIL_USE_TLS", "true").strip().lower() in ("1", "true", "yes", "on"),
+        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "Utility Autopay <no-reply@localhost>"),
+        "MAIL_TIMEOUT_SECONDS": _float("MAIL_TIMEOUT_SECONDS", 10.0),
+        "MAIL_MAX_ATTEMPTS": _int("MAIL_MAX_ATTEMPTS", 5),
     }
 
 

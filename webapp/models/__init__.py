@@ -4,11 +4,14 @@ from .catalogue import UtilityProvider
 from .estate import Estate
 from .funding import FundingIntent, FundingStatus, SavedCard
 from .ledger import Account, AccountKind, EntryKind, JournalEntry, Posting
+from .notification import EmailMessage, EmailStatus, Notification, NotificationPreference
 from .payment import AdminAlert, Payment, PaymentEvent, PaymentKind, PaymentStatus, ProviderCallLog
 from .user import Role, User
 from .utility_account import UtilityAccount
 
-__all__ = ["Account", "AccountKind", "AdminAlert", "Bill", "BillCategory", "BillStatus", "BillType", "EntryKind",
-           "Estate", "FundingIntent", "FundingStatus", "JournalEntry", "Payment", "PaymentEvent", "PaymentKind",
+__all__ = ["Account", "AccountKind", "AdminAlert", "Bill", "BillCategory", "BillStatus", "BillType", "EmailMessage",
+           "EmailStatus", "EntryKind",
+           "Estate", "FundingIntent", "FundingStatus", "JournalEntry", "Notification", "NotificationPreference",
+           "Payment", "PaymentEvent", "PaymentKind",
            "PaymentStatus", "Posting",
            "ProviderCallLog", "Role", "SavedCard", "User", "UtilityAccount", "UtilityProvider"]

@@ -16,13 +16,15 @@ class PeriodicJob:
 
 
 def _jobs() -> list[PeriodicJob]:
-    from workers import funding_jobs, jobs, payment_jobs
+    from workers import funding_jobs, jobs, notification_jobs, payment_jobs
 
     return [
         PeriodicJob("record-cron-heartbeat", jobs.record_cron_heartbeat, interval=60, timeout=30),
         PeriodicJob("payments-janitor", payment_jobs.run_janitor, interval=60, timeout=600),
         # Every 5 minutes; one gateway verify per stale intent, so it is bounded by the batch size.
         PeriodicJob("expire-abandoned-fundings", funding_jobs.expire_abandoned_fundings, interval=300, timeout=240),
+        # Sends mail whose enqueue after commit was missed, and retries after SMTP outages.
+        PeriodicJob("deliver-emails", notification_jobs.deliver_queued_emails, interval=60, timeout=600),
     ]
 
 

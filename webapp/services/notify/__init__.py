@@ -1,0 +1,24 @@
+"""Notifications (DESIGN §6): tell people what happened, once, on the channels they chose.
+
+Callers::
+
+    from webapp.services import notify
+
+    notify.notify(user.id, notify.NotificationEvent.PAYMENT_SUCCEEDED, title="...", body="...",
+                  link=f"/payments/{payment.id}", dedup_key=f"payment:{payment.reference}:succeeded")
+    db.session.commit()             # the notification commits with the state change
+    notify.enqueue_pending_emails()  # then hand the email to a worker
+"""
+from .channels import Channel, EmailChannel, InAppChannel, NotificationMessage, all_channels, register
+from .events import DEFAULT_CHANNELS, EVENT_LABELS, NotificationEvent, default_enabled
+from .inbox import inbox_page, mark_all_read, mark_read, unread_count
+from .outbox import DeliveryReport, EmailDeliveryError, deliver, deliver_queued, enqueue_pending_emails
+from .preferences import PreferenceError, enabled_channels, set_preference
+from .service import NotificationError, notify
+
+__all__ = [
+    "DEFAULT_CHANNELS", "EVENT_LABELS", "Channel", "DeliveryReport", "EmailChannel", "EmailDeliveryError",
+    "InAppChannel", "NotificationError", "NotificationEvent", "NotificationMessage", "PreferenceError",
+    "all_channels", "default_enabled", "deliver", "deliver_queued", "enabled_channels", "enqueue_pending_emails",
+    "inbox_page", "mark_all_read", "mark_read", "notify", "register", "set_preference", "unread_count",
+]

@@ -1,0 +1,53 @@
+"""The in-app inbox: listing, the unread count for the nav badge, and marking as read."""
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+
+from ...extensions import db
+from ...models import Notification
+from ...models.base import utcnow
+
+PER_PAGE = 20
+
+
+def unread_count(user_id: int) -> int:
+    """One COUNT over the (user_id, read_at, created_at) index; the nav badge calls it once per page."""
+    return db.session.scalar(
+        select(func.count(Notification.id)).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    ) or 0
+
+
+def inbox_page(user_id: int, page: int = 1, per_page: int = PER_PAGE):
+    """A page of this person's notifications, newest first (unread and read together)."""
+    query = (select(Notification).where(Notification.user_id == user_id)
+             .order_by(Notification.created_at.desc(), Notification.id.desc()))
+    return db.paginate(query, page=max(page, 1), per_page=per_page, error_out=False)
+
+
+def get(user_id: int, notification_id: int) -> Notification | None:
+    """A notification only if it is this person's (anyone else's id reads as missing)."""
+    return db.session.scalar(
+        select(Notification).where(Notification.id == notification_id, Notification.user_id == user_id))
+
+
+def mark_read(user_id: int, notification_id: int) -> Notification | None:
+    """Mark one of this person's notifications read and commit; None when it is not theirs."""
+    notification = get(user_id, notification_id)
+    if notification is None:
+        return None
+    if notification.read_at is None:
+        notification.read_at = utcnow()
+        db.session.commit()
+    return notification
+
+
+def mark_all_read(user_id: int) -> int:
+    """Mark every unread notification of this person read and commit; how many changed."""
+    result = db.session.execute(
+        update(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount

@@ -1,0 +1,191 @@
+"""Deliver the email outbox after commit: claim a row, send it once, record what happened.
+
+A row moves queued -> sending (claimed by exactly one worker with ``UPDATE ... WHERE
+status='queued'``) -> sent, or back to queued with a backoff after a temporary failure, or to
+failed (refused for good, out of attempts, or a worker died mid-send). A row left in ``sending``
+is never retried automatically: the server may already have accepted it, and a notification
+that arrives twice is the one thing dedup keys promise never to do.
+"""
+from __future__ import annotations
+
+import logging
+import smtplib
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask import current_app
+from redis.exceptions import RedisError
+from sqlalchemy import or_, select, update
+
+from ...extensions import db
+from ...models import EmailMessage, EmailStatus, Role, User
+from ...models.base import utcnow
+from .. import queues
+from . import smtp
+from .channels import PENDING_EMAILS_KEY
+
+log = logging.getLogger(__name__)
+
+RETRY_DELAYS = (60, 300, 900, 3600, 6 * 3600)  # seconds after the 1st, 2nd, ... failed attempt
+STALE_SENDING_AFTER = timedelta(minutes=15)  # longer than any SMTP exchange plus the job timeout
+BATCH = 200
+JOB = "workers.notification_jobs.deliver_email"
+
+
+class EmailDeliveryError(RuntimeError):
+    """The server did not take the message this time; it stays queued for a later attempt."""
+
+
+@dataclass
+class DeliveryReport:
+    sent: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    retry: list[int] = field(default_factory=list)
+    abandoned: list[int] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"sent {len(self.sent)}, failed {len(self.failed)}, retry later {len(self.retry)}, "
+                f"abandoned mid-send {len(self.abandoned)}")
+
+
+def enqueue_pending_emails() -> int:
+    """Enqueue delivery of the outbox rows this session wrote. Call it after ``db.session.commit()``.
+
+    Redis being down is logged, not raised: the caller's state change is already committed and
+    the periodic ``deliver-emails`` job sends anything still queued.
+    """
+    ids = db.session.info.pop(PENDING_EMAILS_KEY, [])
+    enqueued = 0
+    for message_id in ids:
+        try:
+            queues.queue().enqueue(JOB, message_id, job_id=f"email-{message_id}", job_timeout=120,
+                                   result_ttl=3600, failure_ttl=7 * 86400)
+        except RedisError as exc:
+            log.warning("could not enqueue email %s (%s); the periodic sender will deliver it",
+                        message_id, type(exc).__name__)
+            continue
+        enqueued += 1
+    return enqueued
+
+
+def _claim(message_id: int) -> bool:
+    now = utcnow()
+    result = db.session.execute(
+        update(EmailMessage)
+        .where(EmailMessage.id == message_id, EmailMessage.status == EmailStatus.QUEUED.value,
+               or_(EmailMessage.next_attempt_at.is_(None), EmailMessage.next_attempt_at <= now))
+        .values(status=EmailStatus.SENDING.value, claimed_at=now, attempts=EmailMessage.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def deliver(message_id: int) -> str:
+    """Send one outbox row at most once; "sent", "failed", or "skipped" (not ours to send now).
+
+    With ``MAIL_SERVER`` empty (development) the row is marked sent to the outbox page instead.
+    A temporary SMTP failure puts the row back in the queue with a backoff and raises
+    ``EmailDeliveryError`` so the job shows as failed.
+    """
+    if not _claim(message_id):
+        return "skipped"
+    message = db.session.get(EmailMessage, message_id)
+    config = current_app.config
+    if not config["MAIL_SERVER"]:
+        _mark_sent(message, "outbox")
+        log.info("email %s for user %s kept in the development outbox: %s", message.id, message.user_id,
+                 message.subject)
+        return "sent"
+    try:
+        smtp.send(message, config)
+    except smtp.PermanentEmailError as exc:
+        _mark_failed(message, str(exc))
+        log.warning("email %s for user %s refused for good: %s", message.id, message.user_id, exc)
+        return "failed"
+    except (smtplib.SMTPException, OSError) as exc:
+        reason = smtp.describe(exc)
+        _requeue(message, reason)
+        raise EmailDeliveryError(f"email {message.id} not sent ({reason}); status {message.status}") from exc
+    _mark_sent(message, "smtp")
+    log.info("email %s for user %s sent by SMTP", message.id, message.user_id)
+    return "sent"
+
+
+def _mark_sent(message: EmailMessage, transport: str) -> None:
+    message.status = EmailStatus.SENT.value
+    message.transport = transport
+    message.sent_at = utcnow()
+    message.last_error = None
+    message.next_attempt_at = None
+    db.session.commit()
+
+
+def _mark_failed(message: EmailMessage, reason: str) -> None:
+    message.status = EmailStatus.FAILED.value
+    message.last_error = reason[:500]
+    message.next_attempt_at = None
+    db.session.commit()
+
+
+def _requeue(message: EmailMessage, reason: str) -> None:
+    if message.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
+        _mark_failed(message, f"gave up after {message.attempts} attempts; last: {reason}")
+        return
+    delay = RETRY_DELAYS[min(message.attempts, len(RETRY_DELAYS)) - 1]
+    message.status = EmailStatus.QUEUED.value
+    message.last_error = reason[:500]
+    message.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    db.session.commit()
+
+
+def _abandon_stale_sending(report: DeliveryReport) -> None:
+    cutoff = utcnow() - STALE_SENDING_AFTER
+    stale = db.session.scalars(select(EmailMessage).where(
+        EmailMessage.status == EmailStatus.SENDING.value, EmailMessage.claimed_at < cutoff).limit(BATCH)).all()
+    for message in stale:
+        _mark_failed(message, "the sender stopped mid-send; not retried so it cannot arrive twice")
+        report.abandoned.append(message.id)
+
+
+def deliver_queued() -> DeliveryReport:
+    """Send every queued message that is due (the periodic backstop for missed enqueues and retries).
+
+    Stops at the first temporary failure: the server is not taking mail, and the rest would only
+    wait for the same timeout. Raises ``EmailDeliveryError`` then, after recording the report.
+    """
+    report = DeliveryReport()
+    _abandon_stale_sending(report)
+    now = utcnow()
+    ids = db.session.scalars(
+        select(EmailMessage.id)
+        .where(EmailMessage.status == EmailStatus.QUEUED.value,
+               or_(EmailMessage.next_attempt_at.is_(None), EmailMessage.next_attempt_at <= now))
+        .order_by(EmailMessage.id).limit(BATCH)
+    ).all()
+    db.session.rollback()  # end the read; each delivery runs its own short transactions
+    for message_id in ids:
+        try:
+            outcome = deliver(message_id)
+        except EmailDeliveryError as exc:
+            report.retry.append(message_id)
+            raise EmailDeliveryError(f"{report.summary()}; stopped: {exc}") from exc
+        if outcome == "sent":
+            report.sent.append(message_id)
+        elif outcome == "failed":
+            report.failed.append(message_id)
+    return report
+
+
+def outbox_page(viewer: User, page: int = 1, per_page: int = 20):
+    """A page of the messages a person may see on the development outbox page, newest first.
+
+    Residents see their own mail; an estate admin sees mail to their estate's people; a platform
+    admin sees everything.
+    """
+    query = select(EmailMessage).order_by(EmailMessage.created_at.desc(), EmailMessage.id.desc())
+    if viewer.role == Role.ESTATE_ADMIN:
+        query = query.join(User, User.id == EmailMessage.user_id).where(User.estate_id == viewer.estate_id)
+    elif viewer.role != Role.PLATFORM_ADMIN:
+        query = query.where(EmailMessage.user_id == viewer.id)
+    return db.paginate(query, page=max(page, 1), per_page=per_page, error_out=False)

@@ -1,0 +1,51 @@
+"""``notify``: the one call payments, automations, funding and admin tools make to tell someone."""
+from __future__ import annotations
+
+from ...extensions import db
+from ...models import User
+from .channels import NotificationMessage, all_channels
+from .events import NotificationEvent
+from .preferences import enabled_channels
+
+MAX_DEDUP_KEY = 190  # the email row appends ":email" to it
+
+
+class NotificationError(ValueError):
+    """A caller passed something we cannot send (unknown event, outside link, bad dedup key)."""
+
+
+def _clean_link(link: str | None) -> str | None:
+    if link is None or link == "":
+        return None
+    # Only a path inside the app: an inbox link must never lead to another site.
+    if not link.startswith("/") or link.startswith("//") or "\\" in link or len(link) > 500:
+        raise NotificationError(f"link must be a path inside the app, got {link[:60]!r}")
+    return link
+
+
+def notify(user_id: int, event: NotificationEvent | str, *, title: str, body: str, link: str | None = None,
+           dedup_key: str) -> list[str]:
+    """Tell a person about ``event`` on each channel they have on; the names of channels that sent.
+
+    Writes in the caller's transaction and flushes; the caller commits, so the notification
+    commits (or rolls back) with the state change that caused it. ``dedup_key`` makes it happen
+    once: calling again with the same key (a replayed job, a second webhook) sends nothing and
+    returns ``[]``. Use a key that names the fact, e.g. ``payment:<reference>:succeeded``.
+
+    Email is only written to the outbox here; after committing, call ``enqueue_pending_emails()``
+    (a periodic job also sends anything still queued, so a missed enqueue only delays it).
+    """
+    try:
+        event = NotificationEvent(event)
+    except ValueError:
+        raise NotificationError(f"unknown notification event {event!r}") from None
+    if not dedup_key or len(dedup_key) > MAX_DEDUP_KEY:
+        raise NotificationError(f"dedup_key must be 1 to {MAX_DEDUP_KEY} characters")
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotificationError(f"no user {user_id}")
+    message = NotificationMessage(event=event, title=title.strip()[:200], body=body.strip(),
+                                  link=_clean_link(link), dedup_key=dedup_key)
+    wanted = enabled_channels(user_id, event)
+    return [channel.name for channel in all_channels()
+            if channel.name in wanted and channel.send(user, message)]

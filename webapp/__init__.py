@@ -100,12 +100,13 @@ def _tune_sqlite(engine) -> None:
 def register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
+    from .history import bp as history_bp
     from .main import bp as main_bp
+    from .notifications import bp as notifications_bp
+    from .pay import bp as pay_bp
+    from .utility_accounts import bp as utility_accounts_bp
     from .wallet import bp as wallet_bp
     from .webhooks import bp as webhooks_bp
-    from .history import bp as history_bp
-    from .utility_accounts import bp as utility_accounts_bp
-    from .pay import bp as pay_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
@@ -115,6 +116,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(history_bp, url_prefix="/payments")
     app.register_blueprint(utility_accounts_bp, url_prefix="/accounts")
     app.register_blueprint(pay_bp, url_prefix="/pay")
+    app.register_blueprint(notifications_bp, url_prefix="/notifications")
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -44,7 +44,8 @@ def notify(user_id: int, event: NotificationEvent | str, *, title: str, body: st
     user = db.session.get(User, user_id)
     if user is None:
         raise NotificationError(f"no user {user_id}")
-    message = NotificationMessage(event=event, title=title.strip()[:200], body=body.strip(),
+    # One line: the title is also an email Subject header, where a line break would be injection.
+    message = NotificationMessage(event=event, title=" ".join(title.split())[:200], body=body.strip(),
                                   link=_clean_link(link), dedup_key=dedup_key)
     wanted = enabled_channels(user_id, event)
     return [channel.name for channel in all_channels()

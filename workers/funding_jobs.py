@@ -1,0 +1,13 @@
+"""Wallet funding jobs."""
+from __future__ import annotations
+
+from webapp.services import funding
+
+from . import app_job
+
+
+@app_job
+def expire_abandoned_fundings() -> int:
+    """Close top-ups whose checkout lifetime passed; each is verified with its gateway first,
+    so a payment whose webhook never came is credited rather than expired."""
+    return funding.expire_abandoned()

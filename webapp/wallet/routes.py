@@ -1,0 +1,84 @@
+"""Wallet pages. Views parse input, call the funding service and render; the service does the rest."""
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from ..services import funding
+from . import bp
+from .forms import FundForm
+
+STATEMENT_PER_PAGE = 20
+# Where each gateway puts our reference when it sends the resident back.
+RETURN_REFERENCE_PARAMS = {"paystack": ("reference", "trxref"), "flutterwave": ("tx_ref",)}
+
+
+def return_url(gateway: str) -> str:
+    """Absolute URL the gateway sends the resident back to (and whose origin gets the webhook)."""
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if base:
+        return base.rstrip("/") + url_for("wallet.fund_return", gateway=gateway)
+    return url_for("wallet.fund_return", gateway=gateway, _external=True)
+
+
+@bp.route("/")
+def index():
+    return render_template("wallet/index.html", summary=funding.wallet_summary(current_user.id))
+
+
+@bp.route("/fund", methods=["GET", "POST"])
+def fund():
+    form = FundForm()
+    status = 200
+    if form.validate_on_submit():
+        gateway = form.gateway.data
+        try:
+            intent = funding.start_funding(current_user, form.amount.data, gateway, return_url(gateway))
+        except funding.FundingError as exc:
+            getattr(form, exc.field or "amount").errors.append(str(exc))
+        else:
+            if intent.checkout_url:
+                return redirect(intent.checkout_url)
+            flash(intent.failure_reason, "error")
+            status = 503
+    if form.errors:
+        status = 422
+    return render_template(
+        "wallet/fund.html", form=form,
+        min_kobo=current_app.config["FUNDING_MIN_KOBO"], max_kobo=current_app.config["FUNDING_MAX_KOBO"],
+    ), status
+
+
+@bp.route("/fund/return/<gateway>")
+def fund_return(gateway: str):
+    # A GET because that is how gateways send people back. It only asks the gateway and settles
+    # the intent (idempotent); it never trusts the query string beyond picking the reference.
+    params = RETURN_REFERENCE_PARAMS.get(gateway)
+    if params is None:
+        abort(404)
+    reference = next((request.args[p] for p in params if request.args.get(p)), None)
+    if not reference:
+        abort(404)
+    try:
+        funding.confirm_funding(reference, source="return", user_id=current_user.id)
+    except funding.UnknownFunding:
+        abort(404)
+    except funding.VerificationUnavailable:
+        flash("We are still confirming your payment with the gateway. This page updates by itself.", "info")
+    return redirect(url_for(".result", reference=reference))
+
+
+@bp.route("/fund/<reference>")
+def result(reference: str):
+    intent = funding.find_intent(reference, user_id=current_user.id)
+    if intent is None:
+        abort(404)
+    partial = bool(request.headers.get("HX-Request"))
+    return render_template("wallet/result.html", intent=intent, partial=partial)
+
+
+@bp.route("/statement")
+def statement():
+    page = max(request.args.get("page", 1, type=int), 1)
+    pagination = funding.wallet_statement(current_user.id, page=page, per_page=STATEMENT_PER_PAGE)
+    return render_template("wallet/statement.html", pagination=pagination)

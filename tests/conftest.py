@@ -17,6 +17,7 @@ from webapp.extensions import db
 from webapp.localservices import start_redis
 
 from . import factories
+from .fixtures_funding import funding_config, live_server, open_checkout, pay_checkout, webhooks_lost  # noqa: F401
 from .fixtures_live import live_stack  # noqa: F401  (the product's real processes, for browser/crash tests)
 from .fixtures_sandbox import sandbox, sandbox_config, sandbox_fresh_state  # noqa: F401
 

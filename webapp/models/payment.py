@@ -29,7 +29,8 @@ TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     PaymentStatus.CREATED: frozenset({PaymentStatus.DEBITED, PaymentStatus.HELD, PaymentStatus.CANCELLED,
                                       PaymentStatus.FAILED}),
     PaymentStatus.HELD: frozenset({PaymentStatus.CREATED, PaymentStatus.CANCELLED}),
-    PaymentStatus.DEBITED: frozenset({PaymentStatus.SUBMITTED, PaymentStatus.FAILED}),
+    # debited -> succeeded: an internal transfer (an estate bill) is complete once debited.
+    PaymentStatus.DEBITED: frozenset({PaymentStatus.SUBMITTED, PaymentStatus.FAILED, PaymentStatus.SUCCEEDED}),
     # submitted -> debited: a transient error before the provider accepted it; safe to resend.
     PaymentStatus.SUBMITTED: frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.UNKNOWN,
                                         PaymentStatus.DEBITED}),

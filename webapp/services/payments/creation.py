@@ -93,26 +93,54 @@ def create_utility_payment(user: User, account_id, amount_kobo: int, submit_key:
         if existing is not None:
             return existing
     q = quote(user, account_id, amount_kobo)
-    entry = q.account.provider
-    payment = Payment(
-        reference=reference_for(), user_id=user.id, estate_id=user.estate_id, kind=PaymentKind.UTILITY.value,
-        utility_account_id=q.account.id, provider_id=entry.id, api_provider=entry.api_provider,
-        utility_type=entry.provider_type, amount_kobo=q.amount_kobo, fee_kobo=q.fee_kobo,
-        status=PaymentStatus.CREATED.value, submit_key=submit_key or None, occurrence_key=occurrence_key,
-        source=source,
-    )
-    db.session.add(payment)
+    payment = new_utility_payment(user, q.account, q.amount_kobo, submit_key=submit_key or None,
+                                  source=source, occurrence_key=occurrence_key, actor=actor)
     try:
-        db.session.flush()
+        db.session.commit()
     except IntegrityError:
         db.session.rollback()
         existing = db.session.scalar(select(Payment).where(Payment.submit_key == submit_key))
         if existing is None or existing.user_id != user.id:
             raise
         return existing
-    state.record_created(payment, f"{_naira(q.total_kobo)} to {entry.name} requested", actor or f"user:{user.id}")
-    db.session.commit()
     enqueue(payment)
+    return payment
+
+
+def new_utility_payment(user: User, account: UtilityAccount, amount_kobo: int, *, submit_key: str | None = None,
+                        source: str = "one_time", occurrence_key: str | None = None,
+                        actor: str | None = None) -> Payment:
+    """Add a ``created`` utility payment (and its first timeline event) to the session.
+
+    Flushes, never commits: the caller commits, then calls ``enqueue``. Bounds and balance are the
+    caller's to check (``quote`` for one-time payments, the allocation rules for automations).
+    """
+    entry = account.provider
+    payment = Payment(
+        reference=reference_for(), user_id=user.id, estate_id=user.estate_id, kind=PaymentKind.UTILITY.value,
+        utility_account_id=account.id, provider_id=entry.id, api_provider=entry.api_provider,
+        utility_type=entry.provider_type, amount_kobo=amount_kobo, fee_kobo=entry.fee_kobo,
+        status=PaymentStatus.CREATED.value, submit_key=submit_key, occurrence_key=occurrence_key, source=source,
+    )
+    db.session.add(payment)
+    db.session.flush()
+    state.record_created(payment, f"{_naira(payment.total_kobo)} to {entry.name} requested",
+                         actor or f"user:{user.id}")
+    return payment
+
+
+def new_estate_bill_payment(user: User, bill, amount_kobo: int, *, submit_key: str | None = None,
+                            source: str = "one_time", occurrence_key: str | None = None,
+                            actor: str | None = None) -> Payment:
+    """Add a ``created`` payment of an estate bill (wallet → estate wallet); the caller commits."""
+    payment = Payment(
+        reference=reference_for(), user_id=user.id, estate_id=bill.estate_id, kind=PaymentKind.ESTATE_BILL.value,
+        bill_id=bill.id, utility_type="estate_bill", amount_kobo=amount_kobo, fee_kobo=0,
+        status=PaymentStatus.CREATED.value, submit_key=submit_key, occurrence_key=occurrence_key, source=source,
+    )
+    db.session.add(payment)
+    db.session.flush()
+    state.record_created(payment, f"{_naira(amount_kobo)} towards {bill.title} requested", actor or f"user:{user.id}")
     return payment
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from ...extensions import db
 from ...models.base import utcnow
 from ...models.payment import AdminAlert, Payment, PaymentStatus
-from . import lifecycle, state
+from . import lifecycle, outcomes, state
 
 log = logging.getLogger(__name__)
 S = PaymentStatus
@@ -110,5 +110,6 @@ def _alert_long_unknown(now: datetime) -> int:
             dedup_key=f"payment-unknown:{payment.reference}",
         ))
         state.note(payment, "Estate admins alerted: no final answer after 24 hours")
+        outcomes.delayed(payment)
     db.session.commit()
     return len(rows)

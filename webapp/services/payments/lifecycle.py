@@ -17,10 +17,10 @@ from flask import current_app
 
 from ...extensions import db
 from ...models.base import utcnow
-from ...models.payment import Payment, PaymentStatus
+from ...models.payment import Payment, PaymentKind, PaymentStatus
 from ...providers.base import ErrorClass, PaymentErrorType, ProviderError, PurchaseResult
 from .. import ledger
-from . import calls, state
+from . import calls, outcomes, state
 from .wording import describe_error
 
 log = logging.getLogger(__name__)
@@ -70,14 +70,21 @@ def process(payment_id: int) -> str:
 
 
 def debit(payment_id: int) -> None:
-    """created → debited, or cancelled when the wallet cannot cover it (nothing moves)."""
+    """created → debited, or cancelled when the wallet cannot cover it (nothing moves).
+
+    An estate bill is an internal transfer (wallet → estate wallet): it completes at the debit.
+    """
     payment = state.lock(payment_id)
     if payment.status != S.CREATED:
         db.session.rollback()
         return
+    estate_bill = payment.kind == PaymentKind.ESTATE_BILL
     try:
-        ledger.debit_payment(payment.user_id, payment.amount_kobo, payment.fee_kobo,
-                             payment.api_provider, payment.reference)
+        if estate_bill:
+            ledger.pay_estate(payment.user_id, payment.estate_id, payment.amount_kobo, payment.reference)
+        else:
+            ledger.debit_payment(payment.user_id, payment.amount_kobo, payment.fee_kobo,
+                                 payment.api_provider, payment.reference)
     except ledger.InsufficientFunds as exc:
         db.session.rollback()
         payment = state.lock(payment_id)
@@ -85,10 +92,14 @@ def debit(payment_id: int) -> None:
             state.transition(payment, S.CANCELLED,
                              f"Not enough money in your wallet: {_naira(exc.available_kobo)} available, "
                              f"{_naira(payment.total_kobo)} needed. Nothing was taken.")
+            outcomes.cancelled(payment)
         db.session.commit()
         return
     payment.next_check_at = utcnow() + stale_after()
     state.transition(payment, S.DEBITED, f"Wallet debited {_naira(payment.total_kobo)}")
+    if estate_bill:
+        state.transition(payment, S.SUCCEEDED, "Paid into the estate's wallet")
+        _after_success(payment)
     db.session.commit()
 
 
@@ -223,15 +234,11 @@ def _fail_and_refund(payment: Payment, reason: str) -> None:
     state.transition(payment, S.FAILED, reason)
     ledger.refund_payment(payment.reference)
     state.note(payment, f"Refunded {_naira(payment.total_kobo)} to your wallet")
+    outcomes.failed(payment, refunded=True)
 
 
 def _after_success(payment: Payment) -> None:
-    if payment.bill_id:
-        from ...models.bill import Bill
-
-        bill = db.session.get(Bill, payment.bill_id)
-        if bill is not None and bill.outstanding_kobo >= payment.amount_kobo:
-            bill.apply_payment(payment.amount_kobo)
+    outcomes.succeeded(payment)
 
 
 def note_late(payment: Payment, reason: str) -> None:

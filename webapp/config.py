@@ -124,6 +124,8 @@ def from_env() -> dict:
         "PAYMENT_RQ_RETRY_INTERVALS": _int_list("PAYMENT_RQ_RETRY_INTERVALS", [10, 60, 300]),
         "PAYMENT_JOB_TIMEOUT_SECONDS": _int("PAYMENT_JOB_TIMEOUT_SECONDS", 180),
         "JANITOR_INTERVAL_SECONDS": _int("JANITOR_INTERVAL_SECONDS", 60),
+        # Automations: an occurrence older than this when swept counts as missed (catch_up "none").
+        "AUTOMATION_LATE_TOLERANCE_MINUTES": _int("AUTOMATION_LATE_TOLERANCE_MINUTES", 60),
         # Test seam for crash-safety tests: pause the worker at a named point, e.g. "after_debit=5".
         "PAYMENT_PAUSE_POINTS": _pause_points(os.environ.get("PAYMENT_PAUSE_POINTS", "")),
         # Email (DESIGN §6). MAIL_SERVER empty = development: mail goes to the outbox page, not out.

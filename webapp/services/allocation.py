@@ -1,0 +1,113 @@
+"""How much each due automation may pay right now: priority, per-payment limits, monthly caps,
+the minimum balance and partial payments. Pure functions, so the rules can be property-tested.
+
+Rules, in order:
+1. Requests are served by priority (higher first), then by age (older first).
+2. A request never pays more than it wants, nor more than its per-payment limit.
+3. Monthly caps (overall and per utility type) bound the amount; they count the bill amount.
+4. Automation never takes the wallet below the resident's minimum balance (amount + fee).
+5. When the rest does not allow the full amount, a request that allows partial payments pays
+   exactly what the limits and balance allow, if that is at least its partial minimum.
+6. Money is held for priority: once a request is short of funds, lower-priority requests wait too,
+   rather than spending what the higher-priority one is waiting for.
+"""
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Request:
+    key: Hashable
+    priority: int
+    desired_kobo: int
+    utility_type: str
+    fee_kobo: int = 0
+    max_per_payment_kobo: int | None = None
+    allow_partial: bool = False
+    partial_min_kobo: int = 0
+    order: int = 0  # tie-break: older automations first
+
+
+@dataclass
+class Limits:
+    wallet_balance_kobo: int
+    min_balance_kobo: int = 0
+    overall_cap_remaining_kobo: int | None = None
+    type_caps_remaining_kobo: dict[str, int] = field(default_factory=dict)
+
+
+FULL = "full"
+PARTIAL = "partial"
+INSUFFICIENT_FUNDS = "insufficient_funds"
+LIMIT_REACHED = "limit_reached"
+HELD_FOR_PRIORITY = "held_for_priority"
+
+
+@dataclass(frozen=True)
+class Decision:
+    key: Hashable
+    amount_kobo: int
+    fee_kobo: int
+    outcome: str  # full | partial | insufficient_funds | limit_reached | held_for_priority
+
+    @property
+    def pays(self) -> bool:
+        return self.amount_kobo > 0
+
+
+def ordered(requests: Iterable[Request]) -> list[Request]:
+    return sorted(requests, key=lambda r: (-r.priority, r.order))
+
+
+def allocate(requests: Iterable[Request], limits: Limits) -> list[Decision]:
+    """Decide every request; the result follows the serving order."""
+    spendable = max(0, limits.wallet_balance_kobo - limits.min_balance_kobo)
+    overall = limits.overall_cap_remaining_kobo
+    by_type = dict(limits.type_caps_remaining_kobo)
+    decisions: list[Decision] = []
+    starved_priority: int | None = None
+    for req in ordered(requests):
+        if starved_priority is not None and req.priority < starved_priority:
+            decisions.append(Decision(req.key, 0, 0, HELD_FOR_PRIORITY))
+            continue
+        wanted = max(0, req.desired_kobo)
+        limit_bound = wanted
+        if req.max_per_payment_kobo is not None:
+            limit_bound = min(limit_bound, req.max_per_payment_kobo)
+        if overall is not None:
+            limit_bound = min(limit_bound, max(0, overall))
+        type_cap = by_type.get(req.utility_type)
+        if type_cap is not None:
+            limit_bound = min(limit_bound, max(0, type_cap))
+        funds_bound = max(0, spendable - req.fee_kobo)
+        floor = max(req.partial_min_kobo, 1)
+        if wanted == 0:
+            amount, outcome = 0, LIMIT_REACHED
+        elif not req.allow_partial:
+            if limit_bound < wanted:
+                amount, outcome = 0, LIMIT_REACHED
+            elif funds_bound < wanted:
+                amount, outcome = 0, INSUFFICIENT_FUNDS
+            else:
+                amount, outcome = wanted, FULL
+        else:
+            amount = min(limit_bound, funds_bound)
+            if amount == wanted:
+                outcome = FULL
+            elif amount >= floor:
+                outcome = PARTIAL
+            else:
+                outcome = LIMIT_REACHED if limit_bound < floor else INSUFFICIENT_FUNDS
+                amount = 0
+        if outcome == INSUFFICIENT_FUNDS:
+            starved_priority = req.priority
+        if amount:
+            spendable -= amount + req.fee_kobo
+            if overall is not None:
+                overall -= amount
+            if type_cap is not None:
+                by_type[req.utility_type] = type_cap - amount
+        decisions.append(Decision(req.key, amount, req.fee_kobo if amount else 0, outcome))
+    return decisions

@@ -1,0 +1,37 @@
+"""After an automation's payment ends: reset or count consecutive failures, pause after N."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ...extensions import db
+from ...models import Payment
+from ...models.automation import Automation, AutomationOccurrence
+from ...models.base import utcnow
+from .. import notify
+from .common import settings_for
+
+
+def record(payment: Payment, ok: bool) -> None:
+    """Called in the transaction that made ``payment`` final."""
+    automation = db.session.scalar(
+        select(Automation).join(AutomationOccurrence, AutomationOccurrence.automation_id == Automation.id)
+        .where(AutomationOccurrence.payment_id == payment.id)
+    )
+    if automation is None:
+        return
+    if ok:
+        automation.consecutive_failures = 0
+        return
+    automation.consecutive_failures += 1
+    limit = settings_for(automation.user_id).pause_after_failures
+    if automation.consecutive_failures >= limit and automation.paused_at is None:
+        pause(automation, f"Paused after {automation.consecutive_failures} failed payments in a row. "
+                          f"Last reason: {payment.status_reason or 'the provider refused it'}")
+
+
+def pause(automation: Automation, reason: str) -> None:
+    automation.paused_at = utcnow()
+    automation.pause_reason = reason[:255]
+    notify.notify(automation.user_id, notify.NotificationEvent.AUTOMATION_PAUSED, title="Automation paused",
+                  body=reason, link=f"/automations/{automation.id}",
+                  dedup_key=f"automation:{automation.id}:paused:{automation.paused_at:%Y%m%dT%H%M%S}")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from . import customers
 from .catalogue import Product
 from .customers import Customer
-from .state import Attempt, BillTxn, State
+from .state import Attempt, BillTxn, Seconds, State
 
 BLOCKED_MESSAGE = "Meter blocked: the distribution company has blocked vending to this meter"
 
@@ -27,7 +27,7 @@ class Outcome:
     kind: str  # successful | pending | failed | duplicate | unavailable | rate_limited | not_processed
     #           | drop | not_found | rejected
     txn: BillTxn | None = None
-    hold: float = 0.0  # for "drop": seconds to hold before closing the connection
+    hold: Seconds = 0.0  # for "drop": seconds to hold before closing the connection
     reason: str = ""  # for "rejected": amount_below | amount_above | customer | low_balance | likely_duplicate
 
 
@@ -76,7 +76,7 @@ def record_failure(state: State, provider: str, reference: str, product: Product
 
 
 def purchase(state: State, provider: str, reference: str, product: Product, number, amount_kobo: int,
-             phone: str | None = None, duplicate_window: float = 0.0) -> Outcome:
+             phone: str | None = None, duplicate_window: Seconds = 0.0) -> Outcome:
     customer = customers.lookup(number)
     knobs = state.knobs
     with state.lock:

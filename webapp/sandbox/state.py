@@ -32,11 +32,17 @@ STATUS_FAULTS = {
 }
 
 
+# Knob units (none of them is money: amounts are integer kobo everywhere in the sandbox).
+Seconds = float
+Hours = float
+Probability = float
+
+
 class KnobError(ValueError):
     """A knob value the sandbox cannot use."""
 
 
-def _number(value, name: str, low: float = 0.0, high: float | None = None):
+def _number(value, name: str, low: int | Seconds = 0.0, high: Probability | None = None):
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise KnobError(f"{name} must be a number")
     try:
@@ -50,15 +56,15 @@ def _number(value, name: str, low: float = 0.0, high: float | None = None):
 
 @dataclass
 class Knobs:
-    latency: float = 0.0  # seconds added to every provider API call
-    fault_rate: float = 0.0  # 0..1 probability of a fault on purchase/status/funding API calls
+    latency: Seconds = 0.0  # seconds added to every provider API call
+    fault_rate: Probability = 0.0  # 0..1 probability of a fault on purchase/status/funding API calls
     seed: int = 0
-    timeout_hold: float = 30.0  # seconds held before closing the connection on a "timeout"
+    timeout_hold: Seconds = 30.0  # seconds held before closing the connection on a "timeout"
     webhook_base: str | None = None  # default: origin of the checkout's callback/redirect URL
-    webhook_timeout: float = 3.0
+    webhook_timeout: Seconds = 3.0
     fault_kinds: tuple[str, ...] = FAULT_KINDS
-    request_id_window_hours: float | None = 24.0  # VTpass request_id date tolerance (None: no window)
-    duplicate_window: float = 30.0  # VTpass 019 window in seconds (0: off)
+    request_id_window_hours: Hours | None = 24.0  # VTpass request_id date tolerance (None: no window)
+    duplicate_window: Seconds = 30.0  # VTpass 019 window in seconds (0: off)
     merchant_balance_kobo: int | None = None  # None: unlimited; else purchases beyond it fail (018)
 
     def update(self, changes: dict) -> None:

@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 
 from flask import current_app, request
 
-from .state import State
+from .state import Seconds, State
 
 
 def state() -> State:
@@ -74,7 +74,7 @@ def request_body() -> dict:
     return request.form.to_dict() if request.form else {}
 
 
-def drop_connection(hold: float):
+def drop_connection(hold: Seconds):
     """Hold the request, then close the socket without an HTTP answer.
 
     The client sees its read timeout (if shorter than ``hold``) or a dropped connection. The socket

@@ -31,8 +31,8 @@ class Gateway(enum.StrEnum):
     FLUTTERWAVE = "flutterwave"
 
 
-# A verified success may still credit these (the gateway is the truth: money it took must reach the wallet).
-CREDITABLE = frozenset({FundingStatus.PENDING, FundingStatus.FAILED, FundingStatus.ABANDONED, FundingStatus.EXPIRED})
+# Only these never change again. A verified success still credits a failed, abandoned or expired
+# intent: money the gateway took must reach the wallet.
 FINAL = frozenset({FundingStatus.CREDITED, FundingStatus.FLAGGED})
 
 

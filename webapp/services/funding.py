@@ -6,9 +6,9 @@ Why it is shaped this way:
   or timeout between the two still leaves a row that the expiry job can settle.
 - ``confirm_funding`` is the only path that credits a wallet. The resident's return redirect, the
   gateway's webhook and the expiry job all call it, and none of them is trusted: it asks the gateway
-  API what happened. That HTTP call happens with no lock held; then it locks the intent row,
-  re-reads its status and credits (``ledger.credit_funding``) in the same transaction as the status
-  change. Two callers racing each other therefore credit once: the second finds ``credited``, and
+  API what happened. That HTTP call happens with no transaction open; then it locks the intent
+  row, re-reads its status and credits (``ledger.credit_funding``) in the same transaction as the
+  status change. Two callers racing each other therefore credit once: the second finds ``credited``, and
   the ledger's idempotency key (``funding:<reference>:credit``) backs that up.
 - A success whose amount, currency or reference differs from the intent is ``flagged`` for a person
   to look at and credits nothing.
@@ -42,7 +42,6 @@ from .payments.calls import persist as persist_calls
 log = logging.getLogger(__name__)
 
 GATEWAYS = tuple(g.value for g in Gateway)
-GATEWAY_NAMES = {Gateway.PAYSTACK.value: "Paystack", Gateway.FLUTTERWAVE.value: "Flutterwave"}
 CURRENCY = "NGN"
 REFERENCE_PREFIX = "fund-"
 # The webhook events that mean "a checkout finished"; the body is only a hint to go and verify.
@@ -194,8 +193,8 @@ def _verify(gateway: str, reference: str):
 def _lock_intent(reference: str) -> FundingIntent:
     """Start a new transaction holding the intent's row lock; return the intent freshly read.
 
-    The commit first (it also saves the call log) makes sure the transaction is new: on SQLite
-    (WAL) a transaction that read before another connection committed may not write afterwards. The no-op
+    The commit first (it also saves the call log) makes the transaction new: on SQLite (WAL) a
+    transaction that read before another connection committed may not write afterwards. The no-op
     UPDATE then takes the row lock on PostgreSQL and the single writer lock on SQLite (which ignores
     FOR UPDATE), so a racing caller waits here and then reads the committed status.
     """

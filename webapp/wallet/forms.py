@@ -54,7 +54,7 @@ class NairaField(StringField):
 
 
 class FundForm(FlaskForm):
-    amount = NairaField("Amount (₦)")
+    amount = NairaField("Amount (₦)", render_kw={"inputmode": "decimal"})
     gateway = RadioField(
         "Pay with",
         choices=[SelectChoice("paystack", "Paystack (card, bank, USSD)"),

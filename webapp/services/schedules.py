@@ -136,11 +136,10 @@ def _clamped_day(day: int) -> dict:
 def to_utc(local: datetime, zone: ZoneInfo) -> datetime:
     """A local wall-clock time in UTC. A time that does not exist (spring forward) moves forward
     by the gap; an ambiguous one (fall back) takes the first occurrence."""
-    aware = local.replace(tzinfo=zone, fold=0)
-    round_trip = aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
-    if round_trip != local:  # in a gap: the wall clock jumped over this time
-        aware = local.replace(tzinfo=zone, fold=1)
-    return aware.astimezone(UTC)
+    # fold=0 uses the offset in force before a transition (PEP 495): an ambiguous time is its first
+    # occurrence, and a time in a gap lands after the gap (01:30 -> 02:30 on the new clock). fold=1
+    # would move a gap time back an hour, before the time the resident chose.
+    return local.replace(tzinfo=zone, fold=0).astimezone(UTC)
 
 
 def describe(schedule: Schedule) -> str:

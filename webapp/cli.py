@@ -52,6 +52,22 @@ def payments_janitor():
     click.echo(report.summary())
 
 
+@payments_cli.command("sweep")
+def payments_sweep():
+    """Run one automation sweep now: due occurrences become payments (safe to run twice)."""
+    from .services import automations
+
+    click.echo(automations.run_sweep().summary())
+
+
+@payments_cli.command("reminders")
+def payments_reminders():
+    """Send reminders for automatic payments due within each resident's lead time."""
+    from .services import automations
+
+    click.echo(f"{automations.send_reminders()} reminders sent")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(payments_cli)
     from .ledger_cli import ledger

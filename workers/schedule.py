@@ -16,11 +16,14 @@ class PeriodicJob:
 
 
 def _jobs() -> list[PeriodicJob]:
-    from workers import funding_jobs, jobs, notification_jobs, payment_jobs
+    from workers import automation_jobs, funding_jobs, jobs, notification_jobs, payment_jobs
 
     return [
         PeriodicJob("record-cron-heartbeat", jobs.record_cron_heartbeat, interval=60, timeout=30),
         PeriodicJob("payments-janitor", payment_jobs.run_janitor, interval=60, timeout=600),
+        # At second 0 of every minute, so an occurrence due at 09:00 is paid at 09:00.
+        PeriodicJob("automations-sweep", automation_jobs.run_sweep, cron="* * * * *", timeout=600),
+        PeriodicJob("automation-reminders", automation_jobs.send_reminders, interval=300, timeout=120),
         # Every 5 minutes; one gateway verify per stale intent, so it is bounded by the batch size.
         PeriodicJob("expire-abandoned-fundings", funding_jobs.expire_abandoned_fundings, interval=300, timeout=240),
         # Sends mail whose enqueue after commit was missed, and retries after SMTP outages.

@@ -49,6 +49,7 @@ def run_worker() -> None:
     workers.use_app(current_app._get_current_object())
     conn: Redis = redis_connection()
     SimpleWorker([Queue("default", connection=conn)], connection=conn).work(burst=True, with_scheduler=False)
+    db.session.rollback()  # read the worker's commits, not this session's older snapshot
 
 
 def pay(user, account, amount_kobo: int = 5_000_00, key: str | None = None) -> Payment:

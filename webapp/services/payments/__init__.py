@@ -1,6 +1,16 @@
 """Payments: one-time purchases now, automations later, all through one lifecycle (DESIGN §4)."""
 from . import invariants  # noqa: F401  (registers the payment invariants with the ledger check)
-from .creation import PaymentRequestError, Quote, account_for, create_utility_payment, enqueue, get_for_user, quote
+from .creation import (
+    PaymentRequestError,
+    Quote,
+    account_for,
+    create_utility_payment,
+    enqueue,
+    get_for_user,
+    new_estate_bill_payment,
+    new_utility_payment,
+    quote,
+)
 from .janitor import JanitorErrors, JanitorReport
 from .janitor import run_pass as run_janitor
 from .lifecycle import TransientPaymentError, process, requery, submit
@@ -8,6 +18,6 @@ from .manager import UtilityPaymentManager
 
 __all__ = [
     "JanitorErrors", "JanitorReport", "PaymentRequestError", "Quote", "TransientPaymentError",
-    "UtilityPaymentManager", "account_for", "create_utility_payment", "enqueue", "get_for_user", "process",
-    "quote", "requery", "run_janitor", "submit",
+    "UtilityPaymentManager", "account_for", "create_utility_payment", "enqueue", "get_for_user",
+    "new_estate_bill_payment", "new_utility_payment", "process", "quote", "requery", "run_janitor", "submit",
 ]

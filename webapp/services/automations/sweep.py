@@ -174,15 +174,26 @@ def _allocate_waiting(user: User, settings, wanted, now: datetime, report: Sweep
         return []
     spent = automation_spend_this_month(user.id, now, user.effective_timezone)
     caps = settings.type_caps()
-    limits = Limits(
-        wallet_balance_kobo=ledger.wallet_balance(user.id),
-        min_balance_kobo=settings.min_balance_kobo,
-        overall_cap_remaining_kobo=(None if settings.monthly_cap_kobo is None
-                                    else settings.monthly_cap_kobo - sum(spent.values())),
-        type_caps_remaining_kobo={kind: cap - spent.get(kind, 0) for kind, cap in caps.items()},
-    )
+    type_caps = {kind: cap - spent.get(kind, 0) for kind, cap in caps.items()}
+    overall = None if settings.monthly_cap_kobo is None else settings.monthly_cap_kobo - sum(spent.values())
+    wallet_requests = [r for r in requests if by_key[r.key][1].payment_source == "wallet"]
+    card_requests = [r for r in requests if by_key[r.key][1].payment_source == "card"]
+    decisions = allocate(wallet_requests, Limits(
+        wallet_balance_kobo=ledger.wallet_balance(user.id), min_balance_kobo=settings.min_balance_kobo,
+        overall_cap_remaining_kobo=overall, type_caps_remaining_kobo=type_caps,
+    ))
+    if card_requests:
+        # A saved card pays for itself: the wallet and its minimum balance do not limit it; caps do.
+        for d in decisions:
+            if d.pays:
+                kind = by_key[d.key][2].utility_type
+                overall = None if overall is None else overall - d.amount_kobo
+                if kind in type_caps:
+                    type_caps[kind] -= d.amount_kobo
+        decisions += allocate(card_requests, Limits(wallet_balance_kobo=10**15, overall_cap_remaining_kobo=overall,
+                                                    type_caps_remaining_kobo=type_caps))
     created = []
-    for decision in allocate(requests, limits):
+    for decision in decisions:
         occ, automation, target = by_key[decision.key]
         payment = _apply(decision, user, occ, automation, target, report)
         if payment is not None:
@@ -202,6 +213,8 @@ def _apply(decision: Decision, user: User, occ: AutomationOccurrence, automation
             payment = payments.new_utility_payment(user, automation.utility_account, decision.amount_kobo,
                                                    source="automation", occurrence_key=occ.key,
                                                    actor=f"automation:{automation.id}")
+        if automation.payment_source == "card":
+            payment.details = {**payment.details, "card_id": automation.saved_card_id}
         occ.status, occ.payment_id, occ.amount_kobo = Occ.PAID.value, payment.id, decision.amount_kobo
         occ.reason = "Partial payment" if decision.outcome == PARTIAL else None
         report.payments += 1

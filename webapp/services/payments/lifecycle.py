@@ -20,7 +20,7 @@ from ...models.base import utcnow
 from ...models.payment import Payment, PaymentKind, PaymentStatus
 from ...providers.base import ErrorClass, PaymentErrorType, ProviderError, PurchaseResult
 from .. import ledger
-from . import calls, outcomes, state
+from . import calls, card, outcomes, state
 from .wording import describe_error
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,10 @@ def process(payment_id: int) -> str:
     payment = db.session.get(Payment, payment_id)
     if payment is None:
         raise LookupError(f"payment {payment_id} does not exist")
-    status = payment.status
+    status, by_card = payment.status, bool(payment.details.get("card_id"))
     db.session.rollback()
+    if status == S.CREATED and by_card:
+        card.fund_from_card(payment_id)
     if status == S.CREATED:
         debit(payment_id)
         _pause_at("after_debit")

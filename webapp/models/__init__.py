@@ -1,4 +1,5 @@
 """SQLAlchemy models, one module per aggregate. Importing this package registers them all."""
+from .audit import AuditEntry
 from .automation import Automation, AutomationOccurrence, AutomationSettings, OccurrenceStatus
 from .bill import Bill, BillCategory, BillStatus, BillType
 from .catalogue import UtilityProvider
@@ -10,9 +11,9 @@ from .payment import AdminAlert, Payment, PaymentEvent, PaymentKind, PaymentStat
 from .user import Role, User
 from .utility_account import UtilityAccount
 
-__all__ = ["Account", "AccountKind", "AdminAlert", "Automation", "AutomationOccurrence", "AutomationSettings",
-           "Bill", "BillCategory", "BillStatus", "BillType", "EmailMessage", "EmailStatus", "EntryKind",
-           "Estate", "FundingIntent", "FundingStatus", "JournalEntry", "Notification",
-           "NotificationPreference", "OccurrenceStatus", "Payment", "PaymentEvent", "PaymentKind",
-           "PaymentStatus", "Posting", "ProviderCallLog", "Role", "SavedCard", "User", "UtilityAccount",
-           "UtilityProvider"]
+__all__ = ["Account", "AccountKind", "AdminAlert", "AuditEntry", "Automation", "AutomationOccurrence",
+           "AutomationSettings", "Bill", "BillCategory", "BillStatus", "BillType", "EmailMessage",
+           "EmailStatus", "EntryKind", "Estate", "FundingIntent", "FundingStatus", "JournalEntry",
+           "Notification", "NotificationPreference", "OccurrenceStatus", "Payment", "PaymentEvent",
+           "PaymentKind", "PaymentStatus", "Posting", "ProviderCallLog", "Role", "SavedCard", "User",
+           "UtilityAccount", "UtilityProvider"]

@@ -38,3 +38,48 @@ def test_upgrade_from_empty_matches_models(empty_database_url, redis_service):
             diff = compare_metadata(context, db.metadata)
         db.engine.dispose()
     assert diff == []
+
+
+def _checks(url: str) -> dict[str, set[tuple[str, str]]]:
+    from sqlalchemy import inspect
+
+    engine = create_engine(url)
+    try:
+        inspector = inspect(engine)
+        return {
+            table: {(c["name"], " ".join(str(c["sqltext"]).lower().split()))
+                    for c in inspector.get_check_constraints(table)}
+            for table in inspector.get_table_names() if table != "alembic_version"
+        }
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def second_empty_database_url(database_url, tmp_path):
+    if database_url.startswith("postgresql"):
+        schema = f"models_{uuid.uuid4().hex[:10]}"
+        engine = create_engine(database_url)
+        with engine.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        sep = "&" if "?" in database_url else "?"
+        yield f"{database_url}{sep}options=-csearch_path%3D{schema}"
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+    else:
+        yield f"sqlite:///{tmp_path / 'models.db'}"
+
+
+def test_upgrade_reproduces_every_check_constraint(empty_database_url, second_empty_database_url, redis_service):
+    """Autogenerate does not compare CHECK constraints, so compare them here, database to database."""
+    config = {"REDIS_URL": redis_service.url, "TESTING": True}
+    migrated = create_app({**config, "SQLALCHEMY_DATABASE_URI": empty_database_url})
+    with migrated.app_context():
+        upgrade()
+        db.engine.dispose()
+    modelled = create_app({**config, "SQLALCHEMY_DATABASE_URI": second_empty_database_url})
+    with modelled.app_context():
+        db.create_all()
+        db.engine.dispose()
+    assert _checks(empty_database_url) == _checks(second_empty_database_url)

@@ -126,6 +126,15 @@ def from_env() -> dict:
         "PAYMENT_RQ_RETRY_INTERVALS": _int_list("PAYMENT_RQ_RETRY_INTERVALS", [10, 60, 300]),
         "PAYMENT_JOB_TIMEOUT_SECONDS": _int("PAYMENT_JOB_TIMEOUT_SECONDS", 180),
         "JANITOR_INTERVAL_SECONDS": _int("JANITOR_INTERVAL_SECONDS", 60),
+        # Fraud rules (inclusive thresholds; 0 turns a rule off). See webapp/services/fraud.py.
+        "FRAUD_ACCOUNT_PURCHASES_PER_HOUR": _int("FRAUD_ACCOUNT_PURCHASES_PER_HOUR", 5),
+        "FRAUD_ACCOUNT_PURCHASES_PER_DAY": _int("FRAUD_ACCOUNT_PURCHASES_PER_DAY", 12),
+        "FRAUD_RESIDENT_PURCHASES_PER_HOUR": _int("FRAUD_RESIDENT_PURCHASES_PER_HOUR", 10),
+        "FRAUD_RESIDENT_PURCHASES_PER_DAY": _int("FRAUD_RESIDENT_PURCHASES_PER_DAY", 30),
+        "FRAUD_AMOUNT_FACTOR": _int("FRAUD_AMOUNT_FACTOR", 5),
+        "FRAUD_AMOUNT_MIN_HISTORY": _int("FRAUD_AMOUNT_MIN_HISTORY", 3),
+        "FRAUD_AMOUNT_HISTORY": _int("FRAUD_AMOUNT_HISTORY", 20),
+        "FRAUD_SHARED_NUMBER_RESIDENTS": _int("FRAUD_SHARED_NUMBER_RESIDENTS", 3),
         # Automations: an occurrence older than this when swept counts as missed (catch_up "none").
         "AUTOMATION_LATE_TOLERANCE_MINUTES": _int("AUTOMATION_LATE_TOLERANCE_MINUTES", 60),
         # Test seam for crash-safety tests: pause the worker at a named point, e.g. "after_debit=5".

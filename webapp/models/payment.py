@@ -20,9 +20,11 @@ class PaymentStatus(enum.StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    REFUNDED = "refunded"  # succeeded, then refunded by an admin (with a reason)
 
 
-FINAL_STATUSES = frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.CANCELLED})
+FINAL_STATUSES = frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.CANCELLED,
+                            PaymentStatus.REFUNDED})
 
 # The only moves the state machine allows (DESIGN §4).
 TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
@@ -36,7 +38,8 @@ TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
                                         PaymentStatus.DEBITED}),
     # unknown -> submitted: the provider said it has no record, so the same reference is resent.
     PaymentStatus.UNKNOWN: frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.SUBMITTED}),
-    PaymentStatus.SUCCEEDED: frozenset(),
+    PaymentStatus.SUCCEEDED: frozenset({PaymentStatus.REFUNDED}),
+    PaymentStatus.REFUNDED: frozenset(),
     PaymentStatus.FAILED: frozenset(),
     PaymentStatus.CANCELLED: frozenset(),
 }

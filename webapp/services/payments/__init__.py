@@ -1,5 +1,5 @@
 """Payments: one-time purchases now, automations later, all through one lifecycle (DESIGN §4)."""
-from . import invariants  # noqa: F401  (registers the payment invariants with the ledger check)
+from . import admin_actions, invariants  # noqa: F401  (registers the payment invariants with the ledger check)
 from .creation import (
     PaymentRequestError,
     Quote,

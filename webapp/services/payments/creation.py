@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from ...extensions import db
 from ...models import Payment, PaymentKind, PaymentStatus, User, UtilityAccount
 from ...providers.vtpass_codes import reference_for
-from .. import catalogue, ledger, queues
+from .. import catalogue, fraud, ledger, notify, queues
 from . import state
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,19 @@ def new_utility_payment(user: User, account: UtilityAccount, amount_kobo: int, *
     db.session.flush()
     state.record_created(payment, f"{_naira(payment.total_kobo)} to {entry.name} requested",
                          actor or f"user:{user.id}")
+    verdict = fraud.evaluate(user.id, account, amount_kobo)
+    if verdict.hold:
+        hold(payment, verdict.summary())
     return payment
+
+
+def hold(payment: Payment, why: str) -> None:
+    """Hold for review: nothing is debited until an admin approves it."""
+    state.transition(payment, PaymentStatus.HELD, f"Held for review: {why}")
+    notify.notify(payment.user_id, notify.NotificationEvent.PAYMENT_HELD, title="Payment held for review",
+                  body=f"Your payment of {_naira(payment.amount_kobo)} is waiting for a quick check by your estate's "
+                       "admins. Nothing has been taken from your wallet.",
+                  link=f"/pay/{payment.id}", dedup_key=f"payment:{payment.reference}:held")
 
 
 def new_estate_bill_payment(user: User, bill, amount_kobo: int, *, submit_key: str | None = None,
@@ -145,7 +157,10 @@ def new_estate_bill_payment(user: User, bill, amount_kobo: int, *, submit_key: s
 
 
 def enqueue(payment: Payment) -> None:
-    """Enqueue after commit; RQ's Retry reschedules the job after transient provider errors."""
+    """Enqueue after commit; RQ's Retry reschedules the job after transient provider errors.
+    A payment held for review is not enqueued until an admin approves it."""
+    if payment.status != PaymentStatus.CREATED:
+        return
     intervals = current_app.config["PAYMENT_RQ_RETRY_INTERVALS"]
     queues.queue().enqueue(
         "workers.payment_jobs.process_payment", payment.id,

@@ -1,7 +1,8 @@
 """Payment invariants (DESIGN §3), checked with the ledger's by ``flask ledger check``.
 
 Every succeeded (or in-flight debited) payment has exactly one debit and no refund; every failed
-or cancelled payment that was debited has exactly one refund; created/held payments moved nothing.
+or cancelled payment that was debited has exactly one refund; a refunded payment has one of each;
+created/held payments moved nothing.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ S = PaymentStatus
 DEBIT_HELD = [s.value for s in (S.SUCCEEDED, S.DEBITED, S.SUBMITTED, S.UNKNOWN)]
 ENDED = [S.FAILED.value, S.CANCELLED.value]
 NOTHING_YET = [S.CREATED.value, S.HELD.value]
+REFUNDED = [S.REFUNDED.value]
 
 
 def payment_money_matches_status() -> list[str]:
@@ -26,6 +28,7 @@ def payment_money_matches_status() -> list[str]:
         and_(Payment.status.in_(DEBIT_HELD), debits == 1, refunds == 0),
         and_(Payment.status.in_(ENDED), debits == refunds, debits <= 1),
         and_(Payment.status.in_(NOTHING_YET), debits == 0, refunds == 0),
+        and_(Payment.status.in_(REFUNDED), debits == 1, refunds == 1),
     )
     rows = db.session.execute(
         select(Payment.reference, Payment.status, debits, refunds)

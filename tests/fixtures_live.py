@@ -12,7 +12,7 @@ fixture flushes database 0).
     live_stack.env             the full environment of the processes (copy it to start more)
     live_stack.app()           an in-process Flask app with the same settings, for assertions
     live_stack.run_cli(*args)  run ``flask <args>`` like an operator (e.g. "payments", "janitor")
-    live_stack.start_worker(name=None, extra_env=None)  start an RQ worker, wait until it listens
+    live_stack.start_worker(name=None, extra_env=None)  start another RQ worker, wait until it listens
     live_stack.kill_worker(sig=SIGKILL)  kill the newest worker (SIGKILL: with its work horse)
     live_stack.log_tail(name)  the end of a process log ("web", "worker-1", ...), for messages
 """
@@ -137,15 +137,16 @@ class LiveStack:
         return result
 
     def start_web(self) -> None:
+        """Start gunicorn serving ``wsgi:app`` on the stack's port (``wait_until_healthy`` to wait)."""
         port = urlsplit(self.url).port
         self.web = self._spawn("web", [
             str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
             "--graceful-timeout", "2", "--access-logfile", "-", "wsgi:app",
         ])
+
+    def wait_until_healthy(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.web.poll() is not None:
-                break
+        while time.monotonic() < deadline and self.web.poll() is None:
             try:
                 if requests.get(f"{self.url}/healthz", timeout=5).status_code == 200:
                     return
@@ -156,7 +157,10 @@ class LiveStack:
 
     def start_worker(self, name: str | None = None, extra_env: dict | None = None,
                      queues: str = "default") -> subprocess.Popen:
-        """Start ``flask worker`` and return once it is registered in Redis (ready to take jobs)."""
+        """Start ``flask worker`` and return once it is registered in Redis (ready to take jobs).
+
+        ``extra_env`` adds settings for this worker only, e.g. ``{"PAYMENT_PAUSE_POINTS": "after_debit=5"}``.
+        """
         self._worker_count += 1
         name = name or f"live-worker-{self._worker_count}"
         process = self._spawn(name, [str(BIN / "flask"), "worker", "--name", name, "--queues", queues],
@@ -277,9 +281,12 @@ def live_stack(tmp_path_factory, database_url, redis_service, sandbox):
     stack = LiveStack(url=url, db_url=database.url, redis_url=redis_url, env=env, logs_dir=logs_dir)
     try:
         _create_schema(stack)
-        stack.run_cli("seed-demo")
+        # In-process (same settings, same command) to spare one more interpreter start-up.
+        seeded = stack.app().test_cli_runner().invoke(args=["seed-demo"])
+        assert seeded.exit_code == 0, f"flask seed-demo failed:\n{seeded.output}"
         stack.start_web()
-        stack.start_worker()
+        stack.start_worker()  # boots while gunicorn does
+        stack.wait_until_healthy()
         yield stack
     finally:
         stack.stop()

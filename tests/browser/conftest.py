@@ -11,8 +11,11 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from webapp.cli import DEMO_USERS
+
+from .steps import sign_in
 
 CHROMIUM = "/usr/bin/chromium"
 # Playwright gives every launch a fresh temporary user-data dir (profile), removed on close.
@@ -40,9 +43,8 @@ def browser_artifacts(tmp_path_factory) -> Path:
 def browser():
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the test extra installs playwright")
-    sync_api.expect.set_options(timeout=TIMEOUT_MS)
-    playwright = sync_api.sync_playwright().start()
+    expect.set_options(timeout=TIMEOUT_MS)
+    playwright = sync_playwright().start()
     try:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield chromium
@@ -68,17 +70,8 @@ def page(request, browser, live_stack, browser_artifacts):
 def resident_page(page):
     """The demo resident, signed in through the login form, on the dashboard."""
     sign_in(page, DEMO_RESIDENT_EMAIL, DEMO_RESIDENT_PASSWORD)
-    from playwright.sync_api import expect
-
     expect(page.get_by_role("heading", name=re.compile(r"^Hello, Ada"))).to_be_visible()
     return page
-
-
-def sign_in(page, email: str, password: str) -> None:
-    page.goto("/auth/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 @pytest.hookimpl(hookwrapper=True)

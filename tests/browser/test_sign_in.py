@@ -6,7 +6,8 @@ from playwright.sync_api import expect
 
 from webapp.services.accounts import GENERIC_LOGIN_ERROR
 
-from .conftest import DEMO_RESIDENT_EMAIL, DEMO_RESIDENT_PASSWORD, sign_in
+from .conftest import DEMO_RESIDENT_EMAIL, DEMO_RESIDENT_PASSWORD
+from .steps import sign_in
 
 pytestmark = pytest.mark.browser
 

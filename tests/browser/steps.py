@@ -1,0 +1,51 @@
+"""Steps a resident takes in the browser, shared by the journeys (what a person clicks, not URLs)."""
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from playwright.sync_api import expect
+
+GATEWAY_CHOICES = {"paystack": "Paystack (card, bank, USSD)", "flutterwave": "Flutterwave (card, bank, USSD)"}
+
+
+def naira_to_kobo(text: str) -> int:
+    return int(Decimal(text.strip().removeprefix("₦").replace(",", "")) * 100)
+
+
+def naira(kobo: int) -> str:
+    return f"₦{Decimal(kobo) / 100:,.2f}"
+
+
+def sign_in(page, email: str, password: str) -> None:
+    page.goto("/auth/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def open_from_menu(page, name: str) -> None:
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
+
+
+def htmx_settled(page) -> None:
+    """Wait until no HTMX request is in flight (htmx marks the request indicator until it has swapped).
+
+    Needed where a swap replaces the element a test acts on next: htmx drops the answer to a request
+    whose element was swapped out meanwhile.
+    """
+    page.wait_for_function("() => document.querySelector('.htmx-request') === null")
+
+
+def fund_through_checkout(page, app_url: str, sandbox_url: str, amount: str, gateway: str) -> None:
+    """Wallet → Add money → the gateway's hosted checkout → Pay → back on the app's result page."""
+    open_from_menu(page, "Wallet")
+    page.get_by_role("link", name="Add money").click()
+    page.get_by_label("Amount (₦)").fill(amount)
+    page.get_by_label(GATEWAY_CHOICES[gateway]).check()
+    page.get_by_role("button", name="Continue to payment").click()
+
+    expect(page).to_have_url(re.compile("^" + re.escape(f"{sandbox_url}/checkout/{gateway}/")))
+    page.get_by_role("button", name=re.compile(r"^Pay ")).click()
+
+    expect(page).to_have_url(re.compile("^" + re.escape(f"{app_url}/wallet/fund/")))

@@ -1,0 +1,65 @@
+"""Issue 4 in a real browser: the demo resident links a prepaid meter, tops up the wallet through
+the sandbox checkout, pays ₦5,000 (the real RQ worker buys it from the sandbox) and sees the token."""
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import DEMO_RESIDENT_EMAIL
+from .steps import fund_through_checkout, htmx_settled, open_from_menu
+
+pytestmark = pytest.mark.browser
+
+METER = "1111111111111"  # the sandbox's valid prepaid meter of "Ada Okafor": succeeds with a token
+PROVIDER = "IKEDC Prepaid (via VTpass)"
+TOKEN_IN_GROUPS_OF_FOUR = re.compile(r"^\s*\d{4}(\s+\d{4}){4}\s*$")
+
+
+@pytest.fixture
+def no_linked_accounts(live_stack):
+    """Start from a resident with no linked accounts, whatever earlier tests linked (history kept)."""
+    from webapp.services import accounts, utility_accounts
+
+    with live_stack.app().app_context():
+        ada = accounts.find_user_by_email(DEMO_RESIDENT_EMAIL)
+        for account in utility_accounts.list_accounts(ada.id):
+            utility_accounts.remove(ada.id, account.id)
+
+
+def link_meter(page, provider: str, number: str, nickname: str) -> None:
+    """Accounts → Link an account → type, provider, number (checked inline) → save."""
+    open_from_menu(page, "Accounts")
+    page.get_by_role("link", name="Link an account").click()
+    with page.expect_response(re.compile(r"/accounts/new/providers")):
+        page.get_by_label("What do you want to pay for?").select_option("electricity")
+    htmx_settled(page)
+    with page.expect_response(re.compile(r"/accounts/new/providers")):
+        page.get_by_label("Provider", exact=True).select_option(label=provider)
+    htmx_settled(page)
+    page.get_by_label("Meter Number").fill(number)
+    page.get_by_label("Meter Number").press("Tab")
+    expect(page.locator("#customer-preview")).to_contain_text("Ada Okafor")
+    page.get_by_label("Nickname (optional)").fill(nickname)
+    page.get_by_role("button", name="Check and save").click()
+    expect(page.get_by_role("heading", name=nickname)).to_be_visible()
+
+
+def test_resident_links_a_meter_funds_the_wallet_pays_and_sees_the_token(
+        resident_page, live_stack, sandbox, no_linked_accounts):
+    page = resident_page
+    link_meter(page, PROVIDER, METER, "Home meter")
+    fund_through_checkout(page, live_stack.url, sandbox.url, "10,000", "paystack")
+    expect(page.get_by_text("₦10,000.00 has been added to your wallet.")).to_be_visible()
+
+    open_from_menu(page, "Pay")
+    account = page.get_by_label("Account")
+    account.select_option(label=account.locator("option", has_text="Home meter").inner_text())
+    page.get_by_label("Amount (₦)").fill("5000")
+    page.get_by_role("button", name="Review payment").click()
+    expect(page.get_by_role("heading", name="Confirm payment")).to_be_visible()
+    expect(page.locator("dl.summary")).to_contain_text("₦5,000.00")
+    page.get_by_role("button", name=re.compile(r"^Confirm and pay ₦")).click()
+
+    expect(page.get_by_text("Paid.")).to_be_visible()
+    expect(page.locator("#token")).to_have_text(TOKEN_IN_GROUPS_OF_FOUR)
+    expect(page.get_by_role("button", name="Copy token")).to_be_visible()

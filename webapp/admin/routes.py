@@ -1,18 +1,10 @@
 from flask import render_template
-from flask_login import current_user
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import Estate, Role, User
+from ..models import Role, User
 from . import bp
-
-
-def visible_estates():
-    """Estate admins see their own estate; platform admins see every estate."""
-    query = select(Estate).order_by(Estate.name)
-    if not current_user.is_platform_admin:
-        query = query.where(Estate.id == current_user.estate_id)
-    return db.session.scalars(query).all()
+from .scope import visible_estates
 
 
 @bp.route("/")

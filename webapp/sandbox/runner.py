@@ -150,4 +150,4 @@ def start_for_devrun(env: dict, children: list, spawn) -> None:
     wait_for_port(port, timeout=20)
     env.update(provider_settings(url))
     print(f"Providers: no API keys configured, so the app uses the local provider sandbox at {url} "
-          "(test customer numbers: see PROVIDERS.md)", flush=True)
+          "(test customer numbers: see the README)", flush=True)

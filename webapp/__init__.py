@@ -100,6 +100,7 @@ def _tune_sqlite(engine) -> None:
 def register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
+    from .automations import bp as automations_bp
     from .history import bp as history_bp
     from .main import bp as main_bp
     from .notifications import bp as notifications_bp
@@ -117,6 +118,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(utility_accounts_bp, url_prefix="/accounts")
     app.register_blueprint(pay_bp, url_prefix="/pay")
     app.register_blueprint(notifications_bp, url_prefix="/notifications")
+    app.register_blueprint(automations_bp, url_prefix="/automations")
 
 
 def register_error_handlers(app: Flask) -> None:

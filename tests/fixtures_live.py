@@ -99,6 +99,12 @@ def _postgres_database(test_url: str) -> _Database:
     return _Database(url=f"{test_url}{sep}options={quote(f'-csearch_path={schema}')}", drop=drop_schema)
 
 
+def _gunicorn_has_option(flag: str) -> bool:
+    from gunicorn.config import KNOWN_SETTINGS
+
+    return any(flag in (setting.cli or []) for setting in KNOWN_SETTINGS)
+
+
 @dataclass
 class LiveStack:
     url: str
@@ -139,10 +145,11 @@ class LiveStack:
     def start_web(self) -> None:
         """Start gunicorn serving ``wsgi:app`` on the stack's port (``wait_until_healthy`` to wait)."""
         port = urlsplit(self.url).port
-        self.web = self._spawn("web", [
-            str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
-            "--graceful-timeout", "2", "--access-logfile", "-", "wsgi:app",
-        ])
+        argv = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
+                "--graceful-timeout", "2", "--access-logfile", "-"]
+        if _gunicorn_has_option("--no-control-socket"):
+            argv.append("--no-control-socket")  # newer gunicorns share one control socket per home dir
+        self.web = self._spawn("web", [*argv, "wsgi:app"])
 
     def wait_until_healthy(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT

@@ -30,13 +30,13 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import Account
+from ..models import Account, User
 from ..models.base import utcnow
 from ..models.funding import FINAL, FundingIntent, FundingStatus, Gateway, SavedCard
 from ..providers import registry
 from ..providers.base import ProviderConfigError, ProviderError
 from ..templating import naira
-from . import ledger
+from . import audit, ledger, notify
 from .payments.calls import persist as persist_calls
 
 log = logging.getLogger(__name__)
@@ -225,6 +225,7 @@ def _settle(reference: str, verification, source: str, *, expiring: bool = False
             intent.status = FundingStatus.FLAGGED.value
             intent.flag_reason = problem
             log.warning("funding %s: flagged (%s), not credited: %s", reference, source, problem)
+            _record(intent, "wallet.flag", source, problem)
         else:
             ledger.credit_funding(intent.user_id, intent.amount_kobo, intent.gateway, intent.reference)
             intent.status = FundingStatus.CREDITED.value
@@ -233,13 +234,26 @@ def _settle(reference: str, verification, source: str, *, expiring: bool = False
             if verification.saved_card is not None and verification.saved_card.reusable:
                 intent.saved_card = _remember_card(intent, verification.saved_card)
             log.info("funding %s: credited %s kobo (via %s)", reference, intent.amount_kobo, source)
+            _record(intent, "wallet.credit", source)
+            notify.notify(intent.user_id, notify.NotificationEvent.WALLET_FUNDED, title="Wallet funded",
+                          body=f"{naira(intent.amount_kobo)} from {intent.gateway.title()} is in your wallet.",
+                          link="/wallet/", dedup_key=f"funding:{intent.reference}:credited")
     elif intent.status == FundingStatus.PENDING:
         status, reason = _unpaid_outcome(verification.status, expiring)
         if status != intent.status:
             intent.status, intent.failure_reason = status, reason
             log.info("funding %s: %s (gateway says %s, via %s)", reference, status, verification.status, source)
     db.session.commit()
+    notify.enqueue_pending_emails()
     return intent
+
+
+def _record(intent: FundingIntent, action: str, source: str, reason: str | None = None) -> None:
+    """Money-affecting: one audit row, in the same transaction as the credit or the flag."""
+    user = db.session.get(User, intent.user_id)
+    audit.record(action, "funding_intent", intent.id, estate_id=user.estate_id if user else None,
+                 after={"reference": intent.reference, "gateway": intent.gateway, "amount_kobo": intent.amount_kobo,
+                        "status": intent.status}, reason=reason, actor=f"gateway:{source}")
 
 
 def _json_safe(raw) -> dict:

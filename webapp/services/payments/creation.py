@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from ...extensions import db
 from ...models import Payment, PaymentKind, PaymentStatus, User, UtilityAccount
 from ...providers.vtpass_codes import reference_for
-from .. import catalogue, fraud, ledger, notify, queues
+from .. import audit, catalogue, fraud, ledger, notify, queues
 from . import state
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,9 @@ def create_utility_payment(user: User, account_id, amount_kobo: int, submit_key:
     q = quote(user, account_id, amount_kobo)
     payment = new_utility_payment(user, q.account, q.amount_kobo, submit_key=submit_key or None,
                                   source=source, occurrence_key=occurrence_key, actor=actor)
+    audit.record("payment.create", "payment", payment.id, estate_id=payment.estate_id,
+                 after={"reference": payment.reference, "amount_kobo": payment.amount_kobo,
+                        "fee_kobo": payment.fee_kobo, "status": payment.status})
     try:
         db.session.commit()
     except IntegrityError:

@@ -19,7 +19,7 @@ from ...extensions import db
 from ...models.base import utcnow
 from ...models.payment import Payment, PaymentKind, PaymentStatus
 from ...providers.base import ErrorClass, PaymentErrorType, ProviderError, PurchaseResult
-from .. import ledger
+from .. import audit, ledger
 from . import calls, card, outcomes, state
 from .wording import describe_error
 
@@ -99,6 +99,8 @@ def debit(payment_id: int) -> None:
         return
     payment.next_check_at = utcnow() + stale_after()
     state.transition(payment, S.DEBITED, f"Wallet debited {_naira(payment.total_kobo)}")
+    audit.record("payment.debit", "payment", payment.id, estate_id=payment.estate_id, actor="worker",
+                 after={"reference": payment.reference, "debited_kobo": payment.total_kobo})
     if estate_bill:
         state.transition(payment, S.SUCCEEDED, "Paid into the estate's wallet")
         _after_success(payment)
@@ -235,6 +237,8 @@ def _fail_and_refund(payment: Payment, reason: str) -> None:
     """failed, and the refund posted in the same transaction."""
     state.transition(payment, S.FAILED, reason)
     ledger.refund_payment(payment.reference)
+    audit.record("payment.refund", "payment", payment.id, estate_id=payment.estate_id, actor="worker",
+                 after={"reference": payment.reference, "refunded_kobo": payment.total_kobo}, reason=reason)
     state.note(payment, f"Refunded {_naira(payment.total_kobo)} to your wallet")
     outcomes.failed(payment, refunded=True)
 

@@ -111,6 +111,10 @@ def from_env() -> dict:
         "PAYSTACK_SECRET_KEY": os.environ.get("PAYSTACK_SECRET_KEY", ""),
         "PROVIDER_CONNECT_TIMEOUT": _float("PROVIDER_CONNECT_TIMEOUT", 5.0),
         "PROVIDER_READ_TIMEOUT": _float("PROVIDER_READ_TIMEOUT", 35.0),
+        # Payment calls in flight per bills provider, across all workers (0 = no cap; see services/throttle),
+        # and how long a payment waits for a free slot before it is retried later.
+        "PROVIDER_MAX_CONCURRENCY": _int("PROVIDER_MAX_CONCURRENCY", 8),
+        "PROVIDER_SLOT_WAIT_SECONDS": _float("PROVIDER_SLOT_WAIT_SECONDS", 30.0),
         # Wallet funding bounds in kobo (₦100 to ₦1,000,000 by default).
         "FUNDING_MIN_KOBO": _int("FUNDING_MIN_KOBO", 100_00),
         "FUNDING_MAX_KOBO": _int("FUNDING_MAX_KOBO", 1_000_000_00),

@@ -9,11 +9,17 @@ from flask import current_app
 from ...extensions import db
 from ...models.payment import Payment, ProviderCallLog
 from ...providers import registry
+from .. import throttle
 
 
 def service_for(api_provider: str, log_calls: list):
-    """A bills client for ``api_provider`` that appends every HTTP call it makes to ``log_calls``."""
-    return registry.utility_service(api_provider, current_app.config, call_logger=log_calls.append)
+    """A bills client for ``api_provider`` that appends every HTTP call it makes to ``log_calls``.
+
+    Its purchase and status calls wait for one of the provider's slots (``PROVIDER_MAX_CONCURRENCY``
+    across all workers); no slot in time raises a transient ``rate_limited`` error before sending.
+    """
+    service = registry.utility_service(api_provider, current_app.config, call_logger=log_calls.append)
+    return throttle.capped(service, api_provider)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,169 @@
+"""The per-provider cap on concurrent calls: a Redis semaphore shared by every worker process.
+
+Real Redis, real processes (forked here, killed with SIGKILL), and the real payment lifecycle
+against the sandbox for the "busy means retry later, nothing sent" rule.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+
+import pytest
+from redis import Redis
+
+from webapp.extensions import db
+from webapp.models import ProviderCallLog
+from webapp.providers.base import ErrorClass, PaymentErrorType, ProviderError
+from webapp.services import payments, throttle
+from webapp.services.throttle import ProviderBusy, ProviderSlots
+
+from .payments.helpers import entry_count, fund, link, pay, prepaid_entry, reload, sync_catalogue
+
+LIMIT = 3
+FORK = multiprocessing.get_context("fork")
+
+
+def slots(url: str, provider: str = "vtpass", *, limit: int = LIMIT, lease: float = 30.0,
+          wait: float = 10.0) -> ProviderSlots:
+    return ProviderSlots(Redis.from_url(url), provider, limit=limit, lease_seconds=lease, wait_seconds=wait)
+
+
+def _hammer(url: str, threads: int, rounds: int) -> None:
+    """In a child process: threads that each take a slot ``rounds`` times and note how many hold one."""
+    def one_thread():
+        sem, probe = slots(url), Redis.from_url(url)
+        for _ in range(rounds):
+            with sem.slot("purchase"):
+                probe.rpush("test:seen", probe.incr("test:live"))
+                time.sleep(0.03)
+                probe.decr("test:live")
+
+    workers = [threading.Thread(target=one_thread) for _ in range(threads)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+
+
+def _hold_forever(url: str, lease: float) -> None:
+    sem = slots(url, limit=1, lease=lease)
+    sem.acquire()
+    Redis.from_url(url).set("test:holding", "1")
+    time.sleep(60)
+
+
+@pytest.fixture
+def redis_url(app, redis_service) -> str:
+    return redis_service.url  # the app fixture has emptied this Redis database
+
+
+def test_never_more_holders_than_the_limit_across_processes_and_threads(redis_url):
+    children = [FORK.Process(target=_hammer, args=(redis_url, 4, 3)) for _ in range(3)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(30)
+    assert [c.exitcode for c in children] == [0, 0, 0]
+    seen = [int(n) for n in Redis.from_url(redis_url).lrange("test:seen", 0, -1)]
+    assert len(seen) == 3 * 4 * 3
+    assert max(seen) == LIMIT  # the cap was reached (so it was tested) and never exceeded
+    assert slots(redis_url).holders() == 0
+
+
+def test_a_killed_holders_slot_is_reclaimed_when_its_lease_ends(redis_url):
+    child = FORK.Process(target=_hold_forever, args=(redis_url, 1.0))
+    child.start()
+    probe = Redis.from_url(redis_url)
+    deadline = time.monotonic() + 10
+    while not probe.get("test:holding") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.kill(child.pid, signal.SIGKILL)
+    child.join(5)
+    sem = slots(redis_url, limit=2, wait=5.0)
+    assert sem.acquire()  # a live holder with a long lease keeps the set itself alive
+    assert sem.try_acquire() is None  # the dead worker's lease still runs
+    started = time.monotonic()
+    assert sem.acquire()
+    assert time.monotonic() - started < 2.0
+    assert sem.holders() == 2
+
+
+def test_no_slot_in_time_raises_a_transient_rate_limited_error(redis_url):
+    sem = slots(redis_url, limit=1, wait=0.3)
+    sem.acquire()
+    started = time.monotonic()
+    with pytest.raises(ProviderBusy) as caught:
+        sem.acquire("purchase")
+    assert time.monotonic() - started >= 0.3
+    err = caught.value
+    assert isinstance(err, ProviderError)
+    assert err.error_class is ErrorClass.TRANSIENT and err.error_type is PaymentErrorType.RATE_LIMITED
+    assert err.provider == "vtpass" and err.operation == "purchase"
+
+
+def test_a_released_slot_goes_to_a_waiter(redis_url):
+    sem = slots(redis_url, limit=1, wait=5.0)
+    token = sem.acquire()
+    got = []
+    waiter = threading.Thread(target=lambda: got.append(slots(redis_url, limit=1, wait=5.0).acquire()))
+    waiter.start()
+    time.sleep(0.2)
+    assert not got
+    sem.release(token)
+    waiter.join(5)
+    assert got and sem.holders() == 1
+
+
+def test_each_provider_has_its_own_slots(redis_url):
+    slots(redis_url, "vtpass", limit=1).acquire()
+    assert slots(redis_url, "flutterwave", limit=1, wait=0.1).try_acquire() is not None
+
+
+# --- through the payment lifecycle ---------------------------------------------------------------
+
+@pytest.fixture
+def config_overrides(sandbox_config):
+    return {**sandbox_config, "PAYMENT_RQ_RETRY_INTERVALS": [], "PROVIDER_MAX_CONCURRENCY": 2,
+            "PROVIDER_SLOT_WAIT_SECONDS": 0.3}
+
+
+@pytest.fixture
+def account(app, sandbox, estate, resident):
+    sync_catalogue(estate.id)
+    fund(resident, 100_000_00)
+    return link(resident, prepaid_entry(estate.id, "vtpass"), "1111111111111")
+
+
+def test_a_busy_provider_sends_nothing_and_the_payment_waits_to_be_retried(account, resident, sandbox, redis_url):
+    holders = [throttle.slots_for("vtpass").acquire() for _ in range(2)]
+    payment = pay(resident, account)
+    with pytest.raises(payments.TransientPaymentError):
+        payments.process(payment.id)
+    payment = reload(payment)
+    assert payment.status == "debited" and payment.error_type == "rate_limited"
+    assert not [a for a in sandbox.transactions()["attempts"] if a["reference"] == payment.reference]
+    assert db.session.query(ProviderCallLog).filter_by(payment_id=payment.id).count() == 0
+
+    for token in holders:
+        throttle.slots_for("vtpass").release(token)
+    payments.submit(payment.id)
+    payment = reload(payment)
+    assert payment.status == "succeeded" and payment.purchase_attempts == 2
+    assert entry_count(payment.reference, "debit") == 1
+    assert throttle.slots_for("vtpass").holders() == 0
+
+
+def test_a_slot_is_given_back_when_the_provider_refuses(account, resident, estate):
+    blocked = link(resident, prepaid_entry(estate.id, "vtpass"), "5000000000000", nickname="Blocked")
+    payment = pay(resident, blocked)
+    payments.process(payment.id)
+    assert reload(payment).status == "failed"
+    assert throttle.slots_for("vtpass").holders() == 0
+
+
+def test_the_cap_can_be_turned_off(app):
+    app.config["PROVIDER_MAX_CONCURRENCY"] = 0
+    assert throttle.slots_for("vtpass") is None

@@ -4,17 +4,26 @@ provider sandbox, all configured through environment variables exactly as an ope
 Browser tests and worker crash tests use it. It has its own database (a fresh SQLite file, or on
 PostgreSQL a database ``<test db>_live``, else a schema, so the in-process ``app`` fixture's table
 truncation never touches it) and its own Redis database number on the test Redis (the ``app``
-fixture flushes database 0).
+fixture flushes database 0). The schema comes from ``flask db upgrade`` and the demo data from
+``flask seed-demo``. One stack serves the whole session and nothing is emptied between tests, so a
+test must not assume an empty database (make your own rows or compare before/after). The
+providers are the session's ``sandbox``: its knobs (``sandbox.configure``) reach the live
+processes too, and ``sandbox_fresh_state`` resets them before each test.
 
     live_stack.url             base URL of the web server, e.g. "http://127.0.0.1:41234"
     live_stack.db_url          DATABASE_URL the processes use
-    live_stack.redis_url       REDIS_URL the processes use
+    live_stack.redis_url       REDIS_URL the processes use (queues, rate limits)
     live_stack.env             the full environment of the processes (copy it to start more)
     live_stack.app()           an in-process Flask app with the same settings, for assertions
-    live_stack.run_cli(*args)  run ``flask <args>`` like an operator (e.g. "payments", "janitor")
-    live_stack.start_worker(name=None, extra_env=None)  start another RQ worker, wait until it listens
-    live_stack.kill_worker(sig=SIGKILL)  kill the newest worker (SIGKILL: with its work horse)
-    live_stack.log_tail(name)  the end of a process log ("web", "worker-1", ...), for messages
+    live_stack.run_cli(*args, check=True, extra_env=None)  ``flask <args>`` like an operator,
+                               e.g. run_cli("payments", "janitor"); returns CompletedProcess
+    live_stack.start_worker(name=None, extra_env=None, queues="default")  start another RQ worker
+                               and return its Popen once it is registered in Redis
+    live_stack.worker          the newest running worker's Popen (None if none runs)
+    live_stack.kill_worker(sig=SIGKILL, process=None)  signal a worker (default the newest) and
+                               wait; SIGKILL hits its whole process group, work horse included
+    live_stack.log_tail(name)  the end of a process log ("web", "live-worker-1", ...)
+    live_stack.logs_dir        where every process log is kept
 """
 from __future__ import annotations
 

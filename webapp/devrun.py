@@ -53,6 +53,12 @@ def _stop(children: list[Child]) -> None:
             child.process.wait()
 
 
+def _gunicorn_private_flags() -> list[str]:
+    """Newer gunicorn opens a control socket in the home directory; servers side by side would share it."""
+    probe = subprocess.run([_bin("gunicorn"), "--help"], capture_output=True, text=True, check=False)
+    return ["--no-control-socket"] if "--no-control-socket" in probe.stdout else []
+
+
 def extra_services(env: dict, children: list[Child]) -> None:
     """Start the provider sandbox and point the app at it when no real keys are configured."""
     try:
@@ -84,8 +90,9 @@ def main() -> int:
         flask = _bin("flask")
         subprocess.run([flask, "db", "upgrade"], env=env, cwd=ROOT, check=True)
         subprocess.run([flask, "seed-demo"], env=env, cwd=ROOT, check=True)
-        children.append(_spawn("web", [_bin("gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                                       "--threads", "4", "--access-logfile", "-", "wsgi:app"], env))
+        web = [_bin("gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
+               "--access-logfile", "-", *_gunicorn_private_flags(), "wsgi:app"]
+        children.append(_spawn("web", web, env))
         children.append(_spawn("worker", [flask, "worker"], env))
         children.append(_spawn("cron", [flask, "cron"], env))
         wait_for_port(port, timeout=30)

@@ -6,14 +6,15 @@ the number of statements a page costs does not grow with the number of payments.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import Select, case, func, select
-from sqlalchemy.orm import defer, joinedload, lazyload
+from sqlalchemy import Select, bindparam, case, func, literal, select
+from sqlalchemy.orm import joinedload, lazyload, load_only
 
 from ..extensions import db
 from ..models import JournalEntry, Payment, PaymentStatus, ProviderCallLog, User, UtilityAccount, UtilityProvider
@@ -128,16 +129,30 @@ def _filtered(user_id: int, timezone: str, filters: HistoryFilters) -> Select:
     return query
 
 
-def _with_accounts(query: Select) -> Select:
-    """Load each payment's account and catalogue entry in the same statement; never its timeline.
+# What a list row shows of a payment and of its account; the rest stays in the database.
+LIST_COLUMNS = (Payment.id, Payment.reference, Payment.created_at, Payment.utility_account_id, Payment.provider_id,
+                Payment.utility_type, Payment.amount_kobo, Payment.fee_kobo, Payment.status, Payment.status_reason,
+                Payment.token, Payment.units, Payment.kind)
+LIST_ACCOUNT_COLUMNS = (UtilityAccount.nickname, UtilityAccount.number_last4, UtilityAccount.removed_at)
 
-    The account's encrypted number is deferred: lists show the stored last four digits only, and
-    decrypting every row would cost more than the rest of the page.
+
+def _with_accounts(query: Select) -> Select:
+    """Load each payment's account in the same statement; never its timeline or catalogue entry.
+
+    Only the columns a list shows are read: the encrypted number would be decrypted per row, and
+    the JSON details parsed, for nothing. Views that need more load the payment by id.
     """
-    return query.options(
-        joinedload(Payment.utility_account).defer(UtilityAccount.customer_number),
+    return query.options(*_list_options()).order_by(Payment.created_at.desc(), Payment.id.desc())
+
+
+@functools.cache
+def _list_options() -> tuple:
+    # Built once: loader options are immutable, and building these costs as much as running the query.
+    return (
+        load_only(*LIST_COLUMNS),
+        joinedload(Payment.utility_account).load_only(*LIST_ACCOUNT_COLUMNS).lazyload(UtilityAccount.provider),
         lazyload(Payment.events),
-    ).order_by(Payment.created_at.desc(), Payment.id.desc())
+    )
 
 
 # --- pages -------------------------------------------------------------------------------------
@@ -146,7 +161,7 @@ def resident_accounts(user_id: int) -> list[UtilityAccount]:
     """The resident's accounts for the filter list, removed ones last (their history is kept)."""
     return list(db.session.scalars(
         select(UtilityAccount).where(UtilityAccount.user_id == user_id)
-        .options(defer(UtilityAccount.customer_number))
+        .options(load_only(*LIST_ACCOUNT_COLUMNS), lazyload(UtilityAccount.provider))
         .order_by(UtilityAccount.removed_at.is_not(None), UtilityAccount.nickname, UtilityAccount.id)
     ))
 
@@ -284,6 +299,38 @@ def month_starts(today: date, count: int = SPEND_MONTHS) -> list[date]:
     return months[::-1]
 
 
+def _month_of(column, ends: list, first: int, stop: int):
+    """CASE giving the index of the month a timestamp falls in, as a binary search over the month
+    ends (four comparisons a row instead of up to twelve; ``ends[i]`` is where month i ends)."""
+    if stop - first == 1:
+        return literal(first)
+    middle = (first + stop) // 2
+    return case((column < ends[middle - 1], _month_of(column, ends, first, middle)),
+                else_=_month_of(column, ends, middle, stop))
+
+
+@functools.cache
+def _spend_statement(count: int) -> Select:
+    """The aggregate, built once per month count with named parameters.
+
+    Building a CASE of a dozen bound datetimes costs several times what SQLite needs to run it,
+    so only the values change from call to call. Grouping an outer query by the subquery's
+    columns keeps PostgreSQL from comparing two copies of the CASE.
+    """
+    when = Payment.created_at.type
+    ends = [bindparam(f"end_{i}", type_=when) for i in range(count)]
+    rows = (
+        select(_month_of(Payment.created_at, ends, 0, count).label("month"),
+               Payment.utility_type.label("utility_type"), (Payment.amount_kobo + Payment.fee_kobo).label("spent"))
+        .where(Payment.user_id == bindparam("user_id"), Payment.status == PaymentStatus.SUCCEEDED.value,
+               Payment.utility_type.is_not(None),
+               Payment.created_at >= bindparam("start", type_=when), Payment.created_at < ends[-1])
+        .subquery()
+    )
+    return select(rows.c.month, rows.c.utility_type, func.sum(rows.c.spent)).group_by(rows.c.month,
+                                                                                        rows.c.utility_type)
+
+
 def monthly_spend(user: User, now: datetime | None = None, count: int = SPEND_MONTHS) -> MonthlySpend:
     """One aggregate query: month boundaries are local midnights turned into UTC instants.
 
@@ -295,22 +342,10 @@ def monthly_spend(user: User, now: datetime | None = None, count: int = SPEND_MO
     now = now or datetime.now(UTC)
     months = month_starts(now.astimezone(tz).date(), count)
     after_last = date(months[-1].year + months[-1].month // 12, months[-1].month % 12 + 1, 1)
-    bounds = [local_midnight(m, tz) for m in [*months[1:], after_last]]
-    month_index = case(*[(Payment.created_at < bound, i) for i, bound in enumerate(bounds)], else_=None)
-    rows = (
-        select(month_index.label("month"), Payment.utility_type.label("utility_type"),
-               (Payment.amount_kobo + Payment.fee_kobo).label("spent"))
-        .where(Payment.user_id == user.id, Payment.status == PaymentStatus.SUCCEEDED.value,
-               Payment.utility_type.is_not(None),
-               Payment.created_at >= local_midnight(months[0], tz), Payment.created_at < bounds[-1])
-        .subquery()
-    )
-    # Grouping an outer query by the subquery's columns keeps PostgreSQL from comparing two
-    # copies of the CASE with different bound parameters.
-    grouped = db.session.execute(
-        select(rows.c.month, rows.c.utility_type, func.sum(rows.c.spent)).group_by(rows.c.month, rows.c.utility_type)
-    )
-    totals = {(int(month), kind): int(spent) for month, kind, spent in grouped}
+    ends = [local_midnight(m, tz) for m in [*months[1:], after_last]]
+    params = {"user_id": user.id, "start": local_midnight(months[0], tz)} | {f"end_{i}": e for i, e in enumerate(ends)}
+    totals = {(int(month), kind): int(spent)  # int(): PostgreSQL sums BIGINT as NUMERIC
+              for month, kind, spent in db.session.execute(_spend_statement(count), params)}
     present = {kind for _, kind in totals}
     types = [t for t in UTILITY_TYPES if t in present] + sorted(present - set(UTILITY_TYPES))
     return MonthlySpend(months=months, types=types, totals=totals)
@@ -318,35 +353,36 @@ def monthly_spend(user: User, now: datetime | None = None, count: int = SPEND_MO
 
 @dataclass(frozen=True)
 class PayAgain:
-    account: UtilityAccount
+    account_id: int
+    nickname: str
     amount_kobo: int
 
     @property
     def url(self) -> str:
         # The pay page is another blueprint's; its URL is part of the fixed contract.
-        return f"/pay/?account={self.account.id}&amount={self.amount_kobo}"
+        return f"/pay/?account={self.account_id}&amount={self.amount_kobo}"
 
 
-def pay_again(user_id: int, limit: int = 4) -> list[PayAgain]:
+def pay_again(user_id: int, limit: int = 4, lookback: int = 40) -> list[PayAgain]:
     """The last succeeded amount for each account paid recently, newest first.
 
-    Only accounts still linked and on offer: a shortcut to a page that would refuse is no shortcut.
+    "Recently" is the resident's latest ``lookback`` succeeded payments to accounts still linked
+    and on offer (a link to a page that would refuse is no shortcut), so the cost stays flat
+    however long the history grows.
     """
-    ranked = (
-        select(Payment.id, func.row_number().over(
-            partition_by=Payment.utility_account_id, order_by=(Payment.created_at.desc(), Payment.id.desc())
-        ).label("rank"))
-        .where(Payment.user_id == user_id, Payment.status == PaymentStatus.SUCCEEDED.value,
-               Payment.utility_account_id.is_not(None))
-        .subquery()
-    )
-    query = _with_accounts(
-        select(Payment).join(ranked, ranked.c.id == Payment.id)
+    latest = db.session.execute(
+        select(Payment.utility_account_id, UtilityAccount.nickname, Payment.amount_kobo)
         .join(UtilityAccount, UtilityAccount.id == Payment.utility_account_id)
         .join(UtilityProvider, UtilityProvider.id == UtilityAccount.provider_id)
-        .where(ranked.c.rank == 1, UtilityAccount.removed_at.is_(None), UtilityProvider.is_active.is_(True))
-    ).limit(limit)
-    return [PayAgain(p.utility_account, p.amount_kobo) for p in db.session.scalars(query).unique()]
+        .where(Payment.user_id == user_id, Payment.status == PaymentStatus.SUCCEEDED.value,
+               UtilityAccount.removed_at.is_(None), UtilityProvider.is_active.is_(True))
+        .order_by(Payment.created_at.desc(), Payment.id.desc()).limit(lookback)
+    )
+    shortcuts: dict[int, PayAgain] = {}
+    for account_id, nickname, amount_kobo in latest:  # newest first: the first row per account wins
+        if account_id not in shortcuts:
+            shortcuts[account_id] = PayAgain(account_id, nickname, amount_kobo)
+    return list(shortcuts.values())[:limit]
 
 
 @dataclass(frozen=True)

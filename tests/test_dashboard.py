@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from webapp.extensions import db
 from webapp.models import Account
 from webapp.models.base import utcnow
-from webapp.services import ledger
+from webapp.services import charts, ledger
+from webapp.templating import naira
 
 from .factories_payments import make_catalogue_entry, make_payment, make_utility_account
 
@@ -201,3 +202,15 @@ def test_chart_without_spend_says_so_instead_of_drawing(logged_in):
     html = home(logged_in)
     assert 'id="spend-chart"' not in html
     assert "No completed payments from" in html
+
+
+@pytest.mark.parametrize("kobo", [0, 1, 99, 100, 123_405, 100_000_000, 987_654_321_012, -1, -250_050])
+def test_chart_money_labels_read_exactly_like_the_naira_filter(app, kobo):
+    assert charts.money(kobo) == naira(kobo)
+
+
+@pytest.mark.parametrize(("max_kobo", "step"), [(0, 100), (1, 100), (40_000, 100_00), (40_001, 200_00),
+                                                 (1_240_000, 500_000), (9_999_999, 5_000_000)])
+def test_chart_scale_uses_round_steps_that_cover_the_highest_month(max_kobo, step):
+    assert charts.nice_step(max_kobo) == step
+    assert 4 * step >= max_kobo

@@ -114,4 +114,5 @@ def test_statements_do_not_grow_with_the_number_of_payments(auth, resident, acco
 def test_pages_need_only_a_handful_of_statements(auth, resident, accounts, path):
     auth.login("ada@example.com")
     add_payments(resident, accounts, 50)
-    assert len(statements_for(auth.client, path)) <= 8
+    # The page's own queries plus what the shared layout needs (user, estate, unread notifications).
+    assert len(statements_for(auth.client, path)) <= 10

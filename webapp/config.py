@@ -141,6 +141,9 @@ def from_env() -> dict:
         "FRAUD_SHARED_NUMBER_RESIDENTS": _int("FRAUD_SHARED_NUMBER_RESIDENTS", 3),
         # Automations: an occurrence older than this when swept counts as missed (catch_up "none").
         "AUTOMATION_LATE_TOLERANCE_MINUTES": _int("AUTOMATION_LATE_TOLERANCE_MINUTES", 60),
+        # Estate bills: remind this many days before the due date, and again this many days after
+        # it while unpaid (0 turns both reminders off).
+        "BILL_REMINDER_DAYS_BEFORE": _int("BILL_REMINDER_DAYS_BEFORE", 3),
         # Test seam for crash-safety tests: pause the worker at a named point, e.g. "after_debit=5".
         "PAYMENT_PAUSE_POINTS": _pause_points(os.environ.get("PAYMENT_PAUSE_POINTS", "")),
         # Email (DESIGN §6). MAIL_SERVER empty = development: mail goes to the outbox page, not out.

@@ -16,7 +16,7 @@ class PeriodicJob:
 
 
 def _jobs() -> list[PeriodicJob]:
-    from workers import automation_jobs, funding_jobs, jobs, notification_jobs, payment_jobs
+    from workers import automation_jobs, bill_jobs, funding_jobs, jobs, notification_jobs, payment_jobs
 
     return [
         PeriodicJob("record-cron-heartbeat", jobs.record_cron_heartbeat, interval=60, timeout=30),
@@ -28,6 +28,10 @@ def _jobs() -> list[PeriodicJob]:
         PeriodicJob("expire-abandoned-fundings", funding_jobs.expire_abandoned_fundings, interval=300, timeout=240),
         # Sends mail whose enqueue after commit was missed, and retries after SMTP outages.
         PeriodicJob("deliver-emails", notification_jobs.deliver_queued_emails, interval=60, timeout=600),
+        # Estate bills: overdue from local midnight (hourly: estates may be in different zones);
+        # reminders once a day at 08:00 Lagos time.
+        PeriodicJob("estate-bills-overdue", bill_jobs.mark_overdue, cron="0 * * * *", timeout=300),
+        PeriodicJob("estate-bill-reminders", bill_jobs.send_bill_reminders, cron="0 7 * * *", timeout=300),
     ]
 
 

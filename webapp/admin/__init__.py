@@ -15,4 +15,4 @@ def require_admin():
     return None
 
 
-from . import routes  # noqa: E402,F401
+from . import catalogue, routes  # noqa: E402,F401

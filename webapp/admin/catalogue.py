@@ -1,0 +1,149 @@
+"""Admin: the provider catalogue of an estate. List and search, add, edit, switch on and off, sync.
+
+Views parse and render; ``services.catalogue_admin`` holds the rules, writes the audit rows and
+pauses automations. Every entry id goes through ``scoped`` (404 outside the admin's estates).
+"""
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+
+from ..models import UtilityProvider
+from ..models.catalogue import API_PROVIDERS, UTILITY_TYPES
+from ..services import catalogue_admin
+from . import bp
+from .catalogue_forms import PROVIDER_LABELS, UTILITY_LABELS, EntryForm, ReasonForm
+from .estate_choice import chosen_estate
+from .scope import scoped, visible_estate_ids, visible_estates
+
+
+def _filters() -> dict:
+    args = request.args
+    active = {"yes": True, "no": False}.get(args.get("active", ""))
+    return {
+        "search": " ".join(args.get("q", "").split())[:100],
+        "utility_type": args.get("type") if args.get("type") in UTILITY_TYPES else None,
+        "api_provider": args.get("provider") if args.get("provider") in API_PROVIDERS else None,
+        "active": active,
+    }
+
+
+def _labels() -> dict:
+    return {"utility_labels": UTILITY_LABELS, "provider_labels": PROVIDER_LABELS}
+
+
+@bp.route("/catalogue/")
+def catalogue_index():
+    estate = chosen_estate()
+    filters = _filters()
+    page = request.args.get("page", 1, type=int) or 1
+    estate_ids = [estate.id] if estate is not None else visible_estate_ids()
+    pagination = catalogue_admin.entries_page(estate_ids, page=page, **filters)
+    return render_template("admin/catalogue/index.html", pagination=pagination, filters=filters, estate=estate,
+                           estates=visible_estates(), reason_form=ReasonForm(), args=request.args, **_labels())
+
+
+def _apply_error(form: EntryForm, exc: catalogue_admin.EntryError) -> None:
+    field = getattr(form, (exc.field or "").removesuffix("_kobo"), None)
+    if field is None:
+        flash(exc.message, "error")
+    else:
+        field.errors = [*field.errors, exc.message]
+
+
+@bp.route("/catalogue/new", methods=["GET", "POST"])
+def catalogue_new():
+    estate = chosen_estate()
+    if estate is None:
+        return render_template("admin/catalogue/pick_estate.html", estates=visible_estates(),
+                               action=url_for("admin.catalogue_new"), what="add a catalogue entry")
+    form = EntryForm()
+    if form.validate_on_submit():
+        try:
+            entry = catalogue_admin.create_entry(estate.id, form.values(), active=form.active.data)
+        except catalogue_admin.EntryError as exc:
+            _apply_error(form, exc)
+        else:
+            flash(f"Added {entry.name}.", "success")
+            return redirect(url_for("admin.catalogue_index", estate=estate.id))
+    status = 422 if form.errors else 200
+    return render_template("admin/catalogue/form.html", form=form, estate=estate, entry=None), status
+
+
+@bp.route("/catalogue/<int:entry_id>/edit", methods=["GET", "POST"])
+def catalogue_edit(entry_id: int):
+    entry = scoped(UtilityProvider, entry_id)
+    form = EntryForm()
+    if request.method == "GET":
+        form.fill_from(entry)
+    elif form.validate_on_submit():
+        try:
+            catalogue_admin.update_entry(entry, form.values())
+        except catalogue_admin.EntryError as exc:
+            _apply_error(form, exc)
+        else:
+            flash(f"Saved {entry.name}.", "success")
+            return redirect(url_for("admin.catalogue_index", estate=entry.estate_id))
+    status = 422 if form.errors else 200
+    return render_template("admin/catalogue/form.html", form=form, estate=entry.estate, entry=entry), status
+
+
+@bp.route("/catalogue/<int:entry_id>/deactivate", methods=["POST"])
+def catalogue_deactivate(entry_id: int):
+    entry = scoped(UtilityProvider, entry_id)
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        flash("Keep the reason under 255 characters.", "error")
+    else:
+        try:
+            paused = catalogue_admin.deactivate_entry(entry, form.reason.data)
+        except catalogue_admin.EntryError as exc:
+            flash(exc.message, "error")
+        else:
+            note = (f" {len(paused)} automatic payment(s) using it were paused and their residents told."
+                    if paused else "")
+            flash(f"{entry.name} is switched off; residents can no longer choose it.{note}", "success")
+    return redirect(url_for("admin.catalogue_index", estate=entry.estate_id))
+
+
+@bp.route("/catalogue/<int:entry_id>/activate", methods=["POST"])
+def catalogue_activate(entry_id: int):
+    entry = scoped(UtilityProvider, entry_id)
+    if ReasonForm().validate_on_submit():
+        try:
+            catalogue_admin.activate_entry(entry)
+        except catalogue_admin.EntryError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"{entry.name} is offered to residents again.", "success")
+    return redirect(url_for("admin.catalogue_index", estate=entry.estate_id))
+
+
+@bp.route("/catalogue/sync", methods=["GET", "POST"])
+def catalogue_sync():
+    """GET: a preview per provider. POST: apply one provider's plan if it is still the one previewed."""
+    estate = chosen_estate()
+    if estate is None:
+        return render_template("admin/catalogue/pick_estate.html", estates=visible_estates(),
+                               action=url_for("admin.catalogue_sync"), what="sync the catalogue")
+    config = current_app.config
+    previews = {}
+    status = 200
+    if request.method == "POST":
+        if not ReasonForm().validate_on_submit():
+            abort(400)
+        api_provider = request.form.get("api_provider", "")
+        if api_provider not in API_PROVIDERS:
+            abort(400)
+        outcome = catalogue_admin.apply_previewed_sync(estate.id, api_provider, request.form.get("digest", ""),
+                                                       config)
+        if outcome.applied:
+            flash(f"Synced from {PROVIDER_LABELS[api_provider]}: {outcome.message}", "success")
+            return redirect(url_for("admin.catalogue_index", estate=estate.id))
+        flash(outcome.message, "warning")
+        previews[api_provider] = outcome.preview
+        status = 409
+    for api_provider in API_PROVIDERS:
+        if api_provider not in previews:
+            previews[api_provider] = catalogue_admin.preview_sync(estate.id, api_provider, config)
+    return render_template("admin/catalogue/sync.html", estate=estate, previews=previews, form=ReasonForm(),
+                           **_labels()), status

@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
 from ...models import NotificationPreference
@@ -80,8 +81,17 @@ def save(user_id: int, chosen: set[tuple[NotificationEvent, str]]) -> int:
     """Store an explicit on/off for every event × channel (ticked = on) and commit; the number changed.
 
     Every cell is stored, not only those that differ from the default, so what a person saw and
-    chose stays true even if a default changes later.
+    chose stays true even if a default changes later. Two tabs saving at once both insert the
+    missing rows; the loser of that race reads the winner's rows and applies its choice on top.
     """
+    try:
+        return _save(user_id, chosen)
+    except IntegrityError:
+        db.session.rollback()
+        return _save(user_id, chosen)
+
+
+def _save(user_id: int, chosen: set[tuple[NotificationEvent, str]]) -> int:
     existing = {(p.event, p.channel): p for p in db.session.scalars(
         select(NotificationPreference).where(NotificationPreference.user_id == user_id))}
     changed = 0

@@ -101,6 +101,7 @@ def register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
     from .automations import bp as automations_bp
+    from .estate_bills import bp as estate_bills_bp
     from .history import bp as history_bp
     from .main import bp as main_bp
     from .notifications import bp as notifications_bp
@@ -119,6 +120,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(pay_bp, url_prefix="/pay")
     app.register_blueprint(notifications_bp, url_prefix="/notifications")
     app.register_blueprint(automations_bp, url_prefix="/automations")
+    app.register_blueprint(estate_bills_bp, url_prefix="/bills")
 
 
 def register_error_handlers(app: Flask) -> None:

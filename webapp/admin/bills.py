@@ -1,0 +1,102 @@
+"""Admin: estate bills (issue, bulk issue, cancel, list with totals) and the estate wallet's statement.
+
+Views parse and render; ``services.estate_bills`` holds the rules and writes the audit rows.
+Every bill id goes through ``scoped`` (404 outside the admin's estates).
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
+
+from ..models import Bill
+from ..services import estate_bills
+from . import bp
+from .bill_forms import IssueBillForm
+from .catalogue_forms import ReasonForm
+from .estate_choice import chosen_estate
+from .scope import scoped, visible_estate_ids, visible_estates
+
+
+def _due_month(raw: str) -> date | None:
+    try:
+        year, month = (int(part) for part in raw.split("-"))
+        return date(year, month, 1)
+    except ValueError:
+        return None
+
+
+@bp.route("/bills/")
+def bills_index():
+    estate = chosen_estate()
+    args = request.args
+    filters = {
+        "status": args.get("status") if args.get("status") in estate_bills.STATUS_LABELS else None,
+        "bill_type": args.get("type") if args.get("type") in estate_bills.TYPE_LABELS else None,
+        "due_month": _due_month(args.get("month", "")),
+    }
+    page = args.get("page", 1, type=int) or 1
+    estate_ids = [estate.id] if estate is not None else visible_estate_ids()
+    pagination, totals = estate_bills.bills_page(estate_ids, page=page, **filters)
+    return render_template("admin/bills/index.html", pagination=pagination, totals=totals, filters=filters,
+                           estate=estate, estates=visible_estates(), args=args, reason_form=ReasonForm(),
+                           type_labels=estate_bills.TYPE_LABELS, status_labels=estate_bills.STATUS_LABELS)
+
+
+@bp.route("/bills/new", methods=["GET", "POST"])
+def bills_new():
+    estate = chosen_estate()
+    if estate is None:
+        return render_template("admin/catalogue/pick_estate.html", estates=visible_estates(),
+                               action=url_for("admin.bills_new"), what="issue a bill")
+    residents = estate_bills.estate_residents(estate.id)
+    form = IssueBillForm()
+    form.residents.choices = [SelectChoice(r.id, f"{r.full_name} · {r.email}") for r in residents]
+    if form.validate_on_submit():
+        try:
+            bills = estate_bills.issue_bills(
+                estate.id, title=form.title.data, bill_type=form.bill_type.data, amount_kobo=form.amount.data,
+                due_date=form.due_date.data, user_ids=form.chosen_ids(), issued_by=current_user)
+        except estate_bills.BillError as exc:
+            target = {"amount": form.amount, "title": form.title, "bill_type": form.bill_type,
+                      "due_date": form.due_date, "residents": form.residents}.get(exc.field or "")
+            if target is None:
+                flash(exc.message, "error")
+            else:
+                target.errors = [*target.errors, exc.message]
+        else:
+            flash(f"Issued {len(bills)} bill{'s' if len(bills) != 1 else ''} for {form.title.data.strip()}; "
+                  "each resident has been told.", "success")
+            return redirect(url_for("admin.bills_index", estate=estate.id))
+    status = 422 if form.errors or request.method == "POST" else 200
+    return render_template("admin/bills/new.html", form=form, estate=estate, residents=residents), status
+
+
+@bp.route("/bills/<int:bill_id>/cancel", methods=["POST"])
+def bills_cancel(bill_id: int):
+    bill = scoped(Bill, bill_id)
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        flash("Keep the reason under 255 characters.", "error")
+    else:
+        try:
+            estate_bills.cancel_bill(bill.id, form.reason.data)
+        except estate_bills.BillError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"Cancelled {bill.title} for {bill.user.full_name}.", "success")
+    return redirect(url_for("admin.bills_index", estate=bill.estate_id))
+
+
+@bp.route("/bills/statement")
+def bills_statement():
+    estate = chosen_estate()
+    if estate is None:
+        return render_template("admin/catalogue/pick_estate.html", estates=visible_estates(),
+                               action=url_for("admin.bills_statement"), what="see the wallet statement")
+    page = request.args.get("page", 1, type=int) or 1
+    pagination = estate_bills.estate_statement(estate.id, page=page)
+    return render_template("admin/bills/statement.html", estate=estate, pagination=pagination,
+                           balance_kobo=estate_bills.estate_balance(estate.id), estates=visible_estates())

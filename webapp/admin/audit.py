@@ -1,0 +1,56 @@
+"""The audit log, read-only: a filterable page and the same filters as CSV. There is no route that
+changes or deletes an entry (the model refuses both anyway)."""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from flask import Response, render_template, request, stream_with_context
+from flask_login import current_user
+
+from ..services import audit_log
+from . import bp
+from .scope import visible_estate_ids, visible_estates
+
+
+def _scope() -> list[int] | None:
+    # A platform admin also reads entries that belong to no estate (e.g. platform-wide actions).
+    return None if current_user.is_platform_admin else visible_estate_ids()
+
+
+@bp.route("/audit/")
+def audit_index():
+    filters, errors = audit_log.parse_filters(request.args)
+    scope = _scope()
+    page = request.args.get("page", 1, type=int) or 1
+    pagination = audit_log.page(scope, filters, current_user.effective_timezone, page)
+    actions, object_types = audit_log.choices(scope)
+    estate_names = {e.id: e.name for e in visible_estates()} if current_user.is_platform_admin else {}
+    return render_template("admin/audit/index.html", pagination=pagination, filters=filters, errors=errors,
+                           actions=actions, object_types=object_types, estate_names=estate_names)
+
+
+@bp.route("/audit/export.csv")
+def audit_export():
+    filters, _errors = audit_log.parse_filters(request.args)
+    # Plain values only: the generator runs after this request's database session is closed.
+    scope, timezone = _scope(), current_user.effective_timezone
+
+    def generate() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        yield "\ufeff"  # spreadsheet programs then read the file as UTF-8
+        for row in audit_log.csv_rows(scope, filters, timezone):
+            writer.writerow(row)
+            if buffer.tell() > 16_384:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    filename = f"audit-{datetime.now(UTC).strftime('%Y%m%d')}.csv"
+    return Response(stream_with_context(generate()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                             "Cache-Control": "no-store"})

@@ -150,6 +150,15 @@ def test_date_range_counts_days_in_the_residents_timezone(logged_in, resident, m
     assert listed(logged_in.get("/payments/?to=2025-03-31")) == [march_31_local.id]
 
 
+def test_date_range_follows_the_residents_own_timezone_over_the_estates(logged_in, resident, meter):
+    resident.timezone = "Asia/Tokyo"  # UTC+9, while the estate keeps Africa/Lagos
+    db.session.commit()
+    # 16:00 UTC on 31 March is 01:00 on 1 April in Tokyo (17:00 on 31 March in Lagos).
+    payment = make_payment(resident, meter, created_at=at(2025, 3, 31, 16))
+    assert listed(logged_in.get("/payments/?from=2025-04-01&to=2025-04-01")) == [payment.id]
+    assert listed(logged_in.get("/payments/?to=2025-03-31")) == []
+
+
 def test_filters_combine(logged_in, resident, meter, decoder):
     wanted = make_payment(resident, meter, status="failed", created_at=at(2025, 5, 10, 12))
     make_payment(resident, meter, status="failed", created_at=at(2025, 6, 10, 12))

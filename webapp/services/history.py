@@ -1,8 +1,8 @@
 """A resident's payment history: filtered pages, one payment's detail, CSV rows, monthly spend.
 
-Everything here is read-only and scoped to one user. List queries load each payment's account
-(and, through it, the catalogue entry) in the same statement and skip the payment's timeline, so
-the number of statements a page costs does not grow with the number of payments.
+Everything here is read-only and scoped to one user. List queries load each payment's account in
+the same statement and skip the payment's timeline, so the number of statements a page costs does
+not grow with the number of payments (tests/test_query_counts.py holds that).
 """
 from __future__ import annotations
 

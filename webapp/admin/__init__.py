@@ -15,4 +15,4 @@ def require_admin():
     return None
 
 
-from . import audit, bills, catalogue, payments, routes  # noqa: E402,F401
+from . import audit, bills, catalogue, metrics, payments, routes  # noqa: E402,F401

@@ -66,7 +66,8 @@ def state_of(automation: Automation) -> str:
 def target_label(automation: Automation) -> str:
     account = automation.utility_account
     if automation.target_kind == "utility" and account is not None:
-        return f"{account.nickname} ({account.provider.name})"
+        removed = ", removed" if account.removed_at is not None else ""
+        return f"{account.nickname} ({account.provider.name}{removed})"
     return f"{BILL_NAMES.get(automation.bill_type or '', 'Estate')} bill"
 
 

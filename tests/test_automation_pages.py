@@ -1,0 +1,569 @@
+"""Resident automation pages and the automations service behind them: create (off), validate
+every field, turn on/off, pause/resume, skip next, delete, the schedule preview and settings."""
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, date, datetime, time
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+
+from webapp.extensions import db
+from webapp.models import Automation, AutomationOccurrence, AutomationSettings, SavedCard
+from webapp.services.automations import crud, settings
+
+from .factories_payments import make_catalogue_entry, make_payment, make_utility_account
+
+# Friday 10 January 2025, 09:00 in Lagos (UTC+1).
+NOW = datetime(2025, 1, 10, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def frozen():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def prepaid(estate):
+    return make_catalogue_entry(estate)  # ₦500 to ₦500,000, ₦100 fee
+
+
+@pytest.fixture
+def postpaid(estate):
+    return make_catalogue_entry(estate, name="Ikeja Electric Postpaid", item_code="postpaid", meter_type="postpaid")
+
+
+@pytest.fixture
+def tv_plan(estate):
+    return make_catalogue_entry(estate, name="DStv Compact", provider_type="cable_tv", provider_code="dstv",
+                                item_code="compact", meter_type=None, fixed_amount_kobo=15_700_00,
+                                min_amount_kobo=0, max_amount_kobo=None)
+
+
+@pytest.fixture
+def meter(resident, prepaid):
+    return make_utility_account(resident, prepaid, nickname="Home meter")
+
+
+@pytest.fixture
+def signed_in(auth, resident):
+    auth.login(resident.email)
+    return auth
+
+
+def form_for(target: str, **changes) -> dict:
+    """A valid form: ₦5,000 monthly on the 15th at 09:00 Lagos, from the wallet."""
+    return {
+        "target": target, "amount_mode": "fixed", "amount": "5000", "payment_source": "wallet", "priority": "normal",
+        "schedule_kind": "monthly_day", "day_of_month": "15", "time_of_day": "09:00", "timezone": "Africa/Lagos",
+        "starts_on": "2025-01-01", "catch_up": "latest", **changes,
+    }
+
+
+def automation_count() -> int:
+    return db.session.scalar(select(func.count()).select_from(Automation))
+
+
+def page_text(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def make_automation(user, account, **changes) -> Automation:
+    return crud.create_automation(user, form_for(f"account:{account.id}", **changes))
+
+
+# --- creating ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fields", [
+    {"schedule_kind": "monthly_day", "day_of_month": "31"},
+    {"schedule_kind": "last_day"},
+    {"schedule_kind": "nth_weekday", "nth": "2", "weekday": "1"},
+    {"schedule_kind": "weekly", "weekdays": ["0", "4"]},
+    {"schedule_kind": "interval", "interval_unit": "week", "interval_count": "2"},
+], ids=lambda f: f["schedule_kind"])
+def test_create_saves_each_schedule_kind(frozen, resident, meter, fields):
+    automation = make_automation(resident, meter, **fields)
+    saved = db.session.get(Automation, automation.id)
+    assert saved.schedule_kind == fields["schedule_kind"]
+    assert saved.amount_kobo == 5_000_00 and saved.utility_account_id == meter.id
+    assert crud.next_runs(saved)  # the saved schedule produces run dates
+
+
+def test_weekly_days_are_stored_as_a_sorted_list(frozen, resident, meter):
+    automation = make_automation(resident, meter, schedule_kind="weekly", weekdays=["4", "0", "4"])
+    assert automation.weekdays == "0,4"
+
+
+def test_new_automation_is_created_switched_off(frozen, signed_in, client, resident, meter):
+    response = signed_in.post("/automations/new", form_for(f"account:{meter.id}"))
+    automation = db.session.scalar(select(Automation))
+    assert response.status_code == 302 and response.location.endswith(f"/automations/{automation.id}")
+    assert automation.enabled is False and automation.next_run_at is None
+    assert "off until you turn it on" in page_text(client.get(response.location))
+
+
+def test_time_zone_and_start_default_to_the_residents_zone_and_today(frozen, resident, meter):
+    automation = make_automation(resident, meter, timezone="", starts_on="")
+    assert automation.timezone == "Africa/Lagos"
+    assert automation.starts_on == date(2025, 1, 10)
+    assert automation.time_of_day == time(9, 0)
+
+
+def test_priority_words_become_numbers(frozen, resident, meter):
+    assert make_automation(resident, meter, priority="high").priority == 3
+    assert make_automation(resident, meter, priority="low").priority == 1
+
+
+def test_estate_bill_automation_may_pay_the_full_outstanding(frozen, resident):
+    automation = crud.create_automation(resident, form_for("bill:service_charge", amount_mode="full_outstanding",
+                                                           amount=""))
+    assert automation.target_kind == "estate_bill" and automation.bill_type == "service_charge"
+    assert automation.amount_mode == "full_outstanding" and automation.amount_kobo is None
+
+
+def test_postpaid_meter_may_pay_the_full_outstanding(frozen, resident, postpaid):
+    account = make_utility_account(resident, postpaid, number="2222222222222")
+    automation = make_automation(resident, account, amount_mode="full_outstanding", amount="")
+    assert automation.amount_mode == "full_outstanding"
+
+
+def test_fixed_price_plan_takes_its_price_when_no_amount_is_typed(frozen, resident, tv_plan):
+    card = make_utility_account(resident, tv_plan, number="7027914329")
+    assert make_automation(resident, card, amount="").amount_kobo == 15_700_00
+
+
+def test_card_source_uses_the_residents_saved_card(frozen, resident, meter):
+    card = SavedCard(user_id=resident.id, authorization_code="AUTH_test", last4="4081", brand="visa",
+                     exp_month="12", exp_year="2030")
+    db.session.add(card)
+    db.session.commit()
+    automation = make_automation(resident, meter, payment_source="card")
+    assert automation.payment_source == "card" and automation.saved_card_id == card.id
+
+
+def test_partial_payments_keep_their_minimum(frozen, resident, meter):
+    automation = make_automation(resident, meter, allow_partial="y", partial_min="1,000", max_per_payment="8000")
+    assert automation.allow_partial is True
+    assert automation.partial_min_kobo == 1_000_00 and automation.max_per_payment_kobo == 8_000_00
+
+
+# --- bad input: a message next to the field, nothing saved ------------------------------------
+
+BAD_INPUT = {
+    "amount zero": ({"amount": "0"}, "Enter an amount greater than ₦0."),
+    "amount negative": ({"amount": "-50"}, "Enter an amount greater than ₦0."),
+    "amount letters": ({"amount": "five thousand"}, "Enter the amount in numbers only"),
+    "amount empty": ({"amount": ""}, "Enter an amount in naira"),
+    "amount below the minimum": ({"amount": "100"}, "The minimum for Ikeja Electric Prepaid is ₦500.00."),
+    "amount above the maximum": ({"amount": "600000"}, "The maximum for Ikeja Electric Prepaid is ₦500,000.00."),
+    "unknown account": ({"target": "account:999999"}, "Choose one of your accounts or an estate bill."),
+    "unknown bill type": ({"target": "bill:parking"}, "Choose one of your accounts or an estate bill."),
+    "no target": ({"target": ""}, "Choose one of your accounts or an estate bill."),
+    "card without a saved card": ({"payment_source": "card"}, "You have no saved card yet."),
+    "full outstanding on a prepaid meter": ({"amount_mode": "full_outstanding"}, "works only for postpaid meters"),
+    "day 32": ({"day_of_month": "32"}, "Choose a day of the month from 1 to 31."),
+    "day letters": ({"day_of_month": "first"}, "Choose a day of the month from 1 to 31."),
+    "end before start": ({"ends_on": "2024-12-31"}, "The end date must be on or after the start date."),
+    "no runs left": ({"ends_on": "2025-01-05"}, "This schedule has no run dates left."),
+    "end date and count": ({"ends_on": "2025-12-31", "max_occurrences": "3"}, "not both"),
+    "count zero": ({"max_occurrences": "0"}, "Enter a number of payments from 1 to 1000"),
+    "bad date": ({"starts_on": "31/01/2025"}, "Enter a date like 2025-01-31."),
+    "bad time": ({"time_of_day": "25:00"}, "Enter a time like 09:00."),
+    "unknown zone": ({"timezone": "Mars/Olympus"}, "Unknown time zone 'Mars/Olympus'."),
+    "unknown kind": ({"schedule_kind": "hourly"}, "Choose how often this should run."),
+    "interval zero": ({"schedule_kind": "interval", "interval_unit": "day", "interval_count": "0"},
+                      "Repeat every 1 to 366 days, weeks or months."),
+    "weekly without days": ({"schedule_kind": "weekly"}, "Choose at least one day of the week."),
+    "fifth weekday": ({"schedule_kind": "nth_weekday", "nth": "5", "weekday": "1"},
+                      "Choose first, second, third, fourth or last."),
+    "unknown priority": ({"priority": "urgent"}, "Choose high, normal or low priority."),
+    "limit below the amount": ({"max_per_payment": "1000"}, "This limit is below the amount"),
+    "partial minimum above the amount": ({"allow_partial": "y", "partial_min": "6000"},
+                                         "The smallest partial payment must not be more than the amount"),
+}
+
+
+@pytest.mark.parametrize("changes,message", BAD_INPUT.values(), ids=BAD_INPUT.keys())
+def test_bad_input_shows_a_message_and_creates_nothing(frozen, signed_in, resident, meter, changes, message):
+    response = signed_in.post("/automations/new", {**form_for(f"account:{meter.id}"), **changes})
+    assert response.status_code == 422
+    assert message in page_text(response)
+    assert automation_count() == 0
+
+
+def test_another_residents_account_is_refused_like_an_unknown_one(frozen, signed_in, other_resident, prepaid):
+    theirs = make_utility_account(other_resident, prepaid, number="3333333333333")
+    response = signed_in.post("/automations/new", form_for(f"account:{theirs.id}"))
+    assert response.status_code == 422
+    assert "Choose one of your accounts or an estate bill." in page_text(response)
+    assert automation_count() == 0
+
+
+def test_a_plan_with_a_fixed_price_refuses_another_amount(frozen, resident, tv_plan):
+    card = make_utility_account(resident, tv_plan, number="7027914329")
+    with pytest.raises(crud.AutomationError) as caught:
+        make_automation(resident, card, amount="10000")
+    assert caught.value.errors["amount"] == "DStv Compact costs exactly ₦15,700.00."
+
+
+def test_errors_are_shown_next_to_their_fields(frozen, signed_in, meter):
+    response = signed_in.post("/automations/new", form_for(f"account:{meter.id}", amount="abc", day_of_month="40"))
+    text = page_text(response)
+    assert re.search(r'id="amount"[^>]*aria-invalid="true"', text)
+    assert 'id="amount-error"' in text and 'id="day_of_month-error"' in text
+    assert 'value="abc"' in text  # what was typed stays in the box
+
+
+# --- switching on and off ---------------------------------------------------------------------
+
+def test_turning_on_schedules_the_next_run_after_now_not_a_past_one(frozen, signed_in, resident, meter):
+    # Started in November on the 5th: Nov 5, Dec 5 and Jan 5 are in the past and are not paid.
+    automation = make_automation(resident, meter, starts_on="2024-11-01", day_of_month="5")
+    response = signed_in.post(f"/automations/{automation.id}/enable", page="/automations/")
+    assert response.status_code == 302
+    db.session.refresh(automation)
+    assert automation.enabled is True
+    assert automation.next_run_at == datetime(2025, 2, 5, 8, 0, tzinfo=UTC)  # 09:00 in Lagos
+
+
+def test_turning_on_today_at_a_later_time_runs_today(frozen, resident, meter):
+    automation = make_automation(resident, meter, day_of_month="10", time_of_day="18:30")
+    crud.enable(resident, automation.id)
+    assert automation.next_run_at == datetime(2025, 1, 10, 17, 30, tzinfo=UTC)
+
+
+def test_turning_off_clears_the_next_run(frozen, signed_in, resident, meter):
+    automation = make_automation(resident, meter)
+    crud.enable(resident, automation.id)
+    signed_in.post(f"/automations/{automation.id}/disable", page="/automations/")
+    db.session.refresh(automation)
+    assert automation.enabled is False and automation.next_run_at is None
+
+
+def test_htmx_action_returns_only_the_updated_card(frozen, signed_in, client, resident, meter):
+    automation = make_automation(resident, meter)
+    response = signed_in.post(f"/automations/{automation.id}/enable", page="/automations/",
+                              headers={"HX-Request": "true"})
+    text = page_text(response)
+    assert response.status_code == 200 and "<html" not in text
+    assert f'id="automation-{automation.id}"' in text and "Turned on. The first payment is on 15 Jan 2025" in text
+
+
+def test_pause_and_resume_from_the_list(frozen, signed_in, resident, meter):
+    automation = make_automation(resident, meter)
+    crud.enable(resident, automation.id)
+    signed_in.post(f"/automations/{automation.id}/pause", page="/automations/")
+    db.session.refresh(automation)
+    assert crud.state_of(automation) == crud.PAUSED and automation.pause_reason == "Paused by you"
+    signed_in.post(f"/automations/{automation.id}/resume", page="/automations/")
+    db.session.refresh(automation)
+    assert crud.state_of(automation) == crud.ON and automation.pause_reason is None
+
+
+def test_resume_continues_after_now_so_the_paused_runs_are_not_paid(frozen, resident, meter):
+    automation = make_automation(resident, meter)
+    crud.enable(resident, automation.id)
+    crud.pause(resident, automation.id)
+    automation.consecutive_failures = 2
+    db.session.commit()
+    frozen.move_to(datetime(2025, 3, 20, 8, 0, tzinfo=UTC))  # Jan 15, Feb 15 and Mar 15 fell in the pause
+    crud.resume(resident, automation.id)
+    assert automation.next_run_at == datetime(2025, 4, 15, 8, 0, tzinfo=UTC)
+    assert automation.consecutive_failures == 0  # one more failure does not pause it again at once
+
+
+def test_pausing_an_automation_that_is_off_says_why(frozen, signed_in, client, resident, meter):
+    automation = make_automation(resident, meter)
+    response = signed_in.post(f"/automations/{automation.id}/pause", page="/automations/", follow_redirects=True)
+    assert "This automation is off; there is nothing to pause." in page_text(response)
+    db.session.refresh(automation)
+    assert automation.paused_at is None
+
+
+def test_skip_next_marks_the_next_run_and_names_its_date(frozen, signed_in, resident, meter):
+    automation = make_automation(resident, meter)
+    crud.enable(resident, automation.id)
+    response = signed_in.post(f"/automations/{automation.id}/skip-next", page="/automations/",
+                              follow_redirects=True)
+    db.session.refresh(automation)
+    assert automation.skip_next is True
+    assert automation.next_run_at == datetime(2025, 1, 15, 8, 0, tzinfo=UTC)  # unchanged: the sweep skips it
+    text = page_text(response)
+    assert "The payment on 15 Jan 2025, 09:00 will be skipped." in text
+    assert "will be skipped" in text and "Don't skip (15 Jan)" in text
+
+
+def test_undo_skip(frozen, signed_in, resident, meter):
+    automation = make_automation(resident, meter)
+    crud.enable(resident, automation.id)
+    crud.skip_next(resident, automation.id)
+    signed_in.post(f"/automations/{automation.id}/unskip", page="/automations/")
+    db.session.refresh(automation)
+    assert automation.skip_next is False
+
+
+def test_skip_next_needs_an_automation_that_is_on(frozen, resident, meter):
+    automation = make_automation(resident, meter)
+    with pytest.raises(crud.AutomationError):
+        crud.skip_next(resident, automation.id)
+    assert automation.skip_next is False
+
+
+def test_delete_asks_first_then_keeps_the_history(frozen, signed_in, client, resident, meter):
+    automation = make_automation(resident, meter)
+    crud.enable(resident, automation.id)
+    confirm = client.get(f"/automations/{automation.id}/delete")
+    assert "Delete the automation for Home meter" in page_text(confirm)
+    assert db.session.get(Automation, automation.id).deleted_at is None  # GET changes nothing
+
+    signed_in.post(f"/automations/{automation.id}/delete")
+    db.session.expire_all()
+    row = db.session.get(Automation, automation.id)
+    assert row is not None and row.deleted_at is not None
+    assert row.enabled is False and row.next_run_at is None
+    assert client.get(f"/automations/{automation.id}").status_code == 404
+    assert "Home meter" not in page_text(client.get("/automations/"))
+
+
+# --- scoping and guards -----------------------------------------------------------------------
+
+ROUTES = [("GET", "/automations/{id}"), ("GET", "/automations/{id}/edit"), ("POST", "/automations/{id}/edit"),
+          ("POST", "/automations/{id}/enable"), ("POST", "/automations/{id}/disable"),
+          ("POST", "/automations/{id}/pause"), ("POST", "/automations/{id}/resume"),
+          ("POST", "/automations/{id}/skip-next"), ("POST", "/automations/{id}/unskip"),
+          ("GET", "/automations/{id}/delete"), ("POST", "/automations/{id}/delete")]
+
+
+@pytest.mark.parametrize("method,path", ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
+def test_another_residents_automation_is_a_404(frozen, signed_in, client, other_resident, prepaid, method, path):
+    account = make_utility_account(other_resident, prepaid, number="3333333333333")
+    theirs = make_automation(other_resident, account)
+    crud.enable(other_resident, theirs.id)
+    url = path.format(id=theirs.id)
+    if method == "GET":
+        response = client.get(url)
+    else:
+        response = signed_in.post(url, form_for(f"account:{account.id}", amount="9000"), page="/automations/")
+    assert response.status_code == 404
+    db.session.expire_all()
+    untouched = db.session.get(Automation, theirs.id)
+    assert untouched.enabled is True and untouched.deleted_at is None and untouched.amount_kobo == 5_000_00
+
+
+def test_preview_for_another_residents_automation_is_a_404(frozen, signed_in, other_resident, prepaid):
+    account = make_utility_account(other_resident, prepaid, number="3333333333333")
+    theirs = make_automation(other_resident, account)
+    response = signed_in.post("/automations/preview", form_for("", automation_id=str(theirs.id)),
+                              page="/automations/")
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/automations/", "/automations/new", "/automations/settings",
+                                  "/automations/upcoming"])
+def test_anonymous_visitors_sign_in_first(client, path):
+    response = client.get(path)
+    assert response.status_code == 302 and "/auth/login" in response.location
+
+
+@pytest.mark.parametrize("path", ["/automations/", "/automations/settings", "/automations/upcoming"])
+def test_admins_get_a_404(auth, client, estate_admin, path):
+    auth.login(estate_admin.email)
+    assert client.get(path).status_code == 404
+
+
+def test_resident_nav_links_to_automations_and_upcoming(signed_in, client):
+    text = page_text(client.get("/"))
+    assert 'href="/automations/"' in text and 'href="/automations/upcoming"' in text
+
+
+# --- pages --------------------------------------------------------------------------------------
+
+def test_list_shows_target_amount_schedule_next_run_and_state(frozen, signed_in, client, resident, meter):
+    on = make_automation(resident, meter, day_of_month="31")
+    crud.enable(resident, on.id)
+    crud.create_automation(resident, form_for("bill:security", amount="2500"))
+    text = page_text(client.get("/automations/"))
+    assert "Home meter (Ikeja Electric Prepaid)" in text and "Security bill" in text
+    assert "₦5,000.00" in text and "₦2,500.00" in text
+    assert "Monthly on day 31 at 09:00 (Africa/Lagos)" in text
+    assert "31 Jan 2025, 09:00" in text  # next run, in Lagos time
+    assert ">On</span>" in text and ">Off</span>" in text
+
+
+def test_paused_badge_shows_the_reason(frozen, signed_in, client, resident, meter):
+    automation = make_automation(resident, meter)
+    crud.enable(resident, automation.id)
+    automation.paused_at, automation.pause_reason = NOW, "Paused after 3 failed payments in a row."
+    db.session.commit()
+    text = page_text(client.get("/automations/"))
+    assert ">Paused</span>" in text and "Paused after 3 failed payments in a row." in text
+
+
+def test_detail_lists_recent_runs_with_a_link_to_the_payment(frozen, signed_in, client, resident, meter):
+    automation = make_automation(resident, meter)
+    payment = make_payment(resident, meter, amount_kobo=5_000_00)
+    db.session.add_all([
+        AutomationOccurrence(automation_id=automation.id, user_id=resident.id, status="paid",
+                             scheduled_for=datetime(2024, 12, 15, 8, 0, tzinfo=UTC), payment_id=payment.id,
+                             amount_kobo=5_000_00),
+        AutomationOccurrence(automation_id=automation.id, user_id=resident.id, status="missed",
+                             scheduled_for=datetime(2024, 11, 15, 8, 0, tzinfo=UTC),
+                             reason="Not enough money in your wallet before the grace period ended"),
+    ])
+    db.session.commit()
+    text = page_text(client.get(f"/automations/{automation.id}"))
+    assert f'href="/payments/{payment.id}"' in text
+    assert "Not enough money in your wallet before the grace period ended" in text
+    assert text.index("15 Dec 2024") < text.index("15 Nov 2024")  # newest first
+
+
+def test_edit_form_is_prefilled_and_saves_changes(frozen, signed_in, client, resident, meter):
+    automation = make_automation(resident, meter, max_per_payment="7500.50")
+    text = page_text(client.get(f"/automations/{automation.id}/edit"))
+    assert 'value="5000"' in text and 'value="7500.50"' in text and 'value="2025-01-01"' in text
+    response = signed_in.post(f"/automations/{automation.id}/edit",
+                              form_for(f"account:{meter.id}", amount="6000", max_per_payment="7500.50"))
+    assert response.status_code == 302
+    db.session.refresh(automation)
+    assert automation.amount_kobo == 6_000_00
+
+
+def test_bad_edit_changes_nothing(frozen, signed_in, resident, meter):
+    automation = make_automation(resident, meter)
+    response = signed_in.post(f"/automations/{automation.id}/edit",
+                              form_for(f"account:{meter.id}", amount="7000", day_of_month="32"))
+    assert response.status_code == 422
+    db.session.expire_all()
+    unchanged = db.session.get(Automation, automation.id)
+    assert unchanged.amount_kobo == 5_000_00 and unchanged.day_of_month == 15
+
+
+def test_editing_a_running_schedule_reschedules_from_now(frozen, resident, meter):
+    automation = make_automation(resident, meter)
+    crud.enable(resident, automation.id)
+    crud.update_automation(resident, automation.id, form_for(f"account:{meter.id}", day_of_month="20"))
+    assert automation.next_run_at == datetime(2025, 1, 20, 8, 0, tzinfo=UTC)
+
+
+# --- the schedule preview ------------------------------------------------------------------------
+
+def test_htmx_preview_shows_the_next_five_dates_clamped_to_short_months(frozen, signed_in, meter):
+    response = signed_in.post("/automations/preview", form_for(f"account:{meter.id}", day_of_month="31"),
+                              page="/automations/new", headers={"HX-Request": "true"})
+    text = page_text(response)
+    assert response.status_code == 200 and "<html" not in text
+    dates = re.findall(r"<li>([^<]+)</li>", text)
+    assert dates == ["Fri 31 Jan 2025, 09:00", "Fri 28 Feb 2025, 09:00", "Mon 31 Mar 2025, 09:00",
+                     "Wed 30 Apr 2025, 09:00", "Sat 31 May 2025, 09:00"]
+
+
+def test_preview_times_are_in_the_residents_zone(frozen, signed_in, meter):
+    # 09:00 in London is 10:00 in Lagos in winter.
+    response = signed_in.post("/automations/preview",
+                              form_for(f"account:{meter.id}", day_of_month="31", timezone="Europe/London"),
+                              page="/automations/new", headers={"HX-Request": "true"})
+    assert "Fri 31 Jan 2025, 10:00" in page_text(response)
+
+
+def test_htmx_preview_shows_the_schedule_error(frozen, signed_in, meter):
+    response = signed_in.post("/automations/preview", form_for(f"account:{meter.id}", day_of_month="32"),
+                              page="/automations/new", headers={"HX-Request": "true"})
+    text = page_text(response)
+    assert response.status_code == 200
+    assert "Choose a day of the month from 1 to 31." in text and "<li>" not in text
+
+
+def test_preview_without_javascript_returns_the_form_with_the_dates(frozen, signed_in, meter):
+    response = signed_in.post("/automations/preview", form_for(f"account:{meter.id}", schedule_kind="last_day"),
+                              page="/automations/new")
+    text = page_text(response)
+    assert "<html" in text and 'name="target"' in text
+    assert "Fri 31 Jan 2025, 09:00" in text and "Fri 28 Feb 2025, 09:00" in text
+    assert automation_count() == 0
+
+
+def test_changing_the_kind_swaps_in_that_kinds_fields(frozen, signed_in, meter):
+    response = signed_in.post("/automations/preview?part=schedule",
+                              form_for(f"account:{meter.id}", schedule_kind="weekly", weekdays=["2"]),
+                              page="/automations/new", headers={"HX-Request": "true"})
+    text = page_text(response)
+    assert 'id="schedule-section"' in text and 'name="weekdays"' in text and 'name="day_of_month"' not in text
+    assert "Wed 15 Jan 2025, 09:00" in text
+
+
+def test_new_form_shows_a_preview_straight_away(frozen, signed_in, client, meter):
+    text = page_text(client.get("/automations/new"))
+    assert 'id="schedule-preview"' in text
+    # Monthly on today's day (the 10th) at 09:00, which in Lagos is exactly now.
+    assert re.findall(r"<li>([^<]+)</li>", text)[:2] == ["Fri 10 Jan 2025, 09:00", "Mon 10 Feb 2025, 09:00"]
+
+
+# --- settings -------------------------------------------------------------------------------------
+
+SETTINGS_FORM = {"min_balance": "2,000", "monthly_cap": "50000", "electricity_cap": "20000", "water_cap": "",
+                 "internet_cap": "", "cable_tv_cap": "15700", "estate_bills_cap": "", "reminder_lead_hours": "48",
+                 "grace_hours": "24", "pause_after_failures": "5"}
+
+
+def test_settings_round_trip(signed_in, client, resident):
+    response = signed_in.post("/automations/settings", SETTINGS_FORM)
+    assert response.status_code == 302
+    saved = db.session.scalar(select(AutomationSettings).where(AutomationSettings.user_id == resident.id))
+    assert saved.min_balance_kobo == 2_000_00 and saved.monthly_cap_kobo == 50_000_00
+    assert saved.electricity_cap_kobo == 20_000_00 and saved.cable_tv_cap_kobo == 15_700_00
+    assert saved.water_cap_kobo is None and saved.estate_bills_cap_kobo is None
+    assert (saved.reminder_lead_hours, saved.grace_hours, saved.pause_after_failures) == (48, 24, 5)
+    text = page_text(client.get("/automations/settings"))
+    assert 'value="2000"' in text and 'value="15700"' in text and 'value="48"' in text
+
+
+def test_second_save_updates_the_same_row(resident):
+    settings.save_settings(resident, SETTINGS_FORM)
+    settings.save_settings(resident, {**SETTINGS_FORM, "monthly_cap": "", "min_balance": "0"})
+    rows = db.session.scalars(select(AutomationSettings)).all()
+    assert len(rows) == 1 and rows[0].monthly_cap_kobo is None and rows[0].min_balance_kobo == 0
+
+
+def test_settings_page_shows_defaults_before_the_first_save(signed_in, client, resident):
+    text = page_text(client.get("/automations/settings"))
+    assert 'value="24"' in text and 'value="72"' in text and 'value="3"' in text
+    assert db.session.scalar(select(func.count()).select_from(AutomationSettings)) == 0  # GET writes nothing
+
+
+BAD_SETTINGS = {
+    "min balance letters": ({"min_balance": "lots"}, "min_balance", "Enter the amount in numbers only"),
+    "cap zero": ({"monthly_cap": "0"}, "monthly_cap", "Enter an amount greater than ₦0."),
+    "cap negative": ({"water_cap": "-10"}, "water_cap", "Enter an amount greater than ₦0."),
+    "cap three decimals": ({"internet_cap": "10.505"}, "internet_cap", "at most two digits"),
+    "reminder too long": ({"reminder_lead_hours": "169"}, "reminder_lead_hours", "from 0 to 168"),
+    "grace zero": ({"grace_hours": "0"}, "grace_hours", "from 1 to 168"),
+    "grace letters": ({"grace_hours": "a day"}, "grace_hours", "from 1 to 168"),
+    "pause after zero": ({"pause_after_failures": "0"}, "pause_after_failures", "from 1 to 10"),
+    "pause after eleven": ({"pause_after_failures": "11"}, "pause_after_failures", "from 1 to 10"),
+}
+
+
+@pytest.mark.parametrize("changes,field,message", BAD_SETTINGS.values(), ids=BAD_SETTINGS.keys())
+def test_bad_settings_show_a_message_and_save_nothing(signed_in, resident, changes, field, message):
+    response = signed_in.post("/automations/settings", {**SETTINGS_FORM, **changes})
+    text = page_text(response)
+    assert response.status_code == 422
+    assert message in text and f'id="{field}-error"' in text
+    assert db.session.scalar(select(func.count()).select_from(AutomationSettings)) == 0
+
+
+def test_bad_settings_keep_the_saved_ones(resident):
+    settings.save_settings(resident, SETTINGS_FORM)
+    with pytest.raises(settings.SettingsError):
+        settings.save_settings(resident, {**SETTINGS_FORM, "min_balance": "9000", "grace_hours": "0"})
+    db.session.expire_all()
+    assert settings.get_settings(resident.id).min_balance_kobo == 2_000_00
+
+
+def test_other_residents_settings_are_their_own(resident, other_resident):
+    settings.save_settings(resident, SETTINGS_FORM)
+    assert settings.get_settings(other_resident.id).min_balance_kobo == 0
+

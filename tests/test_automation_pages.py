@@ -171,6 +171,7 @@ BAD_INPUT = {
     "end date and count": ({"ends_on": "2025-12-31", "max_occurrences": "3"}, "not both"),
     "count zero": ({"max_occurrences": "0"}, "Enter a number of payments from 1 to 1000"),
     "bad date": ({"starts_on": "31/01/2025"}, "Enter a date like 2025-01-31."),
+    "start decades ago": ({"starts_on": "1900-01-01"}, "Choose a start date within two years of today."),
     "bad time": ({"time_of_day": "25:00"}, "Enter a time like 09:00."),
     "unknown zone": ({"timezone": "Mars/Olympus"}, "Unknown time zone 'Mars/Olympus'."),
     "unknown kind": ({"schedule_kind": "hourly"}, "Choose how often this should run."),

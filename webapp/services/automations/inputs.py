@@ -27,6 +27,7 @@ BILL_NAMES = {"security": "Security", "maintenance": "Maintenance", "service_cha
 SCHEDULE_FIELDS = ("schedule_kind", "interval_unit", "interval_count", "day_of_month", "nth", "weekday", "weekdays",
                    "time_of_day", "timezone", "starts_on", "ends_on", "max_occurrences")
 MAX_COUNT = 1000
+START_WITHIN_DAYS = 731
 CHOOSE_TARGET = "Choose one of your accounts or an estate bill."
 
 
@@ -169,7 +170,12 @@ def read_schedule(user: User, form: _Reader) -> Schedule | None:
     """The schedule the form describes, or None with the problems recorded on ``form``."""
     kind = form.choice("schedule_kind", KINDS, "Choose how often this should run.", default="monthly_day")
     timezone = form.text("timezone") or user.effective_timezone
-    starts_on = form.day("starts_on", default=today_in(timezone))
+    today = today_in(timezone)
+    starts_on = form.day("starts_on", default=today)
+    if starts_on is not None and abs((starts_on - today).days) > START_WITHIN_DAYS:
+        # Run dates are walked from the start, so a start decades away would make every look-up slow.
+        form.fail("starts_on", "Choose a start date within two years of today.")
+        starts_on = None
     time_of_day = form.clock("time_of_day", default=time(9, 0))
     values: dict = {}
     if kind == "interval":

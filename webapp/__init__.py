@@ -113,6 +113,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    from .admin import rq as rq_dashboard
+
+    rq_dashboard.init_app(app)  # /admin/rq, platform admins only
     app.register_blueprint(wallet_bp, url_prefix="/wallet")
     app.register_blueprint(webhooks_bp, url_prefix="/webhooks")
     app.register_blueprint(history_bp, url_prefix="/payments")

@@ -121,6 +121,15 @@ def test_bills_cannot_be_issued_in_another_estate(as_admin, foreign_resident):
     assert bill_rows() == [] and audit_rows() == []
 
 
+def test_a_platform_admin_picks_the_estate_to_bill(auth, estate, resident, foreign_resident):
+    boss = factories.make_user(email="platform@example.com", role="platform_admin")
+    auth.login(boss.email)
+    assert "Choose an estate" in text(auth.client.get("/admin/bills/new"))
+    url = f"/admin/bills/new?estate={foreign_resident.estate_id}"
+    assert auth.post(url, issue_form(), page=url).status_code == 302
+    assert [row[1] for row in bill_rows()] == [foreign_resident.id]
+
+
 # --- issuing ---------------------------------------------------------------------------------------
 
 def test_bulk_issue_bills_every_resident_once_with_one_audit_row(as_admin, estate, resident, other_resident,

@@ -41,7 +41,7 @@ def bills_index():
     estate_ids = [estate.id] if estate is not None else visible_estate_ids()
     pagination, totals = estate_bills.bills_page(estate_ids, page=page, **filters)
     return render_template("admin/bills/index.html", pagination=pagination, totals=totals, filters=filters,
-                           estate=estate, estates=visible_estates(), args=args, reason_form=ReasonForm(),
+                           estate=estate, estates=visible_estates(), args=args,
                            type_labels=estate_bills.TYPE_LABELS, status_labels=estate_bills.STATUS_LABELS)
 
 

@@ -39,7 +39,7 @@ def catalogue_index():
     estate_ids = [estate.id] if estate is not None else visible_estate_ids()
     pagination = catalogue_admin.entries_page(estate_ids, page=page, **filters)
     return render_template("admin/catalogue/index.html", pagination=pagination, filters=filters, estate=estate,
-                           estates=visible_estates(), reason_form=ReasonForm(), args=request.args, **_labels())
+                           estates=visible_estates(), args=request.args, **_labels())
 
 
 def _apply_error(form: EntryForm, exc: catalogue_admin.EntryError) -> None:

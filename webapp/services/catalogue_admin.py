@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import Automation, UtilityAccount, UtilityProvider
@@ -60,8 +61,8 @@ def entries_page(estate_ids: list[int], *, search: str = "", utility_type: str |
         query = query.where(UtilityProvider.api_provider == api_provider)
     if active is not None:
         query = query.where(UtilityProvider.is_active.is_(active))
-    query = query.order_by(UtilityProvider.estate_id, UtilityProvider.provider_type, UtilityProvider.name,
-                           UtilityProvider.id)
+    query = query.options(joinedload(UtilityProvider.estate)).order_by(
+        UtilityProvider.estate_id, UtilityProvider.provider_type, UtilityProvider.name, UtilityProvider.id)
     return db.paginate(query, page=page, per_page=per_page, max_per_page=200, error_out=False)
 
 

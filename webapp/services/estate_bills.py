@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import Account, Bill, BillCategory, BillStatus, Estate, Payment, PaymentStatus, Role, User
@@ -74,8 +75,8 @@ def bills_page(estate_ids: list[int], *, status: str | None = None, bill_type: s
                due_month: date | None = None, page: int = 1, per_page: int = 50) -> tuple[Pagination, BillTotals]:
     """One page of the estates' bills (due date first, newest issue next) and totals over every match."""
     query = _filtered(estate_ids, status, bill_type, due_month)
-    pagination = db.paginate(query.order_by(Bill.due_date.desc(), Bill.id.desc()), page=page, per_page=per_page,
-                             max_per_page=200, error_out=False)
+    pagination = db.paginate(query.options(joinedload(Bill.user)).order_by(Bill.due_date.desc(), Bill.id.desc()),
+                             page=page, per_page=per_page, max_per_page=200, error_out=False)
     matches = query.subquery()
     live = matches.c.status != BillStatus.CANCELLED.value
     row = db.session.execute(select(

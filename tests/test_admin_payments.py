@@ -355,3 +355,11 @@ def test_an_action_without_a_csrf_token_is_refused(client, auth, estate_admin, h
     auth.login(estate_admin.email)
     assert client.post(f"/admin/payments/{held.id}/approve").status_code == 400
     assert reload(held).status == "held"
+
+
+def test_a_reason_left_from_an_earlier_hold_is_not_shown_as_the_current_one(client, auth, estate_admin, resident,
+                                                                            account):
+    approved = make_payment(resident, account, "succeeded", status_reason="Held for review: linked by 3 residents")
+    auth.login(estate_admin.email)
+    assert "linked by 3 residents" not in page_text(client.get("/admin/payments/?queue=succeeded"))
+    assert 'id="status-reason"' not in page_text(client.get(f"/admin/payments/{approved.id}"))

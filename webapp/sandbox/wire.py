@@ -17,8 +17,12 @@ def state() -> State:
 
 
 def naira(kobo: int):
-    """Kobo as a naira JSON number: an int when whole (500), else a decimal number (13.13)."""
-    return kobo // 100 if kobo % 100 == 0 else kobo / 100
+    """Kobo as a naira JSON number: an int when whole (500), else a decimal number (13.13).
+
+    A fractional JSON number is a float in Python by nature; it is read from the exact decimal
+    text (never computed by float division), so the wire shows exactly "13.13".
+    """
+    return kobo // 100 if kobo % 100 == 0 else float(naira_text(kobo))
 
 
 def naira_text(kobo: int) -> str:

@@ -62,6 +62,8 @@ class Schedule:
             raise ScheduleError("The end date must be on or after the start date.")
         if self.max_occurrences is not None and self.max_occurrences < 1:
             raise ScheduleError("The number of payments must be at least 1.")
+        if self.max_occurrences is not None and self.ends_on is not None:
+            raise ScheduleError("End either on a date or after a number of payments, not both.")
 
     @property
     def zone(self) -> ZoneInfo:

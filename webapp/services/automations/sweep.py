@@ -85,6 +85,7 @@ def sweep_resident(user_id: int, now: datetime, report: SweepReport) -> list[Pay
     wanted = desired_amounts(user_id, now)  # may call providers: before any lock is taken
     settings = settings_for(user_id)
     grace = timedelta(hours=settings.grace_hours)
+    db.session.rollback()  # SQLite: a read-then-write transaction fails at once if a worker committed between
     try:
         for automation in _lock_resident(user_id, now):
             _record_due_occurrences(automation, now, grace, report)

@@ -291,4 +291,4 @@ def apply_previewed_sync(estate_id: int, api_provider: str, digest: str, config:
     except catalogue.CatalogueSyncError as exc:
         db.session.rollback()
         return SyncOutcome(False, preview_sync(estate_id, api_provider, config), str(exc).capitalize() + ".")
-    return SyncOutcome(True, preview, f"{api_provider}: {plan.summary()}.", tuple(paused))
+    return SyncOutcome(True, preview, f"{plan.summary()}.", tuple(paused))

@@ -82,7 +82,8 @@ def allocate(requests: Iterable[Request], limits: Limits) -> list[Decision]:
         if type_cap is not None:
             limit_bound = min(limit_bound, max(0, type_cap))
         funds_bound = max(0, spendable - req.fee_kobo)
-        floor = max(req.partial_min_kobo, 1)
+        # The least this request takes: its partial minimum, or all of it when it wants less than that.
+        floor = min(max(req.partial_min_kobo, 1), wanted)
         if wanted == 0:
             amount, outcome = 0, LIMIT_REACHED
         elif not req.allow_partial:

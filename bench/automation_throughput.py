@@ -329,7 +329,7 @@ def run(args: argparse.Namespace, workdir: Path, children: Children) -> int:
                   flush=True)
         funded = 10 * args.per_resident * (AMOUNT_KOBO + 1_000_00)
         found = results(funded)
-        print(f"  provider calls {found['calls']}; emails queued behind payments: {queue.count} left; "
+        print(f"  provider calls {found['calls']}; jobs still queued {queue.count} (emails after payments); "
               f"wallets off their expected balance: {found['wrong_wallets']}; ledger invariants: "
               f"{'ok' if not found['invariants'] else found['invariants']}", flush=True)
     mean = found["mean_s"] or 1.0
@@ -415,7 +415,8 @@ def main(argv=None) -> int:
     def stop(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
 
-    signal.signal(signal.SIGTERM, stop)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # also when started with SIGINT ignored
+        signal.signal(signum, stop)
     workdir = Path(tempfile.mkdtemp(prefix="autopay-bench-"))
     children = Children()
     try:

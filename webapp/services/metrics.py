@@ -231,7 +231,8 @@ def _day_of(column, ends: list[datetime], first: int, stop: int):
 
 
 def daily_volume(period: Period, estate_ids: list[int]) -> DailyVolume:
-    """Succeeded payments per local day and utility type (estate bills as "estate_bill")."""
+    """Succeeded payments (amount, without fees) per local day and utility type, estate bills as
+    "estate_bill". A refunded payment is not volume: its money went back to the wallet."""
     days = period.days
     ends = [period.midnight(d + timedelta(days=1)) for d in days]
     rows = (

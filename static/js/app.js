@@ -23,3 +23,14 @@ document.addEventListener("submit", (event) => {
   form.dataset.sent = "1";
   form.querySelectorAll("button[type=submit]").forEach((b) => { b.disabled = true; });
 });
+// Phones: fold the main menu behind a button. Without JS the menu simply stays open.
+document.addEventListener("DOMContentLoaded", () => {
+  const toggle = document.querySelector(".nav-toggle");
+  if (!toggle) return;
+  toggle.hidden = false;
+  document.documentElement.classList.add("js-nav");
+  toggle.addEventListener("click", () => {
+    const open = toggle.getAttribute("aria-expanded") === "true";
+    toggle.setAttribute("aria-expanded", String(!open));
+  });
+});

@@ -24,7 +24,15 @@ def sign_in(page, email: str, password: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
+def open_menu(page) -> None:
+    """On a phone the main menu is folded behind its "Menu" button; unfold it if so."""
+    toggle = page.get_by_role("button", name="Menu")
+    if toggle.is_visible() and toggle.get_attribute("aria-expanded") == "false":
+        toggle.click()
+
+
 def open_from_menu(page, name: str) -> None:
+    open_menu(page)
     page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
 
 

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 from webapp.services.accounts import GENERIC_LOGIN_ERROR
 
 from .conftest import DEMO_RESIDENT_EMAIL, DEMO_RESIDENT_PASSWORD
-from .steps import sign_in
+from .steps import open_menu, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -17,12 +17,14 @@ def test_demo_resident_signs_in_and_sees_the_dashboard(page):
 
     expect(page).to_have_url(re.compile(r"/$"))
     expect(page.get_by_role("heading", name="Hello, Ada")).to_be_visible()
+    open_menu(page)
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
 def test_sign_out_button_posts_and_ends_the_session(resident_page):
     page = resident_page
 
+    open_menu(page)
     page.get_by_role("button", name="Sign out").click()
 
     expect(page).to_have_url(re.compile(r"/auth/login$"))
@@ -43,3 +45,13 @@ def test_unknown_email_gets_the_same_message_as_a_wrong_password(page):
     sign_in(page, "nobody@example.com", DEMO_RESIDENT_PASSWORD)
 
     expect(page.get_by_role("alert")).to_have_text(GENERIC_LOGIN_ERROR)
+
+
+def test_phone_menu_folds_behind_a_button(resident_page):
+    page = resident_page
+    menu = page.get_by_role("button", name="Menu")
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Wallet", exact=True)).to_be_hidden()
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Wallet", exact=True)).to_be_visible()

@@ -26,7 +26,7 @@ from webapp.services.allocation import (
 
 TYPES = ("electricity", "water", "internet", "cable_tv", "estate_bill")
 HIGH, NORMAL, LOW = 3, 2, 1
-PROPERTY = settings(max_examples=150, deadline=None)
+PROPERTY = settings(max_examples=120, deadline=None)
 
 # Tiny, small and large scales mixed: tiny amounts make ties and exact boundaries common.
 kobo = st.one_of(st.integers(1, 40), st.integers(1, 20_000), st.integers(1, 10**8))

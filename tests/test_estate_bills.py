@@ -369,3 +369,15 @@ def test_the_statement_lists_payments_in_with_a_running_balance(auth, estate_adm
     # Newest first: +₦5,000 leaves ₦20,000; +₦15,000 left ₦15,000.
     assert "+₦5,000.00" in rows[0] and "₦20,000.00" in rows[0]
     assert "+₦15,000.00" in rows[1] and "₦15,000.00" in rows[1].split("+₦15,000.00")[1]
+
+
+def test_the_dashboard_include_lists_only_open_bills(app, resident, bill):
+    from flask import render_template_string
+
+    from webapp.services import estate_bills
+
+    paid = make_estate_bill(resident, amount_kobo=1_000_00, amount_paid_kobo=1_000_00, status="paid", due_date=DUE)
+    with app.test_request_context():
+        html = render_template_string('{% include "estate_bills/_open_bills.html" %}',
+                                      open_bills=estate_bills.resident_bills(resident, closed_limit=0))
+    assert f"/bills/{bill.id}/pay" in html and f"/bills/{paid.id}/pay" not in html

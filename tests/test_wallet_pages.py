@@ -4,8 +4,8 @@ from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.models import FundingIntent, JournalEntry
+from webapp.money import parse_naira
 from webapp.services import ledger
-from webapp.wallet.forms import parse_naira
 
 from .conftest import csrf_token_from
 

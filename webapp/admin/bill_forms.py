@@ -8,8 +8,8 @@ from wtforms.validators import InputRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..models.bill import CLUSTER_BILL_TYPES
+from ..money import NairaField
 from ..services.estate_bills import TYPE_LABELS
-from ..wallet.forms import NairaField
 
 
 class CheckboxList(SelectMultipleField):

@@ -7,7 +7,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from ..models.catalogue import API_PROVIDERS, METER_TYPES, UTILITY_TYPES
-from ..wallet.forms import NairaField
+from ..money import NairaField, naira_text
 
 UTILITY_LABELS = {"electricity": "Electricity", "water": "Water", "internet": "Internet", "cable_tv": "Cable TV"}
 PROVIDER_LABELS = {"flutterwave": "Flutterwave", "vtpass": "VTpass"}
@@ -21,13 +21,6 @@ class OptionalNairaField(NairaField):
             super().process_formdata(valuelist)
         else:
             self.raw_text, self.data = "", None
-
-
-def naira_text(kobo: int | None) -> str:
-    """Kobo as the naira a person would type: 500000 -> "5000", 500050 -> "5000.50"."""
-    if not kobo:
-        return ""
-    return f"{kobo // 100}" + (f".{kobo % 100:02d}" if kobo % 100 else "")
 
 
 class EntryForm(FlaskForm):

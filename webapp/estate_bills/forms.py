@@ -1,7 +1,7 @@
 from flask_wtf import FlaskForm
 from wtforms import HiddenField
 
-from ..wallet.forms import NairaField
+from ..money import NairaField
 
 
 class PayBillForm(FlaskForm):

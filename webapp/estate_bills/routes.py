@@ -4,6 +4,7 @@ from flask import abort, redirect, render_template, url_for
 from flask_login import current_user
 
 from ..extensions import limiter
+from ..money import naira_text
 from ..services import estate_bills, ledger
 from . import bp
 from .forms import PayBillForm
@@ -37,7 +38,7 @@ def pay(bill_id: int):
             return redirect(url_for("pay.status_page", payment_id=payment.id))
     elif not form.is_submitted() and payable:
         # Offer the whole remainder, written as a person would type it.
-        form.amount.raw_text = f"{payable // 100}" + (f".{payable % 100:02d}" if payable % 100 else "")
+        form.amount.raw_text = naira_text(payable)
     if form.errors or not form.submit_key.data:
         form.submit_key.data = secrets.token_urlsafe(24)
     return render_template("estate_bills/pay.html", bill=bill, form=form, payable_kobo=payable,

@@ -2,7 +2,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField
 from wtforms.validators import InputRequired
 
-from ..wallet.forms import NairaField
+from ..money import NairaField
 
 
 class PayForm(FlaskForm):

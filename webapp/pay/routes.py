@@ -4,6 +4,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..extensions import limiter
+from ..money import naira_text
 from ..services import payments
 from ..services.utility_accounts import list_accounts
 from ..templating import naira
@@ -26,8 +27,7 @@ def start():
     if request.args.get("account"):
         form.account.data = request.args["account"]
     if request.args.get("amount", "").isdigit():
-        kobo = int(request.args["amount"])
-        form.amount.raw_text = f"{kobo // 100}" + (f".{kobo % 100:02d}" if kobo % 100 else "")
+        form.amount.raw_text = naira_text(int(request.args["amount"]))
     has_accounts = len(form.account.choices) > 1
     return render_template("pay/start.html", form=form, has_accounts=has_accounts)
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from ...extensions import db
 from ...models import SavedCard, User, UtilityAccount
 from ...models.bill import CLUSTER_BILL_TYPES
-from ...wallet.forms import parse_naira
+from ...money import parse_naira
 from .. import catalogue, utility_accounts
 from ..schedules import KINDS, UNITS, Schedule, ScheduleError
 

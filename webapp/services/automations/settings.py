@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import AutomationSettings, User
-from ...wallet.forms import parse_naira
+from ...money import parse_naira
 from .common import settings_for
 from .inputs import naira_text
 

@@ -119,6 +119,8 @@ def new_utility_payment(user: User, account: UtilityAccount, amount_kobo: int, *
     caller's to check (``quote`` for one-time payments, the allocation rules for automations).
     """
     entry = account.provider
+    # Judge before this payment is in the session: a query would flush it and count it twice.
+    verdict = fraud.evaluate(user.id, account, amount_kobo)
     payment = Payment(
         reference=reference_for(), user_id=user.id, estate_id=user.estate_id, kind=PaymentKind.UTILITY.value,
         utility_account_id=account.id, provider_id=entry.id, api_provider=entry.api_provider,
@@ -129,7 +131,6 @@ def new_utility_payment(user: User, account: UtilityAccount, amount_kobo: int, *
     db.session.flush()
     state.record_created(payment, f"{_naira(payment.total_kobo)} to {entry.name} requested",
                          actor or f"user:{user.id}")
-    verdict = fraud.evaluate(user.id, account, amount_kobo)
     if verdict.hold:
         hold(payment, verdict.summary())
     return payment

@@ -45,7 +45,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--payments", type=int, default=1000, help="automations due at once")
     parser.add_argument("--per-resident", type=int, default=4, help="automations (meters) per resident")
-    parser.add_argument("--workers", type=int, default=48, help="RQ SimpleWorker processes")
+    parser.add_argument("--workers", type=int, default=48, help="RQ worker processes")
+    parser.add_argument("--worker-mode", choices=("pool", "flask"), default="pool",
+                        help="pool: SimpleWorkers forked from one parent; flask: separate `flask worker`s")
     parser.add_argument("--cap", type=int, default=32, help="PROVIDER_MAX_CONCURRENCY (per provider)")
     parser.add_argument("--latency", type=float, default=1.0, help="sandbox seconds per provider call")
     parser.add_argument("--timeout", type=float, default=240.0, help="give up after this many seconds of processing")
@@ -93,7 +95,7 @@ def machine_busy() -> float:
 
 
 def group_usage(pgid: int) -> tuple[int, float, float]:
-    """(processes, CPU seconds, PSS MiB) of a live process group, from /proc."""
+    """(processes, CPU seconds, PSS MiB) of a process group's live members, from /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
     count, cpu, pss_kib = 0, 0.0, 0
     for entry in os.scandir("/proc"):
@@ -104,7 +106,7 @@ def group_usage(pgid: int) -> tuple[int, float, float]:
                 fields = f.read().rsplit(")", 1)[1].split()
             if int(fields[2]) != pgid:
                 continue
-            cpu += (int(fields[11]) + int(fields[12])) / ticks
+            cpu += sum(int(x) for x in fields[11:15]) / ticks  # its own and its reaped children's (work horses)
             count += 1
             with open(f"/proc/{entry.name}/smaps_rollup") as f:
                 pss_kib += sum(int(line.split()[1]) for line in f if line.startswith("Pss:"))
@@ -224,14 +226,84 @@ def bench_env(db_url: str, redis_url: str, provider_settings: dict, cap: int) ->
     return env
 
 
-def run(args: argparse.Namespace, workdir: Path, children: Children) -> int:
-    from rq import Queue, Worker
+def start_workers(args, env: dict, workdir: Path, children: Children, conn) -> None:
+    """``pool``: one process builds the app and forks SimpleWorkers (no fork per job). ``flask``:
+    separate ``flask worker`` processes (RQ's forking Worker: one fork per job)."""
+    from rq import Worker
 
+    if args.worker_mode == "pool":
+        children.start("workers", [sys.executable, __file__, "--worker-pool", str(args.workers)], env,
+                       workdir / "workers.log")
+    else:
+        for i in range(args.workers):
+            children.start(f"workers/{i}", [sys.executable, "-m", "flask", "--app", "webapp", "worker"], env,
+                           workdir / "workers.log")
+    deadline = time.monotonic() + 120 + args.workers
+    while len(Worker.all(connection=conn)) < args.workers:
+        dead = [name for name, p in children.procs.items() if name.startswith("workers") and p.poll() is not None]
+        if dead or time.monotonic() > deadline:
+            raise RuntimeError(f"the workers did not start; see {workdir / 'workers.log'}")
+        time.sleep(0.2)
+
+
+def role_usage(children: Children) -> dict[str, list[float]]:
+    """[processes, CPU seconds, PSS MiB] per role ("workers" sums every worker process group)."""
+    usage: dict[str, list[float]] = {}
+    for name, proc in children.procs.items():
+        if name != "sweep":
+            role = usage.setdefault(name.split("/")[0], [0, 0.0, 0.0])
+            for i, value in enumerate(group_usage(proc.pid)):
+                role[i] += value
+    return usage
+
+
+def watch(n: int, sweep: subprocess.Popen, workdir: Path, timeout: float, conn) -> dict:
+    """Poll until the sweep has finished and every payment is final (or ``timeout``); print progress."""
+    from rq import Queue
+
+    from webapp.services import throttle
+
+    queue = Queue("default", connection=conn)
+    slots = {p: throttle.slots_for(p) for p in PROVIDERS}
+    seen = {"peak": dict.fromkeys(PROVIDERS, 0), "sweep_s": None, "sweep_cpu": 0.0, "final": 0}
+    t0, last_check, last_print = time.monotonic(), 0.0, 0.0
+    while True:
+        time.sleep(0.1)
+        now = time.monotonic() - t0
+        for p in PROVIDERS:
+            seen["peak"][p] = max(seen["peak"][p], slots[p].holders() if slots[p] else 0)
+        if seen["sweep_s"] is None:
+            pid, status, rusage = os.wait4(sweep.pid, os.WNOHANG)
+            if pid:
+                sweep.returncode = os.waitstatus_to_exitcode(status)
+                seen["sweep_s"], seen["sweep_cpu"] = now, rusage.ru_utime + rusage.ru_stime
+                print(f"[{now:5.1f} s] sweep done (exit {sweep.returncode}): "
+                      f"{(workdir / 'sweep.log').read_text().strip().splitlines()[-1:]}", flush=True)
+                if sweep.returncode != 0:
+                    raise RuntimeError(f"the sweep failed; see {workdir / 'sweep.log'}")
+        if now - last_check < 0.5:
+            continue
+        last_check = now
+        counts = status_counts()
+        seen["final"] = sum(counts.get(s, 0) for s in ("succeeded", "failed", "cancelled", "refunded"))
+        done = seen["sweep_s"] is not None and seen["final"] >= n
+        if done or now - last_print >= 2:
+            last_print = now
+            print(f"[{now:5.1f} s] payments {sum(counts.values())} created, {seen['final']} final {counts}; "
+                  f"jobs queued {queue.count}; peak slots in use "
+                  + ", ".join(f"{p} {seen['peak'][p]}" for p in PROVIDERS), flush=True)
+        if done or now > timeout:
+            if not done:
+                print(f"gave up after {timeout:.0f} s with {seen['final']} of {n} payments final", flush=True)
+            seen["elapsed"], seen["queued"] = time.monotonic() - t0, queue.count
+            return seen
+
+
+def run(args: argparse.Namespace, workdir: Path, children: Children) -> int:
     from webapp import create_app
     from webapp.extensions import db
     from webapp.localservices import start_redis
     from webapp.sandbox.runner import start_sandbox
-    from webapp.services import throttle
     from webapp.services.queues import redis_connection
 
     db_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{workdir / 'bench.db'}"
@@ -243,9 +315,9 @@ def run(args: argparse.Namespace, workdir: Path, children: Children) -> int:
     children.procs["sandbox"] = sandbox.process
     os.environ.update(bench_env(db_url, redis.url, sandbox.provider_settings(), args.cap))
     app = create_app()
-    app.logger.setLevel("WARNING")
-    print(f"database {app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}, {redis.description}, "
-          f"sandbox latency {args.latency} s, cap {args.cap} calls per provider, {args.workers} workers", flush=True)
+    sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+    print(f"database {'SQLite' if sqlite else 'PostgreSQL'}, {redis.description}, sandbox latency {args.latency} s, "
+          f"cap {args.cap} calls per provider, {args.workers} workers ({args.worker_mode})", flush=True)
     with app.app_context():
         db.drop_all()
         db.create_all()
@@ -254,103 +326,50 @@ def run(args: argparse.Namespace, workdir: Path, children: Children) -> int:
         n = seed(args.payments, args.per_resident, due)
         print(f"seeded {n} automations due {due:%H:%M} UTC for {-(-n // args.per_resident)} residents "
               f"in {time.monotonic() - started:.1f} s", flush=True)
-
-        env = dict(os.environ)
-        pool = children.start("workers", [sys.executable, __file__, "--worker-pool", str(args.workers)], env,
-                              workdir / "workers.log")
-        conn = redis_connection()
-        deadline = time.monotonic() + 120
-        while len(Worker.all(connection=conn)) < args.workers:
-            if pool.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the worker pool did not start; see {workdir / 'workers.log'}")
-            time.sleep(0.2)
-        _, _, pss = group_usage(pool.pid)
-        print(f"{args.workers} workers ready (PSS {pss:.0f} MiB in all)", flush=True)
+        env, conn = dict(os.environ), redis_connection()
+        start_workers(args, env, workdir, children, conn)
+        before = role_usage(children)
+        print(f"{args.workers} workers ready: {before['workers'][0]:.0f} processes, "
+              f"PSS {before['workers'][2]:.0f} MiB", flush=True)
         sandbox.configure(latency=args.latency)
-
-        queue = Queue("default", connection=conn)
-        slots = {p: throttle.slots_for(p) for p in PROVIDERS}
-        peak = dict.fromkeys(PROVIDERS, 0)
-        cpu_before = {name: group_usage(p.pid)[1] for name, p in children.procs.items()}
-        busy_before, ours_before = machine_busy(), time.process_time() + sum(cpu_before.values())
-        t0 = time.monotonic()
+        busy_before, ours_before = machine_busy(), time.process_time() + sum(u[1] for u in before.values())
         sweep = children.start("sweep", [sys.executable, "-m", "flask", "--app", "webapp", "payments", "sweep"],
                                env, workdir / "sweep.log")
-        sweep_cpu = sweep_s = None
-        last_check = last_print = 0.0
-        final = 0
-        while True:
-            time.sleep(0.1)
-            now = time.monotonic() - t0
-            for p in PROVIDERS:
-                peak[p] = max(peak[p], slots[p].holders() if slots[p] else 0)
-            if sweep_s is None:
-                pid, status, usage = os.wait4(sweep.pid, os.WNOHANG)
-                if pid:
-                    sweep.returncode = os.waitstatus_to_exitcode(status)
-                    sweep_s, sweep_cpu = now, usage.ru_utime + usage.ru_stime
-                    print(f"[{now:5.1f} s] sweep done (exit {sweep.returncode}, {sweep_cpu:.1f} s CPU): "
-                          f"{(workdir / 'sweep.log').read_text().strip().splitlines()[-1:]}", flush=True)
-                    if sweep.returncode != 0:
-                        raise RuntimeError(f"the sweep failed; see {workdir / 'sweep.log'}")
-            if now - last_check < 0.5:
-                continue
-            last_check = now
-            counts = status_counts()
-            final = sum(counts.get(s, 0) for s in ("succeeded", "failed", "cancelled", "refunded"))
-            done = sweep_s is not None and final >= n
-            if done or now - last_print >= 2:
-                last_print = now
-                print(f"[{now:5.1f} s] payments {sum(counts.values())} created, {final} final {counts}; "
-                      f"queue {queue.count}; peak slots in use "
-                      + ", ".join(f"{p} {peak[p]}" for p in PROVIDERS), flush=True)
-            if done:
-                break
-            if now > args.timeout:
-                print(f"gave up after {args.timeout:.0f} s with {final} of {n} payments final", flush=True)
-                break
-        elapsed = time.monotonic() - t0
-        busy = machine_busy() - busy_before
-        usage = {name: group_usage(p.pid) for name, p in children.procs.items() if name != "sweep"}
-        ours = time.process_time() + sum(u[1] for u in usage.values()) + (sweep_cpu or 0) - ours_before
+        seen = watch(n, sweep, workdir, args.timeout, conn)
+        final, elapsed = seen["final"], seen["elapsed"]
+        busy, usage = machine_busy() - busy_before, role_usage(children)
+        ours = time.process_time() + sum(u[1] for u in usage.values()) + seen["sweep_cpu"] - ours_before
         print(f"  machine: {os.cpu_count()} CPUs, {busy:.0f} CPU-s busy during the {elapsed:.1f} s run, "
               f"{ours:.0f} of them ours, {max(0.0, busy - ours):.0f} other processes'; load average "
               f"{os.getloadavg()[0]:.1f}", flush=True)
         for name, (procs, cpu, pss) in usage.items():
-            print(f"  {name}: {procs} processes, {cpu - cpu_before.get(name, 0):.1f} s CPU during the run, "
+            print(f"  {name}: {procs:.0f} processes, {cpu - before[name][1]:.1f} s CPU during the run, "
                   f"PSS {pss:.0f} MiB", flush=True)
-        print(f"  sweep: {sweep_cpu or 0:.1f} s CPU, finished at {sweep_s or 0:.1f} s; bench poller "
-              f"{time.process_time():.1f} s CPU in all", flush=True)
+        print(f"  sweep: {seen['sweep_cpu']:.1f} s CPU, finished at {seen['sweep_s'] or 0:.1f} s", flush=True)
         tx = {k.decode(): float(v) for k, v in conn.hgetall("bench:tx").items()}
         if tx.get("count"):
-            print(f"  worker write transactions: {tx['count']:.0f}; first lock waited {tx['wait']:.1f} s in all "
-                  f"({1000 * tx['wait'] / tx['count']:.1f} ms mean); held {tx['hold']:.1f} s in all "
-                  f"({1000 * tx['hold'] / tx['count']:.1f} ms mean, {tx['hold'] / elapsed:.0%} of the run)",
-                  flush=True)
-        funded = 10 * args.per_resident * (AMOUNT_KOBO + 1_000_00)
-        found = results(funded)
-        print(f"  provider calls {found['calls']}; jobs still queued {queue.count} (emails after payments); "
+            print(f"  SQLite write transactions of the workers: {tx['count']:.0f}; their first write waited "
+                  f"{1000 * tx['wait'] / tx['count']:.1f} ms on average; they held the write lock "
+                  f"{1000 * tx['hold'] / tx['count']:.1f} ms on average, {tx['hold']:.1f} s in all "
+                  f"({tx['hold'] / elapsed:.0%} of the run)", flush=True)
+        found = results(10 * args.per_resident * (AMOUNT_KOBO + 1_000_00))
+        print(f"  provider calls {found['calls']}; jobs still queued {seen['queued']} (emails after payments); "
               f"wallets off their expected balance: {found['wrong_wallets']}; ledger invariants: "
               f"{'ok' if not found['invariants'] else found['invariants']}", flush=True)
-    mean = found["mean_s"] or 1.0
-    serial = final * mean
+    serial = final * (found["mean_s"] or 1.0)
     print(f"throughput: {final} payments in {elapsed:.1f} s ({final / elapsed:.1f}/s); serial estimate "
           f"{serial:.0f} s; speedup {serial / elapsed:.1f}; double debits {found['double']}", flush=True)
     ok = final == n and not found["double"] and not found["wrong_wallets"] and not found["invariants"]
     return 0 if ok else 1
 
 
-def trace_transactions(engine, redis) -> None:
-    """Instrument this process's engine (inherited by the forked workers): for every transaction
-    that writes, how long its first write or ``FOR UPDATE`` waited, and how long it then ran until
-    its commit or rollback ended (on SQLite: how long it held the database's one write lock)."""
+def trace_write_lock(engine, redis) -> None:
+    """SQLite instrumentation of this process's engine (inherited by the forked workers): how long
+    each transaction's first write waited for the database's one write lock, and how long the
+    transaction then held it until its commit or rollback ended (Redis hash ``bench:tx``)."""
     from sqlalchemy import event
 
-    started: dict[int, float] = {}
-
-    def takes_locks(statement: str) -> bool:
-        head = statement.lstrip()[:6].upper()
-        return head in ("INSERT", "UPDATE", "DELETE") or "FOR UPDATE" in statement
+    held: dict[int, float] = {}
 
     @event.listens_for(engine, "before_cursor_execute")
     def before(conn, cursor, statement, *args):
@@ -358,30 +377,22 @@ def trace_transactions(engine, redis) -> None:
 
     @event.listens_for(engine, "after_cursor_execute")
     def after(conn, cursor, statement, *args):
-        key = id(conn.connection)
-        if key not in started and takes_locks(statement):
-            now = time.perf_counter()
-            started[key] = now
-            redis.hincrbyfloat("bench:tx", "wait", now - conn.info.get("bench_t", now))
+        if id(conn.connection) not in held and statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
+            held[id(conn.connection)] = now = time.perf_counter()
+            redis.hincrbyfloat("bench:tx", "wait", now - conn.info["bench_t"])
 
-    def wrap(name: str):
-        original = getattr(engine.dialect, name)
-
-        def ended(dbapi_connection):
+    for name in ("do_commit", "do_rollback"):
+        def ended(dbapi_connection, original=getattr(engine.dialect, name)):
             try:
                 original(dbapi_connection)
             finally:
-                began = started.pop(id(dbapi_connection), None)
+                began = held.pop(id(dbapi_connection), None)
                 if began is not None:
                     pipe = redis.pipeline(transaction=False)
-                    pipe.hincrbyfloat("bench:tx", "hold", time.perf_counter() - began)
-                    pipe.hincrby("bench:tx", "count", 1)
+                    pipe.hincrbyfloat("bench:tx", "hold", time.perf_counter() - began).hincrby("bench:tx", "count", 1)
                     pipe.execute()
 
         setattr(engine.dialect, name, ended)
-
-    wrap("do_commit")
-    wrap("do_rollback")
 
 
 def worker_pool(count: int) -> int:
@@ -401,7 +412,8 @@ def worker_pool(count: int) -> int:
     with app.app_context():
         from webapp.extensions import db
 
-        trace_transactions(db.engine, redis)
+        if db.engine.dialect.name == "sqlite":
+            trace_write_lock(db.engine, redis)
     pool = WorkerPool(["default"], connection=redis, num_workers=count, worker_class=SimpleWorker)
     pool.start(burst=False, logging_level="WARNING")
     return 0

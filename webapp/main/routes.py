@@ -1,7 +1,7 @@
 from flask import redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from ..services import charts, health, history
+from ..services import charts, estate_bills, health, history
 from . import bp
 
 
@@ -11,7 +11,8 @@ def index():
     if current_user.is_admin:
         return redirect(url_for("admin.index"))
     board = history.dashboard(current_user)
-    return render_template("main/index.html", board=board, chart=charts.spend_chart(board.spend))
+    return render_template("main/index.html", board=board, chart=charts.spend_chart(board.spend),
+                           open_bills=estate_bills.open_bills(current_user))
 
 
 @bp.route("/healthz")

@@ -109,5 +109,7 @@ class Bill(TimestampMixin, db.Model):
         if amount_kobo <= 0 or amount_kobo > self.outstanding_kobo:
             raise ValueError("payment must be positive and at most the outstanding amount")
         self.amount_paid_kobo += amount_kobo
-        self.status = (BillStatus.PAID if self.amount_paid_kobo == self.amount_kobo
-                       else BillStatus.PARTIALLY_PAID).value
+        if self.amount_paid_kobo == self.amount_kobo:
+            self.status = BillStatus.PAID.value
+        elif self.status != BillStatus.OVERDUE:  # part of an overdue bill leaves it overdue
+            self.status = BillStatus.PARTIALLY_PAID.value

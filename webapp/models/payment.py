@@ -101,6 +101,7 @@ class Payment(TimestampMixin, db.Model):
     user = relationship("User")
     utility_account = relationship("UtilityAccount")
     provider = relationship("UtilityProvider")
+    bill = relationship("Bill")
     events = relationship("PaymentEvent", order_by="PaymentEvent.id", lazy="selectin",
                           back_populates="payment", viewonly=True)
 

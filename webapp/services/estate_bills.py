@@ -206,14 +206,21 @@ def estate_balance(estate_id: int) -> int:
 
 # --- residents ------------------------------------------------------------------------------------
 
+def _resident_estate_bills(user: User):
+    return select(Bill).where(Bill.user_id == user.id, Bill.category == BillCategory.CLUSTER_MANAGED.value)
+
+
+def open_bills(user: User) -> list[Bill]:
+    """The resident's unpaid estate bills: overdue first, then by due date."""
+    return list(db.session.scalars(_resident_estate_bills(user).where(Bill.status.in_(OPEN_STATUSES)).order_by(
+        (Bill.status != BillStatus.OVERDUE.value), Bill.due_date.is_(None), Bill.due_date, Bill.id)))
+
+
 def resident_bills(user: User, closed_limit: int = 20) -> list[Bill]:
     """The resident's estate bills: open ones first (overdue, then by due date), then recent closed ones."""
-    base = select(Bill).where(Bill.user_id == user.id, Bill.category == BillCategory.CLUSTER_MANAGED.value)
-    open_bills = db.session.scalars(base.where(Bill.status.in_(OPEN_STATUSES)).order_by(
-        (Bill.status != BillStatus.OVERDUE.value), Bill.due_date.is_(None), Bill.due_date, Bill.id)).all()
-    closed = db.session.scalars(base.where(Bill.status.not_in(OPEN_STATUSES))
+    closed = db.session.scalars(_resident_estate_bills(user).where(Bill.status.not_in(OPEN_STATUSES))
                                 .order_by(Bill.updated_at.desc(), Bill.id.desc()).limit(closed_limit)).all()
-    return [*open_bills, *closed]
+    return [*open_bills(user), *closed]
 
 
 def bill_for_resident(user: User, bill_id) -> Bill | None:

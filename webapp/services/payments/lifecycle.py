@@ -14,9 +14,11 @@ import random
 from datetime import datetime, timedelta
 
 from flask import current_app
+from sqlalchemy import select
 
 from ...extensions import db
 from ...models.base import utcnow
+from ...models.bill import Bill, BillStatus
 from ...models.payment import Payment, PaymentKind, PaymentStatus
 from ...providers.base import ErrorClass, PaymentErrorType, ProviderError, PurchaseResult
 from .. import audit, ledger
@@ -81,6 +83,16 @@ def debit(payment_id: int) -> None:
         db.session.rollback()
         return
     estate_bill = payment.kind == PaymentKind.ESTATE_BILL
+    bill = None
+    if estate_bill:
+        # The bill and the money move together, under the bill's lock: never pay more than is owed.
+        bill = db.session.execute(select(Bill).where(Bill.id == payment.bill_id).with_for_update()).scalar_one()
+        if bill.status in (BillStatus.PAID, BillStatus.CANCELLED) or payment.amount_kobo > bill.outstanding_kobo:
+            state.transition(payment, S.CANCELLED, f"{bill.title} no longer owes {_naira(payment.amount_kobo)} "
+                                                   f"({_naira(bill.outstanding_kobo)} outstanding). Nothing was taken.")
+            outcomes.cancelled(payment)
+            db.session.commit()
+            return
     try:
         if estate_bill:
             ledger.pay_estate(payment.user_id, payment.estate_id, payment.amount_kobo, payment.reference)
@@ -102,6 +114,7 @@ def debit(payment_id: int) -> None:
     audit.record("payment.debit", "payment", payment.id, estate_id=payment.estate_id, actor="worker",
                  after={"reference": payment.reference, "debited_kobo": payment.total_kobo})
     if estate_bill:
+        bill.apply_payment(payment.amount_kobo)
         state.transition(payment, S.SUCCEEDED, "Paid into the estate's wallet")
         _after_success(payment)
     db.session.commit()

@@ -24,10 +24,7 @@ def _what(payment: Payment) -> str:
 
 
 def succeeded(payment: Payment) -> None:
-    if payment.bill_id:
-        bill = db.session.get(Bill, payment.bill_id)
-        if bill is not None and 0 < payment.amount_kobo <= bill.outstanding_kobo:
-            bill.apply_payment(payment.amount_kobo)
+    """(An estate bill is marked paid at the debit, under its lock, with the money.)"""
     body = f"{_naira(payment.amount_kobo)} paid to {_what(payment)}."
     if payment.token:
         body += f" Token: {' '.join(payment.token_groups)}."

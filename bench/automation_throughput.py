@@ -94,8 +94,9 @@ def machine_busy() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def group_usage(pgid: int) -> tuple[int, float, float]:
-    """(processes, CPU seconds, PSS MiB) of a process group's live members, from /proc."""
+def usage_where(matches) -> tuple[int, float, float]:
+    """(processes, CPU seconds, PSS MiB) of the live processes for which ``matches(pgid, cmdline)``,
+    from /proc; CPU includes their reaped children's (RQ work horses)."""
     ticks = os.sysconf("SC_CLK_TCK")
     count, cpu, pss_kib = 0, 0.0, 0
     for entry in os.scandir("/proc"):
@@ -104,9 +105,11 @@ def group_usage(pgid: int) -> tuple[int, float, float]:
         try:
             with open(f"/proc/{entry.name}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[2]) != pgid:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+            if not matches(int(fields[2]), cmdline):
                 continue
-            cpu += sum(int(x) for x in fields[11:15]) / ticks  # its own and its reaped children's (work horses)
+            cpu += sum(int(x) for x in fields[11:15]) / ticks
             count += 1
             with open(f"/proc/{entry.name}/smaps_rollup") as f:
                 pss_kib += sum(int(line.split()[1]) for line in f if line.startswith("Pss:"))
@@ -246,14 +249,18 @@ def start_workers(args, env: dict, workdir: Path, children: Children, conn) -> N
         time.sleep(0.2)
 
 
-def role_usage(children: Children) -> dict[str, list[float]]:
-    """[processes, CPU seconds, PSS MiB] per role ("workers" sums every worker process group)."""
+def role_usage(children: Children, database: str | None) -> dict[str, list[float]]:
+    """[processes, CPU seconds, PSS MiB] per role ("workers" sums every worker process group), and
+    PostgreSQL's server processes for ``database`` (they are not in our process groups)."""
     usage: dict[str, list[float]] = {}
     for name, proc in children.procs.items():
         if name != "sweep":
             role = usage.setdefault(name.split("/")[0], [0, 0.0, 0.0])
-            for i, value in enumerate(group_usage(proc.pid)):
+            for i, value in enumerate(usage_where(lambda pgid, _, pid=proc.pid: pgid == pid)):
                 role[i] += value
+    if database:
+        usage["postgres"] = list(usage_where(lambda _, cmdline: cmdline.startswith("postgres:")
+                                             and f" {database} " in cmdline))
     return usage
 
 
@@ -328,7 +335,8 @@ def run(args: argparse.Namespace, workdir: Path, children: Children) -> int:
               f"in {time.monotonic() - started:.1f} s", flush=True)
         env, conn = dict(os.environ), redis_connection()
         start_workers(args, env, workdir, children, conn)
-        before = role_usage(children)
+        database = None if sqlite else db.engine.url.database
+        before = role_usage(children, database)
         print(f"{args.workers} workers ready: {before['workers'][0]:.0f} processes, "
               f"PSS {before['workers'][2]:.0f} MiB", flush=True)
         sandbox.configure(latency=args.latency)
@@ -337,7 +345,7 @@ def run(args: argparse.Namespace, workdir: Path, children: Children) -> int:
                                env, workdir / "sweep.log")
         seen = watch(n, sweep, workdir, args.timeout, conn)
         final, elapsed = seen["final"], seen["elapsed"]
-        busy, usage = machine_busy() - busy_before, role_usage(children)
+        busy, usage = machine_busy() - busy_before, role_usage(children, database)
         ours = time.process_time() + sum(u[1] for u in usage.values()) + seen["sweep_cpu"] - ours_before
         print(f"  machine: {os.cpu_count()} CPUs, {busy:.0f} CPU-s busy during the {elapsed:.1f} s run, "
               f"{ours:.0f} of them ours, {max(0.0, busy - ours):.0f} other processes'; load average "

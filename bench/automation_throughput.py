@@ -196,9 +196,10 @@ def results(funded_per_resident: int) -> dict:
     from sqlalchemy import func, select
 
     from webapp.extensions import db
-    from webapp.models import Account, JournalEntry, Payment, ProviderCallLog
+    from webapp.models import Account, EmailMessage, JournalEntry, Payment, ProviderCallLog
     from webapp.services import ledger
 
+    emails = dict(db.session.execute(select(EmailMessage.status, func.count()).group_by(EmailMessage.status)).all())
     mean_ms = db.session.scalar(select(func.avg(ProviderCallLog.latency_ms))
                                 .where(ProviderCallLog.operation == "purchase"))
     calls = dict(db.session.execute(select(ProviderCallLog.operation, func.count())
@@ -216,6 +217,7 @@ def results(funded_per_resident: int) -> dict:
         select(Account.user_id, Account.balance_kobo).where(Account.user_id.is_not(None))).all()
         if balance != funded_per_resident - int(spent.get(user_id, 0)))
     return {"mean_s": (float(mean_ms) / 1000) if mean_ms else None, "calls": calls, "double": int(double or 0),
+            "emails": emails,
             "wrong_wallets": wrong, "invariants": ledger.check_invariants()}
 
 
@@ -361,7 +363,7 @@ def run(args: argparse.Namespace, workdir: Path, children: Children) -> int:
                   f"{1000 * tx['hold'] / tx['count']:.1f} ms on average, {tx['hold']:.1f} s in all "
                   f"({tx['hold'] / elapsed:.0%} of the run)", flush=True)
         found = results(10 * args.per_resident * (AMOUNT_KOBO + 1_000_00))
-        print(f"  provider calls {found['calls']}; jobs still queued {seen['queued']} (emails after payments); "
+        print(f"  provider calls {found['calls']}; emails {found['emails']}, jobs still queued {seen['queued']}; "
               f"wallets off their expected balance: {found['wrong_wallets']}; ledger invariants: "
               f"{'ok' if not found['invariants'] else found['invariants']}", flush=True)
     serial = final * (found["mean_s"] or 1.0)

@@ -5,8 +5,9 @@ duplicate window off) and a fresh database (a SQLite file; ``BENCH_DATABASE_URL`
 database, e.g. PostgreSQL, whose tables are DROPPED and recreated). Seeds residents with funded
 wallets and prepaid meters on both bills providers, one automation per meter, all due now; starts
 an RQ worker pool (``--workers`` ``SimpleWorker`` processes forked from one parent that built the
-app, so no fork per job); then times ``flask payments sweep`` plus the workers until every payment
-is final. Fraud rules are off; ``PROVIDER_MAX_CONCURRENCY`` (``--cap``) limits calls per provider.
+app, so no fork per job); then enqueues the sweep job exactly as `rq cron` does every minute
+(``--sweep cli`` runs ``flask payments sweep`` instead) and times it and the workers until every
+payment is final. Fraud rules are off; ``PROVIDER_MAX_CONCURRENCY`` (``--cap``) limits calls per provider.
 
 Prints progress lines, CPU and memory per process group, and as its last line:
 
@@ -48,6 +49,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=48, help="RQ worker processes")
     parser.add_argument("--worker-mode", choices=("pool", "flask"), default="pool",
                         help="pool: SimpleWorkers forked from one parent; flask: separate `flask worker`s")
+    parser.add_argument("--sweep", choices=("job", "cli"), default="job",
+                        help="job: the rq cron sweep job run by a worker; cli: `flask payments sweep`")
     parser.add_argument("--cap", type=int, default=32, help="PROVIDER_MAX_CONCURRENCY (per provider)")
     parser.add_argument("--latency", type=float, default=1.0, help="sandbox seconds per provider call")
     parser.add_argument("--timeout", type=float, default=240.0, help="give up after this many seconds of processing")
@@ -266,7 +269,39 @@ def role_usage(children: Children, database: str | None) -> dict[str, list[float
     return usage
 
 
-def watch(n: int, sweep: subprocess.Popen, workdir: Path, timeout: float, conn) -> dict:
+def start_sweep(how: str, env: dict, workdir: Path, children: Children, conn):
+    """Start one sweep now and return a poll function: None while it runs, then (summary, CPU s).
+    ``job``: the ``automations-sweep`` job that `rq cron` enqueues every minute, run by a worker;
+    ``cli``: ``flask payments sweep`` in its own process."""
+    from rq import Queue
+
+    if how == "job":
+        job = Queue("default", connection=conn).enqueue("workers.automation_jobs.run_sweep", job_id="bench-sweep",
+                                                        job_timeout=600)
+
+        def poll():
+            status = job.get_status(refresh=True)
+            if status == "failed":
+                raise RuntimeError(f"the sweep job failed; see {workdir / 'workers.log'}")
+            return (job.return_value(refresh=True), 0.0) if status == "finished" else None
+
+        return poll
+    proc = children.start("sweep", [sys.executable, "-m", "flask", "--app", "webapp", "payments", "sweep"], env,
+                          workdir / "sweep.log")
+
+    def poll():
+        pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
+        if not pid:
+            return None
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise RuntimeError(f"the sweep failed; see {workdir / 'sweep.log'}")
+        return (workdir / "sweep.log").read_text().strip().splitlines()[-1], rusage.ru_utime + rusage.ru_stime
+
+    return poll
+
+
+def watch(n: int, sweep_done, timeout: float, conn) -> dict:
     """Poll until the sweep has finished and every payment is final (or ``timeout``); print progress."""
     from rq import Queue
 
@@ -281,15 +316,9 @@ def watch(n: int, sweep: subprocess.Popen, workdir: Path, timeout: float, conn) 
         now = time.monotonic() - t0
         for p in PROVIDERS:
             seen["peak"][p] = max(seen["peak"][p], slots[p].holders() if slots[p] else 0)
-        if seen["sweep_s"] is None:
-            pid, status, rusage = os.wait4(sweep.pid, os.WNOHANG)
-            if pid:
-                sweep.returncode = os.waitstatus_to_exitcode(status)
-                seen["sweep_s"], seen["sweep_cpu"] = now, rusage.ru_utime + rusage.ru_stime
-                print(f"[{now:5.1f} s] sweep done (exit {sweep.returncode}): "
-                      f"{(workdir / 'sweep.log').read_text().strip().splitlines()[-1:]}", flush=True)
-                if sweep.returncode != 0:
-                    raise RuntimeError(f"the sweep failed; see {workdir / 'sweep.log'}")
+        if seen["sweep_s"] is None and (swept := sweep_done()) is not None:
+            seen["sweep_s"], seen["sweep_cpu"] = now, swept[1]
+            print(f"[{now:5.1f} s] {swept[0]}", flush=True)
         if now - last_check < 0.5:
             continue
         last_check = now
@@ -343,9 +372,7 @@ def run(args: argparse.Namespace, workdir: Path, children: Children) -> int:
               f"PSS {before['workers'][2]:.0f} MiB", flush=True)
         sandbox.configure(latency=args.latency)
         busy_before, ours_before = machine_busy(), time.process_time() + sum(u[1] for u in before.values())
-        sweep = children.start("sweep", [sys.executable, "-m", "flask", "--app", "webapp", "payments", "sweep"],
-                               env, workdir / "sweep.log")
-        seen = watch(n, sweep, workdir, args.timeout, conn)
+        seen = watch(n, start_sweep(args.sweep, env, workdir, children, conn), args.timeout, conn)
         final, elapsed = seen["final"], seen["elapsed"]
         busy, usage = machine_busy() - busy_before, role_usage(children, database)
         ours = time.process_time() + sum(u[1] for u in usage.values()) + seen["sweep_cpu"] - ours_before
@@ -355,7 +382,9 @@ def run(args: argparse.Namespace, workdir: Path, children: Children) -> int:
         for name, (procs, cpu, pss) in usage.items():
             print(f"  {name}: {procs:.0f} processes, {cpu - before[name][1]:.1f} s CPU during the run, "
                   f"PSS {pss:.0f} MiB", flush=True)
-        print(f"  sweep: {seen['sweep_cpu']:.1f} s CPU, finished at {seen['sweep_s'] or 0:.1f} s", flush=True)
+        print(f"  sweep ({args.sweep}): finished at {seen['sweep_s'] or 0:.1f} s"
+              + (f", {seen['sweep_cpu']:.1f} s CPU" if args.sweep == "cli" else " (its CPU is in the workers')"),
+              flush=True)
         tx = {k.decode(): float(v) for k, v in conn.hgetall("bench:tx").items()}
         if tx.get("count"):
             print(f"  SQLite write transactions of the workers: {tx['count']:.0f}; their first write waited "
@@ -412,7 +441,8 @@ def worker_pool(count: int) -> int:
     from rq.worker_pool import WorkerPool
 
     import workers
-    import workers.notification_jobs  # noqa: F401  (imported before the fork, not in every child)
+    import workers.automation_jobs  # noqa: F401  (imported before the fork, not in every child)
+    import workers.notification_jobs  # noqa: F401
     import workers.payment_jobs  # noqa: F401
     from webapp import create_app
 

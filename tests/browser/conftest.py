@@ -24,7 +24,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 PHONE_VIEWPORT = {"width": 390, "height": 844}
-TIMEOUT_MS = 10_000
+TIMEOUT_MS = 20_000  # generous: CI machines can be busy; passing tests never wait this long
 
 DEMO_RESIDENT_EMAIL, DEMO_RESIDENT_PASSWORD = next(
     (email, password) for email, password, *_ in DEMO_USERS if email == "ada@example.com"

@@ -94,6 +94,10 @@ def app(_schema, base_config, config_overrides, redis_service):
         redis_connection().flushdb()
         yield app
         _empty_all_tables()
+        # Each test builds its own app and engine: close its pooled connections now rather than
+        # whenever the garbage collector gets to them (PostgreSQL has a connection limit).
+        for engine in db.engines.values():
+            engine.dispose()
 
 
 @pytest.fixture

@@ -91,6 +91,10 @@ def deliver(message_id: int) -> str:
     if not _claim(message_id):
         return "skipped"
     message = db.session.get(EmailMessage, message_id)
+    # Keep the loaded copy and end the read: each outcome below is then a transaction that starts
+    # with its write (SQLite fails a read-then-write at once if another process committed between).
+    db.session.expunge(message)
+    db.session.rollback()
     config = current_app.config
     if not config["MAIL_SERVER"]:
         _mark_sent(message, "outbox")
@@ -112,20 +116,20 @@ def deliver(message_id: int) -> str:
     return "sent"
 
 
-def _mark_sent(message: EmailMessage, transport: str) -> None:
-    message.status = EmailStatus.SENT.value
-    message.transport = transport
-    message.sent_at = utcnow()
-    message.last_error = None
-    message.next_attempt_at = None
+def _write(message: EmailMessage, **values) -> None:
+    for name, value in values.items():
+        setattr(message, name, value)
+    db.session.execute(update(EmailMessage).where(EmailMessage.id == message.id).values(**values))
     db.session.commit()
+
+
+def _mark_sent(message: EmailMessage, transport: str) -> None:
+    _write(message, status=EmailStatus.SENT.value, transport=transport, sent_at=utcnow(), last_error=None,
+           next_attempt_at=None)
 
 
 def _mark_failed(message: EmailMessage, reason: str) -> None:
-    message.status = EmailStatus.FAILED.value
-    message.last_error = reason[:500]
-    message.next_attempt_at = None
-    db.session.commit()
+    _write(message, status=EmailStatus.FAILED.value, last_error=reason[:500], next_attempt_at=None)
 
 
 def _requeue(message: EmailMessage, reason: str) -> None:
@@ -133,10 +137,8 @@ def _requeue(message: EmailMessage, reason: str) -> None:
         _mark_failed(message, f"gave up after {message.attempts} attempts; last: {reason}")
         return
     delay = RETRY_DELAYS[min(message.attempts, len(RETRY_DELAYS)) - 1]
-    message.status = EmailStatus.QUEUED.value
-    message.last_error = reason[:500]
-    message.next_attempt_at = utcnow() + timedelta(seconds=delay)
-    db.session.commit()
+    _write(message, status=EmailStatus.QUEUED.value, last_error=reason[:500],
+           next_attempt_at=utcnow() + timedelta(seconds=delay))
 
 
 def _abandon_stale_sending(report: DeliveryReport) -> None:

@@ -21,7 +21,7 @@ from ...models.base import utcnow
 from ...models.bill import Bill, BillStatus
 from ...models.payment import Payment, PaymentKind, PaymentStatus
 from ...providers.base import ErrorClass, PaymentErrorType, ProviderError, PurchaseResult
-from .. import audit, ledger
+from .. import audit, ledger, throttle
 from . import calls, card, outcomes, state
 from .wording import describe_error
 
@@ -165,6 +165,8 @@ def _after_purchase_error(payment_id: int, err: ProviderError, log_calls: list) 
         _fail_and_refund(payment, describe_error(err))
     elif err.error_class == ErrorClass.TRANSIENT and payment.status == S.SUBMITTED:
         # The provider never accepted it: safe to send the same reference again later.
+        if isinstance(err, throttle.ProviderBusy):
+            payment.purchase_attempts -= 1  # waited for a free slot; nothing was sent
         if payment.purchase_attempts >= current_app.config["PAYMENT_MAX_PURCHASE_ATTEMPTS"]:
             _fail_and_refund(payment, "The provider could not be reached after several tries. "
                                       "Your money has been returned to your wallet.")

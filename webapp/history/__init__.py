@@ -1,18 +1,12 @@
 """Payment history, detail, CSV export and receipts for residents. Guarded once for every route."""
-from flask import Blueprint, abort, redirect, request, url_for
-from flask_login import current_user
+from flask import Blueprint
+
+from ..guards import require_resident
 
 bp = Blueprint("history", __name__)
 
 
-@bp.before_request
-def require_resident():
-    if not current_user.is_authenticated:
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-    if not current_user.is_resident:
-        # Admins have no payments of their own; 404 like any page that is not theirs.
-        abort(404)
-    return None
+bp.before_request(require_resident)
 
 
 from . import routes  # noqa: E402,F401

@@ -1,5 +1,6 @@
 """`flask db upgrade` on an empty database yields exactly the models' schema."""
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -12,20 +13,29 @@ from webapp.extensions import db
 from webapp.models.base import render_alembic_item  # noqa: F401  (same config as the CLI)
 
 
-@pytest.fixture
-def empty_database_url(database_url, tmp_path):
+@contextmanager
+def fresh_database(database_url: str, tmp_path, name: str):
+    """An empty database: a new schema on PostgreSQL, a new file on SQLite."""
     if database_url.startswith("postgresql"):
-        schema = f"mig_{uuid.uuid4().hex[:10]}"
+        schema = f"{name}_{uuid.uuid4().hex[:10]}"
         engine = create_engine(database_url)
         with engine.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         sep = "&" if "?" in database_url else "?"
-        yield f"{database_url}{sep}options=-csearch_path%3D{schema}"
-        with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
+        try:
+            yield f"{database_url}{sep}options=-csearch_path%3D{schema}"
+        finally:
+            with engine.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            engine.dispose()
     else:
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        yield f"sqlite:///{tmp_path / f'{name}.db'}"
+
+
+@pytest.fixture
+def empty_database_url(database_url, tmp_path):
+    with fresh_database(database_url, tmp_path, "mig") as url:
+        yield url
 
 
 def test_upgrade_from_empty_matches_models(empty_database_url, redis_service):
@@ -57,18 +67,8 @@ def _checks(url: str) -> dict[str, set[tuple[str, str]]]:
 
 @pytest.fixture
 def second_empty_database_url(database_url, tmp_path):
-    if database_url.startswith("postgresql"):
-        schema = f"models_{uuid.uuid4().hex[:10]}"
-        engine = create_engine(database_url)
-        with engine.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        sep = "&" if "?" in database_url else "?"
-        yield f"{database_url}{sep}options=-csearch_path%3D{schema}"
-        with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
-    else:
-        yield f"sqlite:///{tmp_path / 'models.db'}"
+    with fresh_database(database_url, tmp_path, "models") as url:
+        yield url
 
 
 def test_upgrade_reproduces_every_check_constraint(empty_database_url, second_empty_database_url, redis_service):

@@ -203,14 +203,17 @@ class LiveStack:
                     timeout: float = STOP_TIMEOUT) -> int:
         """Signal a worker (default: the newest running one) and wait for it to exit.
 
-        SIGKILL goes to the whole process group, so the work horse running a job dies too, like on a
-        machine crash; other signals go to the worker process only (SIGTERM = RQ's warm shutdown).
+        SIGKILL goes to the worker and every process below it, so the work horse running a job (RQ
+        puts it in its own process group) dies too, like on a machine crash; other signals go to the
+        worker process only (SIGTERM = RQ's warm shutdown).
         """
         process = process or self.worker
         if process is None:
             raise RuntimeError("no running worker to kill")
         if sig == signal.SIGKILL:
-            os.killpg(process.pid, sig)
+            from .payments.worker_process import kill_tree
+
+            kill_tree(process.pid, sig)  # the work horse has its own process group
         else:
             os.kill(process.pid, sig)
         return process.wait(timeout=timeout)

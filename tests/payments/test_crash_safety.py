@@ -1,6 +1,7 @@
 """kill -9 a real `rq worker` mid-payment; the janitor finishes it with no double debit."""
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from webapp.models.base import utcnow
 from webapp.services import ledger, payments
 
 from .helpers import entry_count, fund, link, pay, prepaid_entry, reload, sync_catalogue
-from .worker_process import WorkerProcess, wait_for, worker_env
+from .worker_process import WorkerProcess, descendants, wait_for, worker_env
 
 pytestmark = pytest.mark.slow
 
@@ -29,6 +30,14 @@ def payment_in_flight(app, sandbox, estate, resident):
     return lambda: pay(resident, account)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is dead, just not reaped
+    except OSError:
+        return False
+
+
 def status_of(payment_id: int) -> str:
     db.session.rollback()
     return db.session.get(Payment, payment_id).status
@@ -43,7 +52,11 @@ def crash_at(app, pause_point: str, wait_status: str, payment_factory, settle: f
             import time
 
             time.sleep(settle)
+        horse = descendants(worker.process.pid)
+        assert horse, "the job should be running in a work horse"
         worker.kill()
+        # The horse (its own process group) must die too, or it would finish the job later.
+        wait_for(lambda: not any(os.path.exists(f"/proc/{pid}") and _alive(pid) for pid in horse), timeout=10)
     finally:
         worker.stop()
     assert status_of(payment.id) == wait_status  # the kill left the evidence behind

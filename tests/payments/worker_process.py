@@ -34,6 +34,37 @@ def worker_env(app: Flask, **extra: str) -> dict:
     return env
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc): RQ's work horse runs in its own process group."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found, stack = [], [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def kill_tree(pid: int, sig: int = signal.SIGKILL) -> None:
+    """Signal a worker, its process group and every descendant (the work horse included), as a
+    machine crash would. Killing only the group would leave the horse to finish its job later."""
+    victims = descendants(pid)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)
+    for victim in victims:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(victim, sig)
+
+
 class WorkerProcess:
     """`flask worker` in its own process group, so SIGKILL takes the work horse down too."""
 
@@ -45,8 +76,7 @@ class WorkerProcess:
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, sig)
+        kill_tree(self.process.pid, sig)
         self.process.wait(timeout=10)
 
     def wait(self, timeout: float) -> int:

@@ -16,7 +16,7 @@ from webapp.models.base import utcnow
 from webapp.services import charts, ledger
 from webapp.templating import naira
 
-from .factories_payments import make_catalogue_entry, make_payment, make_utility_account
+from .factories_payments import make_payment, make_utility_account
 
 LAGOS = ZoneInfo("Africa/Lagos")
 NOW = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
@@ -29,31 +29,6 @@ def at(*args) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-@pytest.fixture
-def power_entry(estate):
-    return make_catalogue_entry(estate)
-
-
-@pytest.fixture
-def tv_entry(estate):
-    return make_catalogue_entry(estate, name="DStv Compact", provider_type="cable_tv", provider_code="dstv",
-                                item_code="dstv-compact", meter_type=None, fee_kobo=0)
-
-
-@pytest.fixture
-def meter(resident, power_entry):
-    return make_utility_account(resident, power_entry, "45012345678", nickname="Flat 3 meter")
-
-
-@pytest.fixture
-def decoder(resident, tv_entry):
-    return make_utility_account(resident, tv_entry, "7023456789", nickname="Living room DStv")
-
-
-@pytest.fixture
-def logged_in(auth, resident):
-    auth.login("ada@example.com")
-    return auth.client
 
 
 def home(client) -> str:

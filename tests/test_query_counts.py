@@ -6,17 +6,16 @@ requested. A page that loaded each payment's account or timeline one by one (N+1
 from __future__ import annotations
 
 import itertools
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, insert
+from sqlalchemy import insert
 
 from webapp.extensions import db
 from webapp.models import Payment
 
 from .factories_payments import make_catalogue_entry, make_utility_account
+from .sql_counting import counted_statements, fetch
 
 PAGES = [
     "/",
@@ -27,34 +26,6 @@ PAGES = [
 ]
 STATUSES = ["succeeded"] * 6 + ["failed", "unknown", "submitted", "cancelled"]
 _seq = itertools.count(1)
-
-
-@contextmanager
-def counted_statements():
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, _parameters, _context, _executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-
-
-def fetch(client, path: str):
-    """Request ``path`` the way a server would: in its own app context, so with a fresh database
-    session and a fresh ``g`` (the test's app context would otherwise lend its cached user and
-    identity map). A streamed CSV runs its queries while the body is read, so read it here too."""
-
-    def run():
-        response = client.get(path)
-        response.get_data()
-        return response
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
 
 
 def statements_for(client, path: str) -> list[str]:

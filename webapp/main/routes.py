@@ -1,7 +1,8 @@
 from flask import redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from ..services import charts, estate_bills, health, history
+from ..notifications.routes import remember_unread_count
+from ..services import charts, estate_bills, health, history, page_cache
 from . import bp
 
 
@@ -10,9 +11,19 @@ from . import bp
 def index():
     if current_user.is_admin:
         return redirect(url_for("admin.index"))
-    board = history.dashboard(current_user)
-    return render_template("main/index.html", board=board, chart=charts.spend_chart(board.spend),
-                           open_bills=estate_bills.open_bills(current_user))
+    user = current_user._get_current_object()
+
+    def render() -> str:
+        board = history.dashboard(user)
+        return render_template("main/index.html", board=board, chart=charts.spend_chart(board.spend),
+                               open_bills=estate_bills.open_bills(user))
+
+    if not page_cache.enabled():
+        return render()
+    # One statement tells whether anything on the page changed; most views are served from memory.
+    version = history.dashboard_version(user)
+    remember_unread_count(version.unread_notifications)
+    return page_cache.page("dashboard", version.key, render, store=page_cache.settled(version.newest_change))
 
 
 @bp.route("/healthz")

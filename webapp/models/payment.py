@@ -61,6 +61,8 @@ class Payment(TimestampMixin, db.Model):
         CheckConstraint(f"kind IN ({_in(PaymentKind)})", name="kind_known"),
         CheckConstraint("amount_kobo > 0 AND fee_kobo >= 0", name="amounts_valid"),
         Index("ix_payments_user_created", "user_id", "created_at"),
+        # The dashboard's version (newest change per resident) reads one index entry.
+        Index("ix_payments_user_updated", "user_id", "updated_at"),
         Index("ix_payments_status_requery", "status", "next_check_at"),
         Index("ix_payments_estate_status", "estate_id", "status"),
     )

@@ -25,6 +25,11 @@ def unread_notification_count() -> int:
     return request.environ[_UNREAD_KEY]
 
 
+def remember_unread_count(count: int) -> None:
+    """A page that already read the count (the dashboard's version statement) saves the nav its query."""
+    request.environ[_UNREAD_KEY] = count
+
+
 def _fresh_unread_count() -> int:
     request.environ.pop(_UNREAD_KEY, None)
     return unread_notification_count()

@@ -17,7 +17,19 @@ from sqlalchemy import Select, bindparam, case, func, literal, select
 from sqlalchemy.orm import joinedload, lazyload, load_only
 
 from ..extensions import db
-from ..models import JournalEntry, Payment, PaymentStatus, ProviderCallLog, User, UtilityAccount, UtilityProvider
+from ..models import (
+    Account,
+    Bill,
+    Estate,
+    JournalEntry,
+    Notification,
+    Payment,
+    PaymentStatus,
+    ProviderCallLog,
+    User,
+    UtilityAccount,
+    UtilityProvider,
+)
 from ..models.catalogue import UTILITY_TYPES
 from . import ledger
 
@@ -391,6 +403,63 @@ class Dashboard:
     recent: list[Payment]
     pay_again: list[PayAgain]
     spend: MonthlySpend
+
+
+@dataclass(frozen=True)
+class DashboardVersion:
+    """What the dashboard shows depends on (``key``), when that data last changed, and the
+    unread-notification count for the nav badge (part of the key too)."""
+
+    key: tuple
+    newest_change: datetime | None
+    unread_notifications: int
+
+
+def _newest(column, owner_column, owner: str):
+    return select(func.max(column)).where(owner_column == bindparam(owner)).scalar_subquery()
+
+
+def _count(column, owner_column, owner: str):
+    return select(func.count(column)).where(owner_column == bindparam(owner)).scalar_subquery()
+
+
+@functools.cache
+def _version_statement() -> Select:
+    return select(
+        select(Account.balance_kobo).where(Account.user_id == bindparam("user_id")).scalar_subquery(),
+        _newest(Payment.updated_at, Payment.user_id, "user_id"), _count(Payment.id, Payment.user_id, "user_id"),
+        _newest(UtilityAccount.updated_at, UtilityAccount.user_id, "user_id"),
+        _count(UtilityAccount.id, UtilityAccount.user_id, "user_id"),
+        _newest(Bill.updated_at, Bill.user_id, "user_id"), _count(Bill.id, Bill.user_id, "user_id"),
+        _newest(UtilityProvider.updated_at, UtilityProvider.estate_id, "estate_id"),
+        _newest(Estate.updated_at, Estate.id, "estate_id"),
+        select(Estate.timezone).where(Estate.id == bindparam("estate_id")).scalar_subquery(),
+        select(func.count(Notification.id))
+        .where(Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None)).scalar_subquery(),
+    )
+
+
+def dashboard_version(user: User, now: datetime | None = None) -> DashboardVersion:
+    """One statement over indexes, however long the history: the dashboard's version.
+
+    The page changes only if one of these does: the wallet balance; the resident's payments,
+    accounts or estate bills (count and newest ``updated_at``: rows are stamped on every update);
+    the estate's catalogue (names, offered or not); the resident's or the estate's own row (name,
+    role, timezone); the unread notifications (the nav badge); or the local month (the chart's
+    last bar).
+    """
+    now = now or datetime.now(UTC)
+    # Core, not the ORM: no entities come back, and this runs on every dashboard view.
+    row = db.session.connection().execute(_version_statement(), {"user_id": user.id, "estate_id": user.estate_id})
+    (balance, payments_at, payments, accounts_at, accounts, bills_at, bills, catalogue_at, estate_at,
+     estate_timezone, unread) = row.one()
+    timezone = user.timezone or estate_timezone or "Africa/Lagos"  # User.effective_timezone, without loading the estate
+    local_month = now.astimezone(ZoneInfo(timezone)).strftime("%Y-%m")
+    stamps = [s for s in (payments_at, accounts_at, bills_at, catalogue_at, estate_at, user.updated_at) if s]
+    key = (user.id, user.updated_at, timezone, local_month, balance or 0, payments, payments_at,
+           accounts, accounts_at, bills, bills_at, catalogue_at, estate_at, unread)
+    return DashboardVersion(key=key, newest_change=max(stamps) if stamps else None,
+                            unread_notifications=int(unread or 0))
 
 
 def dashboard(user: User, now: datetime | None = None) -> Dashboard:

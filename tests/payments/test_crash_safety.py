@@ -43,11 +43,25 @@ def status_of(payment_id: int) -> str:
     return db.session.get(Payment, payment_id).status
 
 
+def job_started(payment: Payment) -> bool:
+    from rq.job import Job
+
+    from webapp.services.queues import redis_connection
+
+    return Job.fetch(payment.reference, connection=redis_connection()).get_status(refresh=True) == "started"
+
+
 def crash_at(app, pause_point: str, wait_status: str, payment_factory, settle: float = 0.0) -> Payment:
+    """Pause the worker at ``pause_point`` and kill it there. Waits for the payment to reach
+    ``wait_status``, or, when the pause is inside a transaction (nothing visible changes), for the
+    job to start, then ``settle`` seconds."""
     worker = WorkerProcess(worker_env(app, PAYMENT_PAUSE_POINTS=f"{pause_point}=60"), name=f"crash-{pause_point}")
     try:
         payment = payment_factory()
-        wait_for(lambda: status_of(payment.id) == wait_status, timeout=30)
+        if wait_status == "created":
+            wait_for(lambda: job_started(payment), timeout=30)
+        else:
+            wait_for(lambda: status_of(payment.id) == wait_status, timeout=30)
         if settle:
             import time
 
@@ -74,8 +88,9 @@ def finish_with_janitor(payment: Payment) -> Payment:
 
 
 def test_kill_between_debit_and_submission(app, payment_in_flight):
-    payment = crash_at(app, "after_debit", "debited", payment_in_flight)
-    assert entry_count(payment.reference, "debit") == 1
+    # The debit and `submitted` commit together: killed between them, nothing was committed.
+    payment = crash_at(app, "after_debit", "created", payment_in_flight, settle=2.0)
+    assert entry_count(payment.reference, "debit") == 0
     payment = finish_with_janitor(payment)
     assert payment.status == "succeeded"
     assert payment.purchase_attempts == 1

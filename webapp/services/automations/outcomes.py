@@ -1,7 +1,7 @@
 """After an automation's payment ends: reset or count consecutive failures, pause after N."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ...extensions import db
 from ...models import Payment
@@ -11,8 +11,23 @@ from .. import notify
 from .common import settings_for
 
 
-def record(payment: Payment, ok: bool) -> None:
-    """Called in the transaction that made ``payment`` final."""
+def automation_id_for(payment_id: int) -> int | None:
+    """The automation whose occurrence ``payment_id`` pays, if any."""
+    return db.session.scalar(select(AutomationOccurrence.automation_id)
+                             .where(AutomationOccurrence.payment_id == payment_id))
+
+
+def record(payment: Payment, ok: bool, automation_id: int | None = None) -> None:
+    """Called in the transaction that made ``payment`` final.
+
+    A success with ``automation_id`` known (read before the lock) is one conditional UPDATE that
+    writes nothing when the count is already 0.
+    """
+    if ok and automation_id is not None:
+        db.session.execute(update(Automation).where(Automation.id == automation_id,
+                                                    Automation.consecutive_failures != 0)
+                           .values(consecutive_failures=0).execution_options(synchronize_session=False))
+        return
     automation = db.session.scalar(
         select(Automation).join(AutomationOccurrence, AutomationOccurrence.automation_id == Automation.id)
         .where(AutomationOccurrence.payment_id == payment.id)

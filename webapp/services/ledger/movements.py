@@ -4,7 +4,10 @@ Like ``post_entry`` they flush inside the caller's transaction and the caller co
 """
 from __future__ import annotations
 
-from ...models import EntryKind, JournalEntry
+from sqlalchemy import select
+
+from ...extensions import db
+from ...models import Account, EntryKind, JournalEntry
 from .accounts import estate_account, system_account, wallet_account
 from .entries import entry_postings, find_entry, post_entry
 from .errors import InvalidPostings, NothingToRefund
@@ -57,11 +60,25 @@ def credit_funding(user_id: int, amount_kobo: int, gateway: str, reference: str)
     )
 
 
-def debit_payment(user_id: int, amount_kobo: int, fee_kobo: int, provider: str, reference: str) -> JournalEntry:
+def payment_account_ids(user_id: int, provider: str) -> tuple[int, int, int] | None:
+    """The ids of the wallet, the provider's clearing account and ``fees`` when all three exist
+    (accounts are never deleted), else None. Reads only: a worker looks them up before it takes
+    any lock and passes them to ``debit_payment``."""
+    rows = dict(db.session.execute(
+        select(Account.code, Account.id).where(Account.code.in_((f"clearing:{provider}", FEES_ACCOUNT)))).all())
+    wallet = db.session.scalar(select(Account.id).where(Account.user_id == user_id))
+    if wallet is None or len(rows) != 2:
+        return None
+    return wallet, rows[f"clearing:{provider}"], rows[FEES_ACCOUNT]
+
+
+def debit_payment(user_id: int, amount_kobo: int, fee_kobo: int, provider: str, reference: str,
+                  account_ids: tuple[int, int, int] | None = None) -> JournalEntry:
     """Take a bill payment (amount + fee) from the wallet before the provider is called.
 
     The amount goes to the provider's clearing account, the fee to ``fees``. Keyed
     ``payment:<reference>:debit``; raises ``InsufficientFunds`` when the wallet cannot cover both.
+    ``account_ids`` (wallet, clearing, fees) from ``payment_account_ids`` saves looking them up.
     """
     _positive("amount_kobo", amount_kobo)
     if type(fee_kobo) is not int or fee_kobo < 0:
@@ -69,12 +86,14 @@ def debit_payment(user_id: int, amount_kobo: int, fee_kobo: int, provider: str, 
     _reference(reference)
     if provider not in BILLS_PROVIDERS:
         raise InvalidPostings(f"unknown bills provider {provider!r}")
-    postings = [
-        (wallet_account(user_id), -(amount_kobo + fee_kobo)),
-        (system_account(f"clearing:{provider}"), amount_kobo),
-    ]
+    if account_ids is None:
+        wallet, clearing = wallet_account(user_id), system_account(f"clearing:{provider}")
+        fees = system_account(FEES_ACCOUNT) if fee_kobo else None
+    else:
+        wallet, clearing, fees = account_ids
+    postings = [(wallet, -(amount_kobo + fee_kobo)), (clearing, amount_kobo)]
     if fee_kobo:
-        postings.append((system_account(FEES_ACCOUNT), fee_kobo))
+        postings.append((fees, fee_kobo))
     return post_entry(
         payment_debit_key(reference),
         postings,

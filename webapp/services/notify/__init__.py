@@ -14,11 +14,11 @@ from .events import DEFAULT_CHANNELS, EVENT_LABELS, NotificationEvent, default_e
 from .inbox import inbox_page, mark_all_read, mark_read, unread_count
 from .outbox import DeliveryReport, EmailDeliveryError, deliver, deliver_queued, enqueue_pending_emails
 from .preferences import PreferenceError, enabled_channels, set_preference
-from .service import NotificationError, notify
+from .service import NotificationError, Recipient, notify, recipient
 
 __all__ = [
     "DEFAULT_CHANNELS", "EVENT_LABELS", "Channel", "DeliveryReport", "EmailChannel", "EmailDeliveryError",
-    "InAppChannel", "NotificationError", "NotificationEvent", "NotificationMessage", "PreferenceError",
+    "InAppChannel", "NotificationError", "NotificationEvent", "NotificationMessage", "PreferenceError", "Recipient",
     "all_channels", "default_enabled", "deliver", "deliver_queued", "enabled_channels", "enqueue_pending_emails",
-    "inbox_page", "mark_all_read", "mark_read", "notify", "register", "set_preference", "unread_count",
+    "inbox_page", "mark_all_read", "mark_read", "notify", "recipient", "register", "set_preference", "unread_count",
 ]

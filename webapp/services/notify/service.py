@@ -1,6 +1,8 @@
 """``notify``: the one call payments, automations, funding and admin tools make to tell someone."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ...extensions import db
 from ...models import User
 from .channels import NotificationMessage, all_channels
@@ -23,8 +25,24 @@ def _clean_link(link: str | None) -> str | None:
     return link
 
 
+@dataclass(frozen=True)
+class Recipient:
+    """Who gets an event and on which channels, read ahead of a short locked transaction."""
+
+    id: int
+    email: str
+    channels: frozenset[str]
+
+
+def recipient(user_id: int, event: NotificationEvent) -> Recipient | None:
+    user = db.session.get(User, user_id)
+    if user is None:
+        return None
+    return Recipient(id=user.id, email=user.email, channels=frozenset(enabled_channels(user_id, event)))
+
+
 def notify(user_id: int, event: NotificationEvent | str, *, title: str, body: str, link: str | None = None,
-           dedup_key: str) -> list[str]:
+           dedup_key: str, to: Recipient | None = None) -> list[str]:
     """Tell a person about ``event`` on each channel they have on; the names of channels that sent.
 
     Writes in the caller's transaction and flushes; the caller commits, so the notification
@@ -34,6 +52,7 @@ def notify(user_id: int, event: NotificationEvent | str, *, title: str, body: st
 
     Email is only written to the outbox here; after committing, call ``enqueue_pending_emails()``
     (a periodic job also sends anything still queued, so a missed enqueue only delays it).
+    ``to`` (from ``recipient``, read earlier) saves reading the person and their choices here.
     """
     try:
         event = NotificationEvent(event)
@@ -41,12 +60,15 @@ def notify(user_id: int, event: NotificationEvent | str, *, title: str, body: st
         raise NotificationError(f"unknown notification event {event!r}") from None
     if not dedup_key or len(dedup_key) > MAX_DEDUP_KEY:
         raise NotificationError(f"dedup_key must be 1 to {MAX_DEDUP_KEY} characters")
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotificationError(f"no user {user_id}")
+    if to is not None and to.id == user_id:
+        user, wanted = to, to.channels
+    else:
+        user = db.session.get(User, user_id)
+        if user is None:
+            raise NotificationError(f"no user {user_id}")
+        wanted = enabled_channels(user_id, event)
     # One line: the title is also an email Subject header, where a line break would be injection.
     message = NotificationMessage(event=event, title=" ".join(title.split())[:200], body=body.strip(),
                                   link=_clean_link(link), dedup_key=dedup_key)
-    wanted = enabled_channels(user_id, event)
     return [channel.name for channel in all_channels()
             if channel.name in wanted and channel.send(user, message)]

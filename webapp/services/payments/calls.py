@@ -5,11 +5,13 @@ import json
 from dataclasses import dataclass
 
 from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, lazyload
 
 from ...extensions import db
 from ...models.payment import Payment, ProviderCallLog
 from ...providers import registry
-from .. import throttle
+from .. import ledger, notify, throttle
 
 
 def service_for(api_provider: str, log_calls: list):
@@ -29,6 +31,40 @@ class ItemRef:
     provider_code: str
     item_code: str
     meter_type: str | None
+
+
+@dataclass(frozen=True)
+class PurchaseContext:
+    """What a purchase and its outcome need, read before the payment is locked: the request, the
+    provider, and the words and recipients of the outcome's notification."""
+
+    api_provider: str
+    request: dict
+    what: str  # how the resident's notification names what was paid
+    automation_id: int | None  # the automation whose occurrence this payment pays, if any
+    account_ids: tuple[int, int, int] | None  # wallet, clearing, fees (``ledger.payment_account_ids``)
+    recipients: dict  # notification event -> ``notify.Recipient`` for the outcomes
+
+
+def purchase_context(payment_id: int) -> PurchaseContext | None:
+    """One read of the payment and what it pays (None for a payment that is not a utility purchase)."""
+    from ..automations.outcomes import automation_id_for
+    from .outcomes import what_was_paid
+
+    row = db.session.execute(
+        select(Payment).where(Payment.id == payment_id)
+        .options(lazyload(Payment.events), joinedload(Payment.utility_account), joinedload(Payment.provider),
+                 joinedload(Payment.user))
+    ).scalar_one_or_none()
+    if row is None or row.utility_account is None or row.provider is None:
+        return None
+    automation_id = automation_id_for(row.id) if row.source == "automation" and row.occurrence_key else None
+    E = notify.NotificationEvent
+    return PurchaseContext(
+        api_provider=row.api_provider, request=purchase_request(row), what=what_was_paid(row),
+        automation_id=automation_id, account_ids=ledger.payment_account_ids(row.user_id, row.api_provider),
+        recipients={event: notify.recipient(row.user_id, event) for event in (E.PAYMENT_SUCCEEDED, E.PAYMENT_FAILED)},
+    )
 
 
 def purchase_request(payment: Payment) -> dict:

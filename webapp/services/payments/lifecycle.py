@@ -21,7 +21,7 @@ from ...models.base import utcnow
 from ...models.bill import Bill, BillStatus
 from ...models.payment import Payment, PaymentKind, PaymentStatus
 from ...providers.base import ErrorClass, PaymentErrorType, ProviderError, PurchaseResult
-from .. import audit, ledger, throttle
+from .. import audit, ledger, notify, throttle
 from . import calls, card, outcomes, state
 from .wording import describe_error
 
@@ -54,23 +54,27 @@ def stale_after() -> timedelta:
 # --- steps -------------------------------------------------------------------------------------
 
 def process(payment_id: int) -> str:
-    """The worker's job: move a payment as far as it can go now. Safe to run twice."""
-    payment = db.session.get(Payment, payment_id)
+    """The worker's job: move a payment as far as it can go now. Safe to run twice.
+
+    A utility payment paid from the wallet is debited and marked ``submitted`` in one
+    transaction (both transitions are on the timeline; the money and the state commit together),
+    then the purchase is sent. An estate bill completes at its debit.
+    """
+    payment = state.load(payment_id)
     if payment is None:
         raise LookupError(f"payment {payment_id} does not exist")
-    status, by_card = payment.status, bool(payment.details.get("card_id"))
+    status, by_card, kind = payment.status, bool(payment.details.get("card_id")), payment.kind
     db.session.rollback()
     if status == S.CREATED and by_card:
         card.fund_from_card(payment_id)
-    if status == S.CREATED:
-        debit(payment_id)
-        _pause_at("after_debit")
-    payment = db.session.get(Payment, payment_id)
-    status = payment.status
-    db.session.rollback()  # end the read before the next locked step
-    if status == S.DEBITED:
-        submit(payment_id)
-    return db.session.get(Payment, payment_id).status
+    if kind == PaymentKind.ESTATE_BILL:
+        if status == S.CREATED:
+            debit(payment_id)
+    elif status in (S.CREATED, S.DEBITED):
+        submit(payment_id, debit_first=True)
+    status = state.load(payment_id).status
+    db.session.rollback()
+    return status
 
 
 def debit(payment_id: int) -> None:
@@ -93,13 +97,29 @@ def debit(payment_id: int) -> None:
             outcomes.cancelled(payment)
             db.session.commit()
             return
+    if not _debit_locked(payment):
+        return
+    if estate_bill:
+        bill.apply_payment(payment.amount_kobo)
+        state.transition(payment, S.SUCCEEDED, "Paid into the estate's wallet")
+        _after_success(payment)
+    db.session.commit()
+
+
+def _debit_locked(payment: Payment, account_ids: tuple[int, int, int] | None = None) -> bool:
+    """created → debited on the locked payment, posting the debit in the caller's transaction.
+
+    When the wallet cannot cover it the transaction is rolled back and the payment cancelled and
+    committed instead (nothing moves); returns False then.
+    """
     try:
-        if estate_bill:
+        if payment.kind == PaymentKind.ESTATE_BILL:
             ledger.pay_estate(payment.user_id, payment.estate_id, payment.amount_kobo, payment.reference)
         else:
             ledger.debit_payment(payment.user_id, payment.amount_kobo, payment.fee_kobo,
-                                 payment.api_provider, payment.reference)
+                                 payment.api_provider, payment.reference, account_ids=account_ids)
     except ledger.InsufficientFunds as exc:
+        payment_id = payment.id
         db.session.rollback()
         payment = state.lock(payment_id)
         if payment.status == S.CREATED:
@@ -108,25 +128,35 @@ def debit(payment_id: int) -> None:
                              f"{_naira(payment.total_kobo)} needed. Nothing was taken.")
             outcomes.cancelled(payment)
         db.session.commit()
-        return
+        return False
     payment.next_check_at = utcnow() + stale_after()
     state.transition(payment, S.DEBITED, f"Wallet debited {_naira(payment.total_kobo)}")
     audit.record("payment.debit", "payment", payment.id, estate_id=payment.estate_id, actor="worker",
                  after={"reference": payment.reference, "debited_kobo": payment.total_kobo})
-    if estate_bill:
-        bill.apply_payment(payment.amount_kobo)
-        state.transition(payment, S.SUCCEEDED, "Paid into the estate's wallet")
-        _after_success(payment)
-    db.session.commit()
+    return True
 
 
-def submit(payment_id: int, *, resend: bool = False) -> None:
-    """debited → submitted (committed), then the purchase call, then its outcome.
+def submit(payment_id: int, *, resend: bool = False, debit_first: bool = False) -> None:
+    """(created →) debited → submitted (committed), then the purchase call, then its outcome.
 
-    With ``resend`` the payment is ``unknown`` and the provider has confirmed it has no record of
-    the reference; the same reference is sent again.
+    With ``debit_first`` a ``created`` payment is debited in the same transaction that marks it
+    ``submitted``: a crash before that commit leaves it ``created`` with nothing taken, after it
+    ``submitted`` with exactly one debit (the janitor asks the provider). With ``resend`` the
+    payment is ``unknown`` and the provider has confirmed it has no record of the reference; the
+    same reference is sent again.
     """
+    # What the call and the outcome need, read before the lock (never changes for a payment), so
+    # the locked transaction is short.
+    context = calls.purchase_context(payment_id)
+    if context is None:
+        db.session.rollback()
+        return
+    db.session.rollback()
     payment = state.lock(payment_id)
+    if debit_first and payment.status == S.CREATED:
+        if not _debit_locked(payment, context.account_ids):
+            return
+        _pause_at("after_debit")  # inside the transaction: a crash here commits nothing
     expected = S.UNKNOWN if resend else S.DEBITED
     if payment.status != expected:
         db.session.rollback()
@@ -139,21 +169,20 @@ def submit(payment_id: int, *, resend: bool = False) -> None:
     db.session.commit()
     _pause_at("after_submit")
 
-    request = calls.purchase_request(payment)
-    api_provider = payment.api_provider
     db.session.rollback()  # nothing pending; hold no transaction open across the HTTP call
     log_calls: list = []
     try:
-        result = calls.service_for(api_provider, log_calls).purchase_utility(**request)
+        result = calls.service_for(context.api_provider, log_calls).purchase_utility(**context.request)
     except ProviderError as err:
         _pause_at("before_result")
-        _after_purchase_error(payment_id, err, log_calls)
+        _after_purchase_error(payment_id, err, log_calls, context)
     else:
         _pause_at("before_result")
-        apply_result(payment_id, result, log_calls, source="purchase")
+        apply_result(payment_id, result, log_calls, source="purchase", context=context)
 
 
-def _after_purchase_error(payment_id: int, err: ProviderError, log_calls: list) -> None:
+def _after_purchase_error(payment_id: int, err: ProviderError, log_calls: list,
+                          context: calls.PurchaseContext | None = None) -> None:
     payment = state.lock(payment_id)
     calls.persist(payment, log_calls)
     payment.error_type = err.error_type.value
@@ -162,14 +191,14 @@ def _after_purchase_error(payment_id: int, err: ProviderError, log_calls: list) 
         db.session.commit()
         return
     if err.error_class == ErrorClass.PERMANENT:
-        _fail_and_refund(payment, describe_error(err))
+        _fail_and_refund(payment, describe_error(err), context)
     elif err.error_class == ErrorClass.TRANSIENT and payment.status == S.SUBMITTED:
         # The provider never accepted it: safe to send the same reference again later.
         if isinstance(err, throttle.ProviderBusy):
             payment.purchase_attempts -= 1  # waited for a free slot; nothing was sent
         if payment.purchase_attempts >= current_app.config["PAYMENT_MAX_PURCHASE_ATTEMPTS"]:
             _fail_and_refund(payment, "The provider could not be reached after several tries. "
-                                      "Your money has been returned to your wallet.")
+                                      "Your money has been returned to your wallet.", context)
         else:
             delay = retry_delay(payment.purchase_attempts)
             payment.next_check_at = utcnow() + delay
@@ -182,7 +211,8 @@ def _after_purchase_error(payment_id: int, err: ProviderError, log_calls: list) 
     db.session.commit()
 
 
-def apply_result(payment_id: int, result: PurchaseResult, log_calls: list, source: str) -> None:
+def apply_result(payment_id: int, result: PurchaseResult, log_calls: list, source: str,
+                 context: calls.PurchaseContext | None = None) -> None:
     """Record what the provider said. Final truths win over ``submitted``/``unknown``."""
     payment = state.lock(payment_id)
     calls.persist(payment, log_calls)
@@ -198,9 +228,9 @@ def apply_result(payment_id: int, result: PurchaseResult, log_calls: list, sourc
         payment.error_type = None
         state.transition(payment, S.SUCCEEDED, "Provider confirmed the purchase"
                          + (" with a token" if payment.token else ""))
-        _after_success(payment)
+        _after_success(payment, context)
     elif result.status == "failed":
-        _fail_and_refund(payment, result.message or "The provider declined this payment.")
+        _fail_and_refund(payment, result.message or "The provider declined this payment.", context)
     else:  # pending, or not_found right after a purchase: ask again later
         _mark_unknown(payment, f"Provider says {result.status}; checking again later")
     db.session.commit()
@@ -248,18 +278,26 @@ def _mark_unknown(payment: Payment, reason: str) -> None:
         state.note(payment, reason)
 
 
-def _fail_and_refund(payment: Payment, reason: str) -> None:
+def _fail_and_refund(payment: Payment, reason: str, context: calls.PurchaseContext | None = None) -> None:
     """failed, and the refund posted in the same transaction."""
     state.transition(payment, S.FAILED, reason)
     ledger.refund_payment(payment.reference)
     audit.record("payment.refund", "payment", payment.id, estate_id=payment.estate_id, actor="worker",
                  after={"reference": payment.reference, "refunded_kobo": payment.total_kobo}, reason=reason)
     state.note(payment, f"Refunded {_naira(payment.total_kobo)} to your wallet")
-    outcomes.failed(payment, refunded=True)
+    if context is None:
+        outcomes.failed(payment, refunded=True)
+    else:
+        outcomes.failed(payment, refunded=True, what=context.what,
+                        to=context.recipients.get(notify.NotificationEvent.PAYMENT_FAILED))
 
 
-def _after_success(payment: Payment) -> None:
-    outcomes.succeeded(payment)
+def _after_success(payment: Payment, context: calls.PurchaseContext | None = None) -> None:
+    if context is None:
+        outcomes.succeeded(payment)
+    else:
+        outcomes.succeeded(payment, what=context.what, automation_id=context.automation_id,
+                           to=context.recipients.get(notify.NotificationEvent.PAYMENT_SUCCEEDED))
 
 
 def note_late(payment: Payment, reason: str) -> None:

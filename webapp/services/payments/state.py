@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import lazyload
 
 from ...extensions import db
 from ...models.base import utcnow
@@ -47,5 +48,10 @@ def lock(payment_id: int) -> Payment:
     if db.session.get_bind().dialect.name == "sqlite":
         db.session.execute(update(Payment).where(Payment.id == payment_id).values(id=Payment.id))
     return db.session.execute(
-        select(Payment).where(Payment.id == payment_id).with_for_update()
+        select(Payment).where(Payment.id == payment_id).with_for_update().options(lazyload(Payment.events))
     ).scalar_one()
+
+
+def load(payment_id: int) -> Payment | None:
+    """Read a payment without its timeline (the workers never need the events they do not add)."""
+    return db.session.get(Payment, payment_id, options=[lazyload(Payment.events)], populate_existing=True)

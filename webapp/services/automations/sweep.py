@@ -1,6 +1,7 @@
 """The sweep: once a minute, turn due automation occurrences into payments, exactly once.
 
-For each resident with something due, in one transaction: lock their due automations, record
+For each resident with something due, in one savepoint (a few residents share a transaction,
+so the sweep waits for the database's write lock less often): lock their due automations, record
 each occurrence (unique per automation and scheduled time), advance ``next_run_at``, apply the
 allocation rules (priority, limits, caps, minimum balance, partial payments) to everything due
 or still waiting for money, create the payments, commit; then enqueue them. A second sweep for
@@ -15,9 +16,10 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select, union, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from ...extensions import db
-from ...models import Bill, Payment, User
+from ...models import Bill, Payment, PaymentStatus, User
 from ...models.automation import Automation, AutomationOccurrence, OccurrenceStatus
 from ...models.base import utcnow
 from .. import ledger, notify, payments
@@ -58,14 +60,27 @@ def due_user_ids(now: datetime) -> list[int]:
     return ids
 
 
+# Residents swept in one transaction (a savepoint each). The first transaction is small so the
+# workers get payments at once; later ones grow, so a big sweep waits for the database's write lock
+# (which the busy workers also want) a few times rather than once per resident.
+FIRST_BATCH, MAX_BATCH = 4, 32
+
+
+def batches(user_ids: list[int]) -> list[list[int]]:
+    out, start, size = [], 0, FIRST_BATCH
+    while start < len(user_ids):
+        out.append(user_ids[start:start + size])
+        start, size = start + size, min(MAX_BATCH, size * 2)
+    return out
+
+
 def run_sweep(now: datetime | None = None) -> SweepReport:
     now = now or utcnow()
     report = SweepReport()
-    for user_id in due_user_ids(now):
-        created = sweep_resident(user_id, now, report)
-        report.residents += 1
-        for payment in created:
-            payments.enqueue(payment)
+    for batch in batches(due_user_ids(now)):
+        created = sweep_residents(batch, now, report)
+        report.residents += len(batch)
+        payments.enqueue_many(created)
         notify.enqueue_pending_emails()
     return report
 
@@ -75,28 +90,40 @@ def _lock_resident(user_id: int, now: datetime) -> list[Automation]:
         db.session.execute(update(Automation).where(Automation.user_id == user_id).values(id=Automation.id))
     return list(db.session.scalars(
         select(Automation).where(Automation.user_id == user_id, *_active(now))
+        .options(selectinload(Automation.utility_account))  # with its catalogue entry (joined)
         .order_by(Automation.id).with_for_update()
     ))
 
 
-def sweep_resident(user_id: int, now: datetime, report: SweepReport) -> list[Payment]:
-    user = db.session.get(User, user_id)
-    db.session.rollback()
-    wanted = desired_amounts(user_id, now)  # may call providers: before any lock is taken
-    settings = settings_for(user_id)
-    grace = timedelta(hours=settings.grace_hours)
-    db.session.rollback()  # SQLite: a read-then-write transaction fails at once if a worker committed between
-    try:
-        for automation in _lock_resident(user_id, now):
-            _record_due_occurrences(automation, now, grace, report)
-        db.session.flush()
-        created = _allocate_waiting(user, settings, wanted, now, report)
-        db.session.commit()
-    except IntegrityError:
-        # Another sweep recorded these occurrences first; it owns them.
-        db.session.rollback()
-        log.info("sweep: resident %s was swept concurrently", user_id)
-        return []
+def sweep_residents(user_ids: list[int], now: datetime, report: SweepReport) -> list[tuple[int, str]]:
+    """Sweep these residents in one transaction, each in a savepoint; the ``(id, reference)`` of
+    the ``created`` payments to enqueue after the commit."""
+    prepared = []
+    for user_id in user_ids:
+        wanted = desired_amounts(user_id, now)  # may call providers: before any lock is taken
+        settings = settings_for(user_id)
+        prepared.append((user_id, wanted, settings))
+        db.session.rollback()  # SQLite: a read-then-write transaction fails at once if a worker committed between
+    created: list[tuple[int, str]] = []
+    for user_id, wanted, settings in prepared:
+        try:
+            with db.session.begin_nested():
+                # Kept referenced until the resident is done: the session holds clean objects weakly,
+                # and the allocation below would otherwise load each automation and account again.
+                automations = _lock_resident(user_id, now)
+                for automation in automations:
+                    _record_due_occurrences(automation, now, timedelta(hours=settings.grace_hours), report)
+                db.session.flush()
+                user = db.session.get(User, user_id)
+                made = _allocate_waiting(user, settings, wanted, now, report)
+                db.session.flush()
+                del automations
+        except IntegrityError:
+            # Another sweep recorded these occurrences first; it owns them.
+            log.info("sweep: resident %s was swept concurrently", user_id)
+            continue
+        created += [(p.id, p.reference) for p in made if p.status == PaymentStatus.CREATED]
+    db.session.commit()
     return created
 
 
@@ -204,7 +231,6 @@ def _allocate_waiting(user: User, settings, wanted, now: datetime, report: Sweep
 
 def _apply(decision: Decision, user: User, occ: AutomationOccurrence, automation: Automation, target,
            report: SweepReport) -> Payment | None:
-    label = _label(automation)
     if decision.outcome in (FULL, PARTIAL):
         if target.bill_id:
             bill = db.session.get(Bill, target.bill_id)
@@ -225,15 +251,15 @@ def _apply(decision: Decision, user: User, occ: AutomationOccurrence, automation
         occ.status, occ.reason = Occ.LIMIT_REACHED.value, "A spending limit or monthly cap did not allow this payment"
         report.limited += 1
         notify.notify(user.id, E.LIMIT_REACHED, title="Limit reached",
-                      body=f"{label} was not paid: {occ.reason}.", link="/automations/settings",
+                      body=f"{_label(automation)} was not paid: {occ.reason}.", link="/automations/settings",
                       dedup_key=f"limit:{occ.key}")
         return None
     occ.reason = ("Waiting for money in your wallet" if decision.outcome == INSUFFICIENT_FUNDS
                   else "Waiting: a higher-priority payment is first in line for your wallet")
     report.waiting += 1
     notify.notify(user.id, E.LOW_BALANCE, title="Low wallet balance",
-                  body=f"{label} is due but your wallet cannot cover it. Fund your wallet; we will retry until "
-                       f"{occ.retry_until:%d %b %H:%M} UTC.", link="/wallet/fund",
+                  body=f"{_label(automation)} is due but your wallet cannot cover it. Fund your wallet; we will retry "
+                       f"until {occ.retry_until:%d %b %H:%M} UTC.", link="/wallet/fund",
                   dedup_key=f"low-balance:{occ.key}")
     return None
 

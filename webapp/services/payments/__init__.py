@@ -6,6 +6,7 @@ from .creation import (
     account_for,
     create_utility_payment,
     enqueue,
+    enqueue_many,
     get_for_user,
     new_estate_bill_payment,
     new_utility_payment,
@@ -18,6 +19,6 @@ from .manager import UtilityPaymentManager
 
 __all__ = [
     "JanitorErrors", "JanitorReport", "PaymentRequestError", "Quote", "TransientPaymentError",
-    "UtilityPaymentManager", "account_for", "create_utility_payment", "enqueue", "get_for_user",
+    "UtilityPaymentManager", "account_for", "create_utility_payment", "enqueue", "enqueue_many", "get_for_user",
     "new_estate_bill_payment", "new_utility_payment", "process", "quote", "requery", "run_janitor", "submit",
 ]

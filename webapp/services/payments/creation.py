@@ -165,14 +165,29 @@ def enqueue(payment: Payment) -> None:
     A payment held for review is not enqueued until an admin approves it."""
     if payment.status != PaymentStatus.CREATED:
         return
+    options = _job_options(payment.reference)
+    options["job_timeout"] = options.pop("timeout")
+    queues.queue().enqueue(PAYMENT_JOB, payment.id, **options)
+
+
+def enqueue_many(jobs: list[tuple[int, str]]) -> None:
+    """Enqueue the jobs of several committed ``created`` payments, given as ``(id, reference)``,
+    in one Redis round trip (the sweep)."""
+    if not jobs:
+        return
+    queue = queues.queue()
+    queue.enqueue_many([queue.prepare_data(PAYMENT_JOB, (payment_id,), **_job_options(reference))
+                        for payment_id, reference in jobs])
+
+
+PAYMENT_JOB = "workers.payment_jobs.process_payment"
+
+
+def _job_options(reference: str) -> dict:
     intervals = current_app.config["PAYMENT_RQ_RETRY_INTERVALS"]
-    queues.queue().enqueue(
-        "workers.payment_jobs.process_payment", payment.id,
-        job_id=payment.reference,
-        retry=Retry(max=len(intervals), interval=list(intervals)) if intervals else None,
-        job_timeout=current_app.config["PAYMENT_JOB_TIMEOUT_SECONDS"],
-        result_ttl=3600, failure_ttl=7 * 86400,
-    )
+    return {"job_id": reference, "retry": Retry(max=len(intervals), interval=list(intervals)) if intervals else None,
+            "timeout": current_app.config["PAYMENT_JOB_TIMEOUT_SECONDS"], "result_ttl": 3600,
+            "failure_ttl": 7 * 86400}
 
 
 def get_for_user(user_id: int, payment_id) -> Payment | None:

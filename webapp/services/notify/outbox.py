@@ -81,6 +81,21 @@ def _claim(message_id: int) -> bool:
     return result.rowcount == 1
 
 
+def _keep_in_outbox(message_id: int) -> bool:
+    """queued → sent (transport ``outbox``) in one conditional UPDATE; False if not ours to send now."""
+    now = utcnow()
+    result = db.session.execute(
+        update(EmailMessage)
+        .where(EmailMessage.id == message_id, EmailMessage.status == EmailStatus.QUEUED.value,
+               or_(EmailMessage.next_attempt_at.is_(None), EmailMessage.next_attempt_at <= now))
+        .values(status=EmailStatus.SENT.value, transport="outbox", claimed_at=now, sent_at=now,
+                attempts=EmailMessage.attempts + 1, last_error=None, next_attempt_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
 def deliver(message_id: int) -> str:
     """Send one outbox row at most once; "sent", "failed", or "skipped" (not ours to send now).
 
@@ -88,6 +103,13 @@ def deliver(message_id: int) -> str:
     A temporary SMTP failure puts the row back in the queue with a backoff and raises
     ``EmailDeliveryError`` so the job shows as failed.
     """
+    config = current_app.config
+    if not config["MAIL_SERVER"]:
+        # Nothing leaves the machine, so there is no send to guard with a claim: one write.
+        if not _keep_in_outbox(message_id):
+            return "skipped"
+        log.info("email %s kept in the development outbox", message_id)
+        return "sent"
     if not _claim(message_id):
         return "skipped"
     message = db.session.get(EmailMessage, message_id)
@@ -95,12 +117,6 @@ def deliver(message_id: int) -> str:
     # with its write (SQLite fails a read-then-write at once if another process committed between).
     db.session.expunge(message)
     db.session.rollback()
-    config = current_app.config
-    if not config["MAIL_SERVER"]:
-        _mark_sent(message, "outbox")
-        log.info("email %s for user %s kept in the development outbox: %s", message.id, message.user_id,
-                 message.subject)
-        return "sent"
     try:
         smtp.send(message, config)
     except smtp.PermanentEmailError as exc:

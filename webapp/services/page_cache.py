@@ -9,7 +9,8 @@ evicted, least recently used first, once they hold ``PAGE_CACHE_MAX_CHARS`` char
 One change the version cannot see: a transaction that stamped ``updated_at`` before another one
 and commits after it leaves the newest timestamp unchanged. So a page is stored only when its
 data has been quiet for ``PAGE_CACHE_SETTLE_SECONDS`` (far longer than any of our write
-transactions); until then every request renders it afresh.
+transactions); until then every request renders it afresh. The same window covers clock
+differences between the hosts that stamp rows, so those clocks must agree to within it (NTP).
 
 Two things on a page belong to the request, not to the data: the CSRF token (each browser session
 has its own) is swapped out for a marker before the page is stored and the current session's

@@ -19,12 +19,10 @@ the messages show once and are never stored.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from pathlib import Path
 
 from cachetools import TTLCache
 from flask import Flask, current_app, session
@@ -66,27 +64,19 @@ def _store() -> _Store:
 
 
 def enabled() -> bool:
-    return current_app.config["PAGE_CACHE_SECONDS"] > 0
+    """On unless switched off, or while templates reload under a development server (the cache
+    lives in process memory, so a deploy's restart already starts it empty)."""
+    app = current_app._get_current_object()
+    return app.config["PAGE_CACHE_SECONDS"] > 0 and not app.jinja_env.auto_reload
 
 
 def clear() -> None:
-    """Forget every fragment this process holds (tests, operators)."""
+    """Forget every page this process holds."""
     _store().clear()
 
 
-@functools.cache
-def _templates_release(folder: str) -> str:
-    """The template files' names, sizes and times: a deploy that changes a template starts afresh."""
-    stats = sorted((str(path), path.stat().st_size, path.stat().st_mtime_ns) for path in Path(folder).rglob("*.html"))
-    return hashlib.blake2b(repr(stats).encode(), digest_size=8).hexdigest()
-
-
 def key(name: str, version: Iterable) -> str:
-    app = current_app._get_current_object()
-    release = _templates_release(str(app.template_folder))
-    if app.debug:  # templates reload while the development server runs
-        _templates_release.cache_clear()
-    digest = hashlib.blake2b(repr((release, *version)).encode(), digest_size=16).hexdigest()
+    digest = hashlib.blake2b(repr(tuple(version)).encode(), digest_size=16).hexdigest()
     return f"{name}:{digest}"
 
 

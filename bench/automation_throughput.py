@@ -46,7 +46,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--payments", type=int, default=1000, help="automations due at once")
     parser.add_argument("--per-resident", type=int, default=4, help="automations (meters) per resident")
-    parser.add_argument("--workers", type=int, default=40, help="RQ worker processes")
+    parser.add_argument("--workers", type=int, default=56, help="RQ worker processes")
     parser.add_argument("--worker-mode", choices=("pool", "flask"), default="pool",
                         help="pool: SimpleWorkers forked from one parent; flask: separate `flask worker`s")
     parser.add_argument("--sweep", choices=("job", "cli"), default="job",

@@ -55,16 +55,18 @@ def evaluate(user_id: int, account: UtilityAccount, amount_kobo: int, now: datet
         if limit and _count_since(now - span, Payment.user_id == user_id) + 1 >= limit:
             reasons.append(f"{limit} purchases by one resident within an {label}" if label == "hour"
                            else f"{limit} purchases by one resident within a {label}")
-    history = db.session.scalars(
-        select(Payment.amount_kobo).where(Payment.user_id == user_id, Payment.status == "succeeded",
-                                          Payment.utility_type == account.provider.provider_type)
-        .order_by(Payment.id.desc()).limit(cfg["FRAUD_AMOUNT_HISTORY"])
-    ).all()
     factor = cfg["FRAUD_AMOUNT_FACTOR"]
-    if factor and len(history) >= cfg["FRAUD_AMOUNT_MIN_HISTORY"]:
-        typical = statistics.median_low(history)  # one of the amounts: integer kobo, no float
-        if amount_kobo >= typical * factor:
-            reasons.append(f"amount is {factor}× or more the resident's usual {account.provider.provider_type} payment")
+    if factor:  # the rule is off at 0: no history query
+        history = db.session.scalars(
+            select(Payment.amount_kobo).where(Payment.user_id == user_id, Payment.status == "succeeded",
+                                              Payment.utility_type == account.provider.provider_type)
+            .order_by(Payment.id.desc()).limit(cfg["FRAUD_AMOUNT_HISTORY"])
+        ).all()
+        if len(history) >= cfg["FRAUD_AMOUNT_MIN_HISTORY"]:
+            typical = statistics.median_low(history)  # one of the amounts: integer kobo, no float
+            if amount_kobo >= typical * factor:
+                reasons.append(
+                    f"amount is {factor}× or more the resident's usual {account.provider.provider_type} payment")
     sharers = cfg["FRAUD_SHARED_NUMBER_RESIDENTS"]
     if sharers:
         residents = db.session.scalar(select(func.count(func.distinct(UtilityAccount.user_id))).where(

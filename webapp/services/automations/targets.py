@@ -8,6 +8,7 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from ...extensions import db
 from ...models import Bill, BillStatus
@@ -38,6 +39,7 @@ def desired_amounts(user_id: int, now: datetime) -> dict[int, Target]:
     automations = list(db.session.scalars(
         select(Automation).where(Automation.user_id == user_id, Automation.deleted_at.is_(None),
                                  or_(Automation.next_run_at <= now, Automation.id.in_(waiting)))
+        .options(selectinload(Automation.utility_account))  # with its catalogue entry (joined): no query each
     ))
     result = {a.id: target_for(a) for a in automations}
     db.session.rollback()

@@ -15,6 +15,8 @@ from ...providers.vtpass_codes import reference_for
 from .. import audit, catalogue, fraud, ledger, notify, queues
 from . import state
 
+PAYMENT_JOB = "workers.payment_jobs.process_payment"
+
 log = logging.getLogger(__name__)
 
 
@@ -163,31 +165,24 @@ def new_estate_bill_payment(user: User, bill, amount_kobo: int, *, submit_key: s
 def enqueue(payment: Payment) -> None:
     """Enqueue after commit; RQ's Retry reschedules the job after transient provider errors.
     A payment held for review is not enqueued until an admin approves it."""
-    if payment.status != PaymentStatus.CREATED:
-        return
-    options = _job_options(payment.reference)
-    options["job_timeout"] = options.pop("timeout")
-    queues.queue().enqueue(PAYMENT_JOB, payment.id, **options)
+    if payment.status == PaymentStatus.CREATED:
+        enqueue_many([(payment.id, payment.reference)])
 
 
 def enqueue_many(jobs: list[tuple[int, str]]) -> None:
-    """Enqueue the jobs of several committed ``created`` payments, given as ``(id, reference)``,
-    in one Redis round trip (the sweep)."""
+    """Enqueue the jobs of committed ``created`` payments, given as ``(id, reference)``, in one
+    Redis round trip; each job's id is the payment's reference."""
     if not jobs:
         return
-    queue = queues.queue()
-    queue.enqueue_many([queue.prepare_data(PAYMENT_JOB, (payment_id,), **_job_options(reference))
-                        for payment_id, reference in jobs])
-
-
-PAYMENT_JOB = "workers.payment_jobs.process_payment"
-
-
-def _job_options(reference: str) -> dict:
     intervals = current_app.config["PAYMENT_RQ_RETRY_INTERVALS"]
-    return {"job_id": reference, "retry": Retry(max=len(intervals), interval=list(intervals)) if intervals else None,
-            "timeout": current_app.config["PAYMENT_JOB_TIMEOUT_SECONDS"], "result_ttl": 3600,
-            "failure_ttl": 7 * 86400}
+    queue = queues.queue()
+    queue.enqueue_many([
+        queue.prepare_data(PAYMENT_JOB, (payment_id,), job_id=reference,
+                           retry=Retry(max=len(intervals), interval=list(intervals)) if intervals else None,
+                           timeout=current_app.config["PAYMENT_JOB_TIMEOUT_SECONDS"], result_ttl=3600,
+                           failure_ttl=7 * 86400)
+        for payment_id, reference in jobs
+    ])
 
 
 def get_for_user(user_id: int, payment_id) -> Payment | None:

@@ -35,12 +35,58 @@ def test_production_refuses_default_or_missing_secrets(monkeypatch, secret, keys
         create_app()
 
 
-def test_production_starts_with_real_secrets(monkeypatch, tmp_path):
+LIVE_URLS = {"FLUTTERWAVE_BASE_URL": "https://api.flutterwave.com/v3", "VTPASS_BASE_URL": "https://vtpass.com/api",
+             "PAYSTACK_BASE_URL": "https://api.paystack.co"}
+
+
+def _production(monkeypatch, **urls):
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", STRONG_SECRET)
     monkeypatch.setenv("ENCRYPTION_KEYS", STRONG_KEYS)
+    for name, value in {**LIVE_URLS, **urls}.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+
+
+def test_production_starts_with_real_secrets(monkeypatch, tmp_path):
+    _production(monkeypatch)
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'prod.db'}"})
     assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+@pytest.mark.parametrize("name", sorted(LIVE_URLS))
+def test_production_needs_every_provider_url_set_explicitly(monkeypatch, tmp_path, name):
+    _production(monkeypatch, **{name: None})
+    with pytest.raises(ConfigError, match=f"{name} is not set"):
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'prod.db'}"})
+
+
+def test_production_refuses_the_vtpass_sandbox(monkeypatch, tmp_path):
+    _production(monkeypatch, VTPASS_BASE_URL="https://sandbox.vtpass.com/api")
+    with pytest.raises(ConfigError, match="VTPASS_BASE_URL points at a sandbox"):
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'prod.db'}"})
+
+
+@pytest.mark.parametrize(("key", "value", "url_name"), [
+    ("FLUTTERWAVE_SECRET_KEY", "FLWSECK-0123456789abcdef-X", "FLUTTERWAVE_BASE_URL"),
+    ("PAYSTACK_SECRET_KEY", "sk_live_0123456789abcdef", "PAYSTACK_BASE_URL"),
+])
+def test_live_looking_keys_never_go_to_a_sandbox_url(monkeypatch, tmp_path, key, value, url_name):
+    monkeypatch.delenv("APP_ENV", raising=False)
+    monkeypatch.setenv(key, value)
+    monkeypatch.setenv(url_name, "http://127.0.0.1:5001/sandbox")
+    with pytest.raises(ConfigError, match=f"{key} looks like a live key"):
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'dev.db'}"})
+
+
+def test_test_keys_may_use_a_sandbox_url(monkeypatch, tmp_path):
+    monkeypatch.delenv("APP_ENV", raising=False)
+    monkeypatch.setenv("FLUTTERWAVE_SECRET_KEY", "FLWSECK_TEST-0123456789abcdef-X")
+    monkeypatch.setenv("FLUTTERWAVE_BASE_URL", "http://127.0.0.1:5001/flutterwave/v3")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'dev.db'}"})
+    assert app.config["FLUTTERWAVE_BASE_URL"].startswith("http://127.0.0.1")
 
 
 def test_port_and_database_url_come_from_the_environment(monkeypatch):

@@ -106,14 +106,18 @@ def from_env() -> dict:
         "PAGE_CACHE_SETTLE_SECONDS": _int("PAGE_CACHE_SETTLE_SECONDS", 10),
         "PAGE_CACHE_MAX_CHARS": _int("PAGE_CACHE_MAX_CHARS", 8_000_000),
         # Providers: with a base URL set, the clients talk to it as to the real provider.
-        "FLUTTERWAVE_BASE_URL": os.environ.get("FLUTTERWAVE_BASE_URL", "https://api.flutterwave.com/v3"),
+        # In production the base URLs have no default: they must be set (check_production).
+        "FLUTTERWAVE_BASE_URL": os.environ.get(
+            "FLUTTERWAVE_BASE_URL", "" if app_env == "production" else "https://api.flutterwave.com/v3"),
         "FLUTTERWAVE_SECRET_KEY": os.environ.get("FLUTTERWAVE_SECRET_KEY", ""),
         "FLUTTERWAVE_SECRET_HASH": os.environ.get("FLUTTERWAVE_SECRET_HASH", ""),
-        "VTPASS_BASE_URL": os.environ.get("VTPASS_BASE_URL", "https://sandbox.vtpass.com/api"),
+        "VTPASS_BASE_URL": os.environ.get(
+            "VTPASS_BASE_URL", "" if app_env == "production" else "https://sandbox.vtpass.com/api"),
         "VTPASS_API_KEY": os.environ.get("VTPASS_API_KEY", ""),
         "VTPASS_PUBLIC_KEY": os.environ.get("VTPASS_PUBLIC_KEY", ""),
         "VTPASS_SECRET_KEY": os.environ.get("VTPASS_SECRET_KEY", ""),
-        "PAYSTACK_BASE_URL": os.environ.get("PAYSTACK_BASE_URL", "https://api.paystack.co"),
+        "PAYSTACK_BASE_URL": os.environ.get(
+            "PAYSTACK_BASE_URL", "" if app_env == "production" else "https://api.paystack.co"),
         "PAYSTACK_SECRET_KEY": os.environ.get("PAYSTACK_SECRET_KEY", ""),
         "PROVIDER_CONNECT_TIMEOUT": _float("PROVIDER_CONNECT_TIMEOUT", 5.0),
         "PROVIDER_READ_TIMEOUT": _float("PROVIDER_READ_TIMEOUT", 35.0),
@@ -164,9 +168,52 @@ def from_env() -> dict:
     }
 
 
-def check_production(config: dict) -> None:
-    """Refuse to run production on missing or public default secrets."""
+# Hosts that are never a live provider: VTpass's own sandbox and this machine (our sandbox).
+SANDBOX_HOSTS = ("sandbox.vtpass.com", "localhost", "127.0.0.1", "::1", "[::1]")
+
+
+def _is_sandbox_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url or "").hostname or "").lower()
+    return host in SANDBOX_HOSTS or host.startswith("127.")
+
+
+def _live_looking_keys(config: dict) -> list[str]:
+    """Settings holding keys that look live: Flutterwave's test secret keys carry ``_TEST``
+    (``FLWSECK_TEST-...``) and Paystack's test keys start ``sk_test_`` (both gateways' dashboards
+    issue keys in these forms; live ones are ``FLWSECK-...`` and ``sk_live_...``)."""
+    live = []
+    flutterwave = config.get("FLUTTERWAVE_SECRET_KEY") or ""
+    if flutterwave.startswith("FLWSECK-"):
+        live.append("FLUTTERWAVE_SECRET_KEY")
+    if (config.get("PAYSTACK_SECRET_KEY") or "").startswith("sk_live_"):
+        live.append("PAYSTACK_SECRET_KEY")
+    return live
+
+
+def check_provider_urls(config: dict) -> None:
+    """Never send live keys to a sandbox, and in production name every provider URL explicitly."""
+    live = _live_looking_keys(config)
+    for name, key in (("FLUTTERWAVE_BASE_URL", "FLUTTERWAVE_SECRET_KEY"), ("PAYSTACK_BASE_URL", "PAYSTACK_SECRET_KEY")):
+        if key in live and _is_sandbox_url(config.get(name) or ""):
+            raise ConfigError(f"{key} looks like a live key but {name} points at a sandbox "
+                              f"({config.get(name)}); refusing to start.")
     if config.get("APP_ENV") != "production":
+        return
+    for name in ("FLUTTERWAVE_BASE_URL", "VTPASS_BASE_URL", "PAYSTACK_BASE_URL"):
+        url = config.get(name) or ""
+        if not url:
+            raise ConfigError(f"{name} is not set; in production every provider URL must be set explicitly "
+                              "(see the README's production section).")
+        if _is_sandbox_url(url):
+            raise ConfigError(f"{name} points at a sandbox ({url}); production must use the live API.")
+
+
+def check_production(config: dict) -> None:
+    """Refuse to run production on missing or public default secrets, or on sandbox providers."""
+    if config.get("APP_ENV") != "production":
+        check_provider_urls(config)
         return
     secret = config.get("SECRET_KEY") or ""
     if not secret or secret == DEV_SECRET_KEY or len(secret) < 32:
@@ -189,3 +236,4 @@ def check_production(config: dict) -> None:
             "LOOKUP_HASH_KEY must be at least 32 characters and differ from SECRET_KEY (or be left "
             "unset to derive it from SECRET_KEY) before running with APP_ENV=production."
         )
+    check_provider_urls(config)

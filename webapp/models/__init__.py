@@ -7,7 +7,8 @@ from .estate import Estate
 from .funding import FundingIntent, FundingStatus, SavedCard
 from .ledger import Account, AccountKind, EntryKind, JournalEntry, Posting
 from .notification import EmailMessage, EmailStatus, Notification, NotificationPreference
-from .payment import AdminAlert, Payment, PaymentEvent, PaymentKind, PaymentStatus, ProviderCallLog
+from .payment import (AdminAlert, Payment, PaymentEvent, PaymentKind, PaymentStatus, ProviderCallLog, ProviderReference,
+                      ProviderRefKind, ReconciliationMismatch, ReconciliationRun)
 from .user import Role, User
 from .utility_account import UtilityAccount
 
@@ -15,5 +16,6 @@ __all__ = ["Account", "AccountKind", "AdminAlert", "AuditEntry", "Automation", "
            "AutomationSettings", "Bill", "BillCategory", "BillStatus", "BillType", "EmailMessage",
            "EmailStatus", "EntryKind", "Estate", "FundingIntent", "FundingStatus", "JournalEntry",
            "Notification", "NotificationPreference", "OccurrenceStatus", "Payment", "PaymentEvent",
-           "PaymentKind", "PaymentStatus", "Posting", "ProviderCallLog", "Role", "SavedCard", "User",
+           "PaymentKind", "PaymentStatus", "Posting", "ProviderCallLog", "ProviderRefKind", "ProviderReference",
+           "ReconciliationMismatch", "ReconciliationRun", "Role", "SavedCard", "User",
            "UtilityAccount", "UtilityProvider"]

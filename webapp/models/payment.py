@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, \
+    UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -94,6 +95,13 @@ class Payment(TimestampMixin, db.Model):
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A prepaid purchase that succeeded without its token: when the janitor next asks the provider
+    # for it (set only while the token is outstanding), how often it asked, when it arrived, and
+    # when admins were told it had not come.
+    token_next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    token_checks: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    token_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    token_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # One payment per form submission (double-click safe) and per automation occurrence.
     submit_key: Mapped[str | None] = mapped_column(String(80), unique=True)
     occurrence_key: Mapped[str | None] = mapped_column(String(120), unique=True)
@@ -106,6 +114,8 @@ class Payment(TimestampMixin, db.Model):
     bill = relationship("Bill")
     events = relationship("PaymentEvent", order_by="PaymentEvent.id", lazy="selectin",
                           back_populates="payment", viewonly=True)
+    provider_refs = relationship("ProviderReference", order_by="ProviderReference.id", lazy="selectin",
+                                 back_populates="payment", viewonly=True)
 
     @property
     def total_kobo(self) -> int:
@@ -116,11 +126,49 @@ class Payment(TimestampMixin, db.Model):
         return self.status in FINAL_STATUSES
 
     @property
+    def token_on_its_way(self) -> bool:
+        """Paid, and the provider has not given the token yet (the janitor keeps asking)."""
+        return self.status == PaymentStatus.SUCCEEDED and not self.token and self.token_next_check_at is not None
+
+    @property
     def token_groups(self) -> list[str]:
         """The token in groups of four digits, as meters expect it to be typed."""
         if not self.token:
             return []
         return [self.token[i:i + 4] for i in range(0, len(self.token), 4)]
+
+
+class ProviderRefKind(enum.StrEnum):
+    REQUEST_ID = "request_id"  # what we sent as the purchase's key (VTpass request_id)
+    TX_REF = "tx_ref"  # Flutterwave's bill reference ("CF-FLYAPI-..."), the key of its status path
+    FLW_REF = "flw_ref"  # Flutterwave's network reference
+    TRANSACTION_ID = "transaction_id"  # VTpass content.transactions.transactionId
+
+
+class ProviderReference(db.Model):
+    """Every reference a purchase is known by at its provider.
+
+    Our own ``Payment.reference`` is the first request_id. A VTpass purchase resent on a later
+    Lagos day goes out under a new request_id (``attempt`` says which purchase attempt first used
+    it); Flutterwave answers with its own ``tx_ref`` and ``flw_ref``. Status queries use the key
+    the provider's status endpoint takes, and reconciliation matches on all of them.
+    """
+
+    __tablename__ = "payment_provider_refs"
+    __table_args__ = (
+        UniqueConstraint("api_provider", "kind", "value", name="uq_provider_ref"),
+        CheckConstraint(f"kind IN ({_in(ProviderRefKind)})", name="provider_ref_kind_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True, nullable=False)
+    api_provider: Mapped[str] = mapped_column(String(20), nullable=False)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    value: Mapped[str] = mapped_column(String(120), nullable=False)
+    attempt: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+
+    payment = relationship("Payment", back_populates="provider_refs")
 
 
 class PaymentEvent(db.Model):
@@ -170,5 +218,52 @@ class AdminAlert(db.Model):
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
     message: Mapped[str] = mapped_column(String(255), nullable=False)
     dedup_key: Mapped[str] = mapped_column(String(120), unique=True, nullable=False)
+    # What a person needs to resolve it by hand: references, amounts, what the provider said.
+    details: Mapped[dict | None] = mapped_column(JSON)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+
+
+class ReconciliationRun(db.Model):
+    """One provider's record of one Lagos day compared with ours (``flask payments reconcile``).
+
+    Totals are kept per estate in ``by_estate`` (``{estate_id: {"ours_count", "ours_kobo",
+    "theirs_count", "theirs_kobo", "mismatches"}}``) so an estate admin sees only their estate.
+    """
+
+    __tablename__ = "reconciliation_runs"
+    __table_args__ = (UniqueConstraint("api_provider", "day", name="uq_reconciliation_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    api_provider: Mapped[str] = mapped_column(String(20), nullable=False)
+    day: Mapped[date] = mapped_column(Date, nullable=False)
+    ours_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    ours_kobo: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    theirs_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    theirs_kobo: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    mismatch_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    by_estate: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+
+
+class ReconciliationMismatch(db.Model):
+    """One disagreement found by a reconciliation run (each is also one admin alert)."""
+
+    __tablename__ = "reconciliation_mismatches"
+    __table_args__ = (UniqueConstraint("run_id", "kind", "reference", name="uq_reconciliation_mismatch"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("reconciliation_runs.id"), index=True, nullable=False)
+    estate_id: Mapped[int | None] = mapped_column(ForeignKey("estates.id"), index=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
+    # provider_succeeded_we_refunded | no_provider_record | amount_differs | unknown_to_us
+    kind: Mapped[str] = mapped_column(String(40), nullable=False)
+    reference: Mapped[str] = mapped_column(String(120), nullable=False)
+    provider_refs: Mapped[str] = mapped_column(String(500), nullable=False, default="")
+    our_amount_kobo: Mapped[int | None] = mapped_column(BigInteger)
+    provider_amount_kobo: Mapped[int | None] = mapped_column(BigInteger)
+    our_status: Mapped[str | None] = mapped_column(String(16))
+    provider_status: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+
+    run = relationship("ReconciliationRun")

@@ -5,7 +5,8 @@
 
 Every test that uses ``sandbox`` (directly or through another fixture) starts with an empty sandbox
 and the test knobs below, whatever an earlier test configured. "Timeouts" hold for 2 s, and
-clients give up after 1 s, so timeout rows cost about a second. VTpass's likely-duplicate window
+clients give up after 1 s, so timeout rows cost about a second. Flutterwave's listing lag is 0 s
+(a missing bill is "no record" at once). VTpass's likely-duplicate window
 (code 019) is off by default here, so tests may pay the same meter repeatedly; a test of 019 turns
 it on with ``sandbox.configure(duplicate_window=30)``.
 """
@@ -27,8 +28,16 @@ TEST_KNOBS = {
     "request_id_window_hours": 24.0,
     "duplicate_window": 0.0,
     "merchant_balance_kobo": None,
+    "request_id_today_only": True,
+    "clock_offset_seconds": 0.0,
+    "flw_listing_items": True,
+    "bill_webhooks": True,
+    "bill_webhook_delay": 0.2,
 }
 CLIENT_TIMEOUTS = {"PROVIDER_CONNECT_TIMEOUT": 1.0, "PROVIDER_READ_TIMEOUT": 1.0}
+# Flutterwave's bill listing counts as "no record" at once here (production waits out its lag);
+# tests of the lag set it back.
+SANDBOX_APP_SETTINGS = {**CLIENT_TIMEOUTS, "FLUTTERWAVE_RECORD_LAG_SECONDS": 0.0}
 
 
 @pytest.fixture(scope="session")
@@ -49,4 +58,4 @@ def sandbox_fresh_state(request):
 
 @pytest.fixture
 def sandbox_config(sandbox) -> dict:
-    return {**provider_settings(sandbox.url), **CLIENT_TIMEOUTS}
+    return {**provider_settings(sandbox.url), **SANDBOX_APP_SETTINGS}

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -24,6 +25,7 @@ import pytest
 import requests
 
 from webapp.localservices import free_port
+from webapp.providers.vtpass_codes import lagos_now
 from webapp.sandbox.keys import SANDBOX_CREDENTIALS as KEYS
 from webapp.sandbox.runner import start_for_devrun
 
@@ -71,26 +73,37 @@ class Flutterwave:
                              timeout=timeout)
 
     def status(self, reference: str, timeout: float = 5):
-        return requests.get(f"{self.base}/bills/{reference}", params={"verbose": 1}, headers=FLW_AUTH,
+        """GET /bills/{tx_ref}: the status path takes Flutterwave's tx_ref, so ours is looked up in
+        the sandbox's records first (a real client learns it from the pay answer or the listing)."""
+        bills = requests.get(self.base.removesuffix("/flutterwave/v3") + "/_sandbox/transactions", timeout=5).json()
+        tx_ref = next((b["provider_ref"] for b in bills["bills"]
+                       if b["provider"] == "flutterwave" and b["reference"] == reference), reference)
+        return requests.get(f"{self.base}/bills/{tx_ref}", params={"verbose": 1}, headers=FLW_AUTH,
                             timeout=timeout)
 
     @staticmethod
     def outcome(response) -> str:
-        """successful | pending | failed | not_found | unavailable | duplicate | rejected"""
+        """successful | pending | failed | not_found | unavailable | duplicate | rejected
+
+        A completed bill carries no ``status`` (pay answer and status answer alike, as documented)."""
         if response.status_code in (503, 404, 409):
             return {503: "unavailable", 404: "not_found", 409: "duplicate"}[response.status_code]
         body = response.json()
         if body["status"] == "error":
             return "failed" if "failed" in body["message"] else "rejected"
-        return body["data"]["status"]
+        if "status" in body["data"]:
+            return body["data"]["status"]
+        return "pending" if "pending" in body["message"] else "successful"
 
     @staticmethod
     def token(response) -> str | None:
-        return response.json()["data"]["token"]
+        data = response.json()["data"]
+        text = data.get("recharge_token") or data.get("extra")
+        return re.sub(r"\D", "", text) if text else None
 
     @staticmethod
     def units(response) -> str | None:
-        return response.json()["data"]["units"]
+        return None  # neither documented answer carries units
 
     @staticmethod
     def outstanding_naira(validation: dict):
@@ -162,7 +175,8 @@ def test_prepaid_meter_purchase_succeeds_at_once_with_a_20_digit_token_and_units
     assert bills.outcome(response) == "successful"
     token = bills.token(response)
     assert token.isdigit() and len(token) == 20
-    assert bills.units(response).endswith("kWh")
+    if bills.name == "vtpass":  # Flutterwave's documented answers carry no units
+        assert bills.units(response).endswith("kWh")
 
 
 def test_the_token_is_also_given_as_grouped_text(sandbox):
@@ -218,8 +232,13 @@ def test_no_record_timeout_number_is_not_found_then_a_resend_succeeds(bills):
 def test_unavailable_number_answers_503_for_the_first_three_calls_then_behaves_normally(bills):
     reference = new_reference()
     assert bills.outcome(bills.buy("4000000000000", reference)) == "unavailable"
-    assert bills.outcome(bills.status(reference)) == "unavailable"
-    assert bills.outcome(bills.status(reference)) == "unavailable"
+    if bills.name == "vtpass":
+        assert bills.outcome(bills.status(reference)) == "unavailable"
+        assert bills.outcome(bills.status(reference)) == "unavailable"
+    else:  # Flutterwave's status path knows no key for a bill it never recorded: 404, not a script call
+        for _ in range(2):
+            assert bills.outcome(bills.status(reference)) == "not_found"
+            assert bills.outcome(bills.buy("4000000000000", reference)) == "unavailable"
     assert bills.outcome(bills.status(reference)) == "not_found"
     assert bills.outcome(bills.buy("4000000000000", reference)) == "successful"
 
@@ -306,18 +325,35 @@ def test_flutterwave_fixed_plans_carry_their_price_and_flexible_items_their_boun
     assert (items["UB157"]["amount"], items["UB157"]["minimum"], items["UB157"]["maximum"]) == (0, 500, 500000)
 
 
-def test_flutterwave_status_accepts_its_own_tx_ref_too(sandbox):
+def test_flutterwave_status_is_keyed_by_its_tx_ref_and_has_the_documented_shape(sandbox):
     fw, reference = Flutterwave(sandbox.url), new_reference()
     tx_ref = fw.buy("1111111111111", reference).json()["data"]["tx_ref"]
-    data = fw.status(tx_ref).json()["data"]
-    assert (data["customer_reference"], data["status"]) == (reference, "successful")
+    by_ours = requests.get(f"{fw.base}/bills/{reference}", params={"verbose": 1}, headers=FLW_AUTH, timeout=5)
+    assert by_ours.status_code == 404  # the path takes the tx_ref (Flutterwave's API reference)
+    data = requests.get(f"{fw.base}/bills/{tx_ref}", params={"verbose": 1}, headers=FLW_AUTH, timeout=5).json()["data"]
+    assert (data["customer_reference"], data["tx_ref"]) == (reference, tx_ref)
+    assert "status" not in data and "code" not in data  # a completed bill, as Node-v3's sample shows it
+    assert data["amount"] == "5000.0000" and data["extra"].startswith("Token : ")
+
+
+def test_flutterwave_listing_finds_our_bills_by_customer_reference(sandbox):
+    fw, reference = Flutterwave(sandbox.url), new_reference()
+    fw.buy("1111111111111", reference)
+    today = lagos_now().date().isoformat()
+    body = requests.get(f"{fw.base}/bills", params={"from": today, "to": today}, headers=FLW_AUTH, timeout=5).json()
+    assert body["data"]["summary"][0]["count_bills"] == 1
+    [row] = body["data"]["transactions"]
+    assert (row["customer_reference"], row["status"]) == (reference, "success")
+    sandbox.configure(flw_listing_items=False)
+    body = requests.get(f"{fw.base}/bills", params={"from": today, "to": today}, headers=FLW_AUTH, timeout=5).json()
+    assert "transactions" not in body["data"] and body["data"]["total"] == 1
 
 
 def test_flutterwave_older_bills_form_pays_too(sandbox):
     body = {"country": "NG", "customer": "1111111111111", "amount": 1000, "recurrence": "ONCE",
             "type": "IKEDC Prepaid", "reference": new_reference()}
     response = requests.post(sandbox.url + "/flutterwave/v3/bills", json=body, headers=FLW_AUTH, timeout=5)
-    assert response.json()["data"]["status"] == "successful"
+    assert (response.json()["message"], response.json()["data"]["code"]) == ("Bill payment successful", "200")
 
 
 # -- VTpass specifics --------------------------------------------------------------------------------
@@ -341,8 +377,21 @@ def test_vtpass_request_id_must_start_with_the_current_lagos_time(sandbox, reque
     assert response["code"] == "085"
 
 
+def test_vtpass_refuses_a_request_id_dated_yesterday_with_085(sandbox):
+    response = VTpass(sandbox.url).buy("1111111111111", lagos_stamp(timedelta(days=-1)) + "abc123")
+    assert response.json()["code"] == "085"
+    assert "TODAY" in response.json()["content"]["errors"]
+
+
+def test_vtpass_clock_knob_moves_the_sandboxs_today(sandbox):
+    sandbox.configure(clock_offset_seconds=86400)
+    vt = VTpass(sandbox.url)
+    assert vt.buy("1111111111111", new_reference()).json()["code"] == "085"
+    assert vt.buy("1111111111111", lagos_stamp(timedelta(days=1)) + "abc123").json()["code"] == "000"
+
+
 def test_vtpass_request_id_window_can_be_widened_for_replays(sandbox):
-    sandbox.configure(request_id_window_hours=None)
+    sandbox.configure(request_id_window_hours=None, request_id_today_only=False)
     response = VTpass(sandbox.url).buy("1111111111111", lagos_stamp(timedelta(days=-2)) + "abc123")
     assert response.json()["code"] == "000"
 

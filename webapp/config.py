@@ -111,6 +111,9 @@ def from_env() -> dict:
             "FLUTTERWAVE_BASE_URL", "" if app_env == "production" else "https://api.flutterwave.com/v3"),
         "FLUTTERWAVE_SECRET_KEY": os.environ.get("FLUTTERWAVE_SECRET_KEY", ""),
         "FLUTTERWAVE_SECRET_HASH": os.environ.get("FLUTTERWAVE_SECRET_HASH", ""),
+        # A bill missing from Flutterwave's listing only counts as "no record" this long after it
+        # was sent (its records may lag; see providers/flutterwave).
+        "FLUTTERWAVE_RECORD_LAG_SECONDS": _float("FLUTTERWAVE_RECORD_LAG_SECONDS", 600.0),
         "VTPASS_BASE_URL": os.environ.get(
             "VTPASS_BASE_URL", "" if app_env == "production" else "https://sandbox.vtpass.com/api"),
         "VTPASS_API_KEY": os.environ.get("VTPASS_API_KEY", ""),
@@ -140,6 +143,12 @@ def from_env() -> dict:
         "PAYMENT_RQ_RETRY_INTERVALS": _int_list("PAYMENT_RQ_RETRY_INTERVALS", [10, 60, 300]),
         "PAYMENT_JOB_TIMEOUT_SECONDS": _int("PAYMENT_JOB_TIMEOUT_SECONDS", 180),
         "JANITOR_INTERVAL_SECONDS": _int("JANITOR_INTERVAL_SECONDS", 60),
+        # A payment still unknown this long after it was sent alerts the estate's admins once.
+        "PAYMENT_ALERT_AFTER_SECONDS": _int("PAYMENT_ALERT_AFTER_SECONDS", 86400),
+        # Prepaid purchases that succeeded without a token: admins are alerted once after this
+        # long, and the janitor stops asking after TOKEN_GIVE_UP_SECONDS.
+        "TOKEN_ALERT_AFTER_SECONDS": _int("TOKEN_ALERT_AFTER_SECONDS", 86400),
+        "TOKEN_GIVE_UP_SECONDS": _int("TOKEN_GIVE_UP_SECONDS", 14 * 86400),
         # Fraud rules (inclusive thresholds; 0 turns a rule off). See webapp/services/fraud.py.
         "FRAUD_ACCOUNT_PURCHASES_PER_HOUR": _int("FRAUD_ACCOUNT_PURCHASES_PER_HOUR", 5),
         "FRAUD_ACCOUNT_PURCHASES_PER_DAY": _int("FRAUD_ACCOUNT_PURCHASES_PER_DAY", 12),

@@ -39,7 +39,7 @@ def test_a_broken_call_logger_does_not_turn_an_answer_into_an_error(peer, peer_c
 
     peer.always(200, {"status": "success", "data": {"customer_reference": "r-1", "status": "successful"}})
     service = utility_service("flutterwave", peer_config, call_logger=broken)
-    assert service.query_status("r-1").status == "succeeded"
+    assert service.query_status("r-1", provider_reference="CF-FLYAPI-1").status == "succeeded"
 
 
 def test_registry_builds_each_client_from_its_settings(peer_config):

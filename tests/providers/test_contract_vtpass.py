@@ -9,12 +9,16 @@ from .contract import ADA_PREPAID, raises
 AMOUNT = 5_000_00
 
 
-def test_request_id_dated_days_ago_is_refused_permanently(bills_config):
+def test_request_id_dated_another_day_is_refused_and_left_to_a_requery(bills_config):
+    # 085 "DATE NOT TODAY'S DATE" (vtpass.com/documentation/response-codes): nothing was processed,
+    # but the lifecycle must ask about the request_id before sending under a new one.
     service = utility_service("vtpass", bills_config)
     item = next(i for i in service.get_utility_providers() if i.meter_type == "prepaid")
-    stale = make_request_id("abc123", now=datetime.now(UTC) - timedelta(days=3))
+    stale = make_request_id("abc123", now=datetime.now(UTC) - timedelta(days=1))
     error = raises(service.purchase_utility, item, ADA_PREPAID, AMOUNT, stale)
-    assert (error.error_type, error.error_class) == (PaymentErrorType.VALIDATION_ERROR, ErrorClass.PERMANENT)
+    assert (error.error_type, error.error_class) == (PaymentErrorType.DUPLICATE_REFERENCE, ErrorClass.OUTCOME_UNKNOWN)
+    assert "085" in error.detail
+    assert service.query_status(stale).status == "not_found"
 
 
 def test_same_meter_twice_within_the_window_is_a_likely_duplicate_to_retry_later(sandbox, bills_config):

@@ -54,7 +54,7 @@ def test_processed_and_processing_codes_give_a_result(peer, vtpass, reference, c
         ("091", PaymentErrorType.UTILITY_SERVICE_UNAVAILABLE, ErrorClass.TRANSIENT),
         ("013", PaymentErrorType.AMOUNT_OUT_OF_RANGE, ErrorClass.PERMANENT),
         ("017", PaymentErrorType.AMOUNT_OUT_OF_RANGE, ErrorClass.PERMANENT),
-        ("085", PaymentErrorType.VALIDATION_ERROR, ErrorClass.PERMANENT),
+        ("085", PaymentErrorType.DUPLICATE_REFERENCE, ErrorClass.OUTCOME_UNKNOWN),  # dated another day: requery
         ("087", PaymentErrorType.AUTHENTICATION_ERROR, ErrorClass.PERMANENT),
         ("083", PaymentErrorType.UNKNOWN_ERROR, ErrorClass.OUTCOME_UNKNOWN),
     ],

@@ -7,8 +7,18 @@ from .estate import Estate
 from .funding import FundingIntent, FundingStatus, SavedCard
 from .ledger import Account, AccountKind, EntryKind, JournalEntry, Posting
 from .notification import EmailMessage, EmailStatus, Notification, NotificationPreference
-from .payment import (AdminAlert, Payment, PaymentEvent, PaymentKind, PaymentStatus, ProviderCallLog, ProviderReference,
-                      ProviderRefKind, ReconciliationMismatch, ReconciliationRun)
+from .payment import (
+    AdminAlert,
+    Payment,
+    PaymentEvent,
+    PaymentKind,
+    PaymentStatus,
+    ProviderCallLog,
+    ProviderReference,
+    ProviderRefKind,
+    ReconciliationMismatch,
+    ReconciliationRun,
+)
 from .user import Role, User
 from .utility_account import UtilityAccount
 

@@ -91,6 +91,12 @@ class UtilityProvider(TimestampMixin, db.Model):
         return self.fixed_amount_kobo > 0
 
     @property
+    def takes_kobo(self) -> bool:
+        """Whether the provider accepts amounts with kobo: Flutterwave's bill payment amount is an
+        integer of naira (its OpenAPI), VTpass takes a number of naira."""
+        return self.api_provider != "flutterwave"
+
+    @property
     def is_retired(self) -> bool:
         return self.retired_at is not None
 

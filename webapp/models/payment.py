@@ -4,8 +4,18 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, \
-    UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -114,7 +124,7 @@ class Payment(TimestampMixin, db.Model):
     bill = relationship("Bill")
     events = relationship("PaymentEvent", order_by="PaymentEvent.id", lazy="selectin",
                           back_populates="payment", viewonly=True)
-    provider_refs = relationship("ProviderReference", order_by="ProviderReference.id", lazy="selectin",
+    provider_refs = relationship("ProviderReference", order_by="ProviderReference.id", lazy="select",
                                  back_populates="payment", viewonly=True)
 
     @property

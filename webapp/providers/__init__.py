@@ -13,6 +13,7 @@ from .base import (
     ProviderCall,
     ProviderConfigError,
     ProviderError,
+    PurchaseKeys,
     PurchaseResult,
     SavedCard,
     UtilityServiceInterface,
@@ -21,6 +22,6 @@ from .registry import funding_client, utility_service
 
 __all__ = [
     "CatalogueItem", "CheckoutSession", "CustomerInfo", "ErrorClass", "FundingVerification", "PaymentErrorType",
-    "ProviderCall", "ProviderConfigError", "ProviderError", "PurchaseResult", "SavedCard",
+    "ProviderCall", "ProviderConfigError", "ProviderError", "PurchaseKeys", "PurchaseResult", "SavedCard",
     "UtilityServiceInterface", "funding_client", "utility_service",
 ]

@@ -14,8 +14,9 @@ Clients never raise raw ``requests`` exceptions. Every failure is a ``ProviderEr
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
@@ -117,7 +118,37 @@ class CustomerInfo:
     raw: Any = None
 
 
-PurchaseStatus = Literal["succeeded", "pending", "failed", "not_found"]
+# "not_found" is authoritative: the provider's own lookup by the key its status endpoint takes says
+# it has no record of this purchase, so the purchase may be sent again. "unconfirmed" is a lookup that
+# found nothing but cannot be trusted to (a listing that may lag): keep asking, never resend.
+PurchaseStatus = Literal["succeeded", "pending", "failed", "not_found", "unconfirmed"]
+
+
+@dataclass(frozen=True)
+class PurchaseKeys:
+    """Everything one purchase is known by, for a status query.
+
+    ``request_ids`` are the keys we sent the purchase under, oldest first (our ``reference`` unless a
+    VTpass resend on a later Lagos day needed a new one). ``refs`` are the provider's own references
+    by kind (``tx_ref``, ``flw_ref``, ``transaction_id``). ``last_sent_at`` is when the newest
+    purchase request went out (aware UTC), which a lookup that may lag needs.
+    """
+
+    reference: str
+    request_ids: tuple[str, ...] = ()
+    refs: Mapping[str, str] = field(default_factory=dict)
+    last_sent_at: datetime | None = None
+
+    @classmethod
+    def of(cls, value: PurchaseKeys | str, provider_reference: str | None = None) -> PurchaseKeys:
+        if isinstance(value, PurchaseKeys):
+            return value
+        refs = {"tx_ref": provider_reference} if provider_reference else {}
+        return cls(reference=value, refs=refs)
+
+    @property
+    def all_request_ids(self) -> tuple[str, ...]:
+        return self.request_ids or (self.reference,)
 
 
 @dataclass(frozen=True)
@@ -130,6 +161,10 @@ class PurchaseResult:
     units: str | None = None
     message: str = ""
     raw: Any = None
+    # Every reference the provider gave in this answer, by kind (tx_ref, flw_ref, transaction_id).
+    refs: Mapping[str, str] = field(default_factory=dict)
+    # The request_id this answer is about (VTpass, when a purchase went out under several).
+    request_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -240,9 +275,13 @@ class UtilityServiceInterface(abc.ABC):
     ) -> PurchaseResult: ...
 
     @abc.abstractmethod
-    def query_status(self, reference: str, provider_reference: str | None = None) -> PurchaseResult:
-        """The purchase's status by our reference (``provider_reference`` helps where the
-        provider may index by its own reference)."""
+    def query_status(self, keys: PurchaseKeys | str, provider_reference: str | None = None) -> PurchaseResult:
+        """The purchase's status, asked by the key the provider's status endpoint takes.
+
+        ``keys`` holds every reference the purchase is known by (a bare string is our reference
+        alone, as after a purchase that timed out before any answer). "not_found" only when the
+        provider's answer is authoritative for that purchase; see each client.
+        """
 
     @abc.abstractmethod
     def get_utility_providers(self) -> list[CatalogueItem]: ...

@@ -32,10 +32,29 @@ def _timeouts(config: Mapping[str, Any]) -> dict[str, float]:
         raise ProviderConfigError("PROVIDER_CONNECT_TIMEOUT and PROVIDER_READ_TIMEOUT must be numbers") from exc
 
 
+# Where Flutterwave sends a bill's status event (webapp/webhooks: the bills route).
+FLUTTERWAVE_BILLS_WEBHOOK_PATH = "/webhooks/flutterwave/bills"
+
+
+def bills_callback_url(config: Mapping[str, Any]) -> str:
+    """Our bill-status webhook URL, sent as ``callback_url`` on every Flutterwave bill payment.
+
+    ``PUBLIC_BASE_URL`` in production (required there); on a development machine the local web
+    server, which is where the sandbox sends its events.
+    """
+    base = str(config.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{config.get('PORT') or 5000}").rstrip("/")
+    return base + FLUTTERWAVE_BILLS_WEBHOOK_PATH
+
+
 def _flutterwave_bills(config: Mapping[str, Any], call_logger: CallLogger | None) -> UtilityServiceInterface:
+    try:
+        lag = float(config.get("FLUTTERWAVE_RECORD_LAG_SECONDS", 600.0))
+    except (TypeError, ValueError) as exc:
+        raise ProviderConfigError("FLUTTERWAVE_RECORD_LAG_SECONDS must be a number") from exc
     return FlutterwaveUtilityService(_setting(config, "FLUTTERWAVE_BASE_URL"),
                                      _setting(config, "FLUTTERWAVE_SECRET_KEY"),
-                                     call_logger=call_logger, **_timeouts(config))
+                                     call_logger=call_logger, callback_url=bills_callback_url(config),
+                                     record_lag_seconds=lag, **_timeouts(config))
 
 
 def _vtpass_bills(config: Mapping[str, Any], call_logger: CallLogger | None) -> UtilityServiceInterface:

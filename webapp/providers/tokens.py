@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 TOKEN_KEYS = ("token", "Token", "mainToken", "main_token", "purchased_code", "recharge_token",
-              "rechargeToken", "extra")
+              "rechargeToken", "extra", "extras")
 UNITS_KEYS = ("units", "Units", "mainTokenUnits", "unit", "Unit", "token_units", "units_purchased")
 
 _LABEL = re.compile(r"(?i)\b(?:main\s*)?token\b\s*(?:no\.?|number)?\s*[:=\-]?\s*")

@@ -1,7 +1,11 @@
 """VTpass bills client (electricity, cable TV, internet, water where offered).
 
-Our payment reference is the VTpass ``request_id``, so it must follow VTpass's rule: build it with
-``reference_for()`` (or ``make_request_id(suffix)``). Codes are classified in ``vtpass_codes``.
+Our payment reference is the first VTpass ``request_id``, so it must follow VTpass's rule: build it
+with ``reference_for()`` (or ``make_request_id(suffix)``). Codes are classified in ``vtpass_codes``.
+
+A purchase sent again on a later Lagos day cannot reuse its request_id (VTpass answers 085 "DATE NOT
+TODAY'S DATE", vtpass.com/documentation/response-codes), so it may be known by several request_ids
+(``resend_request_id``); ``query_status`` asks about every one of them.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from .base import (
     ErrorClass,
     PaymentErrorType,
     ProviderError,
+    PurchaseKeys,
     PurchaseResult,
     UtilityServiceInterface,
 )
@@ -34,9 +39,12 @@ from .vtpass_codes import (
     is_valid_request_id,
     make_request_id,
     reference_for,
+    request_id_day,
+    resend_request_id,
 )
 
-__all__ = ["VTpassUtilityService", "make_request_id", "reference_for", "is_valid_request_id"]
+__all__ = ["VTpassUtilityService", "make_request_id", "reference_for", "is_valid_request_id", "request_id_day",
+           "resend_request_id"]
 
 # VTpass service identifiers (GET services?identifier=...) -> our utility type.
 IDENTIFIERS = {"electricity-bill": "electricity", "tv-subscription": "cable_tv", "data": "internet",
@@ -191,24 +199,45 @@ class VTpassUtilityService(UtilityServiceInterface):
             return self._result(reference, reply, code, "purchase")
         raise self._code_error("purchase", reply, code, moves_money=True)
 
-    def query_status(self, reference: str, provider_reference: str | None = None) -> PurchaseResult:
-        """Requery by request_id (our reference); VTpass needs nothing else."""
-        reply = self.http.call("status", "POST", "requery", body={"request_id": reference},
+    def query_status(self, keys: PurchaseKeys | str, provider_reference: str | None = None) -> PurchaseResult:
+        """Requery every request_id the purchase went out under (``POST requery``), newest first.
+
+        A success on any of them settles the purchase; else any pending one keeps it pending; else a
+        failure is final. "not_found" only when VTpass answers 015 for every one of them ("This
+        RequestID was not used on our platform", vtpass.com/documentation/response-codes).
+        """
+        keys = PurchaseKeys.of(keys)
+        answers = []
+        for request_id in reversed(keys.all_request_ids):
+            result = self._requery_once(keys.reference, request_id)
+            if result.status == "succeeded":
+                return result
+            answers.append(result)
+        for wanted in ("pending", "failed"):
+            for result in answers:
+                if result.status == wanted:
+                    return result
+        return answers[0]
+
+    def _requery_once(self, reference: str, request_id: str) -> PurchaseResult:
+        reply = self.http.call("status", "POST", "requery", body={"request_id": request_id},
                                headers=self._post_headers)
         code = _code(reply.body)
         if code == NOT_FOUND:
             return PurchaseResult(reference=reference, status="not_found", message=_description(reply.body),
-                                  raw=reply.redacted)
+                                  raw=reply.redacted, request_id=request_id)
         if code in PROCESSED or code in PENDING or code in FAILED or code == "016":
-            return self._result(reference, reply, code, "status")
+            return self._result(reference, reply, code, "status", request_id=request_id)
         raise self._code_error("status", reply, code, moves_money=False)
 
-    def _result(self, reference: str, reply: Reply, code: str, operation: str) -> PurchaseResult:
+    def _result(self, reference: str, reply: Reply, code: str, operation: str,
+                request_id: str | None = None) -> PurchaseResult:
         body = reply.body
+        request_id = request_id or reference
         content = body.get("content") if isinstance(body.get("content"), Mapping) else {}
         transaction = content.get("transactions") if isinstance(content.get("transactions"), Mapping) else {}
         echoed = body.get("requestId") or body.get("request_id")
-        if echoed and str(echoed) != reference:
+        if echoed and str(echoed) != request_id:
             raise self._malformed(operation, reply, moves_money=operation == "purchase",
                                   detail=f"answer is for request_id {echoed}")
         if code in PENDING:
@@ -224,6 +253,7 @@ class VTpassUtilityService(UtilityServiceInterface):
             reference=reference, status=status, provider_reference=str(provider_ref) if provider_ref else None,
             amount_kobo=amount, token=token, units=units,
             message=_description(body), raw=reply.redacted,
+            refs={"transaction_id": str(provider_ref)} if provider_ref else {}, request_id=request_id,
         )
 
     # -- errors ------------------------------------------------------------------------------

@@ -36,7 +36,11 @@ ERRORS: dict[str, tuple[PaymentErrorType, ErrorClass, str]] = {
     "031": (T.AMOUNT_OUT_OF_RANGE, P, "The quantity is below the provider's minimum."),
     "032": (T.AMOUNT_OUT_OF_RANGE, P, "The quantity is above the provider's maximum."),
     "015": (T.VALIDATION_ERROR, P, "The provider rejected the payment reference."),
-    "085": (T.VALIDATION_ERROR, P, "The provider rejected the payment reference."),
+    # 085: the request_id's date is not today in Lagos (our ids are always well formed), as for a
+    # purchase sent again after midnight. VTpass processed nothing; the lifecycle asks about the
+    # old request_id and, once VTpass says it never saw it (015), sends it under today's date.
+    "085": (T.DUPLICATE_REFERENCE, U, "The provider asked for a new payment reference; we are checking "
+                                      "this payment and will not charge you twice."),
     # Merchant account problems: nothing the resident can fix and retrying will not help.
     "021": (T.AUTHENTICATION_ERROR, P, "Payments through this provider are unavailable right now."),
     "022": (T.AUTHENTICATION_ERROR, P, "Payments through this provider are unavailable right now."),
@@ -92,6 +96,19 @@ def reference_for(now: datetime | None = None) -> str:
     """A new unique payment reference that is also a valid VTpass request_id (and a valid
     Paystack/Flutterwave reference): 12 date digits plus 20 random hex characters."""
     return make_request_id(secrets.token_hex(10), now)
+
+
+def request_id_day(request_id: str) -> str:
+    """The Lagos date a request_id carries, as YYYYMMDD."""
+    return request_id[:8]
+
+
+def resend_request_id(reference: str, attempt: int, now: datetime | None = None) -> str:
+    """A request_id for sending a purchase again on a later Lagos day: today's date-time, the
+    first request_id's suffix, then ``R`` and the attempt number (unique per payment and attempt)."""
+    if not isinstance(attempt, int) or attempt < 1:
+        raise ValueError("attempt must be a positive number")
+    return make_request_id(f"{reference[12:]}R{attempt}", now)
 
 
 def is_valid_request_id(value: str) -> bool:

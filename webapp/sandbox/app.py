@@ -6,7 +6,7 @@ import time
 from flask import Blueprint, Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from . import checkout, flutterwave, flutterwave_funding, paystack, vtpass
+from . import bills, checkout, flutterwave, flutterwave_funding, paystack, vtpass
 from .state import KnobError, State
 from .wire import state
 
@@ -43,6 +43,23 @@ def reset():
 @control.get("/transactions")
 def transactions():
     return jsonify(state().dump())
+
+
+@control.post("/disagree")
+def disagree():
+    """Make one recorded bill disagree with the app (reconciliation tests):
+    ``{"provider", "reference", "how": succeeded|failed|missing|amount, "amount_kobo"}``."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return jsonify({"error": "send a JSON object"}), 400
+    try:
+        txn = bills.disagree(state(), str(body.get("provider")), str(body.get("reference")), str(body.get("how")),
+                             body.get("amount_kobo") if isinstance(body.get("amount_kobo"), int) else None)
+    except KeyError:
+        return jsonify({"error": "no such bill"}), 404
+    except ValueError as exc:
+        return jsonify({"error": str(exc)}), 400
+    return jsonify({"bill": txn.as_dict() if txn else None})
 
 
 def create_sandbox_app(knobs: dict | None = None) -> Flask:

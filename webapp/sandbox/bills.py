@@ -11,6 +11,7 @@ random faults, merchant balance, VTpass likely-duplicate window, then processing
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from dataclasses import dataclass
 
@@ -55,8 +56,34 @@ def _succeed(txn: BillTxn, customer: Customer) -> None:
     txn.status = "successful"
     txn.message = "Transaction successful"
     if customers.gets_token(customer, txn.product):
-        txn.token = customers.token_for(txn.reference)
         txn.units = customers.units_for(txn.amount_kobo)
+        if customer.scenario == customers.TOKEN_ON_SECOND_CHECK:
+            txn.token_after_queries = txn.status_queries + 2
+        elif customer.scenario != customers.TOKEN_NOT_COMING:
+            txn.token = customers.token_for(txn.reference)
+
+
+def _late_token(txn: BillTxn) -> None:
+    """A token that comes later is there once enough status checks were made."""
+    if txn.token is None and txn.token_after_queries is not None and txn.status_queries >= txn.token_after_queries:
+        txn.token = customers.token_for(txn.reference)
+
+
+_DATED = re.compile(r"^\d{12}(?P<core>.+?)(?:R\d+)?$")
+
+
+def script_key(provider: str, reference: str) -> tuple[str, str]:
+    """Which purchase a call belongs to, for the per-reference scripts of the test numbers.
+
+    A VTpass purchase sent again on a later Lagos day goes out under a new request_id made of the
+    new date, the first request_id's suffix and ``R<attempt>`` (see the app's lifecycle): the
+    scripts treat those as one purchase, so "the first call times out" stays the first call.
+    """
+    if provider == "vtpass":
+        match = _DATED.match(reference)
+        if match:
+            return provider, match.group("core")
+    return provider, reference
 
 
 def _store(state: State, txn: BillTxn) -> None:
@@ -76,14 +103,14 @@ def record_failure(state: State, provider: str, reference: str, product: Product
 
 
 def purchase(state: State, provider: str, reference: str, product: Product, number, amount_kobo: int,
-             phone: str | None = None, duplicate_window: Seconds = 0.0) -> Outcome:
+             phone: str | None = None, duplicate_window: Seconds = 0.0, callback_url: str | None = None) -> Outcome:
     customer = customers.lookup(number)
     knobs = state.knobs
     with state.lock:
         key = (provider, reference)
         if key in state.bills:
             return Outcome("duplicate", state.bills[key])
-        attempt = state.attempts.setdefault(key, Attempt(customer=customer.number))
+        attempt = state.attempts.setdefault(script_key(provider, reference), Attempt(customer=customer.number))
         attempt.calls += 1
         attempt.purchases += 1
         if customer.scenario == customers.UNAVAILABLE_FIRST_3 and attempt.calls <= 3:
@@ -111,6 +138,7 @@ def purchase(state: State, provider: str, reference: str, product: Product, numb
             return Outcome("rejected", reason="likely_duplicate")
 
         txn = _new_txn(provider, reference, product, customer, amount_kobo, phone, "pending", "Transaction pending")
+        txn.callback_url = callback_url
         if customer.scenario == customers.BLOCKED:
             txn.status, txn.message = "failed", BLOCKED_MESSAGE
         elif customer.scenario == customers.PENDING:
@@ -130,20 +158,29 @@ def purchase(state: State, provider: str, reference: str, product: Product, numb
         return Outcome(txn.status, txn)
 
 
-def resolve_reference(state: State, provider: str, given: str) -> str:
-    """Our reference for ``given``, which may be ours or the provider's own (tx_ref / flw_ref)."""
+def resolve_reference(state: State, provider: str, given: str, *, own_refs_only: bool = False) -> str | None:
+    """Our reference for ``given``: the provider's own reference (tx_ref / flw_ref), or, unless
+    ``own_refs_only``, our reference itself. None when nothing is known by ``given``."""
     with state.lock:
-        if (provider, given) in state.bills or (provider, given) in state.attempts:
-            return given
-        return state.bill_aliases.get((provider, given), given)
+        if (provider, given) in state.bill_aliases:
+            return state.bill_aliases[(provider, given)]
+        if own_refs_only:
+            return None
+        return given
 
 
-def query(state: State, provider: str, given_reference: str) -> Outcome:
-    """Status of a purchase: the provider's truth, subject to the per-reference scripts and faults."""
+def query(state: State, provider: str, given_reference: str, *, own_refs_only: bool = False) -> Outcome:
+    """Status of a purchase: the provider's truth, subject to the per-reference scripts and faults.
+
+    Flutterwave's status path takes its own tx_ref (``own_refs_only``): asked by our reference it
+    answers "not found" even for a bill it has, as a status lookup by the wrong key does.
+    """
     with state.lock:
-        reference = resolve_reference(state, provider, given_reference)
+        reference = resolve_reference(state, provider, given_reference, own_refs_only=own_refs_only)
+        if reference is None:
+            return Outcome("not_found")
         key = (provider, reference)
-        attempt = state.attempts.get(key)
+        attempt = state.attempts.get(script_key(provider, reference))
         if attempt is not None:
             attempt.calls += 1
             attempt.queries += 1
@@ -164,4 +201,46 @@ def query(state: State, provider: str, given_reference: str) -> Outcome:
             txn.pending_queries_left -= 1
             if txn.pending_queries_left <= 0:
                 _succeed(txn, customers.lookup(txn.customer))
+        _late_token(txn)
         return Outcome(txn.status, txn)
+
+
+def listing(state: State, provider: str, start, end) -> list[BillTxn]:
+    """The provider's bills whose Lagos date falls within [start, end] (dates), oldest first."""
+    from .vtpass import LAGOS
+
+    with state.lock:
+        return sorted((t for (p, _r), t in state.bills.items()
+                       if p == provider and start <= t.created_at.astimezone(LAGOS).date() <= end),
+                      key=lambda t: (t.created_at, t.reference))
+
+
+def processed_count(state: State, provider: str, references) -> int:
+    """How many purchases the provider processed (recorded and not failed) under these references."""
+    with state.lock:
+        return sum(1 for r in references
+                   if (t := state.bills.get((provider, r))) is not None and t.status != "failed")
+
+
+DISAGREEMENTS = ("succeeded", "failed", "missing", "amount")
+
+
+def disagree(state: State, provider: str, reference: str, how: str, amount_kobo: int | None = None) -> BillTxn | None:
+    """Make the provider's record disagree with ours (a reconciliation knob): say it succeeded or
+    failed, forget it, or change its amount. Returns the record (None once forgotten)."""
+    with state.lock:
+        txn = state.bills.get((provider, reference))
+        if txn is None:
+            raise KeyError(reference)
+        if how == "succeeded":
+            txn.status, txn.message = "successful", "Transaction successful"
+        elif how == "failed":
+            txn.status, txn.message = "failed", "Transaction failed"
+        elif how == "missing":
+            del state.bills[(provider, reference)]
+            return None
+        elif how == "amount":
+            txn.amount_kobo = amount_kobo if amount_kobo is not None else txn.amount_kobo + 100_00
+        else:
+            raise ValueError(f"unknown disagreement {how!r}; known: {', '.join(DISAGREEMENTS)}")
+        return txn

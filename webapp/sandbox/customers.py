@@ -16,6 +16,8 @@ TIMEOUT_PROCESSED = "3000000000000"
 TIMEOUT_FIRST_NO_RECORD = "3000000000001"
 UNAVAILABLE_FIRST_THREE = "4000000000000"
 METER_BLOCKED = "5000000000000"
+TOKEN_LATER = "6000000000000"
+TOKEN_NEVER = "6000000000001"
 NOT_FOUND = "9999999999999"
 
 POSTPAID_OUTSTANDING_KOBO = 12_500_00
@@ -27,6 +29,8 @@ TIMEOUT_AFTER_PROCESSING = "timeout_processed"
 TIMEOUT_FIRST_UNPROCESSED = "timeout_first_unprocessed"
 UNAVAILABLE_FIRST_3 = "unavailable_first_3"
 BLOCKED = "blocked"
+TOKEN_ON_SECOND_CHECK = "token_later"  # paid without a token; the token comes on the 2nd status check
+TOKEN_NOT_COMING = "token_never"  # paid without a token; no status check ever carries one
 UNKNOWN = "not_found"
 INVALID = "invalid"
 
@@ -36,6 +40,8 @@ _SCENARIOS = {
     TIMEOUT_FIRST_NO_RECORD: TIMEOUT_FIRST_UNPROCESSED,
     UNAVAILABLE_FIRST_THREE: UNAVAILABLE_FIRST_3,
     METER_BLOCKED: BLOCKED,
+    TOKEN_LATER: TOKEN_ON_SECOND_CHECK,
+    TOKEN_NEVER: TOKEN_NOT_COMING,
     NOT_FOUND: UNKNOWN,
 }
 
@@ -91,6 +97,9 @@ def lookup(number: object) -> Customer:
                         meter_type="postpaid", outstanding_kobo=POSTPAID_OUTSTANDING_KOBO)
     if number == NOT_FOUND:
         return Customer(number, UNKNOWN)
+    if number in (TOKEN_LATER, TOKEN_NEVER):
+        return Customer(number, _SCENARIOS[number], name="Tobi Adeleke", address="7 Bourdillon Road, Ikoyi, Lagos",
+                        meter_type="prepaid")
     if not (number.isascii() and number.isdigit() and 10 <= len(number) <= 13):
         return Customer(number, INVALID)
     return _generated(number, _SCENARIOS.get(number, SUCCESS))

@@ -1,12 +1,29 @@
 """Flutterwave v3 Bills API, as the sandbox serves it under ``/flutterwave/v3``.
 
 Envelope: ``{"status": "success"|"error", "message": str, "data": ...}``; amounts in naira.
+Shapes follow Flutterwave's published material, inconvenient parts included:
+- the pay answer carries ``code`` "200", Flutterwave's ``tx_ref`` and ``flw_ref``, our ``reference``
+  and ``recharge_token`` (null when the token comes later), and no ``status``;
+- ``GET /bills/{tx_ref}`` is keyed by Flutterwave's tx_ref ("This is the tx_ref of the bill
+  transaction", developer.flutterwave.com/v3.0.0/reference/get-status-of-a-bill-payment); asked by
+  our reference it answers 404;
+- a completed bill's status answer has no ``status`` and no ``code`` in ``data`` (the official
+  Node-v3 SDK's documentation/billPayments.md sample); the token, when there is one, is in ``extra``.
+  Bills not completed carry an explicit ``status`` ("pending", "failed");
+- the bill-status webhook ``singlebillpayment.status`` goes to the payment's ``callback_url`` with
+  our reference as ``data.customer_reference`` and the ``verif-hash`` header (the docs' webhook
+  "Bill Payment Example").
 """
 from __future__ import annotations
 
+import json
+import threading
+import time
+from datetime import date, timedelta
+
 from flask import Blueprint, jsonify, request
 
-from . import bills, catalogue, customers
+from . import bills, catalogue, customers, funding
 from .catalogue import Product
 from .keys import SANDBOX_CREDENTIALS
 from .wire import bearer_ok, drop_connection, naira, naira_display, parse_naira, request_body, state
@@ -119,21 +136,66 @@ def validate(item_code: str):
     return ok("Item validated successfully", data)
 
 
-def bill_json(txn) -> dict:
-    """Fields of a bill payment, shared by the pay and the status answers."""
-    grouped = customers.group_token(txn.token) if txn.token else None
+def pay_json(txn) -> dict:
+    """The pay answer: PHP-v3 src/Service/Bill.php posts to billers/{biller}/items/{item}/payment;
+    the fields are those of the published answer (code, tx_ref, reference, recharge_token, fee)."""
     return {
-        "customer_reference": txn.reference, "reference": txn.reference, "tx_ref": txn.provider_ref,
-        "flw_ref": txn.flw_ref, "customer_id": txn.customer, "phone_number": txn.phone,
-        "amount": naira(txn.amount_kobo), "fee": naira(txn.fee_kobo), "currency": "NGN", "country": "NG",
-        "network": txn.product.biller_name, "product": txn.product.biller_name, "product_name": txn.product.name,
-        "biller_code": txn.product.flw_biller_code, "item_code": txn.product.flw_item_code,
-        "status": txn.status, "message": txn.message, "code": "200",
-        "recharge_token": grouped, "token": txn.token, "units": f"{txn.units} kWh" if txn.units else None,
-        "extra": f"Token : {grouped}" if grouped else None,
-        "transaction_date": txn.created_at.isoformat().replace("+00:00", "Z"), "frequency": "One Time",
-        "batch_reference": None,
+        "phone_number": txn.phone, "amount": naira(txn.amount_kobo), "network": txn.product.biller_name,
+        "code": "200", "tx_ref": txn.provider_ref, "flw_ref": txn.flw_ref, "reference": txn.reference,
+        "batch_reference": None, "recharge_token": customers.group_token(txn.token) if txn.token else None,
+        "fee": naira(txn.fee_kobo),
     }
+
+
+def status_json(txn) -> dict:
+    """The status answer in the published shape; ``status`` only for a bill that is not completed."""
+    data = {
+        "currency": "NGN", "customer_id": txn.customer, "frequency": "One Time",
+        "amount": f"{txn.amount_kobo // 100}.{txn.amount_kobo % 100:02d}00", "product": txn.product.biller_name,
+        "product_name": txn.product.name, "commission": 0,
+        "transaction_date": txn.created_at.isoformat().replace("+00:00", "Z"), "country": "NG",
+        "tx_ref": txn.provider_ref, "customer_reference": txn.reference,
+        "extra": f"Token : {customers.group_token(txn.token)}" if txn.token else None,
+        "product_details": f"FLY-API-NG-{txn.product.flw_item_code}",
+    }
+    if txn.status != "successful":
+        data["status"] = txn.status
+        data["message"] = txn.message
+    return data
+
+
+def listing_json(txn) -> dict:
+    return {"customer_reference": txn.reference, "tx_ref": txn.provider_ref, "flw_ref": txn.flw_ref,
+            "customer_id": txn.customer, "amount": naira(txn.amount_kobo), "fee": naira(txn.fee_kobo),
+            "currency": "NGN", "product": txn.product.biller_name, "product_name": txn.product.name,
+            "status": {"successful": "success", "pending": "pending", "failed": "fail"}[txn.status],
+            "transaction_date": txn.created_at.isoformat().replace("+00:00", "Z")}
+
+
+def webhook_event(txn) -> dict:
+    """``singlebillpayment.status`` as the docs' webhook "Bill Payment Example" shows it."""
+    return {"event": "singlebillpayment.status", "event.type": "SingleBillPayment", "data": {
+        "customer": txn.customer, "amount": naira(txn.amount_kobo), "network": txn.product.biller_name,
+        "tx_ref": txn.provider_ref, "flw_ref": txn.flw_ref, "batch_reference": None,
+        "customer_reference": txn.reference, "status": "success" if txn.status == "successful" else "fail",
+        "message": "Bill Payment was completed successfully" if txn.status == "successful" else txn.message,
+        "reference": None}}
+
+
+def send_bill_webhook(sandbox, txn) -> None:
+    """Deliver the bill's status event to its callback_url, after a short delay, in the background."""
+    if not (txn.callback_url and sandbox.knobs.bill_webhooks) or txn.status == "pending":
+        return
+    body = json.dumps(webhook_event(txn), default=str).encode()
+    headers = {"Content-Type": "application/json", "verif-hash": SANDBOX_CREDENTIALS["FLUTTERWAVE_SECRET_HASH"]}
+    delay, url = sandbox.knobs.bill_webhook_delay, txn.callback_url
+
+    def later():
+        time.sleep(delay)
+        funding.deliver(sandbox, url, body, headers, gateway="flutterwave", event="singlebillpayment.status",
+                        reference=txn.reference)
+
+    threading.Thread(target=later, daemon=True, name=f"bill-webhook-{txn.reference}").start()
 
 
 def _reject(outcome: bills.Outcome, product: Product):
@@ -176,8 +238,12 @@ def _pay(product: Product | None, body: dict):
     amount_kobo = product.fixed_kobo if product.fixed_kobo and amount in (None, 0, "0", "") else parse_naira(amount)
     if amount_kobo is None:
         return error("amount must be a positive amount in naira")
-    outcome = bills.purchase(state(), "flutterwave", reference, product, number, amount_kobo,
-                             phone=body.get("phone") or body.get("phone_number"))
+    sandbox = state()
+    outcome = bills.purchase(sandbox, "flutterwave", reference, product, number, amount_kobo,
+                             phone=body.get("phone") or body.get("phone_number"),
+                             callback_url=str(body.get("callback_url") or "") or None)
+    if outcome.txn is not None and outcome.kind != "duplicate":
+        send_bill_webhook(sandbox, outcome.txn)
     transient = render_transient(outcome)
     if transient is not None:
         return transient
@@ -187,8 +253,8 @@ def _pay(product: Product | None, body: dict):
         return _reject(outcome, product)
     if outcome.kind == "failed":
         return error(f"Bill payment failed: {outcome.txn.message}")
-    message = "Bill payment successful" if outcome.kind == "successful" else "Bill payment is being processed"
-    return ok(message, bill_json(outcome.txn))
+    message = "Bill payment successful" if outcome.kind == "successful" else "Bill payment is pending"
+    return ok(message, pay_json(outcome.txn))
 
 
 @bp.post("/billers/<biller_code>/items/<item_code>/payment")
@@ -212,10 +278,49 @@ def pay_older_form():
 
 @bp.get("/bills/<reference>")
 def bill_status(reference: str):
-    outcome = bills.query(state(), "flutterwave", reference)
+    sandbox = state()
+    before = None
+    txn = sandbox.bills.get(("flutterwave", bills.resolve_reference(sandbox, "flutterwave", reference) or ""))
+    if txn is not None:
+        before = (txn.status, txn.token)
+    outcome = bills.query(sandbox, "flutterwave", reference, own_refs_only=True)
     transient = render_transient(outcome)
     if transient is not None:
         return transient
     if outcome.kind == "not_found":
         return error("Transaction not found: no bill payment exists for this reference", 404)
-    return ok("Bill status fetch successful", bill_json(outcome.txn))
+    outcome_status = (outcome.txn.status, outcome.txn.token)
+    if before is not None and before != outcome_status:
+        send_bill_webhook(sandbox, outcome.txn)  # it resolved (or its token came) just now
+    return ok("Bill status fetch successful", status_json(outcome.txn))
+
+
+PAGE_SIZE = 50
+
+
+@bp.get("/bills")
+def bill_listing():
+    """``GET /bills?from=&to=&page=`` (Node-v3 Bills.fetch_bills; dates YYYY-MM-DD or ISO times).
+
+    The published sample shows only ``summary``, ``total`` and ``total_pages``; with the
+    ``flw_listing_items`` knob (default on) each bill of the period is listed too, under
+    ``transactions``, with ``page``/``total_pages`` paging.
+    """
+    try:
+        start = date.fromisoformat(str(request.args.get("from", ""))[:10])
+        end = date.fromisoformat(str(request.args.get("to", ""))[:10])
+        page = int(request.args.get("page", "1"))
+    except ValueError:
+        return error("from and to must be dates (YYYY-MM-DD) and page a number")
+    if end < start or end - start > timedelta(days=31) or page < 1:
+        return error("from must not be after to, the period at most 31 days and page at least 1")
+    sandbox = state()
+    rows = bills.listing(sandbox, "flutterwave", start, end)
+    done = [t for t in rows if t.status == "successful"]
+    total_pages = max(1, -(-len(rows) // PAGE_SIZE))
+    data = {"summary": [{"currency": "NGN", "sum_bills": naira(sum(t.amount_kobo for t in done)),
+                         "sum_commission": 0, "count_bills": len(done)}],
+            "total": len(rows), "total_pages": total_pages, "page": page, "reference": None}
+    if sandbox.knobs.flw_listing_items:
+        data["transactions"] = [listing_json(t) for t in rows[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]]
+    return ok("bills retrieval successful", data)

@@ -66,6 +66,17 @@ class SandboxHandle:
         """The sandbox's state as JSON: bills, attempts, funding, webhooks, knobs."""
         return self._session.get(self.url + "/_sandbox/transactions", timeout=5).json()
 
+    def disagree(self, provider: str, reference: str, how: str, amount_kobo: int | None = None) -> dict:
+        """Make one recorded bill disagree with the app: "succeeded", "failed", "missing" or "amount"."""
+        return self._post("/_sandbox/disagree", {"provider": provider, "reference": reference, "how": how,
+                                                 "amount_kobo": amount_kobo})
+
+    def processed(self, provider: str, references) -> int:
+        """Purchases the provider processed (recorded, not failed) under any of ``references``."""
+        wanted = set(references)
+        return sum(1 for bill in self.transactions()["bills"]
+                   if bill["provider"] == provider and bill["reference"] in wanted and bill["status"] != "failed")
+
     def provider_settings(self) -> dict[str, str]:
         return provider_settings(self.url)
 

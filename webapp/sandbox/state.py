@@ -11,7 +11,7 @@ import itertools
 import random
 import threading
 from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 # Faults a bill purchase call can suffer (the fault_rate knob picks one of the allowed kinds).
 FAULT_KINDS = (
@@ -66,6 +66,15 @@ class Knobs:
     request_id_window_hours: Hours | None = 24.0  # VTpass request_id date tolerance (None: no window)
     duplicate_window: Seconds = 30.0  # VTpass 019 window in seconds (0: off)
     merchant_balance_kobo: int | None = None  # None: unlimited; else purchases beyond it fail (018)
+    # VTpass refuses (085) a request_id whose first 8 characters are not today's date in Lagos
+    # (vtpass.com/documentation/buying-services); False falls back to request_id_window_hours.
+    request_id_today_only: bool = True
+    clock_offset_seconds: Seconds = 0.0  # the sandbox's "now" is the real time plus this (midnight tests)
+    # Flutterwave GET /bills listing: whether it lists each bill (our reading, used for lookups) or
+    # only the summary its published sample shows.
+    flw_listing_items: bool = True
+    bill_webhooks: bool = True  # send Flutterwave's singlebillpayment.status to the callback_url
+    bill_webhook_delay: Seconds = 0.2
 
     def update(self, changes: dict) -> None:
         """Validate every change first, then apply them all (all or nothing)."""
@@ -79,8 +88,14 @@ class Knobs:
 
     @staticmethod
     def _parse(name: str, value):
-        if name in ("latency", "timeout_hold", "webhook_timeout", "duplicate_window"):
+        if name in ("latency", "timeout_hold", "webhook_timeout", "duplicate_window", "bill_webhook_delay"):
             return _number(value, name, 0.0)
+        if name == "clock_offset_seconds":
+            return _number(value, name, -1e9)
+        if name in ("request_id_today_only", "flw_listing_items", "bill_webhooks"):
+            if not isinstance(value, bool):
+                raise KnobError(f"{name} must be true or false")
+            return value
         if name == "fault_rate":
             return _number(value, name, 0.0, 1.0)
         if name == "seed":
@@ -126,6 +141,8 @@ class BillTxn:
     units: str | None = None
     pending_queries_left: int = 0
     status_queries: int = 0
+    token_after_queries: int | None = None  # the token appears once this many status checks were made
+    callback_url: str | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def as_dict(self) -> dict:
@@ -191,6 +208,10 @@ class State:
             self.call_counts: dict[tuple, int] = {}
             self.webhooks: list[dict] = []
             self.balance_spent_kobo = 0
+
+    def now(self) -> datetime:
+        """The sandbox's clock: real UTC time moved by ``clock_offset_seconds``."""
+        return datetime.now(UTC) + timedelta(seconds=self.knobs.clock_offset_seconds)
 
     def next_id(self) -> int:
         with self.lock:

@@ -5,7 +5,7 @@ GET calls authenticate with ``api-key`` + ``public-key`` headers, POST calls wit
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, jsonify, request
 
@@ -61,8 +61,16 @@ def request_id_problem(request_id: str) -> str | None:
         return "request_id does not start with a valid date and time (YYYYMMDDHHII)"
     if suffix and not all(c.isascii() and (c.isalnum() or c in "-_") for c in suffix):
         return "request_id may only continue with letters and digits"
-    window = state().knobs.request_id_window_hours
-    if window is not None and abs(datetime.now(UTC) - stamp) > timedelta(hours=window):
+    sandbox = state()
+    now = sandbox.now()
+    if sandbox.knobs.request_id_today_only:
+        # "FIRST 12 CHARACTERS MUST COMPRISE OF TODAY'S DATE" (vtpass.com/documentation/buying-services);
+        # code 085 "DATE NOT TODAY'S DATE" (vtpass.com/documentation/response-codes).
+        if stamp.date() != now.astimezone(LAGOS).date():
+            return "DATE NOT TODAY'S DATE - FIRST 8 CHARACTERS MUST BE TODAY'S DATE IN THIS FORMAT: YYYYMMDD"
+        return None
+    window = sandbox.knobs.request_id_window_hours
+    if window is not None and abs(now - stamp) > timedelta(hours=window):
         return f"request_id date is more than {window:g} hours away from the current Africa/Lagos time"
     return None
 
@@ -168,6 +176,11 @@ def txn_json(txn, code: str, description: str | None = None) -> dict:
         grouped = customers.group_token(txn.token)
         body.update({"purchased_code": f"Token : {grouped}", "token": grouped, "mainToken": txn.token,
                      "mainTokenUnits": txn.units, "units": f"{txn.units} kWh"})
+        # On a requery the token is also in content.transactions.extras (vtpass.com/documentation/
+        # ikedc-ikeja-electricity-distribution-company-payment-api, requery sample).
+        body["content"]["transactions"]["extras"] = f"Token : {grouped}"
+    else:
+        body["purchased_code"] = ""  # as the published postpaid and airtime answers have it
     return body
 
 

@@ -297,6 +297,9 @@ def amount_problem(entry: UtilityProvider, amount_kobo: int) -> str | None:
         return f"The minimum for {entry.name} is {naira(entry.min_amount_kobo)}."
     if entry.max_amount_kobo is not None and amount_kobo > entry.max_amount_kobo:
         return f"The maximum for {entry.name} is {naira(entry.max_amount_kobo)}."
+    if not entry.takes_kobo and amount_kobo % 100:
+        return (f"{entry.name} is paid in whole naira only. Enter {naira(amount_kobo - amount_kobo % 100)} "
+                f"or {naira(amount_kobo - amount_kobo % 100 + 100)}.")
     return None
 
 

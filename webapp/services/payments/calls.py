@@ -44,6 +44,7 @@ class PurchaseContext:
     automation_id: int | None  # the automation whose occurrence this payment pays, if any
     account_ids: tuple[int, int, int] | None  # wallet, clearing, fees (``ledger.payment_account_ids``)
     recipients: dict  # notification event -> ``notify.Recipient`` for the outcomes
+    expects_token: bool = False
 
 
 def purchase_context(payment_id: int) -> PurchaseContext | None:
@@ -64,19 +65,33 @@ def purchase_context(payment_id: int) -> PurchaseContext | None:
         api_provider=row.api_provider, request=purchase_request(row), what=what_was_paid(row),
         automation_id=automation_id, account_ids=ledger.payment_account_ids(row.user_id, row.api_provider),
         recipients={event: notify.recipient(row.user_id, event) for event in (E.PAYMENT_SUCCEEDED, E.PAYMENT_FAILED)},
+        expects_token=expects_token(row),
     )
 
 
 def purchase_request(payment: Payment) -> dict:
+    """The purchase call's arguments; ``reference`` is the request_id the next attempt goes out
+    under (our reference, or a later one for a VTpass resend on another Lagos day)."""
+    from .references import current_request_id
+
     account = payment.utility_account
     entry = payment.provider
     return {
         "item": ItemRef(entry.provider_code, entry.item_code, entry.meter_type),
         "customer_id": account.customer_number,
         "amount_kobo": payment.amount_kobo,
-        "reference": payment.reference,
+        "reference": current_request_id(payment),
         "phone": payment.user.phone,
     }
+
+
+def expects_token(payment: Payment) -> bool:
+    """A prepaid electricity purchase: the provider owes the resident a token."""
+    if payment.utility_type != "electricity":
+        return False
+    entry, account = payment.provider, payment.utility_account
+    meter_type = (entry.meter_type if entry else None) or (account.meter_type if account else None)
+    return (meter_type or "").lower() == "prepaid"
 
 
 def _text(body) -> str | None:

@@ -7,7 +7,10 @@ One pass (``flask payments janitor`` or the cron job) looks at payments due for 
 - ``submitted`` past its check time (the worker died during or after the call): never resent
   blindly; it becomes ``unknown`` and the provider is asked;
 - ``unknown`` past its check time: requeried on the backoff schedule;
-- ``unknown`` for more than a day: the estate's admins are alerted once.
+- ``unknown`` for longer than ``PAYMENT_ALERT_AFTER_SECONDS``: the estate's admins are alerted once,
+  with every reference and what the provider last said, so they can settle it by hand;
+- ``succeeded`` with its token still to come, past its token check time: the provider is asked
+  for the token; still missing after ``TOKEN_ALERT_AFTER_SECONDS``: admins are alerted once.
 """
 from __future__ import annotations
 
@@ -15,17 +18,17 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select
 
 from ...extensions import db
 from ...models.base import utcnow
-from ...models.payment import AdminAlert, Payment, PaymentStatus
-from . import lifecycle, outcomes, state
+from ...models.payment import AdminAlert, Payment, PaymentStatus, ProviderCallLog
+from . import lifecycle, outcomes, references, state
 
 log = logging.getLogger(__name__)
 S = PaymentStatus
 BATCH = 200
-ALERT_AFTER = timedelta(hours=24)
 
 
 @dataclass
@@ -34,13 +37,14 @@ class JanitorReport:
     submitted: int = 0
     orphaned: int = 0
     requeried: int = 0
+    tokens_checked: int = 0
     alerted: int = 0
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return (f"janitor: {self.processed} created processed, {self.submitted} debited sent, "
                 f"{self.orphaned} stale submitted checked, {self.requeried} unknown requeried, "
-                f"{self.alerted} alerts, {len(self.errors)} errors")
+                f"{self.tokens_checked} late tokens asked for, {self.alerted} alerts, {len(self.errors)} errors")
 
 
 class JanitorErrors(RuntimeError):
@@ -78,7 +82,9 @@ def run_pass(now: datetime | None = None) -> JanitorReport:
     each(_due(S.DEBITED, now), lifecycle.submit, "submitted")
     each(_due(S.SUBMITTED, now), lambda pid: _orphaned_submission(pid, now), "orphaned")
     each(_due(S.UNKNOWN, now), lambda pid: lifecycle.requery(pid, now), "requeried")
-    report.alerted = _alert_long_unknown(now)
+    each(_due(S.SUCCEEDED, now, Payment.token_next_check_at), lambda pid: lifecycle.fetch_token(pid, now),
+         "tokens_checked")
+    report.alerted = _alert_long_unknown(now) + _alert_late_tokens(now)
     if report.errors:
         raise JanitorErrors(report.summary() + "\n" + "\n".join(report.errors))
     return report
@@ -96,20 +102,60 @@ def _orphaned_submission(payment_id: int, now: datetime) -> None:
     lifecycle.requery(payment_id, now)
 
 
+def alert_details(payment: Payment) -> dict:
+    """What an admin needs to settle a payment by hand with its provider."""
+    keys = references.keys_for(payment)
+    last = db.session.scalar(select(ProviderCallLog).where(ProviderCallLog.payment_id == payment.id)
+                             .order_by(ProviderCallLog.id.desc()).limit(1))
+    return {
+        "reference": payment.reference, "provider": payment.api_provider,
+        "request_ids": list(keys.all_request_ids), "provider_refs": dict(keys.refs),
+        "amount_kobo": payment.amount_kobo, "fee_kobo": payment.fee_kobo, "status": payment.status,
+        "submitted_at": payment.submitted_at.isoformat() if payment.submitted_at else None,
+        "purchase_attempts": payment.purchase_attempts, "status_checks": payment.status_checks,
+        "last_provider_call": None if last is None else {
+            "operation": last.operation, "http_status": last.http_status, "error": last.error,
+            "at": last.created_at.isoformat(), "response": (last.response_body or "")[:500]},
+    }
+
+
 def _alert_long_unknown(now: datetime) -> int:
+    after = timedelta(seconds=current_app.config["PAYMENT_ALERT_AFTER_SECONDS"])
     rows = db.session.scalars(
         select(Payment).where(Payment.status == S.UNKNOWN.value, Payment.alerted_at.is_(None),
-                              Payment.submitted_at <= now - ALERT_AFTER).limit(BATCH)
+                              Payment.submitted_at <= now - after).limit(BATCH)
     ).all()
+    hours = after.total_seconds() / 3600
     for payment in rows:
         payment.alerted_at = now
         db.session.add(AdminAlert(
             estate_id=payment.estate_id, kind="payment_unknown", payment_id=payment.id,
             message=f"Payment {payment.reference} has had no final answer from {payment.api_provider} "
-                    f"for over 24 hours.",
-            dedup_key=f"payment-unknown:{payment.reference}",
+                    f"for over {hours:g} hours.",
+            dedup_key=f"payment-unknown:{payment.reference}", details=alert_details(payment),
         ))
-        state.note(payment, "Estate admins alerted: no final answer after 24 hours")
+        state.note(payment, f"Estate admins alerted: no final answer after {hours:g} hours")
         outcomes.delayed(payment)
+    db.session.commit()
+    return len(rows)
+
+
+def _alert_late_tokens(now: datetime) -> int:
+    after = timedelta(seconds=current_app.config["TOKEN_ALERT_AFTER_SECONDS"])
+    rows = db.session.scalars(
+        select(Payment).where(Payment.status == S.SUCCEEDED.value, Payment.token.is_(None),
+                              Payment.token_next_check_at.is_not(None), Payment.token_alerted_at.is_(None),
+                              Payment.completed_at <= now - after).limit(BATCH)
+    ).all()
+    hours = after.total_seconds() / 3600
+    for payment in rows:
+        payment.token_alerted_at = now
+        db.session.add(AdminAlert(
+            estate_id=payment.estate_id, kind="token_missing", payment_id=payment.id,
+            message=f"Payment {payment.reference} succeeded but {payment.api_provider} has not given its token "
+                    f"after {hours:g} hours.",
+            dedup_key=f"token-missing:{payment.reference}", details=alert_details(payment),
+        ))
+        state.note(payment, f"Estate admins alerted: no token after {hours:g} hours")
     db.session.commit()
     return len(rows)

@@ -3,9 +3,36 @@
 Rules kept here, in one place:
 - ``submitted`` is committed before the HTTP call, so a crash leaves evidence.
 - No HTTP call while any row lock is held: every step is lock → decide → commit, then talk.
-- Timeouts, 5xx and ambiguous answers after sending mean ``unknown``; unknowns are requeried and
-  resent under the same reference only when the provider says it has no record.
+- Timeouts, 5xx and ambiguous answers after sending mean ``unknown``; unknowns are requeried by
+  every reference the purchase is known by (``references.keys_for``) and sent again only on an
+  authoritative "no record" (below).
 - A failure after debit posts the refund in the same transaction as the ``failed`` state.
+- A prepaid purchase that succeeds without its token is ``succeeded`` with the token outstanding;
+  ``fetch_token`` keeps asking for it on ``TOKEN_BACKOFF``.
+
+What counts as "this purchase was never processed" (the only answer that allows a resend):
+- VTpass: ``POST requery`` answering code 015 "INVALID REQUEST ID" ("This RequestID was not used on
+  our platform", vtpass.com/documentation/response-codes) for every request_id the purchase went
+  out under. Any other code, a timeout, a 5xx or an unreadable answer is not.
+- Flutterwave: its status endpoint is keyed by its own tx_ref (developer.flutterwave.com/v3.0.0/
+  reference/get-status-of-a-bill-payment), which a purchase that timed out never received, and a
+  404 from it proves nothing (it may be the wrong key). So: the bill listing (``GET /bills?from=&to=``,
+  Node-v3 Bills.fetch_bills), fetched page by page over the days around the purchase, listing
+  per-bill rows, none with our reference as ``customer_reference``, and fetched at least
+  ``FLUTTERWAVE_RECORD_LAG_SECONDS`` after the purchase was last sent. Once Flutterwave has given us
+  a tx_ref or flw_ref for the bill, nothing ever counts as "no record". A listing with only a
+  summary (the shape Flutterwave's published sample shows) never does either.
+Anything weaker leaves the payment ``unknown``: it is asked again on ``REQUERY_BACKOFF`` and, past
+``PAYMENT_ALERT_AFTER_SECONDS``, the estate's admins get one alert with what they need to resolve
+it by hand (the janitor).
+
+VTpass across midnight: VTpass refuses a request_id not dated today in Lagos (code 085), including
+a resend of the same one after midnight. After the authoritative 015 for every request_id so far,
+the resend goes out under a new one (``references.add_request_id``: today's date, our suffix and
+the attempt number), kept on the payment; every earlier request_id is still asked about until the
+payment is final, and a success on any of them settles it. This cannot buy twice: VTpass has said
+it never saw the old ones, it refuses them from now on because of their date, and the new one is
+made once per attempt, recorded before it is sent, and unique per payment.
 """
 from __future__ import annotations
 
@@ -22,7 +49,7 @@ from ...models.bill import Bill, BillStatus
 from ...models.payment import Payment, PaymentKind, PaymentStatus
 from ...providers.base import ErrorClass, PaymentErrorType, ProviderError, PurchaseResult
 from .. import audit, ledger, notify, throttle
-from . import calls, card, outcomes, state
+from . import calls, card, outcomes, references, state
 from .wording import describe_error
 
 log = logging.getLogger(__name__)
@@ -30,6 +57,8 @@ S = PaymentStatus
 
 # Requery schedule for unknown outcomes (DESIGN §4): 1 m, 5 m, 15 m, 1 h, 6 h, then daily.
 REQUERY_BACKOFF = (60, 300, 900, 3600, 21600, 86400)
+# Asking for a token that did not come with the purchase: minutes at first, then hourly.
+TOKEN_BACKOFF = (120, 300, 600, 1800, 3600)
 
 
 class TransientPaymentError(RuntimeError):
@@ -45,6 +74,10 @@ def retry_delay(attempt: int) -> timedelta:
     base = current_app.config["PAYMENT_RETRY_BASE_SECONDS"]
     cap = current_app.config["PAYMENT_RETRY_MAX_SECONDS"]
     return timedelta(seconds=random.uniform(0, min(cap, base * 2 ** max(0, attempt - 1))))
+
+
+def token_delay(checks_done: int) -> timedelta:
+    return timedelta(seconds=TOKEN_BACKOFF[min(checks_done, len(TOKEN_BACKOFF) - 1)])
 
 
 def stale_after() -> timedelta:
@@ -164,7 +197,13 @@ def submit(payment_id: int, *, resend: bool = False, debit_first: bool = False) 
     payment.purchase_attempts += 1
     payment.submitted_at = utcnow()
     payment.next_check_at = utcnow() + stale_after()
-    what = "Resent under the same reference (provider had no record)" if resend else "Sent to provider"
+    request_id = context.request["reference"]
+    if not resend:
+        what = "Sent to provider"
+    elif request_id == payment.reference:
+        what = "Resent under the same reference (provider had no record)"
+    else:
+        what = f"Resent under request_id {request_id} (provider had no record of the earlier one)"
     state.transition(payment, S.SUBMITTED, f"{what}, attempt {payment.purchase_attempts}")
     db.session.commit()
     _pause_at("after_submit")
@@ -222,12 +261,19 @@ def apply_result(payment_id: int, result: PurchaseResult, log_calls: list, sourc
         return
     if result.provider_reference:
         payment.provider_reference = result.provider_reference
+    references.record(payment, result.refs)
     if result.status == "succeeded":
         payment.token = result.token or payment.token
         payment.units = result.units or payment.units
         payment.error_type = None
-        state.transition(payment, S.SUCCEEDED, "Provider confirmed the purchase"
-                         + (" with a token" if payment.token else ""))
+        token_owed = not payment.token and (context.expects_token if context else calls.expects_token(payment))
+        via = f" (request_id {result.request_id})" if result.request_id and result.request_id != payment.reference \
+            else ""
+        state.transition(payment, S.SUCCEEDED, "Provider confirmed the purchase" + via
+                         + (" with a token" if payment.token else "")
+                         + ("; the token has not come yet, we keep asking for it" if token_owed else ""))
+        if token_owed:
+            payment.token_next_check_at = utcnow() + token_delay(0)
         _after_success(payment, context)
     elif result.status == "failed":
         _fail_and_refund(payment, result.message or "The provider declined this payment.", context)
@@ -246,11 +292,11 @@ def requery(payment_id: int, now: datetime | None = None) -> None:
     # Claim: push the next check out so a second janitor does not requery it concurrently.
     payment.status_checks += 1
     payment.next_check_at = now + requery_delay(payment.status_checks - 1)
-    api_provider, reference = payment.api_provider, payment.reference
+    api_provider, keys = payment.api_provider, references.keys_for(payment)
     db.session.commit()
     log_calls: list = []
     try:
-        result = calls.service_for(api_provider, log_calls).query_status(reference)
+        result = calls.service_for(api_provider, log_calls).query_status(keys)
     except ProviderError as err:
         payment = state.lock(payment_id)
         calls.persist(payment, log_calls)
@@ -258,14 +304,95 @@ def requery(payment_id: int, now: datetime | None = None) -> None:
                             f"{payment.next_check_at:%Y-%m-%d %H:%M} UTC")
         db.session.commit()
         return
-    if result.status == "not_found":
+    if result.status == "unconfirmed":  # a lookup that cannot prove anything: ask again later
         payment = state.lock(payment_id)
         calls.persist(payment, log_calls)
-        state.note(payment, "Provider has no record of this reference")
+        state.note(payment, f"Provider could not confirm yet ({result.message or 'no answer'}); "
+                            f"next check at {payment.next_check_at:%Y-%m-%d %H:%M} UTC")
+        db.session.commit()
+        return
+    if result.status == "not_found":  # authoritative (see the module docstring)
+        payment = state.lock(payment_id)
+        calls.persist(payment, log_calls)
+        if payment.status != S.UNKNOWN:
+            db.session.rollback()
+            return
+        if references.needs_new_request_id(payment, now):
+            new_id = references.add_request_id(payment, now)
+            state.note(payment, f"Provider has no record of this purchase; its request_id is from an earlier "
+                                f"Lagos day, so it goes out as {new_id}")
+        else:
+            state.note(payment, "Provider has no record of this reference")
         db.session.commit()
         submit(payment_id, resend=True)
         return
     apply_result(payment_id, result, log_calls, source="status check")
+
+
+def fetch_token(payment_id: int, now: datetime | None = None) -> bool:
+    """Ask the provider for a token that did not come with a successful purchase (the janitor's
+    step, and the bill webhook's). True when the token arrived now; it is stored once and the
+    resident told once."""
+    now = now or utcnow()
+    payment = state.lock(payment_id)
+    if not payment.token_on_its_way:
+        db.session.rollback()
+        return False
+    payment.token_checks += 1
+    payment.token_next_check_at = now + token_delay(payment.token_checks)
+    api_provider, keys = payment.api_provider, references.keys_for(payment)
+    db.session.commit()
+    log_calls: list = []
+    try:
+        result = calls.service_for(api_provider, log_calls).query_status(keys)
+    except ProviderError as err:
+        result, failure = None, err
+    payment = state.lock(payment_id)
+    calls.persist(payment, log_calls)
+    if not payment.token_on_its_way:  # it came through another path meanwhile
+        db.session.commit()
+        return False
+    if result is None or not result.token:
+        said = f"failed ({failure.error_type})" if result is None else f"answered {result.status} without it"
+        waited = now - (payment.completed_at or now)
+        if waited > timedelta(seconds=current_app.config["TOKEN_GIVE_UP_SECONDS"]):
+            payment.token_next_check_at = None
+            state.note(payment, f"Still no token from the provider (status check {said}); no longer asking. "
+                                "An estate admin will resolve it with the provider.")
+        else:
+            state.note(payment, f"Token not received yet (status check {said}); next check at "
+                                f"{payment.token_next_check_at:%Y-%m-%d %H:%M} UTC")
+        db.session.commit()
+        return False
+    references.record(payment, result.refs)
+    payment.token = result.token
+    payment.units = result.units or payment.units
+    payment.token_next_check_at = None
+    payment.token_received_at = now
+    state.note(payment, "Token received from the provider")
+    outcomes.token_arrived(payment)
+    db.session.commit()
+    return True
+
+
+def check_now(payment_id: int) -> str:
+    """A provider told us something about this payment (a webhook): ask it now, through the same
+    steps as the janitor. The event itself is never trusted."""
+    now = utcnow()
+    payment = state.load(payment_id)
+    if payment is None:
+        return "missing"
+    status, owed = payment.status, payment.token_on_its_way
+    db.session.rollback()
+    if status == S.UNKNOWN or status == S.SUBMITTED:
+        if status == S.SUBMITTED:
+            return "in flight"  # the worker that sent it records the answer
+        requery(payment_id, now)
+        return "requeried"
+    if owed:
+        fetch_token(payment_id, now)
+        return "token checked"
+    return "nothing to do"
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 notification, and the automation's failure count."""
 from __future__ import annotations
 
+from uuid import uuid4
+
 from ...extensions import db
 from ...models import Bill, Payment
 from .. import notify
@@ -32,11 +34,52 @@ def succeeded(payment: Payment, what: str | None = None, automation_id: int | No
     body = f"{_naira(payment.amount_kobo)} paid to {what or what_was_paid(payment)}."
     if payment.token:
         body += f" Token: {' '.join(payment.token_groups)}."
+    elif payment.token_next_check_at is not None:
+        body += " Your token is on its way: we will send it as soon as the provider gives it."
     if payment.units:
         body += f" Units: {payment.units}."
     notify.notify(payment.user_id, E.PAYMENT_SUCCEEDED, title="Payment succeeded", body=body,
                   link=f"/payments/{payment.id}", dedup_key=f"payment:{payment.reference}:succeeded", to=to)
     _automation_outcome(payment, ok=True, automation_id=automation_id)
+
+
+def token_arrived(payment: Payment) -> None:
+    """The token of a purchase that succeeded without it has come: tell the resident once."""
+    body = f"Your token for {what_was_paid(payment)} ({_naira(payment.amount_kobo)}): {' '.join(payment.token_groups)}."
+    if payment.units:
+        body += f" Units: {payment.units}."
+    notify.notify(payment.user_id, E.PAYMENT_SUCCEEDED, title="Your token has arrived", body=body,
+                  link=f"/payments/{payment.id}", dedup_key=f"payment:{payment.reference}:token")
+
+
+class NoToken(ValueError):
+    """The payment has no token to send (none was bought, or it has not come yet)."""
+
+
+# Asked for just now, so both channels whatever the resident's preferences for payment emails.
+RESEND_CHANNELS = frozenset({"in_app", "email"})
+
+
+def resend_token(payment: Payment, user) -> list[str]:
+    """Send ``user`` the token of their ``payment`` again, in the inbox and by email; commits.
+
+    Each call is one request from the resident, so each sends once: its dedup key is new every
+    time (the route's rate limit bounds how often). Raises ``NoToken`` and sends nothing when
+    there is no token, ``LookupError`` when the payment is not theirs.
+    """
+    if payment.user_id != user.id:
+        raise LookupError("not this resident's payment")
+    if not payment.token:
+        raise NoToken("This payment has no token to send.")
+    body = f"Your token for {what_was_paid(payment)} ({_naira(payment.amount_kobo)}): {' '.join(payment.token_groups)}."
+    if payment.units:
+        body += f" Units: {payment.units}."
+    sent = notify.notify(user.id, E.PAYMENT_SUCCEEDED, title="Your token, as you asked", body=body,
+                         link=f"/payments/{payment.id}", dedup_key=f"payment:{payment.reference}:resend:{uuid4().hex}",
+                         to=notify.Recipient(id=user.id, email=user.email, channels=RESEND_CHANNELS))
+    db.session.commit()
+    notify.enqueue_pending_emails()
+    return sent
 
 
 def failed(payment: Payment, refunded: bool, what: str | None = None, to: notify.Recipient | None = None) -> None:

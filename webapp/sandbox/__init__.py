@@ -22,12 +22,18 @@ envelope ``{"status": "success"|"error", "message", "data"}``, amounts in naira 
                                           meter_type; outstanding (and amount) when the account owes
     POST /billers/<biller>/items/<item>/payment   {country, customer_id, amount, reference, callback_url}
     POST /bills                           older form: item by item_code, or ``type`` = item name
-    GET  /bills/<reference>?verbose=1     our reference, or the tx_ref/flw_ref the sandbox returned
+    GET  /bills/<tx_ref>?verbose=1        keyed by Flutterwave's tx_ref (or flw_ref); our reference is a 404.
+                                          A completed bill has no data.status (as documented); a pending
+                                          or failed one carries status; the token is in ``extra``
+    GET  /bills?from=&to=&page=           the listing: summary, total, total_pages, and per-bill
+                                          ``transactions`` (customer_reference, tx_ref, status, amount)
+                                          unless the ``flw_listing_items`` knob is off
     POST /payments                        hosted checkout: data.link; GET /transactions/<id>/verify,
                                           GET /transactions/verify_by_reference?tx_ref=
-  Bill data (pay and status): customer_reference and reference (both ours), tx_ref and flw_ref
-  (Flutterwave's), status successful|pending|failed, amount, fee, token (20 digits), recharge_token
-  ("1234 5678 ..."), extra ("Token : 1234 5678 ..."), units ("4.7 kWh").
+  Pay answer: code "200", reference (ours), tx_ref and flw_ref (Flutterwave's), amount, fee,
+  recharge_token ("1234 5678 ..." or null), no status (message "Bill payment is pending" when it is).
+  After a purchase, ``singlebillpayment.status`` is POSTed to its callback_url with ``verif-hash``
+  (``bill_webhooks``/``bill_webhook_delay`` knobs).
 
 VTpass, base ``<sandbox>/vtpass/api``; GET with ``api-key`` + ``public-key``, POST with ``api-key``
 + ``secret-key`` headers; JSON or form bodies; amounts in naira:
@@ -47,9 +53,11 @@ VTpass, base ``<sandbox>/vtpass/api``; GET with ``api-key`` + ``public-key``, PO
   duplicate_window seconds, 085 bad request_id, 087 bad credentials (HTTP 401), 091 not processed
   (a fault kind), 010/011/012 bad variation/arguments/serviceID. A token comes as purchased_code
   "Token : 1234 5678 ...", token (grouped), mainToken (20 digits), mainTokenUnits and units.
-  request_id rule: the first 12 characters are Africa/Lagos time YYYYMMDDHHII within
-  request_id_window_hours of now (default 24; None checks the format only), then letters, digits,
-  "-" or "_".
+  request_id rule: the first 12 characters are Africa/Lagos time YYYYMMDDHHII of today (085
+  otherwise; ``request_id_today_only`` off falls back to request_id_window_hours), then letters,
+  digits, "-" or "_". A request_id of a later day that repeats an earlier one's suffix (plus
+  ``R<n>``) counts as the same purchase for the test-number scripts. On a requery the token is
+  also in content.transactions.extras.
 
 Paystack, base ``<sandbox>/paystack`` (``Authorization: Bearer sk_test_sandbox``); amounts in kobo;
 errors ``{"status": false, "message", "type", "code"}``:
@@ -84,13 +92,16 @@ Test customer numbers (PROVIDERS.md), identical on both bill providers, per refe
     4000000000000  the first 3 calls per reference (purchase or status) answer 503 and process
                    nothing; from the 4th on, a normal number
     5000000000000  fails permanently "Meter blocked" (a failed record: status says failed)
+    6000000000000  prepaid; succeeds without a token, which comes on the 2nd status check
+    6000000000001  prepaid; succeeds without a token that never comes
     9999999999999  customer not found (validation fails; a purchase is refused)
     other 10-13 digit numbers: valid with a generated name; succeed. Anything else: invalid.
   Prepaid electricity vends a token (never for 1010101010101). Amounts outside the item's
   minimum/maximum (a fixed-price plan's price is both) are refused and nothing is recorded.
 
 Decisions where PROVIDERS.md is unsure or silent:
-  - Flutterwave GET /bills/<x> takes our reference, its tx_ref or its flw_ref.
+  - Flutterwave GET /bills/<x> takes its tx_ref or flw_ref, never our reference (its API reference
+    calls the path "the tx_ref of the bill transaction").
   - Flutterwave reused bill reference (any state): HTTP 409 error envelope "Duplicate reference ..."
     (no transaction data); ask GET /bills/<reference> for the truth.
   - Flutterwave errors: refused purchases are HTTP 400 error envelopes; the blocked meter's says
@@ -120,8 +131,13 @@ Knobs (``POST /_sandbox/config`` JSON, ``start_sandbox(**knobs)``, some as CLI o
     request_id_window_hours  VTpass request_id tolerance (default 24; None: format only)
     duplicate_window         VTpass 019 window in seconds (default 30; 0: off; the test fixture sets 0)
     merchant_balance_kobo    None (unlimited) or the merchant float purchases may use (018 / 400)
+    request_id_today_only    VTpass 085 unless the request_id is dated today in Lagos (default on)
+    clock_offset_seconds     the sandbox's "now" moved by this many seconds (midnight tests)
+    flw_listing_items        Flutterwave's listing lists each bill (default) or only its summary
+    bill_webhooks, bill_webhook_delay   Flutterwave bill events to the callback_url (default on, 0.2 s)
 Control endpoints: ``GET|POST /_sandbox/config``, ``POST /_sandbox/reset`` (forget all state; knobs
-stay), ``GET /_sandbox/transactions`` (JSON dump: bills, attempts, funding, webhooks, knobs), ``GET /``.
+stay), ``POST /_sandbox/disagree`` {provider, reference, how: succeeded|failed|missing|amount}
+(make a recorded bill disagree with the app, for reconciliation), ``GET /_sandbox/transactions`` (JSON dump: bills, attempts, funding, webhooks, knobs), ``GET /``.
 
 State is in memory behind one lock; the server is threaded, and a held "timeout" sleeps outside the
 lock, so it never blocks other requests. "Closing the connection" shuts the socket down without any

@@ -568,3 +568,12 @@ def test_other_residents_settings_are_their_own(resident, other_resident):
     settings.save_settings(resident, SETTINGS_FORM)
     assert settings.get_settings(other_resident.id).min_balance_kobo == 0
 
+
+
+def test_kobo_for_a_whole_naira_provider_is_refused_on_the_automation_form(frozen, signed_in, resident, estate):
+    entry = make_catalogue_entry(estate, api_provider="flutterwave", provider_code="BIL112", item_code="UB157")
+    account = make_utility_account(resident, entry, nickname="Flat meter")
+    response = signed_in.post("/automations/new", form_for(f"account:{account.id}", amount="5000.50"))
+    assert response.status_code == 422
+    assert "paid in whole naira only" in page_text(response)
+    assert automation_count() == 0

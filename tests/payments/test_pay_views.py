@@ -120,3 +120,24 @@ def test_status_polls_while_in_flight_and_stops_when_final(auth, client, residen
 def test_admin_cannot_use_pay_pages(auth, client, estate_admin):
     auth.login(estate_admin.email)
     assert client.get("/pay/").status_code == 404
+
+
+def test_kobo_for_a_provider_that_takes_whole_naira_is_refused_with_the_amount_kept(auth, estate, resident):
+    # Flutterwave's bill payment amount is an integer of naira (its OpenAPI).
+    entry = make_catalogue_entry(estate, api_provider="flutterwave", provider_code="BIL112", item_code="UB157")
+    account = make_utility_account(resident, entry, nickname="Flat meter")
+    ledger.credit_funding(resident.id, 20_000_00, "paystack", "fund-views-kobo")
+    db.session.commit()
+    auth.login(resident.email)
+    before = counts()
+    response = review(auth, account.id, "5000.50")
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "paid in whole naira only" in html and "₦5,000.00" in html and 'value="5000.50"' in html
+    assert counts() == before
+
+
+def test_kobo_for_a_provider_that_takes_kobo_is_reviewed(auth, resident, setup):
+    auth.login(resident.email)
+    assert setup.provider.takes_kobo  # VTpass takes a number of naira
+    assert review(auth, setup.id, "5000.50").status_code == 200

@@ -137,7 +137,8 @@ Knobs (``POST /_sandbox/config`` JSON, ``start_sandbox(**knobs)``, some as CLI o
     bill_webhooks, bill_webhook_delay   Flutterwave bill events to the callback_url (default on, 0.2 s)
 Control endpoints: ``GET|POST /_sandbox/config``, ``POST /_sandbox/reset`` (forget all state; knobs
 stay), ``POST /_sandbox/disagree`` {provider, reference, how: succeeded|failed|missing|amount}
-(make a recorded bill disagree with the app, for reconciliation), ``GET /_sandbox/transactions`` (JSON dump: bills, attempts, funding, webhooks, knobs), ``GET /``.
+(make a recorded bill disagree with the app, for reconciliation), ``GET /_sandbox/transactions``
+(JSON dump: bills, attempts, funding, webhooks, knobs), ``GET /``.
 
 State is in memory behind one lock; the server is threaded, and a held "timeout" sleeps outside the
 lock, so it never blocks other requests. "Closing the connection" shuts the socket down without any

@@ -1,0 +1,1 @@
+"""Contract tests: the providers' documented example requests and answers, served over real HTTP."""

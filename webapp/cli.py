@@ -1,4 +1,4 @@
-"""Operator commands: ``flask seed-demo``, ``flask create-admin``."""
+"""Operator commands: ``flask seed-demo``, ``flask create-admin``, ``flask payments ...``."""
 from __future__ import annotations
 
 import click
@@ -66,6 +66,28 @@ def payments_reminders():
     from .services import automations
 
     click.echo(f"{automations.send_reminders()} reminders sent")
+
+
+@payments_cli.command("reconcile")
+@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The Lagos day to reconcile, YYYY-MM-DD (default: yesterday in Lagos).")
+@click.option("--provider", type=click.Choice(["flutterwave", "vtpass"]), default=None,
+              help="One bills provider (default: every provider configured or used that day).")
+def payments_reconcile(day, provider: str | None):
+    """Compare a Lagos day's purchases with each provider's record; rerunning a day changes nothing."""
+    from .services import reconciliation
+
+    chosen = day.date() if day else reconciliation.previous_lagos_day()
+    try:
+        runs = reconciliation.reconcile_all(chosen, (provider,) if provider else None)
+    except reconciliation.ReconciliationError as exc:
+        for run in exc.runs:
+            click.echo(reconciliation.summary(run))
+        raise click.ClickException(str(exc)) from exc
+    if not runs:
+        click.echo(f"{chosen.isoformat()}: no bills provider is configured or was used that day")
+    for run in runs:
+        click.echo(reconciliation.summary(run))
 
 
 def register(app: Flask) -> None:

@@ -27,8 +27,14 @@ def register(app: Flask) -> None:
     def csrf_error(exc):
         return render_error(400, "Your form expired or was sent from elsewhere. Reload the page and try again.")
 
-    for code in (400, 403, 404, 405, 429):
+    for code in (400, 403, 404, 405):
         app.register_error_handler(code, lambda exc, code=code: render_error(code))
+
+    @app.errorhandler(429)
+    def too_many_requests(exc):
+        # A limit declared with its own words (limiter.limit(..., error_message=...)) shows them.
+        limit = getattr(exc, "limit", None)
+        return render_error(429, exc.description if getattr(limit, "error_message", None) else None)
 
     @app.errorhandler(500)
     def server_error(exc):

@@ -32,6 +32,9 @@ def _jobs() -> list[PeriodicJob]:
         # reminders once a day at 08:00 Lagos time.
         PeriodicJob("estate-bills-overdue", bill_jobs.mark_overdue, cron="0 * * * *", timeout=300),
         PeriodicJob("estate-bill-reminders", bill_jobs.send_bill_reminders, cron="0 7 * * *", timeout=300),
+        # 01:30 UTC = 02:30 Lagos: yesterday's purchases against each provider's record. One
+        # requery per VTpass purchase of the day, hence the long timeout.
+        PeriodicJob("payments-reconcile", payment_jobs.reconcile_yesterday, cron="30 1 * * *", timeout=3600),
     ]
 
 

@@ -6,12 +6,19 @@ import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from flask import Response, abort, render_template, request, stream_with_context
+from flask import Response, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
+from ..errors import render_error
+from ..extensions import limiter
 from ..models.catalogue import UTILITY_TYPES
 from ..services import history
+from ..services.payments import outcomes
 from . import bp
+
+DEFAULT_RESEND_LIMIT = "3 per minute; 10 per day"
+RESEND_LIMITED = "You have asked for tokens to be sent again several times already. Wait a little and try again."
+TOKEN_SENT = "Token sent to your email and inbox"
 
 
 @bp.app_template_filter("status_label")
@@ -88,3 +95,30 @@ def receipt(payment_id: int):
     if payment is None:
         abort(404)
     return render_template("history/receipt.html", payment=payment)
+
+
+def _resend_limit() -> str:
+    return current_app.config.get("TOKEN_RESEND_RATE_LIMIT", DEFAULT_RESEND_LIMIT)
+
+
+def _per_resident() -> str:
+    return f"resident:{current_user.id}"  # the blueprint's guard has signed them in
+
+
+@bp.route("/<int:payment_id>/resend-token", methods=["POST"])
+@limiter.limit(_resend_limit, key_func=_per_resident, error_message=RESEND_LIMITED)
+def resend_token(payment_id: int):
+    """Send the payment's token to the resident again (inbox and email)."""
+    payment = history.find_payment(current_user.id, payment_id)
+    if payment is None:
+        abort(404)
+    try:
+        outcomes.resend_token(payment, current_user._get_current_object())
+    except outcomes.NoToken as exc:
+        return render_error(400, str(exc))
+    if request.headers.get("HX-Request"):
+        response = Response(render_template("history/_token_sent.html", message=TOKEN_SENT))
+        response.vary.add("HX-Request")
+        return response
+    flash(TOKEN_SENT, "success")
+    return redirect(url_for(".detail", payment_id=payment.id))

@@ -37,6 +37,7 @@ from ..providers import registry
 from ..providers.base import ProviderConfigError, ProviderError
 from ..templating import naira
 from . import audit, ledger, notify
+from .payments import bill_events
 from .payments.calls import persist as persist_calls
 
 log = logging.getLogger(__name__)
@@ -311,8 +312,9 @@ def handle_webhook(gateway: str, raw_body: bytes, headers: Mapping) -> WebhookRe
     """Check a gateway webhook's signature, then confirm the funding it names through the API.
 
     The body is only a hint: it picks the intent, and ``confirm_funding`` verifies with the gateway
-    before any credit. Raises ``WebhookRejected`` (401 bad signature, 400 unreadable body) and
-    ``VerificationUnavailable`` (the gateway should redeliver later).
+    before any credit. A Flutterwave bill-status event goes to ``bill_events`` instead (a status
+    query of the payment it names). Raises ``WebhookRejected`` (401 bad signature, 400 unreadable
+    body) and ``VerificationUnavailable`` (the gateway should redeliver later).
     """
     if gateway not in GATEWAYS:
         raise WebhookRejected("unknown gateway", 404)
@@ -325,6 +327,8 @@ def handle_webhook(gateway: str, raw_body: bytes, headers: Mapping) -> WebhookRe
     if not isinstance(payload, dict) or not isinstance(payload.get("data", {}), dict):
         raise WebhookRejected("body is not a JSON object", 400)
     event = payload.get("event")
+    if gateway == Gateway.FLUTTERWAVE.value and event == bill_events.EVENT:
+        return _bill_event(payload)  # merchants often give Flutterwave one webhook URL for everything
     if event not in FUNDING_EVENTS[gateway]:
         log.info("%s webhook: event %r ignored", gateway, event)
         return WebhookResult("ignored")
@@ -335,6 +339,17 @@ def handle_webhook(gateway: str, raw_body: bytes, headers: Mapping) -> WebhookRe
         return WebhookResult("ignored", reference if isinstance(reference, str) else None)
     intent = confirm_funding(reference, source="webhook")
     return WebhookResult(intent.status, reference)
+
+
+def _bill_event(payload: dict) -> WebhookResult:
+    """A Flutterwave bill-status event that came to the funding URL: handled as at the bills route."""
+    try:
+        result = bill_events.handle_event(payload)
+    except bill_events.BillEventRejected as exc:
+        raise WebhookRejected(str(exc), exc.status) from exc
+    except bill_events.CheckUnavailable as exc:
+        raise VerificationUnavailable(str(exc)) from exc
+    return WebhookResult(result.outcome, result.reference)
 
 
 def expire_abandoned(now: datetime | None = None, batch: int = 200) -> int:

@@ -142,9 +142,10 @@ def _filtered(user_id: int, timezone: str, filters: HistoryFilters) -> Select:
 
 
 # What a list row shows of a payment and of its account; the rest stays in the database.
+# (``token_next_check_at`` is for ``Payment.token_on_its_way``, the "Token on its way" badge.)
 LIST_COLUMNS = (Payment.id, Payment.reference, Payment.created_at, Payment.utility_account_id, Payment.provider_id,
                 Payment.utility_type, Payment.amount_kobo, Payment.fee_kobo, Payment.status, Payment.status_reason,
-                Payment.token, Payment.units, Payment.kind)
+                Payment.token, Payment.units, Payment.kind, Payment.token_next_check_at)
 LIST_ACCOUNT_COLUMNS = (UtilityAccount.nickname, UtilityAccount.number_last4, UtilityAccount.removed_at)
 
 

@@ -1,8 +1,10 @@
-"""Funding webhooks from Paystack and Flutterwave.
+"""Funding webhooks from Paystack and Flutterwave, and Flutterwave's bill-status event.
 
 A bad or missing signature is a 401 and changes nothing. A valid one is confirmed through the
 gateway's API before any credit (``funding.handle_webhook``); if the gateway cannot be asked just
-now we answer 503 so the gateway delivers the event again later.
+now we answer 503 so the gateway delivers the event again later. A bill event only queues a status
+query of the payment it names (``bill_events``); a bill event sent to the funding URL is handled
+the same way.
 """
 from __future__ import annotations
 
@@ -13,12 +15,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..extensions import limiter
 from ..services import funding
+from ..services.payments import bill_events
 from . import bp
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RATE_LIMIT = "120 per minute"
-# Funding events are a few kilobytes; anything much larger is not from a gateway.
+# Gateway and bill events are a few kilobytes; anything much larger is not from a gateway.
 DEFAULT_MAX_BYTES = 64 * 1024
 
 
@@ -30,13 +33,26 @@ def _error(message: str, status: int):
     return jsonify(error=message), status
 
 
+def _body():
+    """The raw body, or None when it is over ``WEBHOOK_MAX_BYTES``."""
+    request.max_content_length = current_app.config.get("WEBHOOK_MAX_BYTES", DEFAULT_MAX_BYTES)
+    try:
+        return request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        return None
+
+
+def _deliver_again(message: str):
+    response, status = _error(message, 503)
+    response.headers["Retry-After"] = "60"
+    return response, status
+
+
 @bp.route("/<any(paystack, flutterwave):gateway>", methods=["POST"])
 @limiter.limit(_rate_limit)
 def funding_event(gateway: str):
-    request.max_content_length = current_app.config.get("WEBHOOK_MAX_BYTES", DEFAULT_MAX_BYTES)
-    try:
-        raw_body = request.get_data(cache=False)
-    except RequestEntityTooLarge:
+    raw_body = _body()
+    if raw_body is None:
         return _error("body too large", 413)
     try:
         result = funding.handle_webhook(gateway, raw_body, request.headers)
@@ -44,7 +60,27 @@ def funding_event(gateway: str):
         log.warning("%s webhook rejected: %s", gateway, exc)
         return _error(str(exc), exc.status)
     except funding.VerificationUnavailable:
-        response = _error("could not verify the transaction yet; deliver again later", 503)
-        response[0].headers["Retry-After"] = "60"
-        return response
+        return _deliver_again("could not verify the transaction yet; deliver again later")
+    return jsonify(status="ok", outcome=result.outcome), 200
+
+
+@bp.route("/flutterwave/bills", methods=["POST"])
+@limiter.limit(_rate_limit)
+def flutterwave_bill_event():
+    """``singlebillpayment.status`` (the URL every bill payment sends as ``callback_url``)."""
+    raw_body = _body()
+    if raw_body is None:
+        return _error("body too large", 413)
+    try:
+        result = bill_events.handle_webhook(raw_body, request.headers)
+    except bill_events.NotConfigured:
+        log.error("flutterwave bill webhook refused: FLUTTERWAVE_SECRET_HASH is not set")
+        return _error("bill webhooks are not configured on this server (no Flutterwave secret hash)", 503)
+    except bill_events.BillEventRejected as exc:
+        log.warning("flutterwave bill webhook rejected: %s", exc)
+        return _error(str(exc), exc.status)
+    except bill_events.CheckUnavailable:
+        return _deliver_again("could not queue the status check; deliver again later")
+    if result.outcome == "ignored":
+        return jsonify(status="ignored"), 200
     return jsonify(status="ok", outcome=result.outcome), 200

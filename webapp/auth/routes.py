@@ -37,12 +37,7 @@ def login():
     error = None
     if form.validate_on_submit():
         try:
-            user = accounts.authenticate(
-                form.email.data,
-                form.password.data,
-                threshold=current_app.config["LOGIN_LOCKOUT_THRESHOLD"],
-                lockout_minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"],
-            )
+            user = accounts.authenticate(form.email.data, form.password.data)
         except accounts.AccountError as exc:
             error = str(exc)
         else:

@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
+from ..services.crypto import EncryptedString
 from .base import TimestampMixin, UTCDateTime, utcnow
 
 
@@ -96,7 +97,8 @@ class Payment(TimestampMixin, db.Model):
     status_reason: Mapped[str | None] = mapped_column(String(255))
     error_type: Mapped[str | None] = mapped_column(String(40))
     provider_reference: Mapped[str | None] = mapped_column(String(120))
-    token: Mapped[str | None] = mapped_column(String(64))
+    # Electricity tokens are money once bought: encrypted at rest like customer numbers.
+    token: Mapped[str | None] = mapped_column(EncryptedString())
     units: Mapped[str | None] = mapped_column(String(32))
     purchase_attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     status_checks: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

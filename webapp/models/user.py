@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
-from .base import TimestampMixin, UTCDateTime, utcnow
+from .base import TimestampMixin, UTCDateTime
 
 
 class Role(enum.StrEnum):
@@ -39,8 +39,9 @@ class User(UserMixin, TimestampMixin, db.Model):
     estate_id: Mapped[int | None] = mapped_column(ForeignKey("estates.id"), index=True)
     timezone: Mapped[str | None] = mapped_column(String(64))
     is_active_flag: Mapped[bool] = mapped_column("is_active", Boolean, nullable=False, default=True)
-    failed_login_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Bumped to sign out every session of this person (logout, password change, an admin's
+    # "sign out everywhere"): a session carrying an older version is no longer accepted.
+    session_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     estate = db.relationship("Estate", back_populates="residents")
@@ -73,9 +74,6 @@ class User(UserMixin, TimestampMixin, db.Model):
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
-
-    def is_locked(self, now: datetime | None = None) -> bool:
-        return self.locked_until is not None and self.locked_until > (now or utcnow())
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email} {self.role}>"

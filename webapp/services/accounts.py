@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -97,35 +96,22 @@ def register_resident(form: Registration) -> User:
 
 
 GENERIC_LOGIN_ERROR = "Email or password is incorrect."
-LOCKED_LOGIN_ERROR = "Too many failed sign-in attempts. Try again in a few minutes."
 
 
-def authenticate(email: str, password: str, *, threshold: int, lockout_minutes: int) -> User:
+def authenticate(email: str, password: str) -> User:
     """Return the user for these credentials or raise ``AccountError`` with a generic message.
 
-    After ``threshold`` consecutive failures the account is locked for ``lockout_minutes``; while
-    locked even the right password is refused.
+    Never locks an account (a lock would let anyone keep its owner out): failed attempts are slowed
+    per account and per client address by the sign-in route's rate limits instead.
     """
     user = find_user_by_email(email or "")
-    now = utcnow()
     if user is None:
         # Same work as a real check so timing does not reveal which emails exist.
         User(password_hash=_DUMMY_HASH).check_password(password or "")
         raise AccountError(GENERIC_LOGIN_ERROR)
-    if user.is_locked(now):
-        raise AccountError(LOCKED_LOGIN_ERROR)
     if not user.check_password(password or "") or not user.is_active:
-        user.failed_login_count += 1
-        if user.failed_login_count >= threshold:
-            user.locked_until = now + timedelta(minutes=lockout_minutes)
-            user.failed_login_count = 0
-            db.session.commit()
-            raise AccountError(LOCKED_LOGIN_ERROR)
-        db.session.commit()
         raise AccountError(GENERIC_LOGIN_ERROR)
-    user.failed_login_count = 0
-    user.locked_until = None
-    user.last_login_at = now
+    user.last_login_at = utcnow()
     db.session.commit()
     return user
 

@@ -182,12 +182,19 @@ def test_encrypted_column_stores_ciphertext_and_loads_plaintext(probe_table):
 
 # --- production settings ----------------------------------------------------------------------
 
+STRONG_SECRET = "q8Vt2xLr0Zk9mWc4Ny7Hb1Sd6Gf3Jp5Ae0Ru8Ko2Xi4"
+STRONG_LOOKUP_KEY = "Lm3Qa9Wz2Xs8Ed7Rc1Tf6Yg5Uh4Ij0Ok"
+
 @pytest.fixture
 def production_env(monkeypatch, tmp_path):
     monkeypatch.setenv("APP_ENV", "production")
-    monkeypatch.setenv("SECRET_KEY", "s" * 48)
+    monkeypatch.setenv("SECRET_KEY", STRONG_SECRET)
     monkeypatch.setenv("ENCRYPTION_KEYS", NEW_KEY)
     monkeypatch.delenv("LOOKUP_HASH_KEY", raising=False)
+    for name, value in {"FLUTTERWAVE_BASE_URL": "https://api.flutterwave.com/v3", "VTPASS_BASE_URL": "https://vtpass.com/api",
+                        "PAYSTACK_BASE_URL": "https://api.paystack.co", "PUBLIC_BASE_URL": "https://autopay.example.com",
+                        "MAIL_SERVER": "smtp.example.com"}.items():
+        monkeypatch.setenv(name, value)
     return {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'prod.db'}"}
 
 
@@ -195,7 +202,7 @@ def test_production_may_derive_the_lookup_key_from_a_strong_secret_key(productio
     assert create_app(production_env).config["LOOKUP_HASH_KEY"] == ""
 
 
-@pytest.mark.parametrize("lookup_key", ["too-short", "s" * 48])
+@pytest.mark.parametrize("lookup_key", ["too-short", STRONG_SECRET])
 def test_production_refuses_a_weak_or_reused_lookup_key(production_env, monkeypatch, lookup_key):
     monkeypatch.setenv("LOOKUP_HASH_KEY", lookup_key)
     with pytest.raises(ConfigError, match="LOOKUP_HASH_KEY"):
@@ -203,5 +210,5 @@ def test_production_refuses_a_weak_or_reused_lookup_key(production_env, monkeypa
 
 
 def test_production_accepts_a_strong_dedicated_lookup_key(production_env, monkeypatch):
-    monkeypatch.setenv("LOOKUP_HASH_KEY", "L" * 40)
-    assert create_app(production_env).config["LOOKUP_HASH_KEY"] == "L" * 40
+    monkeypatch.setenv("LOOKUP_HASH_KEY", STRONG_LOOKUP_KEY)
+    assert create_app(production_env).config["LOOKUP_HASH_KEY"] == STRONG_LOOKUP_KEY

@@ -158,7 +158,7 @@ def test_a_new_month_redraws_the_chart(settled):
     # The last day of this month, then the first of the next: never further from sign-in than the
     # session lifetime (31 days), whatever day the suite runs on.
     next_month = (datetime.now(UTC).replace(day=28) + timedelta(days=5)).replace(day=1, hour=12, minute=0)
-    with time_machine.travel(next_month - timedelta(hours=13)):
+    with time_machine.travel(next_month - timedelta(hours=36)):
         view(settled)
         assert view(settled)[1] <= CACHED_VIEW_MAX_STATEMENTS
     with time_machine.travel(next_month):

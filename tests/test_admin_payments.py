@@ -363,3 +363,21 @@ def test_a_reason_left_from_an_earlier_hold_is_not_shown_as_the_current_one(clie
     auth.login(estate_admin.email)
     assert "linked by 3 residents" not in page_text(client.get("/admin/payments/?queue=succeeded"))
     assert 'id="status-reason"' not in page_text(client.get(f"/admin/payments/{approved.id}"))
+
+
+def test_the_detail_page_lists_every_reference_the_provider_knows_the_payment_by(client, auth, estate_admin,
+                                                                                resident, account):
+    from webapp.models import ProviderReference
+
+    payment = make_payment(resident, account, "unknown")
+    db.session.add_all([
+        ProviderReference(payment_id=payment.id, api_provider=payment.api_provider or "vtpass", kind="request_id",
+                          value=f"{payment.reference}R2", attempt=2),
+        ProviderReference(payment_id=payment.id, api_provider=payment.api_provider or "vtpass",
+                          kind="transaction_id", value="17416102247366731230557150"),
+    ])
+    db.session.commit()
+    auth.login(estate_admin.email)
+    html = page_text(client.get(f"/admin/payments/{payment.id}"))
+    assert payment.reference in html and f"{payment.reference}R2" in html and "from attempt 2" in html
+    assert "17416102247366731230557150" in html and "transaction id" in html

@@ -160,5 +160,8 @@ def start_for_devrun(env: dict, children: list, spawn) -> None:
     children.append(spawn("sandbox", sandbox_argv(port, quiet=True), env))
     wait_for_port(port, timeout=20)
     env.update(provider_settings(url))
+    # The sandbox's bill listing never lags, so a bill missing from it is "no record" after 30 s
+    # (production waits FLUTTERWAVE_RECORD_LAG_SECONDS, ten minutes by default).
+    env.setdefault("FLUTTERWAVE_RECORD_LAG_SECONDS", "30")
     print(f"Providers: no API keys configured, so the app uses the local provider sandbox at {url} "
           "(test customer numbers: see the README)", flush=True)

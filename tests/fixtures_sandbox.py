@@ -59,3 +59,15 @@ def sandbox_fresh_state(request):
 @pytest.fixture
 def sandbox_config(sandbox) -> dict:
     return {**provider_settings(sandbox.url), **SANDBOX_APP_SETTINGS}
+
+
+@pytest.fixture
+def funded_resident(app, sandbox, estate, resident):
+    """The resident with a phone, ₦100,000 in the wallet and the sandbox's catalogue synced, ready
+    to pay through the real worker (use with ``sandbox_config`` in ``config_overrides``)."""
+    from .payments.helpers import fund, sync_catalogue
+
+    resident.phone = "+2348031234567"
+    sync_catalogue(estate.id)
+    fund(resident, 100_000_00)
+    return resident

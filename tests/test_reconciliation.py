@@ -23,10 +23,14 @@ from webapp.services import reconciliation
 from workers import payment_jobs
 from workers.schedule import PERIODIC_JOBS
 
-from .payments.helpers import PROVIDERS, fund, link, pay, prepaid_entry, reload, run_worker, sync_catalogue
-
-BLOCKED = "5000000000000"  # the sandbox fails it ("Meter blocked") and keeps a failed record
-GOOD = "1111111111111"
+from .payments.helpers import (
+    PROVIDERS,
+    link,
+    pay,
+    prepaid_entry,
+    reload,
+    run_worker,
+)
 
 
 @pytest.fixture
@@ -35,11 +39,11 @@ def config_overrides(sandbox_config):
 
 
 @pytest.fixture
-def funded(app, sandbox, estate, resident):
-    resident.phone = "+2348031234567"
-    sync_catalogue(estate.id)
-    fund(resident, 100_000_00)
-    return resident
+def funded(funded_resident):
+    return funded_resident
+
+BLOCKED = "5000000000000"  # the sandbox fails it ("Meter blocked") and keeps a failed record
+GOOD = "1111111111111"
 
 
 @pytest.fixture

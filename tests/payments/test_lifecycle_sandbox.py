@@ -9,7 +9,17 @@ from webapp.models.base import utcnow
 from webapp.providers.vtpass_codes import lagos_now
 from webapp.services import ledger, payments
 
-from .helpers import PROVIDERS, entry_count, fund, link, pay, prepaid_entry, reload, run_worker, sync_catalogue
+from .helpers import (
+    PROVIDERS,
+    entry_count,
+    fund,
+    link,
+    pay,
+    prepaid_entry,
+    reload,
+    run_worker,
+    sync_catalogue,
+)
 
 
 @pytest.fixture
@@ -18,11 +28,8 @@ def config_overrides(sandbox_config):
 
 
 @pytest.fixture
-def funded(app, sandbox, estate, resident):
-    resident.phone = "+2348031234567"
-    sync_catalogue(estate.id)
-    fund(resident, 100_000_00)
-    return resident
+def funded(funded_resident):
+    return funded_resident
 
 
 @pytest.fixture

@@ -18,7 +18,15 @@ from webapp.providers.vtpass_codes import lagos_now
 from webapp.services import ledger, payments
 from webapp.services.payments import references
 
-from .helpers import PROVIDERS, entry_count, fund, link, pay, prepaid_entry, reload, run_worker, sync_catalogue
+from .helpers import (
+    PROVIDERS,
+    entry_count,
+    link,
+    pay,
+    prepaid_entry,
+    reload,
+    run_worker,
+)
 
 
 @pytest.fixture
@@ -27,10 +35,8 @@ def config_overrides(sandbox_config):
 
 
 @pytest.fixture
-def funded(app, sandbox, estate, resident):
-    sync_catalogue(estate.id)
-    fund(resident, 100_000_00)
-    return resident
+def funded(funded_resident):
+    return funded_resident
 
 
 @pytest.fixture

@@ -119,25 +119,33 @@ def alert_details(payment: Payment) -> dict:
     }
 
 
+def _alert_once(rows: list[Payment], now: datetime, *, kind: str, stamp: str, message: str, note: str) -> int:
+    """One alert per payment (``stamp`` is the column that records it was raised)."""
+    for payment in rows:
+        setattr(payment, stamp, now)
+        db.session.add(AdminAlert(estate_id=payment.estate_id, kind=kind, payment_id=payment.id,
+                                  message=message.format(p=payment)[:255],
+                                  dedup_key=f"{kind.replace('_', '-')}:{payment.reference}",
+                                  details=alert_details(payment)))
+        state.note(payment, note)
+    return len(rows)
+
+
 def _alert_long_unknown(now: datetime) -> int:
     after = timedelta(seconds=current_app.config["PAYMENT_ALERT_AFTER_SECONDS"])
     rows = db.session.scalars(
         select(Payment).where(Payment.status == S.UNKNOWN.value, Payment.alerted_at.is_(None),
                               Payment.submitted_at <= now - after).limit(BATCH)
     ).all()
-    hours = after.total_seconds() / 3600
+    hours = f"{after.total_seconds() / 3600:g}"
+    count = _alert_once(rows, now, kind="payment_unknown", stamp="alerted_at",
+                        message="Payment {p.reference} has had no final answer from {p.api_provider} "
+                                f"for over {hours} hours.",
+                        note=f"Estate admins alerted: no final answer after {hours} hours")
     for payment in rows:
-        payment.alerted_at = now
-        db.session.add(AdminAlert(
-            estate_id=payment.estate_id, kind="payment_unknown", payment_id=payment.id,
-            message=f"Payment {payment.reference} has had no final answer from {payment.api_provider} "
-                    f"for over {hours:g} hours.",
-            dedup_key=f"payment-unknown:{payment.reference}", details=alert_details(payment),
-        ))
-        state.note(payment, f"Estate admins alerted: no final answer after {hours:g} hours")
         outcomes.delayed(payment)
     db.session.commit()
-    return len(rows)
+    return count
 
 
 def _alert_late_tokens(now: datetime) -> int:
@@ -147,15 +155,10 @@ def _alert_late_tokens(now: datetime) -> int:
                               Payment.token_next_check_at.is_not(None), Payment.token_alerted_at.is_(None),
                               Payment.completed_at <= now - after).limit(BATCH)
     ).all()
-    hours = after.total_seconds() / 3600
-    for payment in rows:
-        payment.token_alerted_at = now
-        db.session.add(AdminAlert(
-            estate_id=payment.estate_id, kind="token_missing", payment_id=payment.id,
-            message=f"Payment {payment.reference} succeeded but {payment.api_provider} has not given its token "
-                    f"after {hours:g} hours.",
-            dedup_key=f"token-missing:{payment.reference}", details=alert_details(payment),
-        ))
-        state.note(payment, f"Estate admins alerted: no token after {hours:g} hours")
+    hours = f"{after.total_seconds() / 3600:g}"
+    count = _alert_once(rows, now, kind="token_missing", stamp="token_alerted_at",
+                        message="Payment {p.reference} succeeded but {p.api_provider} has not given its token "
+                                f"after {hours} hours.",
+                        note=f"Estate admins alerted: no token after {hours} hours")
     db.session.commit()
-    return len(rows)
+    return count

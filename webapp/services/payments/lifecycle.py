@@ -294,13 +294,11 @@ def requery(payment_id: int, now: datetime | None = None) -> None:
     payment.next_check_at = now + requery_delay(payment.status_checks - 1)
     api_provider, keys = payment.api_provider, references.keys_for(payment)
     db.session.commit()
-    log_calls: list = []
-    try:
-        result = calls.service_for(api_provider, log_calls).query_status(keys)
-    except ProviderError as err:
+    result, failure, log_calls = _ask_status(api_provider, keys)
+    if failure is not None:
         payment = state.lock(payment_id)
         calls.persist(payment, log_calls)
-        state.note(payment, f"Status check failed ({err.error_type}); next check at "
+        state.note(payment, f"Status check failed ({failure.error_type}); next check at "
                             f"{payment.next_check_at:%Y-%m-%d %H:%M} UTC")
         db.session.commit()
         return
@@ -342,11 +340,7 @@ def fetch_token(payment_id: int, now: datetime | None = None) -> bool:
     payment.token_next_check_at = now + token_delay(payment.token_checks)
     api_provider, keys = payment.api_provider, references.keys_for(payment)
     db.session.commit()
-    log_calls: list = []
-    try:
-        result = calls.service_for(api_provider, log_calls).query_status(keys)
-    except ProviderError as err:
-        result, failure = None, err
+    result, failure, log_calls = _ask_status(api_provider, keys)
     payment = state.lock(payment_id)
     calls.persist(payment, log_calls)
     if not payment.token_on_its_way:  # it came through another path meanwhile
@@ -396,6 +390,15 @@ def check_now(payment_id: int) -> str:
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+def _ask_status(api_provider: str, keys) -> tuple[PurchaseResult | None, ProviderError | None, list]:
+    """The provider's answer about a purchase (no lock held, no transaction open), or why it gave none."""
+    log_calls: list = []
+    try:
+        return calls.service_for(api_provider, log_calls).query_status(keys), None, log_calls
+    except ProviderError as err:
+        return None, err, log_calls
+
 
 def _mark_unknown(payment: Payment, reason: str) -> None:
     if payment.status == S.SUBMITTED:

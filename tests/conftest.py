@@ -20,7 +20,7 @@ from . import factories
 from .fixtures_funding import funding_config, live_server, open_checkout, pay_checkout, webhooks_lost  # noqa: F401
 from .fixtures_live import live_stack  # noqa: F401  (the product's real processes, for browser/crash tests)
 from .fixtures_resident_accounts import decoder, logged_in, meter, power_entry, tv_entry  # noqa: F401
-from .fixtures_sandbox import funded_resident, sandbox, sandbox_config, sandbox_fresh_state  # noqa: F401
+from .fixtures_sandbox import funded, sandbox, sandbox_config, sandbox_fresh_state  # noqa: F401
 
 TEST_PASSWORD = factories.TEST_PASSWORD
 

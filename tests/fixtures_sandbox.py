@@ -62,9 +62,10 @@ def sandbox_config(sandbox) -> dict:
 
 
 @pytest.fixture
-def funded_resident(app, sandbox, estate, resident):
+def funded(app, sandbox, estate, resident):
     """The resident with a phone, ₦100,000 in the wallet and the sandbox's catalogue synced, ready
-    to pay through the real worker (use with ``sandbox_config`` in ``config_overrides``)."""
+    to pay through the real worker (use with ``sandbox_config`` in ``config_overrides``). Some
+    modules define a ``funded`` of their own, which takes precedence there."""
     from .payments.helpers import fund, sync_catalogue
 
     resident.phone = "+2348031234567"

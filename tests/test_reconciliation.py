@@ -37,11 +37,6 @@ from .payments.helpers import (
 def config_overrides(sandbox_config):
     return {**sandbox_config, "PAYMENT_RQ_RETRY_INTERVALS": []}
 
-
-@pytest.fixture
-def funded(funded_resident):
-    return funded_resident
-
 BLOCKED = "5000000000000"  # the sandbox fails it ("Meter blocked") and keeps a failed record
 GOOD = "1111111111111"
 

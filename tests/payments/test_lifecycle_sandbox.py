@@ -28,11 +28,6 @@ def config_overrides(sandbox_config):
 
 
 @pytest.fixture
-def funded(funded_resident):
-    return funded_resident
-
-
-@pytest.fixture
 def janitor_until_final(sandbox):
     """Run janitor passes a day apart (every backoff step is due) until the payment is final.
 

@@ -35,11 +35,6 @@ def config_overrides(sandbox_config):
 
 
 @pytest.fixture
-def funded(funded_resident):
-    return funded_resident
-
-
-@pytest.fixture
 def janitor(sandbox):
     """A janitor pass ``after`` from now, with the sandbox's clock moved to the same moment."""
     start = utcnow()

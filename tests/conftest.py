@@ -48,6 +48,8 @@ def base_config(database_url, redis_service) -> dict:
         "REDIS_URL": redis_service.url,
         "RATELIMIT_STORAGE_URI": redis_service.url,
         "SERVER_NAME": "autopay.test",
+        # A cheap password hash: every factory user would otherwise pay for scrypt.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
         # Fraud rules are off unless a test turns them on (tests/test_fraud.py does).
         "FRAUD_ACCOUNT_PURCHASES_PER_HOUR": 0, "FRAUD_ACCOUNT_PURCHASES_PER_DAY": 0,
         "FRAUD_RESIDENT_PURCHASES_PER_HOUR": 0, "FRAUD_RESIDENT_PURCHASES_PER_DAY": 0,

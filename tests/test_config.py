@@ -1,9 +1,9 @@
 import pytest
 
 from webapp import create_app
-from webapp.config import DEV_ENCRYPTION_KEY, DEV_SECRET_KEY, ConfigError
+from webapp.config import DEV_ENCRYPTION_KEY, DEV_SECRET_KEY, ConfigError, secret_problem
 
-STRONG_SECRET = "s" * 48
+STRONG_SECRET = "q8Vt2xLr0Zk9mWc4Ny7Hb1Sd6Gf3Jp5Ae0Ru8Ko2Xi4"
 STRONG_KEYS = "q0mVfBvEDm3bJh6oQ8nF2Xg3GZr1xI0lWgK7uTzA9sY="
 
 
@@ -25,7 +25,7 @@ def test_development_starts_with_defaults(monkeypatch, tmp_path):
     ],
 )
 def test_production_refuses_default_or_missing_secrets(monkeypatch, secret, keys, named):
-    monkeypatch.setenv("APP_ENV", "production")
+    _production(monkeypatch)
     for name, value in (("SECRET_KEY", secret), ("ENCRYPTION_KEYS", keys)):
         if value is None:
             monkeypatch.delenv(name, raising=False)
@@ -37,13 +37,18 @@ def test_production_refuses_default_or_missing_secrets(monkeypatch, secret, keys
 
 LIVE_URLS = {"FLUTTERWAVE_BASE_URL": "https://api.flutterwave.com/v3", "VTPASS_BASE_URL": "https://vtpass.com/api",
              "PAYSTACK_BASE_URL": "https://api.paystack.co"}
+# Production also needs its own address and a real mail server.
+SITE = {"PUBLIC_BASE_URL": "https://autopay.example.com", "MAIL_SERVER": "smtp.example.com"}
 
 
 def _production(monkeypatch, **urls):
+    """Production settings in the environment; ``urls`` changes (None removes) a provider URL,
+    PUBLIC_BASE_URL or MAIL_SERVER."""
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", STRONG_SECRET)
     monkeypatch.setenv("ENCRYPTION_KEYS", STRONG_KEYS)
-    for name, value in {**LIVE_URLS, **urls}.items():
+    monkeypatch.delenv("LOOKUP_HASH_KEY", raising=False)
+    for name, value in {**LIVE_URLS, **SITE, **urls}.items():
         if value is None:
             monkeypatch.delenv(name, raising=False)
         else:
@@ -95,3 +100,49 @@ def test_port_and_database_url_come_from_the_environment(monkeypatch):
     app = create_app()
     assert app.config["PORT"] == 8123
     assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@localhost/autopay"
+
+
+@pytest.mark.parametrize("name", ["PUBLIC_BASE_URL", "MAIL_SERVER"])
+def test_production_needs_its_address_and_a_mail_server(monkeypatch, tmp_path, name):
+    _production(monkeypatch, **{name: None})
+    with pytest.raises(ConfigError, match=f"{name} is not set"):
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'prod.db'}"})
+
+
+def test_production_refuses_a_weak_secret_key_from_the_environment(monkeypatch, tmp_path):
+    _production(monkeypatch)
+    monkeypatch.setenv("SECRET_KEY", " " * 32)
+    with pytest.raises(ConfigError, match="SECRET_KEY has fewer than 10 distinct characters"):
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'prod.db'}"})
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("Zq8" * 10, "shorter than 32"),
+    (" " * 32, "fewer than 10 distinct"),
+    ("a" * 40, "fewer than 10 distinct"),
+    ("0123456789abcdef" * 2, "repeats a pattern"),
+    ("0123456789abcdefghij" * 2, "repeats a pattern"),
+    ("abcdefghij" + "z" * 30, "too predictable"),
+])
+def test_weak_secrets_are_named_for_what_is_wrong(value, problem):
+    assert problem in (secret_problem(value) or "")
+
+
+def test_random_secrets_of_the_usual_shapes_pass():
+    import secrets
+
+    for _ in range(200):  # the shapes the README and Flask's docs suggest
+        assert secret_problem(secrets.token_urlsafe(48)) is None
+        assert secret_problem(secrets.token_hex(32)) is None
+
+
+def test_trusted_proxies_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("TRUSTED_PROXIES", "2")
+    assert create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}).config["TRUSTED_PROXIES"] == 2
+
+
+@pytest.mark.parametrize("raw", ["-1", "one"])
+def test_trusted_proxies_must_be_a_count(monkeypatch, raw):
+    monkeypatch.setenv("TRUSTED_PROXIES", raw)
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})

@@ -83,3 +83,36 @@ def test_upgrade_reproduces_every_check_constraint(empty_database_url, second_em
         db.create_all()
         db.engine.dispose()
     assert _checks(empty_database_url) == _checks(second_empty_database_url)
+
+
+TOKEN = "26362054764333554021"
+BEFORE_ENCRYPTED_TOKENS = "2fc0f12b3e73"
+
+
+def _payment_with_a_plaintext_token(conn) -> None:
+    """The smallest estate, resident and paid electricity payment the schema of 2fc0f12b3e73 takes."""
+    conn.execute(text("INSERT INTO estates (id, name, invite_code, timezone, currency, created_at, updated_at) "
+                      "VALUES (1, 'Palm Grove', 'PALM1', 'Africa/Lagos', 'NGN', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+    conn.execute(text("INSERT INTO users (id, estate_id, email, full_name, password_hash, role, is_active, "
+                      "failed_login_count, created_at, updated_at) VALUES (1, 1, 'ada@example.com', 'Ada', 'x', "
+                      "'resident', TRUE, 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+    conn.execute(text("INSERT INTO payments (id, reference, user_id, estate_id, kind, amount_kobo, fee_kobo, status, "
+                      "purchase_attempts, status_checks, source, details, token, token_checks, created_at, updated_at) "
+                      "VALUES (1, 'MIGTOKEN0001', 1, 1, 'utility', 500000, 0, 'succeeded', 1, 0, 'one_off', '{}', "
+                      ":token, 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"), {"token": TOKEN})
+
+
+def test_upgrade_encrypts_the_electricity_tokens_already_stored(empty_database_url, redis_service):
+    from webapp.services import crypto
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database_url, "REDIS_URL": redis_service.url, "TESTING": True})
+    with app.app_context():
+        upgrade(revision=BEFORE_ENCRYPTED_TOKENS)
+        with db.engine.begin() as conn:
+            _payment_with_a_plaintext_token(conn)
+        upgrade()
+        with db.engine.connect() as conn:
+            stored = conn.execute(text("SELECT token FROM payments WHERE id = 1")).scalar_one()
+        db.engine.dispose()
+        assert TOKEN not in stored
+        assert crypto.decrypt(stored) == TOKEN

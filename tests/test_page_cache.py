@@ -154,9 +154,11 @@ def test_the_unread_badge_follows_notifications(settled, resident):
     assert "Notifications, 1 unread" not in view(settled)[0]
 
 
+# Sessions live for weeks in this test alone: it moves the clock days past the sign-in.
+@pytest.mark.parametrize("config_overrides", [{"SESSION_IDLE_MINUTES": 40 * 24 * 60, "SESSION_MAX_HOURS": 40 * 24}])
 def test_a_new_month_redraws_the_chart(settled):
     # The last day of this month, then the first of the next: never further from sign-in than the
-    # session lifetime (31 days), whatever day the suite runs on.
+    # cookie's lifetime (31 days), whatever day the suite runs on.
     next_month = (datetime.now(UTC).replace(day=28) + timedelta(days=5)).replace(day=1, hour=12, minute=0)
     with time_machine.travel(next_month - timedelta(hours=36)):
         view(settled)

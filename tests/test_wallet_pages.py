@@ -4,7 +4,7 @@ from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.models import FundingIntent, JournalEntry
-from webapp.money import parse_naira
+from webapp.request_numbers import parse_naira
 from webapp.services import ledger
 
 from .conftest import csrf_token_from

@@ -6,6 +6,7 @@ import logging
 from flask import Flask
 
 from . import config as settings
+from . import request_numbers
 from .config import ROOT
 
 
@@ -18,9 +19,12 @@ def create_app(config: dict | None = None) -> Flask:
         instance_path=str(settings.INSTANCE_DIR),
     )
     load_settings(app, config)
+    register_proxies(app)
     register_extensions(app)
+    request_numbers.register(app)  # <int:...> is a strict row id in every URL
     register_blueprints(app)
     register_error_handlers(app)
+    register_response_headers(app)
     register_template_helpers(app)
     register_cli(app)
     return app
@@ -35,10 +39,21 @@ def load_settings(app: Flask, overrides: dict | None) -> None:
         from .services import crypto
 
         crypto.cipher(app.config)  # a malformed key fails now, not at the first encrypted read
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
-        settings.INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    from . import sqlite_files
+
+    sqlite_files.prepare(app.config["SQLALCHEMY_DATABASE_URI"], app.instance_path)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+def register_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXIES reverse proxies, believe that many X-Forwarded-For/-Proto/-Host hops
+    (client address for rate limits, https for secure cookies); with none, believe no such header."""
+    hops = app.config.get("TRUSTED_PROXIES") or 0
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def register_extensions(app: Flask) -> None:
@@ -72,7 +87,10 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        from .services import sessions
+
+        # A revoked, idle or too-old session is refused here, on every request (services/sessions).
+        return sessions.accept(db.session.get(User, int(user_id)) if user_id.isdigit() else None)
 
 
 def _tune_sqlite(engine) -> None:
@@ -130,6 +148,12 @@ def register_blueprints(app: Flask) -> None:
 
 def register_error_handlers(app: Flask) -> None:
     from .errors import register
+
+    register(app)
+
+
+def register_response_headers(app: Flask) -> None:
+    from .response_headers import register
 
     register(app)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import select
 
 from .extensions import db
@@ -18,8 +18,18 @@ DEMO_USERS = [
 ]
 
 
+class DemoDataRefused(click.ClickException):
+    """Demo data has published passwords: never in a production database."""
+
+    def __init__(self) -> None:
+        super().__init__("APP_ENV is production: the demo estate and its logins (whose passwords are in the "
+                         "README) are never created there. Create real admins with `flask create-admin`.")
+
+
 def seed_demo() -> tuple[Estate, list[tuple[str, str, str]]]:
     """Create the demo estate and people, or leave them as they are when they exist."""
+    if current_app.config.get("APP_ENV") == "production":
+        raise DemoDataRefused()
     estate = db.session.scalar(select(Estate).where(Estate.name == DEMO_ESTATE))
     if estate is None:
         estate = Estate(name=DEMO_ESTATE, invite_code=DEMO_INVITE_CODE)

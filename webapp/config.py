@@ -5,7 +5,9 @@ without real secrets (see ``check_production``).
 """
 from __future__ import annotations
 
+import math
 import os
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +31,13 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _non_negative_int(name: str, default: int) -> int:
+    value = _int(name, default)
+    if value < 0:
+        raise ConfigError(f"{name} must be 0 or more, got {value}")
+    return value
 
 
 def _float(name: str, default: float) -> float:
@@ -85,12 +94,26 @@ def from_env() -> dict:
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "REDIS_URL": redis_url,
         "PORT": _int("PORT", 5000),
+        # The site's own address (https://...), the base of every URL sent out (gateway callbacks,
+        # links in emails). Required in production: never the Host header of a request.
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", ""),
+        # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed
+        # (werkzeug ProxyFix); 0 = none, the app faces clients directly.
+        "TRUSTED_PROXIES": _non_negative_int("TRUSTED_PROXIES", 0),
         # Rate limits (Flask-Limiter syntax).
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
-        # Sessions.
+        # Failed sign-ins per email address (any client). Past it even the right password waits for
+        # the window to end: slowed, never locked, since the window expires by itself.
+        "LOGIN_ACCOUNT_RATE_LIMIT": os.environ.get("LOGIN_ACCOUNT_RATE_LIMIT", "5 per 15 minutes"),
+        # Sign-up attempts per client address; invite codes are only checked inside it.
+        "REGISTER_RATE_LIMIT": os.environ.get("REGISTER_RATE_LIMIT", "5 per hour"),
+        # Sessions (services/sessions): idle and absolute lifetime of a sign-in.
+        "SESSION_IDLE_MINUTES": _int("SESSION_IDLE_MINUTES", 30),
+        "SESSION_MAX_HOURS": _int("SESSION_MAX_HOURS", 12),
+        # How long the link in a sign-up confirmation email works.
+        "SIGNUP_CONFIRM_HOURS": _int("SIGNUP_CONFIRM_HOURS", 24),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": app_env == "production",
@@ -217,17 +240,75 @@ def check_provider_urls(config: dict) -> None:
             raise ConfigError(f"{name} points at a sandbox ({url}); production must use the live API.")
 
 
+# Secret strength (SECRET_KEY, LOOKUP_HASH_KEY). Length alone lets 32 spaces through, so also ask
+# for variety: enough distinct characters, no repeated pattern, and a character-frequency entropy
+# estimate. Ten distinct characters, not more: a random hex key (secrets.token_hex) has only 16 to
+# draw from, and a 32-character one shows 10 or more almost always.
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_DISTINCT = 10
+MIN_SECRET_BITS = 90
+GENERATE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
+def _smallest_period(text: str) -> int:
+    """Length of the shortest block that ``text`` repeats (the whole length when none), by KMP."""
+    failure = [0] * len(text)
+    for i in range(1, len(text)):
+        k = failure[i - 1]
+        while k and text[i] != text[k]:
+            k = failure[k - 1]
+        failure[i] = k + (text[i] == text[k])
+    return len(text) - (failure[-1] if text else 0)
+
+
+def estimated_bits(text: str) -> float:
+    """Shannon entropy of the character frequencies times the length: a ceiling, never a proof."""
+    counts = Counter(text)
+    return -sum(n * math.log2(n / len(text)) for n in counts.values())
+
+
+def secret_problem(value: str) -> str | None:
+    """Why ``value`` is too weak to be a production secret, or None."""
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    if len(set(value)) < MIN_SECRET_DISTINCT:
+        return f"has fewer than {MIN_SECRET_DISTINCT} distinct characters"
+    if _smallest_period(value) <= len(value) // 2:
+        return "repeats a pattern"
+    if estimated_bits(value) < MIN_SECRET_BITS:
+        return "is too predictable (a few characters make up most of it)"
+    return None
+
+
+def check_public_base_url(config: dict) -> None:
+    from urllib.parse import urlsplit
+
+    url = config.get("PUBLIC_BASE_URL") or ""
+    if not url:
+        raise ConfigError("PUBLIC_BASE_URL is not set; in production it names the site (https://...) for "
+                          "gateway callbacks and links in emails, never taken from a request's Host header.")
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(f"PUBLIC_BASE_URL must be the site's https:// address, got {url!r}.")
+
+
 def check_production(config: dict) -> None:
-    """Refuse to run production on missing or public default secrets, or on sandbox providers."""
+    """Refuse to run production on missing, public default or weak secrets, on sandbox providers,
+    without its public address or without a mail server."""
     if config.get("APP_ENV") != "production":
         check_provider_urls(config)
         return
     secret = config.get("SECRET_KEY") or ""
-    if not secret or secret == DEV_SECRET_KEY or len(secret) < 32:
+    if not secret or secret == DEV_SECRET_KEY:
         raise ConfigError(
             "SECRET_KEY is missing or is the development default; set SECRET_KEY to a random value "
-            "of at least 32 characters before running with APP_ENV=production."
+            f"of at least {MIN_SECRET_LENGTH} characters (e.g. {GENERATE_SECRET}) before running with "
+            "APP_ENV=production."
         )
+    problem = secret_problem(secret)
+    if problem:
+        raise ConfigError(f"SECRET_KEY {problem}; set it to a random value (e.g. {GENERATE_SECRET}) "
+                          "before running with APP_ENV=production.")
     keys = config.get("ENCRYPTION_KEYS") or ""
     if not keys or DEV_ENCRYPTION_KEY in keys.split(","):
         raise ConfigError(
@@ -238,9 +319,19 @@ def check_production(config: dict) -> None:
     # Lookup hashes are keyed by LOOKUP_HASH_KEY when set, else by a key derived from SECRET_KEY
     # (already required strong above). A set LOOKUP_HASH_KEY must be as strong and distinct from it.
     lookup = config.get("LOOKUP_HASH_KEY") or ""
-    if lookup and (len(lookup) < 32 or lookup == secret):
-        raise ConfigError(
-            "LOOKUP_HASH_KEY must be at least 32 characters and differ from SECRET_KEY (or be left "
-            "unset to derive it from SECRET_KEY) before running with APP_ENV=production."
-        )
+    if lookup:
+        problem = "is the same as SECRET_KEY" if lookup == secret else secret_problem(lookup)
+        if problem:
+            raise ConfigError(
+                f"LOOKUP_HASH_KEY {problem}; set it to its own random value of at least {MIN_SECRET_LENGTH} "
+                "characters (or leave it unset to derive it from SECRET_KEY) before running with "
+                "APP_ENV=production."
+            )
+    check_public_base_url(config)
+    if not config.get("MAIL_SERVER"):
+        # Without one, mail would only be kept in the development outbox, which production never shows.
+        raise ConfigError("MAIL_SERVER is not set; production sends email through a real SMTP server "
+                          "(see the README's production section).")
     check_provider_urls(config)
+    if config.get("PASSWORD_HASH_METHOD") not in (None, "", "scrypt"):
+        raise ConfigError("PASSWORD_HASH_METHOD is for the test suite only; production hashes passwords with scrypt.")

@@ -68,7 +68,18 @@ def extra_services(env: dict, children: list[Child]) -> None:
     start_for_devrun(env, children, _spawn)
 
 
+PRODUCTION_REFUSED = (
+    "make run is for development: it starts the provider sandbox (whose checkout pays any amount) and "
+    "creates the demo logins with their published passwords. It refuses APP_ENV=production; see "
+    "\"Running in production\" in README.md (gunicorn, `flask worker`, one `flask cron`, PostgreSQL, "
+    "Redis and the required settings)."
+)
+
+
 def main() -> int:
+    if os.environ.get("APP_ENV") == "production":
+        print(PRODUCTION_REFUSED, file=sys.stderr)
+        return 2
     port = int(os.environ.get("PORT", "5000"))
     env = os.environ.copy()
     env.setdefault("FLASK_APP", "wsgi.py")

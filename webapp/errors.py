@@ -9,6 +9,7 @@ MESSAGES = {
     403: ("Not allowed", "You do not have access to this page."),
     404: ("Page not found", "The page you asked for does not exist or is not yours to see."),
     405: ("Not allowed", "That action is not available here."),
+    409: ("Already used", "That form was already sent. Start again from the beginning."),
     429: ("Slow down", "Too many requests in a short time. Wait a minute and try again."),
     500: ("Something went wrong", "We could not finish that. No money moved twice; try again shortly."),
 }

@@ -8,9 +8,16 @@ from __future__ import annotations
 from flask import abort, redirect, request, url_for
 from flask_login import current_user
 
+from .response_headers import MAX_NEXT_CHARS
+
 
 def _to_login():
-    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    # Come back to the page after signing in; a query too long to carry back is dropped (and a
+    # path too long for that, the whole ``next``) rather than echoed into the Location header.
+    target = request.full_path.rstrip("?")
+    if len(target) > MAX_NEXT_CHARS:
+        target = request.path if len(request.path) <= MAX_NEXT_CHARS else None
+    return redirect(url_for("auth.login", next=target))
 
 
 def require_login():

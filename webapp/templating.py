@@ -44,7 +44,4 @@ def register(app: Flask) -> None:
     def vary_on_htmx(response):
         # One URL serves a page or a fragment depending on HX-Request; caches must tell them apart.
         response.vary.add("HX-Request")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
         return response

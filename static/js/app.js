@@ -34,3 +34,19 @@ document.addEventListener("DOMContentLoaded", () => {
     toggle.setAttribute("aria-expanded", String(!open));
   });
 });
+// Print buttons (the receipt). Handlers live here, never in on*= attributes: the
+// Content-Security-Policy runs no inline script.
+document.addEventListener("click", (event) => {
+  if (event.target.closest("[data-print]")) window.print();
+});
+// HTMX leaves 4xx answers out; an element with data-swap-errors="400 429" has those statuses'
+// messages swapped in like a success (the re-send token button: "no token", "slow down").
+// htmx fires beforeSwap on the swap target; requestConfig.elt is the element that made the request.
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const config = event.detail.requestConfig;
+  const source = (config && config.elt) || event.target;
+  const holder = source.closest && source.closest("[data-swap-errors]");
+  if (!holder) return;
+  const statuses = holder.getAttribute("data-swap-errors").split(/\s+/);
+  if (statuses.includes(String(event.detail.xhr.status))) event.detail.shouldSwap = true;
+});

@@ -28,7 +28,7 @@ def test_sign_out_button_posts_and_ends_the_session(resident_page):
     page.get_by_role("button", name="Sign out").click()
 
     expect(page).to_have_url(re.compile(r"/auth/login$"))
-    expect(page.get_by_text("You have signed out.")).to_be_visible()
+    expect(page.get_by_text("You have signed out on every device.")).to_be_visible()
     page.goto("/")
     expect(page).to_have_url(re.compile(r"/auth/login(\?next=%2F)?$"))
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()

@@ -16,12 +16,28 @@ def test_credential_headers_are_masked_by_name():
                        "Accept": "application/json"}
 
 
-def test_card_authorization_codes_and_card_tokens_are_masked_but_electricity_tokens_kept():
+def test_card_authorization_codes_and_card_tokens_are_masked():
     body = Redactor().body({"data": {"authorization": {"authorization_code": "AUTH_abc123xyz", "last4": "4081"},
-                                     "card": {"token": "flw-t1-card"}, "token": "26362054764333554021"}})
+                                     "card": {"token": "flw-t1-card"}}})
     assert body["data"]["authorization"] == {"authorization_code": "***", "last4": "4081"}
     assert body["data"]["card"] == {"token": "***"}
-    assert body["data"]["token"] == "26362054764333554021"
+
+
+@pytest.mark.parametrize(("field", "value", "kept"), [
+    ("token", "26362054764333554021", "***4021"),
+    ("mainToken", 26362054764333554021, "***4021"),
+    ("purchased_code", "Token : 2636 2054 7643 3355 4021", "Token : ***4021"),
+    ("extra", "Token: 2636-2054-7643-3355-4021 Units: 32.5 kWh", "Token: ***4021 Units: 32.5 kWh"),
+    ("recharge_token", None, None),
+])
+def test_electricity_tokens_keep_only_their_last_four_digits_in_call_records(field, value, kept):
+    assert Redactor().body({"data": {field: value}}) == {"data": {field: kept}}
+
+
+def test_an_electricity_token_nested_in_extras_is_masked_and_its_units_kept():
+    body = Redactor().body({"content": {"transactions": {"extras": {"token": "1234 5678 9012 3456 7890",
+                                                                   "units": "32.5"}}}})
+    assert body["content"]["transactions"]["extras"] == {"token": "***7890", "units": "32.5"}
 
 
 def test_configured_secret_values_are_removed_wherever_they_appear():

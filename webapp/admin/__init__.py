@@ -9,4 +9,4 @@ bp = Blueprint("admin", __name__)
 bp.before_request(require_admin)
 
 
-from . import audit, bills, catalogue, metrics, payments, reconciliation, routes  # noqa: E402,F401
+from . import audit, bills, catalogue, metrics, payments, reconciliation, routes, sessions  # noqa: E402,F401

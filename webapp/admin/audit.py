@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from flask import Response, render_template, request, stream_with_context
 from flask_login import current_user
 
+from ..request_numbers import parse_page
 from ..services import audit_log
 from . import bp
 from .scope import visible_estate_ids, visible_estates
@@ -24,7 +25,7 @@ def _scope() -> list[int] | None:
 def audit_index():
     filters, errors = audit_log.parse_filters(request.args)
     scope = _scope()
-    page = request.args.get("page", 1, type=int) or 1
+    page = parse_page(request.args.get("page"))
     pagination = audit_log.page(scope, filters, current_user.effective_timezone, page)
     actions, object_types = audit_log.choices(scope)
     estate_names = {e.id: e.name for e in visible_estates()} if current_user.is_platform_admin else {}

@@ -8,7 +8,7 @@ from wtforms.validators import InputRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..models.bill import CLUSTER_BILL_TYPES
-from ..money import NairaField
+from ..request_numbers import NairaField, coerce_id
 from ..services.estate_bills import TYPE_LABELS
 
 
@@ -25,7 +25,7 @@ class IssueBillForm(FlaskForm):
     due_date = DateField("Due date", validators=[InputRequired("Choose a due date.")])
     recipients = RadioField("Bill", choices=[SelectChoice("all", "Every resident of the estate"),
                                              SelectChoice("chosen", "Only the residents ticked below")], default="all")
-    residents = CheckboxList("Residents", coerce=int, validate_choice=False)
+    residents = CheckboxList("Residents", coerce=coerce_id, validate_choice=False)
 
     def chosen_ids(self) -> list[int] | None:
         """None for a bulk issue to all residents, else the ticked residents' ids."""

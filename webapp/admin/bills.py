@@ -12,6 +12,7 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from ..models import Bill
+from ..request_numbers import parse_count, parse_page
 from ..services import estate_bills
 from . import bp
 from .bill_forms import IssueBillForm
@@ -21,11 +22,9 @@ from .scope import scoped, visible_estate_ids, visible_estates
 
 
 def _due_month(raw: str) -> date | None:
-    try:
-        year, month = (int(part) for part in raw.split("-"))
-        return date(year, month, 1)
-    except ValueError:
-        return None
+    year, _, month = raw.partition("-")
+    year, month = parse_count(year, 1900, 2999), parse_count(month, 1, 12)
+    return date(year, month, 1) if year and month else None
 
 
 @bp.route("/bills/")
@@ -37,7 +36,7 @@ def bills_index():
         "bill_type": args.get("type") if args.get("type") in estate_bills.TYPE_LABELS else None,
         "due_month": _due_month(args.get("month", "")),
     }
-    page = args.get("page", 1, type=int) or 1
+    page = parse_page(args.get("page"))
     estate_ids = [estate.id] if estate is not None else visible_estate_ids()
     pagination, totals = estate_bills.bills_page(estate_ids, page=page, **filters)
     return render_template("admin/bills/index.html", pagination=pagination, totals=totals, filters=filters,
@@ -96,7 +95,7 @@ def bills_statement():
     if estate is None:
         return render_template("admin/catalogue/pick_estate.html", estates=visible_estates(),
                                action=url_for("admin.bills_statement"), what="see the wallet statement")
-    page = request.args.get("page", 1, type=int) or 1
+    page = parse_page(request.args.get("page"))
     pagination = estate_bills.estate_statement(estate.id, page=page)
     return render_template("admin/bills/statement.html", estate=estate, pagination=pagination,
                            balance_kobo=estate_bills.estate_balance(estate.id), estates=visible_estates())

@@ -9,6 +9,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 
 from ..models import UtilityProvider
 from ..models.catalogue import API_PROVIDERS, UTILITY_TYPES
+from ..request_numbers import parse_page
 from ..services import catalogue_admin
 from . import bp
 from .catalogue_forms import PROVIDER_LABELS, UTILITY_LABELS, EntryForm, ReasonForm
@@ -35,7 +36,7 @@ def _labels() -> dict:
 def catalogue_index():
     estate = chosen_estate()
     filters = _filters()
-    page = request.args.get("page", 1, type=int) or 1
+    page = parse_page(request.args.get("page"))
     estate_ids = [estate.id] if estate is not None else visible_estate_ids()
     pagination = catalogue_admin.entries_page(estate_ids, page=page, **filters)
     return render_template("admin/catalogue/index.html", pagination=pagination, filters=filters, estate=estate,

@@ -6,6 +6,7 @@ from flask_login import current_user
 
 from ..extensions import db
 from ..models import Estate
+from ..request_numbers import parse_id
 from .scope import can_see_estate
 
 
@@ -14,7 +15,7 @@ def chosen_estate() -> Estate | None:
     estate admin's own estate; None when a platform admin has not picked one yet."""
     raw = (request.values.get("estate") or "").strip()
     if raw:
-        estate_id = int(raw) if raw.isdigit() else None
+        estate_id = parse_id(raw)
         if not can_see_estate(estate_id):
             abort(404)
         return db.session.get(Estate, estate_id) or abort(404)

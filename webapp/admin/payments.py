@@ -12,6 +12,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..models import Payment
+from ..request_numbers import parse_page
 from ..services import payment_ops
 from ..services.payments import admin_actions
 from . import bp
@@ -29,7 +30,7 @@ def age_filter(when) -> str:
 def payments_index():
     key = request.args.get("queue", payment_ops.DEFAULT_QUEUE)
     queue = payment_ops.QUEUES.get(key) or payment_ops.QUEUES[payment_ops.DEFAULT_QUEUE]
-    page = request.args.get("page", 1, type=int) or 1
+    page = parse_page(request.args.get("page"))
     estate_ids = visible_estate_ids()
     pagination = payment_ops.queue_page(estate_ids, queue, page=page)
     return render_template(

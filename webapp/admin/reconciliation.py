@@ -16,6 +16,7 @@ from sqlalchemy import or_, select
 
 from ..extensions import db
 from ..models import ReconciliationMismatch, ReconciliationRun
+from ..request_numbers import parse_id, parse_page
 from ..services import reconciliation as recon
 from ..services.history import naira_plain, safe_cell
 from . import bp
@@ -29,7 +30,6 @@ KIND_LABELS = {
 }
 CSV_HEADER = ["Day", "Provider", "Estate", "Kind", "Our reference", "Provider references", "Our amount (NGN)",
               "Provider amount (NGN)", "Our amount (kobo)", "Provider amount (kobo)", "Our state", "Provider state"]
-MAX_ID = 2**31 - 1  # larger ids cannot exist; the database would refuse to compare them
 PER_PAGE = 30
 
 
@@ -58,7 +58,7 @@ def totals(run: ReconciliationRun) -> Totals:
 
 
 def _run_or_404(run_id: int) -> ReconciliationRun:
-    run = db.session.get(ReconciliationRun, run_id) if 0 < run_id <= MAX_ID else None
+    run = db.session.get(ReconciliationRun, run_id) if parse_id(run_id) is not None else None
     if run is None:
         abort(404)
     return run
@@ -79,7 +79,7 @@ def _estate_names() -> dict[int, str]:
 
 @bp.route("/reconciliation/")
 def reconciliation_index():
-    page = request.args.get("page", 1, type=int) or 1
+    page = parse_page(request.args.get("page"))
     query = select(ReconciliationRun).order_by(ReconciliationRun.day.desc(), ReconciliationRun.api_provider)
     pagination = db.paginate(query, page=max(page, 1), per_page=PER_PAGE, max_per_page=100, error_out=False)
     return render_template("admin/reconciliation/index.html", pagination=pagination,

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Estate
+from ..request_numbers import parse_id
 
 
 def visible_estate_ids() -> list[int]:
@@ -24,11 +25,8 @@ def can_see_estate(estate_id: int | None) -> bool:
 
 def scoped(model, object_id):
     """The row of ``model`` with this id if its ``estate_id`` is visible to the admin, else 404."""
-    try:
-        object_id = int(object_id)
-    except (TypeError, ValueError):
-        abort(404)
-    row = db.session.get(model, object_id)
+    object_id = parse_id(object_id)
+    row = db.session.get(model, object_id) if object_id is not None else None
     if row is None or not can_see_estate(getattr(row, "estate_id", None)):
         abort(404)
     return row

@@ -28,5 +28,9 @@ class ChangePasswordForm(FlaskForm):
     )
 
 
+class ConfirmSignupForm(FlaskForm):
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
 class LogoutForm(FlaskForm):
     """Empty form: only carries the CSRF token for the POST logout button."""

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from ..request_numbers import parse_id
 from ..services import utility_accounts
 from ..services.automations import crud, settings, upcoming
 from ..services.automations.common import schedule_of
@@ -129,9 +130,8 @@ def preview():
     """The next 5 run dates for the schedule on the form (HTMX swaps the box in; without JS the
     whole form comes back with the dates). Saves nothing."""
     values = _posted_values()
-    automation = None
-    if values.get("automation_id", "").isdigit():
-        automation = _automation_or_404(int(values["automation_id"]))
+    automation_id = parse_id(values.get("automation_id"))
+    automation = _automation_or_404(automation_id) if automation_id is not None else None
     dates, problem = _preview_for(values)
     if is_htmx():
         part = "_schedule" if request.args.get("part") == "schedule" else "_preview"

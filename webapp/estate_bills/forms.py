@@ -1,7 +1,7 @@
 from flask_wtf import FlaskForm
 from wtforms import HiddenField
 
-from ..money import NairaField
+from ..request_numbers import NairaField
 
 
 class PayBillForm(FlaskForm):

@@ -3,9 +3,10 @@ import secrets
 from flask import abort, redirect, render_template, url_for
 from flask_login import current_user
 
+from ..errors import render_error
 from ..extensions import limiter
-from ..money import naira_text
-from ..services import estate_bills, ledger
+from ..request_numbers import naira_text
+from ..services import estate_bills, ledger, payments
 from . import bp
 from .forms import PayBillForm
 
@@ -32,6 +33,8 @@ def pay(bill_id: int):
         try:
             payment = estate_bills.pay_from_wallet(current_user, bill.id, form.amount.data,
                                                    (form.submit_key.data or "")[:80] or None)
+        except payments.SubmitKeyTaken as exc:
+            return render_error(409, str(exc))
         except estate_bills.BillError as exc:
             form.amount.errors = [*form.amount.errors, exc.message]
         else:

@@ -12,6 +12,7 @@ from flask_login import current_user
 from ..errors import render_error
 from ..extensions import limiter
 from ..models.catalogue import UTILITY_TYPES
+from ..request_numbers import parse_page
 from ..services import history
 from ..services.payments import outcomes
 from . import bp
@@ -46,7 +47,7 @@ def _wants_fragment() -> bool:
 @bp.route("/")
 def index():
     filters, errors, accounts = _filters()
-    page = request.args.get("page", 1, type=int) or 1
+    page = parse_page(request.args.get("page"))
     pagination = history.history_page(current_user, filters, page=page)
     template = "history/_results.html" if _wants_fragment() else "history/index.html"
     return render_template(

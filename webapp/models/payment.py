@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from ..services.crypto import EncryptedString
+from ..services.crypto import EncryptedString, mask
 from .base import TimestampMixin, UTCDateTime, utcnow
 
 
@@ -148,6 +148,11 @@ class Payment(TimestampMixin, db.Model):
         if not self.token:
             return []
         return [self.token[i:i + 4] for i in range(0, len(self.token), 4)]
+
+    @property
+    def masked_token(self) -> str:
+        """The token as admins see it (``•••• 4021``): a token is money, only its owner sees it whole."""
+        return mask(self.token)
 
 
 class ProviderRefKind(enum.StrEnum):

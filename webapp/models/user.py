@@ -13,6 +13,16 @@ from ..extensions import db
 from .base import TimestampMixin, UTCDateTime
 
 
+def hash_password(password: str) -> str:
+    """Werkzeug's scrypt hash; the test suite's config names a cheap method (``PASSWORD_HASH_METHOD``)
+    so thousands of test users do not each pay for scrypt. Production never reads it from the
+    environment, and ``check_production`` refuses anything but the default there."""
+    from flask import current_app, has_app_context
+
+    method = current_app.config.get("PASSWORD_HASH_METHOD") if has_app_context() else None
+    return generate_password_hash(password, method=method or "scrypt")
+
+
 class Role(enum.StrEnum):
     RESIDENT = "resident"
     ESTATE_ADMIN = "estate_admin"
@@ -70,7 +80,7 @@ class User(UserMixin, TimestampMixin, db.Model):
         return self.estate.timezone if self.estate else "Africa/Lagos"
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = hash_password(password)
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

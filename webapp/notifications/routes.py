@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from ..request_numbers import parse_page
 from ..services import notify
 from ..services.notify import inbox, outbox, preferences
 from . import bp
@@ -41,8 +42,7 @@ def _is_htmx() -> bool:
 
 
 def _page_arg(source) -> int:
-    page = source.get("page", 1, type=int) or 1
-    return max(page, 1)
+    return parse_page(source.get("page"))
 
 
 @bp.route("/")
@@ -106,12 +106,14 @@ def preferences_page():
 
 
 def _outbox_enabled() -> bool:
-    return not current_app.config.get("MAIL_SERVER")
+    # Never in production, whatever MAIL_SERVER says: the outbox holds every resident's mail
+    # (electricity tokens included), readable by their estate's admin.
+    return current_app.config.get("APP_ENV") != "production" and not current_app.config.get("MAIL_SERVER")
 
 
 @bp.route("/outbox")
 def outbox_page():
-    """Development only: the mail that would have gone out. Real mail servers mean no page."""
+    """Development only: the mail that would have gone out. Production or a mail server: no page."""
     if not _outbox_enabled():
         abort(404)
     pagination = outbox.outbox_page(current_user, _page_arg(request.args))

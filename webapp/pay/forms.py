@@ -2,7 +2,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField
 from wtforms.validators import InputRequired
 
-from ..money import NairaField
+from ..request_numbers import MAX_AMOUNT_KOBO, CountField, IdField, NairaField
 
 
 class PayForm(FlaskForm):
@@ -13,6 +13,6 @@ class PayForm(FlaskForm):
 class ConfirmForm(FlaskForm):
     """The confirm step carries what was reviewed plus a one-time key against double submits."""
 
-    account = HiddenField()
-    amount_kobo = HiddenField()
+    account = IdField()
+    amount_kobo = CountField(low=1, high=MAX_AMOUNT_KOBO)
     submit_key = HiddenField()

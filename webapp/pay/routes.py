@@ -3,8 +3,9 @@ import secrets
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from ..errors import render_error
 from ..extensions import limiter
-from ..money import naira_text
+from ..request_numbers import MAX_AMOUNT_KOBO, naira_text, parse_count
 from ..services import payments
 from ..services.utility_accounts import list_accounts
 from ..templating import naira
@@ -26,8 +27,9 @@ def start():
     form = _pay_form()
     if request.args.get("account"):
         form.account.data = request.args["account"]
-    if request.args.get("amount", "").isdigit():
-        form.amount.raw_text = naira_text(int(request.args["amount"]))
+    amount_kobo = parse_count(request.args.get("amount"), 1, MAX_AMOUNT_KOBO)  # kobo, from "pay again" links
+    if amount_kobo is not None:
+        form.amount.raw_text = naira_text(amount_kobo)
     has_accounts = len(form.account.choices) > 1
     return render_template("pay/start.html", form=form, has_accounts=has_accounts)
 
@@ -44,7 +46,7 @@ def review():
         field = form.amount if exc.field == "amount" else form.account
         field.errors = [*field.errors, str(exc)]
         return render_template("pay/start.html", form=form, has_accounts=True), 422
-    confirm = ConfirmForm(formdata=None, account=str(quote.account.id), amount_kobo=str(quote.amount_kobo),
+    confirm = ConfirmForm(formdata=None, account=quote.account.id, amount_kobo=quote.amount_kobo,
                           submit_key=secrets.token_urlsafe(24))
     return render_template("pay/review.html", quote=quote, form=confirm)
 
@@ -53,13 +55,16 @@ def review():
 @limiter.limit(lambda: "20 per minute")
 def confirm():
     form = ConfirmForm()
-    if not form.validate_on_submit() or not (form.amount_kobo.data or "").isdigit() or not form.submit_key.data:
+    if (not form.validate_on_submit() or form.account.data is None or form.amount_kobo.data is None
+            or not form.submit_key.data):
         flash("That payment form was incomplete. Please start again.", "error")
         return redirect(url_for("pay.start"))
     try:
         payment = payments.create_utility_payment(
-            current_user, form.account.data, int(form.amount_kobo.data), form.submit_key.data[:80]
+            current_user, form.account.data, form.amount_kobo.data, form.submit_key.data[:80]
         )
+    except payments.SubmitKeyTaken as exc:
+        return render_error(409, str(exc))
     except payments.PaymentRequestError as exc:
         flash(str(exc), "error")
         return redirect(url_for("pay.start", account=form.account.data))

@@ -2,8 +2,8 @@
 
 Three layers, so a secret stays out even when a provider echoes it somewhere unexpected:
 credential headers by name, sensitive body fields by name (card authorization codes, PINs,
-card tokens; customer numbers are masked to their last four digits), and every configured
-secret value wherever it appears in text.
+card tokens; customer numbers and electricity tokens are masked to their last four digits), and
+every configured secret value wherever it appears in text.
 """
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .tokens import TOKEN_KEYS, parse_token
 
 MASK = "***"
 
@@ -31,6 +33,9 @@ CUSTOMER_FIELDS = frozenset(
     {"customer_id", "customer", "customer_number", "billerscode", "unique_element", "meter_number", "meternumber",
      "smartcard_number", "account_number"}
 )
+# Electricity tokens are money (encrypted at rest, shown whole only to their owner): call records
+# keep the last four digits, wherever in the field's text the provider put the token.
+TOKEN_FIELDS = frozenset(key.lower() for key in TOKEN_KEYS)
 _PATTERNS = (
     re.compile(r"(?i)\b(bearer)\s+[^\s\"',;]+"),
     re.compile(r"\b(?:sk|pk)_(?:live|test)_[A-Za-z0-9_]+"),
@@ -45,6 +50,18 @@ def mask_number(value: Any) -> Any:
     if len(text) <= 4:
         return MASK
     return f"{MASK}{text[-4:]}"
+
+
+def mask_token(value: Any) -> Any:
+    """``value`` with the electricity token in it (grouped or not) cut to its last four digits."""
+    token = parse_token(value)
+    if not token:
+        return value
+    if not isinstance(value, str):
+        return mask_number(token)
+    spaced = r"[\s-]*".join(re.escape(digit) for digit in token)
+    masked = re.sub(spaced, lambda _m: mask_number(token), value)
+    return masked if masked != value else mask_number(token)
 
 
 class Redactor:
@@ -73,6 +90,8 @@ class Redactor:
                     out[key] = MASK if item not in (None, "") else item
                 elif name in CUSTOMER_FIELDS and isinstance(item, str | int) and not isinstance(item, bool):
                     out[key] = mask_number(item)
+                elif name in TOKEN_FIELDS and not isinstance(item, Mapping | list | tuple | bool):
+                    out[key] = self.body(mask_token(item), name)
                 else:
                     out[key] = self.body(item, name)
             return out

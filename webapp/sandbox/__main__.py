@@ -9,6 +9,7 @@ import sys
 from werkzeug.serving import make_server
 
 from .app import create_sandbox_app
+from .runner import SandboxInProduction, refuse_in_production
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -28,6 +29,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        refuse_in_production()
+    except SandboxInProduction as exc:
+        print(exc, file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s sandbox: %(message)s")
     if args.quiet:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)

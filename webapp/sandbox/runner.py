@@ -22,6 +22,19 @@ CLI_KNOBS = {"latency": "--latency", "fault_rate": "--fault-rate", "seed": "--se
 REAL_KEY_SETTINGS = ("FLUTTERWAVE_SECRET_KEY", "VTPASS_API_KEY", "VTPASS_SECRET_KEY", "PAYSTACK_SECRET_KEY")
 
 
+PRODUCTION_REFUSED = ("APP_ENV is production: the provider sandbox (whose checkout pays any amount and whose "
+                      "bills always succeed) never runs there. Point the app at the live provider APIs.")
+
+
+class SandboxInProduction(RuntimeError):
+    """The sandbox was asked to start with APP_ENV=production."""
+
+
+def refuse_in_production(env=None) -> None:
+    if (os.environ if env is None else env).get("APP_ENV") == "production":
+        raise SandboxInProduction(PRODUCTION_REFUSED)
+
+
 def provider_settings(url: str) -> dict[str, str]:
     """App settings that point every provider client at the sandbox at ``url``."""
     url = url.rstrip("/")
@@ -107,6 +120,7 @@ def start_sandbox(port: int | None = None, host: str = "127.0.0.1", **knobs) -> 
 
     The server's log goes to a temporary file (``handle.log_path``) kept until ``stop()``.
     """
+    refuse_in_production()
     attempts = 1 if port else 3  # a free port can be taken by someone else before the child binds it
     for attempt in range(attempts):
         chosen = port or free_port()
@@ -155,6 +169,7 @@ def start_for_devrun(env: dict, children: list, spawn) -> None:
     """
     if any(env.get(name) for name in REAL_KEY_SETTINGS):
         return
+    refuse_in_production(env)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     children.append(spawn("sandbox", sandbox_argv(port, quiet=True), env))

@@ -1,17 +1,43 @@
-"""Sign-up, sign-in with lockout, and password changes."""
+"""Sign-up confirmed by email, sign-in without lock-out, and passwords worth having (DESIGN §7).
+
+Nothing here tells a stranger whether an email address has an account: sign-in gives one answer
+for a wrong password and an unknown address, and sign-up gives one answer (and sends one email)
+for a new address and a taken one.
+"""
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from dataclasses import dataclass
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app, url_for
+from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import generate_password_hash
+from zxcvbn import zxcvbn
 
 from ..extensions import db
-from ..models import Estate, Role, User
+from ..models import EmailMessage, Estate, Role, User
 from ..models.base import utcnow
+from ..models.user import hash_password
+from . import notify, sessions
+from .notify.channels import UNCOMMITTED_EMAILS_KEY, absolute_url
+from .notify.dedup import insert_once
 
 MIN_PASSWORD_LENGTH = 10
+# zxcvbn's 0-4 scale; 3 is "safely unguessable" (about 10^8 guesses or more).
+MIN_PASSWORD_SCORE = 3
+# zxcvbn refuses longer input; a strong password is strong in its first 72 characters too.
+_ZXCVBN_MAX_LENGTH = 72
+
+GENERIC_LOGIN_ERROR = "Email or password is incorrect."
+CONFIRM_FIRST = "Confirm your email first: open the link we sent you when you signed up."
+INVITE_CODE_ERROR = "That invite code does not match any estate. Check it with your estate office."
+LINK_ERROR = "This link has expired or has already been used. Sign up again, or sign in if you already have."
 
 
 class AccountError(ValueError):
@@ -42,19 +68,34 @@ def normalise_phone(raw: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def password_problem(password: str, email: str = "") -> str | None:
-    """Why a password is too weak, or None when it is acceptable."""
+def password_problem(password: str, email: str = "", full_name: str = "") -> str | None:
+    """Why a password is too weak, or None when it is acceptable.
+
+    zxcvbn estimates how many guesses it would take, knowing the common-password lists and the
+    person's own email and name (so "Password123" and "ChidiEze2024!" are both refused).
+    """
+    password = password or ""
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"Use at least {MIN_PASSWORD_LENGTH} characters."
-    if password.isdigit() or password.isalpha():
-        return "Mix letters with numbers or symbols."
-    if email and password.lower() == email.split("@")[0].lower():
-        return "Do not use your email name as your password."
-    return None
+    local_part = email.split("@")[0]
+    own_words = [w for w in (email, local_part, *full_name.split()) if len(w) >= 3]
+    result = zxcvbn(password[:_ZXCVBN_MAX_LENGTH], user_inputs=own_words)
+    if any(match.get("dictionary_name") == "user_inputs" for match in result["sequence"]):
+        return "Don't use your name or email in your password."
+    if result["score"] >= MIN_PASSWORD_SCORE:
+        return None
+    if "common" in (result["feedback"]["warning"] or "").lower():
+        return "This password is too common. Try three or four unrelated words instead."
+    return "This password is too easy to guess. Add another word or two; unusual words are best."
 
 
 def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def is_pending(user: User) -> bool:
+    """Signed up but never confirmed the email: inactive and never signed in."""
+    return not user.is_active_flag and user.last_login_at is None
 
 
 @dataclass
@@ -66,36 +107,76 @@ class Registration:
     invite_code: str
 
 
-def register_resident(form: Registration) -> User:
-    """Create a resident in the estate whose invite code they gave."""
+def register_resident(form: Registration) -> None:
+    """Start a sign-up; the caller shows "check your email" whatever happened.
+
+    First everything the form can be wrong about, none of which depends on whether the address is
+    known. Then a new (or never confirmed) address gets an inactive account and a link that
+    activates it; an address that has an account gets a note for its owner instead. Each way costs
+    one password hash and queues one email, so neither the page nor its timing tells them apart.
+    """
     email = normalise_email(form.email)
-    if find_user_by_email(email):
-        raise AccountError("An account with this email already exists. Sign in instead.", "email")
-    problem = password_problem(form.password, email)
+    full_name = " ".join((form.full_name or "").split())
+    if len(full_name) < 2:
+        raise AccountError("Enter your full name.", "full_name")
+    phone = normalise_phone(form.phone) if form.phone else None
+    problem = password_problem(form.password, email, full_name)
     if problem:
         raise AccountError(problem, "password")
     code = (form.invite_code or "").strip().upper()
     estate = db.session.scalar(select(Estate).where(Estate.invite_code == code)) if code else None
     if estate is None:
-        raise AccountError("That invite code does not match any estate. Check it with your estate office.",
-                           "invite_code")
-    full_name = " ".join((form.full_name or "").split())
-    if len(full_name) < 2:
-        raise AccountError("Enter your full name.", "full_name")
-    user = User(
-        email=email,
-        full_name=full_name,
-        phone=normalise_phone(form.phone) if form.phone else None,
-        role=Role.RESIDENT.value,
-        estate=estate,
-    )
-    user.set_password(form.password)
-    db.session.add(user)
+        raise AccountError(INVITE_CODE_ERROR, "invite_code")
+
+    user = find_user_by_email(email)
+    if user is not None and not is_pending(user):
+        hash_password(form.password)  # the work the other branch does
+        _queue_email(user, "Someone tried to sign up with your email", _taken_email_body(user))
+    else:
+        # A never-confirmed sign-up is replaced: only the mailbox's owner can finish either one,
+        # and they must know the password given last (see ``confirm_signup``).
+        if user is None:
+            user = User(email=email, role=Role.RESIDENT.value, is_active_flag=False)
+            db.session.add(user)
+        user.full_name, user.phone, user.estate = full_name, phone, estate
+        user.set_password(form.password)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            db.session.rollback()  # the same address signing up twice at once: the other one mails
+            return
+        _queue_email(user, "Finish signing up to Utility Autopay", _confirm_email_body(user))
     db.session.commit()
+    notify.enqueue_pending_emails()
+
+
+def pending_signup(token: str) -> User | None:
+    """The unconfirmed account a confirmation link is for; None if the link is bad, old or used."""
+    try:
+        data = _signup_serializer().loads(token, max_age=current_app.config["SIGNUP_CONFIRM_HOURS"] * 3600)
+    except BadData:
+        return None
+    user_id = data.get("user") if isinstance(data, dict) else None
+    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
+    if user is None or not is_pending(user):
+        return None
+    # A later sign-up for the same address replaced the password; links sent before it are void.
+    if not hmac.compare_digest(str(data.get("pw", "")), _password_fingerprint(user)):
+        return None
     return user
 
 
-GENERIC_LOGIN_ERROR = "Email or password is incorrect."
+def confirm_signup(token: str, password: str) -> User:
+    """Activate the account behind a confirmation link for whoever knows its password."""
+    user = pending_signup(token)
+    if user is None:
+        raise AccountError(LINK_ERROR)
+    if not user.check_password(password or ""):
+        raise AccountError("That is not the password you chose when you signed up.", "password")
+    user.is_active_flag = True
+    user.last_login_at = utcnow()
+    db.session.commit()
+    return user
 
 
 def authenticate(email: str, password: str) -> User:
@@ -109,7 +190,11 @@ def authenticate(email: str, password: str) -> User:
         # Same work as a real check so timing does not reveal which emails exist.
         User(password_hash=_DUMMY_HASH).check_password(password or "")
         raise AccountError(GENERIC_LOGIN_ERROR)
-    if not user.check_password(password or "") or not user.is_active:
+    if not user.check_password(password or ""):
+        raise AccountError(GENERIC_LOGIN_ERROR)
+    if is_pending(user):
+        raise AccountError(CONFIRM_FIRST)  # only said to someone who knows the password
+    if not user.is_active:
         raise AccountError(GENERIC_LOGIN_ERROR)
     user.last_login_at = utcnow()
     db.session.commit()
@@ -117,19 +202,57 @@ def authenticate(email: str, password: str) -> User:
 
 
 def change_password(user: User, current: str, new: str) -> None:
+    """Set a new password and end every session of ``user`` (the caller signs this one in again)."""
     if not user.check_password(current or ""):
         raise AccountError("Your current password is not correct.", "current_password")
-    problem = password_problem(new or "", user.email)
+    problem = password_problem(new or "", user.email, user.full_name)
     if problem:
         raise AccountError(problem, "new_password")
     user.set_password(new)
+    sessions.revoke_all(user)
     db.session.commit()
 
 
-def _dummy_hash() -> str:
-    from werkzeug.security import generate_password_hash
+def _signup_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="autopay.signup-confirm")
 
-    return generate_password_hash("not-a-real-password-0")
+
+def _password_fingerprint(user: User) -> str:
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:20]
+
+
+def _queue_email(user: User, subject: str, body: str) -> None:
+    """Write one outbox row in this transaction; ``enqueue_pending_emails`` sends it after commit."""
+    message_id = insert_once(EmailMessage, {
+        "user_id": user.id, "to_address": user.email, "subject": subject, "body_text": body,
+        "dedup_key": f"signup:{user.id}:{secrets.token_hex(8)}",
+    })
+    db.session.info.setdefault(UNCOMMITTED_EMAILS_KEY, []).append(message_id)
+
+
+def _confirm_email_body(user: User) -> str:
+    token = _signup_serializer().dumps({"user": user.id, "pw": _password_fingerprint(user)})
+    link = absolute_url(url_for("auth.confirm_signup", token=token))
+    hours = current_app.config["SIGNUP_CONFIRM_HOURS"]
+    return (f"Hello {user.full_name.split()[0]},\n\n"
+            f"Someone, hopefully you, asked to open a Utility Autopay account for {user.email} in "
+            f"{user.estate.name}. To finish, open this link within {hours} hours and enter the password "
+            f"you chose:\n\n{link}\n\n"
+            "If it was not you, ignore this email: without the link the account is never opened.\n\n"
+            "Utility Autopay\n")
+
+
+def _taken_email_body(user: User) -> str:
+    return (f"Hello {user.full_name.split()[0]},\n\n"
+            f"Someone tried to open a new Utility Autopay account with {user.email}, which already has one.\n\n"
+            f"If it was you, sign in here instead: {absolute_url(url_for('auth.login'))}\n"
+            "If you have forgotten your password, your estate office can help you get back in.\n\n"
+            "If it was not you, you need not do anything: your account has not changed.\n\n"
+            "Utility Autopay\n")
+
+
+def _dummy_hash() -> str:
+    return generate_password_hash("not-a-real-password-0")  # scrypt, as real accounts have
 
 
 _DUMMY_HASH = _dummy_hash()

@@ -22,6 +22,7 @@ from ..extensions import db
 from ..models import Account, Bill, BillCategory, BillStatus, Estate, Payment, PaymentStatus, Role, User
 from ..models.base import utcnow
 from ..models.bill import CLUSTER_BILL_TYPES
+from ..request_numbers import parse_id
 from ..templating import naira
 from . import audit, ledger, notify, payments
 
@@ -225,9 +226,8 @@ def resident_bills(user: User, closed_limit: int = 20) -> list[Bill]:
 
 def bill_for_resident(user: User, bill_id) -> Bill | None:
     """The resident's own estate bill, or None (views answer 404)."""
-    try:
-        bill_id = int(bill_id)
-    except (TypeError, ValueError):
+    bill_id = parse_id(bill_id)
+    if bill_id is None:
         return None
     return db.session.scalar(select(Bill).where(Bill.id == bill_id, Bill.user_id == user.id,
                                                 Bill.category == BillCategory.CLUSTER_MANAGED.value))
@@ -248,14 +248,15 @@ def pay_from_wallet(user: User, bill_id, amount_kobo, submit_key: str | None = N
     row is locked while checking, so two requests on it queue. ``submit_key`` makes a resubmitted
     form return the payment it already created.
     """
-    if submit_key:
-        existing = db.session.scalar(select(Payment).where(Payment.submit_key == submit_key,
-                                                           Payment.user_id == user.id))
-        if existing is not None:
-            return existing
+    existing = payments.payment_for_submit_key(user, submit_key)  # SubmitKeyTaken: another resident's key
+    if existing is not None:
+        return existing
     if type(amount_kobo) is not int or amount_kobo <= 0:
         raise BillError("Enter an amount greater than ₦0.", "amount")
-    bill = _locked(select(Bill).where(Bill.id == int(bill_id), Bill.user_id == user.id,
+    bill_id = parse_id(bill_id)
+    if bill_id is None:
+        raise BillError("That bill is not one of yours.")
+    bill = _locked(select(Bill).where(Bill.id == bill_id, Bill.user_id == user.id,
                                       Bill.category == BillCategory.CLUSTER_MANAGED.value))
     try:
         if bill is None or bill.estate_id != user.estate_id:
@@ -275,13 +276,12 @@ def pay_from_wallet(user: User, bill_id, amount_kobo, submit_key: str | None = N
     except BillError:
         db.session.rollback()
         raise
-    payment = payments.new_estate_bill_payment(user, bill, amount_kobo, submit_key=submit_key or None)
     try:
+        payment = payments.new_estate_bill_payment(user, bill, amount_kobo, submit_key=submit_key or None)
         db.session.commit()
-    except IntegrityError:
+    except IntegrityError:  # the same key got in first (the flush or the commit fails on it)
         db.session.rollback()
-        existing = db.session.scalar(select(Payment).where(Payment.submit_key == submit_key,
-                                                           Payment.user_id == user.id))
+        existing = payments.payment_for_submit_key(user, submit_key)
         if existing is None:
             raise
         return existing

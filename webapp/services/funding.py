@@ -73,6 +73,16 @@ class VerificationUnavailable(RuntimeError):
     """The gateway could not be asked about a transaction just now; nothing changed. Ask again later."""
 
 
+class NotConfigured(RuntimeError):
+    """The gateway's webhook secret (or a setting its client needs) is not set on this server, so
+    no event can be authenticated or confirmed; none is accepted, and the gateway redelivers."""
+
+
+# The secret each gateway's webhooks are authenticated with.
+WEBHOOK_SECRET_SETTINGS = {Gateway.PAYSTACK.value: "PAYSTACK_SECRET_KEY",
+                           Gateway.FLUTTERWAVE.value: "FLUTTERWAVE_SECRET_HASH"}
+
+
 class WebhookRejected(ValueError):
     """A webhook we refuse: ``status`` is 401 for a bad signature, 400 for a body we cannot read."""
 
@@ -314,11 +324,19 @@ def handle_webhook(gateway: str, raw_body: bytes, headers: Mapping) -> WebhookRe
     The body is only a hint: it picks the intent, and ``confirm_funding`` verifies with the gateway
     before any credit. A Flutterwave bill-status event goes to ``bill_events`` instead (a status
     query of the payment it names). Raises ``WebhookRejected`` (401 bad signature, 400 unreadable
-    body) and ``VerificationUnavailable`` (the gateway should redeliver later).
+    body), ``NotConfigured`` (no secret to check it with) and ``VerificationUnavailable`` (the
+    gateway should redeliver later).
     """
     if gateway not in GATEWAYS:
         raise WebhookRejected("unknown gateway", 404)
-    if not funding_client(gateway).verify_webhook(raw_body, headers):
+    setting = WEBHOOK_SECRET_SETTINGS[gateway]
+    if not current_app.config.get(setting):
+        raise NotConfigured(f"{setting} is not set")
+    try:
+        client = funding_client(gateway)
+    except ProviderConfigError as exc:
+        raise NotConfigured(str(exc)) from exc
+    if not client.verify_webhook(raw_body, headers):
         raise WebhookRejected("invalid signature", 401)
     try:
         payload = json.loads(raw_body)

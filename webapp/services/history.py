@@ -31,6 +31,7 @@ from ..models import (
     UtilityProvider,
 )
 from ..models.catalogue import UTILITY_TYPES
+from ..request_numbers import parse_id
 from . import ledger
 
 PER_PAGE = 20
@@ -100,9 +101,9 @@ def parse_filters(args: Mapping[str, str], account_ids: set[int]) -> tuple[Histo
 
     account_id = None
     if raw["account"]:
-        if raw["account"].isdigit() and int(raw["account"]) in account_ids:
-            account_id = int(raw["account"])
-        else:
+        account_id = parse_id(raw["account"])
+        if account_id not in account_ids:
+            account_id = None
             errors.append("Choose one of your own accounts. The account filter was ignored.")
     utility_type = raw["type"] or None
     if utility_type and utility_type not in UTILITY_TYPES:

@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import Length, Optional
 
+from ..request_numbers import parse_id
 from ..services.utility_accounts import NICKNAME_MAX
 
 
@@ -25,8 +26,7 @@ class LinkAccountForm(FlaskForm):
 
     @property
     def provider_id_int(self) -> int | None:
-        value = str(self.provider_id.data or "")
-        return int(value) if value.isdigit() and len(value) < 12 else None
+        return parse_id(self.provider_id.data)
 
 
 class RenameForm(FlaskForm):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from ..request_numbers import parse_page
 from ..services import funding
 from . import bp
 from .forms import FundForm
@@ -79,6 +80,6 @@ def result(reference: str):
 
 @bp.route("/statement")
 def statement():
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = parse_page(request.args.get("page"))
     pagination = funding.wallet_statement(current_user.id, page=page, per_page=STATEMENT_PER_PAGE)
     return render_template("wallet/statement.html", pagination=pagination)

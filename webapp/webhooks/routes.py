@@ -2,9 +2,9 @@
 
 A bad or missing signature is a 401 and changes nothing. A valid one is confirmed through the
 gateway's API before any credit (``funding.handle_webhook``); if the gateway cannot be asked just
-now we answer 503 so the gateway delivers the event again later. A bill event only queues a status
-query of the payment it names (``bill_events``); a bill event sent to the funding URL is handled
-the same way.
+now, or its secret is not configured here, we answer 503 so the gateway delivers the event again
+later. A bill event only queues a status query of the payment it names (``bill_events``); a bill
+event sent to the funding URL is handled the same way.
 """
 from __future__ import annotations
 
@@ -56,6 +56,9 @@ def funding_event(gateway: str):
         return _error("body too large", 413)
     try:
         result = funding.handle_webhook(gateway, raw_body, request.headers)
+    except funding.NotConfigured as exc:
+        log.error("%s webhook refused: %s", gateway, exc)
+        return _error(f"{gateway} webhooks are not configured on this server", 503)
     except funding.WebhookRejected as exc:
         log.warning("%s webhook rejected: %s", gateway, exc)
         return _error(str(exc), exc.status)

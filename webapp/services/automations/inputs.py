@@ -16,7 +16,7 @@ from sqlalchemy import select
 from ...extensions import db
 from ...models import SavedCard, User, UtilityAccount
 from ...models.bill import CLUSTER_BILL_TYPES
-from ...money import parse_naira
+from ...request_numbers import parse_count, parse_id, parse_naira
 from .. import catalogue, utility_accounts
 from ..schedules import KINDS, UNITS, Schedule, ScheduleError
 
@@ -108,10 +108,10 @@ class _Reader:
         value = self.text(name)
         if not value and not required:
             return None
-        if not (value.lstrip("-").isdigit() and len(value) < 8 and low <= int(value) <= high):
+        number = parse_count(value, low, high)
+        if number is None:
             self.fail(name, message)
-            return None
-        return int(value)
+        return number
 
     def naira(self, name: str, required: bool = False) -> int | None:
         value = self.text(name)
@@ -187,11 +187,11 @@ def read_schedule(user: User, form: _Reader) -> Schedule | None:
         values["nth"] = form.whole("nth", "Choose first, second, third, fourth or last.", -1, 4)
         values["weekday"] = form.whole("weekday", "Choose a day of the week.", 0, 6)
     elif kind == "weekly":
-        days = form.many("weekdays")
-        if not days or any(not (d.isdigit() and 0 <= int(d) <= 6) for d in days):
+        days = [parse_count(d, 0, 6) for d in form.many("weekdays")]
+        if not days or None in days:
             form.fail("weekdays", "Choose at least one day of the week.")
         else:
-            values["weekdays"] = tuple(sorted({int(d) for d in days}))
+            values["weekdays"] = tuple(sorted(set(days)))
     ends_on = form.day("ends_on")
     max_occurrences = form.whole("max_occurrences", f"Enter a number of payments from 1 to {MAX_COUNT}, or leave it "
                                  "empty.", 1, MAX_COUNT, required=False)
@@ -244,8 +244,9 @@ def read_target(user: User, form: _Reader) -> tuple[str | None, UtilityAccount |
     kind, _, value = form.text("target").partition(":")
     if kind == "bill" and value in BILL_TYPES:
         return "estate_bill", None, value
-    if kind == "account" and value.isdigit() and len(value) < 12:
-        account = utility_accounts.get_account(user.id, int(value))
+    account_id = parse_id(value) if kind == "account" else None
+    if account_id is not None:
+        account = utility_accounts.get_account(user.id, account_id)
         if account is not None:
             entry = account.provider
             if not entry.is_active or entry.estate_id != user.estate_id:

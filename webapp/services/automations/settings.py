@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import AutomationSettings, User
-from ...money import parse_naira
+from ...request_numbers import parse_count, parse_naira
 from .common import settings_for
 from .inputs import naira_text
 
@@ -86,11 +86,11 @@ def parse_settings(data: Mapping) -> dict:
         except ValueError as exc:
             errors[name] = str(exc)
     for name, (column, low, high, message) in WHOLE_FIELDS.items():
-        text = _text(data, name)
-        if text.isdigit() and len(text) < 5 and low <= int(text) <= high:
-            values[column] = int(text)
-        else:
+        number = parse_count(_text(data, name), low, high)
+        if number is None:
             errors[name] = message
+        else:
+            values[column] = number
     if errors:
         raise SettingsError(errors)
     return values

@@ -85,8 +85,12 @@ class EmailChannel(Channel):
 
 
 def absolute_url(path: str) -> str:
-    """Emails need whole addresses; PUBLIC_BASE_URL names the site, else the current request's host."""
-    base = current_app.config.get("PUBLIC_BASE_URL") or (request.host_url if has_request_context() else "")
+    """Emails need whole addresses; PUBLIC_BASE_URL names the site. Only in development, without
+    it, the current request's host (production requires PUBLIC_BASE_URL: a Host header is the
+    client's to choose, and a link in an email must not point where they like)."""
+    base = current_app.config.get("PUBLIC_BASE_URL") or ""
+    if not base and current_app.config.get("APP_ENV") != "production" and has_request_context():
+        base = request.host_url
     return base.rstrip("/") + path
 
 

@@ -3,6 +3,7 @@ from . import admin_actions, invariants  # noqa: F401  (registers the payment in
 from .creation import (
     PaymentRequestError,
     Quote,
+    SubmitKeyTaken,
     account_for,
     create_utility_payment,
     enqueue,
@@ -10,6 +11,7 @@ from .creation import (
     get_for_user,
     new_estate_bill_payment,
     new_utility_payment,
+    payment_for_submit_key,
     quote,
 )
 from .janitor import JanitorErrors, JanitorReport
@@ -18,7 +20,8 @@ from .lifecycle import TransientPaymentError, process, requery, submit
 from .manager import UtilityPaymentManager
 
 __all__ = [
-    "JanitorErrors", "JanitorReport", "PaymentRequestError", "Quote", "TransientPaymentError",
+    "JanitorErrors", "JanitorReport", "PaymentRequestError", "Quote", "SubmitKeyTaken", "TransientPaymentError",
     "UtilityPaymentManager", "account_for", "create_utility_payment", "enqueue", "enqueue_many", "get_for_user",
-    "new_estate_bill_payment", "new_utility_payment", "process", "quote", "requery", "run_janitor", "submit",
+    "new_estate_bill_payment", "new_utility_payment", "payment_for_submit_key", "process", "quote", "requery",
+    "run_janitor", "submit",
 ]

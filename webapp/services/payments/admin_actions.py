@@ -11,7 +11,8 @@ from .. import audit, ledger, notify
 from . import creation, lifecycle, state
 
 S = PaymentStatus
-FIELDS = ("status", "status_reason", "amount_kobo", "fee_kobo", "token")
+# The audit log is read by admins and kept for years: a token goes in masked, never whole.
+FIELDS = ("status", "status_reason", "amount_kobo", "fee_kobo", "masked_token")
 
 
 class ActionRefused(ValueError):

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from ...extensions import db
 from ...models import Payment, PaymentKind, PaymentStatus, User, UtilityAccount
 from ...providers.vtpass_codes import reference_for
+from ...request_numbers import parse_id
 from .. import audit, catalogue, fraud, ledger, notify, queues
 from . import state
 
@@ -26,6 +27,25 @@ class PaymentRequestError(ValueError):
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.field = field
+
+
+class SubmitKeyTaken(PaymentRequestError):
+    """The form's one-time key already belongs to another resident's payment (a copied or forged
+    form): nothing is created, and the page answers 409."""
+
+    def __init__(self):
+        super().__init__("This payment form was already used. Start a new payment from the beginning.")
+
+
+def payment_for_submit_key(user: User, submit_key: str | None) -> Payment | None:
+    """The payment this resident already made with ``submit_key`` (a resubmitted form), else None;
+    ``SubmitKeyTaken`` when the key is another resident's."""
+    if not submit_key:
+        return None
+    existing = db.session.scalar(select(Payment).where(Payment.submit_key == submit_key))
+    if existing is not None and existing.user_id != user.id:
+        raise SubmitKeyTaken()
+    return existing
 
 
 @dataclass(frozen=True)
@@ -48,10 +68,9 @@ def _naira(kobo: int) -> str:
 
 def account_for(user: User, account_id) -> UtilityAccount:
     """The user's own, live utility account; anything else is 'not found' for the page."""
-    try:
-        account_id = int(account_id)
-    except (TypeError, ValueError):
-        raise PaymentRequestError("Choose one of your accounts.", "account") from None
+    account_id = parse_id(account_id)
+    if account_id is None:
+        raise PaymentRequestError("Choose one of your accounts.", "account")
     account = db.session.scalar(
         select(UtilityAccount).where(UtilityAccount.id == account_id, UtilityAccount.user_id == user.id,
                                      UtilityAccount.removed_at.is_(None))
@@ -87,25 +106,26 @@ def create_utility_payment(user: User, account_id, amount_kobo: int, submit_key:
     """Create the payment and commit it, then enqueue its job (id = reference).
 
     ``submit_key`` comes from the confirm form: a resubmitted or double-clicked form returns the
-    payment it already created instead of creating a second one.
+    payment it already created instead of creating a second one; another resident's key is
+    ``SubmitKeyTaken``.
     """
-    if submit_key:
-        existing = db.session.scalar(select(Payment).where(Payment.submit_key == submit_key,
-                                                           Payment.user_id == user.id))
-        if existing is not None:
-            return existing
+    existing = payment_for_submit_key(user, submit_key)
+    if existing is not None:
+        return existing
     q = quote(user, account_id, amount_kobo)
-    payment = new_utility_payment(user, q.account, q.amount_kobo, submit_key=submit_key or None,
-                                  source=source, occurrence_key=occurrence_key, actor=actor)
-    audit.record("payment.create", "payment", payment.id, estate_id=payment.estate_id,
-                 after={"reference": payment.reference, "amount_kobo": payment.amount_kobo,
-                        "fee_kobo": payment.fee_kobo, "status": payment.status})
     try:
+        payment = new_utility_payment(user, q.account, q.amount_kobo, submit_key=submit_key or None,
+                                      source=source, occurrence_key=occurrence_key, actor=actor)
+        audit.record("payment.create", "payment", payment.id, estate_id=payment.estate_id,
+                     after={"reference": payment.reference, "amount_kobo": payment.amount_kobo,
+                            "fee_kobo": payment.fee_kobo, "status": payment.status})
         db.session.commit()
     except IntegrityError:
+        # Another request with the same key got in first (a double click, or a copied form): the
+        # insert's flush or the commit fails on the key's unique constraint.
         db.session.rollback()
-        existing = db.session.scalar(select(Payment).where(Payment.submit_key == submit_key))
-        if existing is None or existing.user_id != user.id:
+        existing = payment_for_submit_key(user, submit_key)
+        if existing is None:
             raise
         return existing
     enqueue(payment)
@@ -186,8 +206,7 @@ def enqueue_many(jobs: list[tuple[int, str]]) -> None:
 
 
 def get_for_user(user_id: int, payment_id) -> Payment | None:
-    try:
-        payment_id = int(payment_id)
-    except (TypeError, ValueError):
+    payment_id = parse_id(payment_id)
+    if payment_id is None:
         return None
     return db.session.scalar(select(Payment).where(Payment.id == payment_id, Payment.user_id == user_id))

@@ -1,0 +1,92 @@
+"""One of every object a resident or an estate admin can name in a URL, for tests that walk all routes.
+
+``build_world`` makes two estates. In the first, resident A owns a utility account, a payment, an
+automation, an estate bill, a notification and a funding intent, and the estate has a catalogue
+entry, an admin alert and a reconciliation mismatch; resident B lives in the same estate. The
+second estate has its own admin. Every object of A carries a marker (``SECRET``) in a field the
+pages show, so a test can tell whether a response leaked it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from webapp.extensions import db
+from webapp.models import (
+    AdminAlert,
+    Automation,
+    Bill,
+    Estate,
+    FundingIntent,
+    Notification,
+    Payment,
+    ReconciliationMismatch,
+    ReconciliationRun,
+    User,
+    UtilityAccount,
+    UtilityProvider,
+)
+from webapp.models.base import utcnow
+
+from . import factories
+from .factories_automations import make_automation, make_estate_bill
+from .factories_payments import make_catalogue_entry, make_payment, make_utility_account
+
+SECRET = "Zebra-7731"  # in A's nickname, bill title, notification, funding, entry name and mismatch reference
+FIRST_RUN = datetime(2031, 1, 15, 8, 0, tzinfo=UTC)
+
+
+@dataclass
+class World:
+    estate: Estate
+    other_estate: Estate
+    owner: User           # resident A
+    neighbour: User       # resident B, same estate
+    admin: User           # estate admin of ``estate``
+    other_admin: User     # estate admin of ``other_estate``
+    entry: UtilityProvider
+    account: UtilityAccount
+    payment: Payment
+    automation: Automation
+    bill: Bill
+    notification: Notification
+    intent: FundingIntent
+    alert: AdminAlert
+    run: ReconciliationRun
+    mismatch: ReconciliationMismatch
+
+
+def build_world() -> World:
+    estate = factories.make_estate(name="Lekki Gardens")
+    other_estate = factories.make_estate(name="Banana Island")
+    owner = factories.make_user(estate=estate, email="owner@example.com", full_name="Ada Owner")
+    neighbour = factories.make_user(estate=estate, email="neighbour@example.com", full_name="Bola Neighbour")
+    admin = factories.make_user(estate=estate, email="admin@example.com", role="estate_admin")
+    other_admin = factories.make_user(estate=other_estate, email="other-admin@example.com", role="estate_admin")
+
+    entry = make_catalogue_entry(estate, name=f"{SECRET} Electric")
+    account = make_utility_account(owner, entry, "45012345678", nickname=f"{SECRET} meter")
+    payment = make_payment(owner, account, status="held")
+    automation = make_automation(owner, account, first_run=FIRST_RUN)
+    bill = make_estate_bill(owner, title=f"{SECRET} levy", due_date=date(2031, 2, 1))
+    notification = Notification(user_id=owner.id, event="payment_succeeded", title=f"{SECRET} paid",
+                                body="Your payment went through.", link=f"/pay/{payment.id}",
+                                dedup_key=f"world:{payment.id}")
+    # The reference is in the URL itself (an anonymous visitor's sign-in link repeats it), so the
+    # marker goes in what the result page shows of a failed funding.
+    intent = FundingIntent(reference="FND-world-0001", user_id=owner.id, gateway="paystack", amount_kobo=5_000_00,
+                           status="failed", failure_reason=f"{SECRET}: the card was declined",
+                           expires_at=utcnow() + timedelta(hours=1))
+    alert = AdminAlert(estate_id=estate.id, kind="payment_unknown", payment_id=payment.id,
+                       message=f"{SECRET} unknown for a day", dedup_key=f"world-alert:{payment.id}")
+    run = ReconciliationRun(api_provider="vtpass", day=date(2031, 1, 14), ours_count=1, ours_kobo=5_000_00,
+                            theirs_count=0, theirs_kobo=0, mismatch_count=1,
+                            by_estate={str(estate.id): {"ours_count": 1, "ours_kobo": 5_000_00, "mismatches": 1}})
+    db.session.add_all([notification, intent, alert, run])
+    db.session.flush()
+    mismatch = ReconciliationMismatch(run_id=run.id, estate_id=estate.id, payment_id=payment.id,
+                                      kind="no_provider_record", reference=f"REF-{SECRET}", our_amount_kobo=5_000_00)
+    db.session.add(mismatch)
+    db.session.commit()
+    return World(estate, other_estate, owner, neighbour, admin, other_admin, entry, account, payment, automation,
+                 bill, notification, intent, alert, run, mismatch)

@@ -1,0 +1,19 @@
+"""An admin's "sign out everywhere" for a resident (a lost phone, a shared password)."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, url_for
+
+from ..models import User
+from ..services import sessions
+from . import bp
+from .scope import scoped
+
+
+@bp.route("/residents/<int:user_id>/sign-out", methods=["POST"])
+def resident_sign_out(user_id: int):
+    resident = scoped(User, user_id)  # 404 outside the admin's estates
+    if not resident.is_resident:
+        abort(404)
+    sessions.sign_out_everywhere(resident, by_admin=True)
+    flash(f"{resident.full_name} has been signed out on every device.", "success")
+    return redirect(url_for("admin.index"))

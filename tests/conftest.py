@@ -50,6 +50,8 @@ def base_config(database_url, redis_service) -> dict:
         "SERVER_NAME": "autopay.test",
         # A cheap password hash: every factory user would otherwise pay for scrypt.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
+        # Flask-Limiter keeps the last app's "enabled" on its one shared object: say it every time.
+        "RATELIMIT_ENABLED": True,
         # Fraud rules are off unless a test turns them on (tests/test_fraud.py does).
         "FRAUD_ACCOUNT_PURCHASES_PER_HOUR": 0, "FRAUD_ACCOUNT_PURCHASES_PER_DAY": 0,
         "FRAUD_RESIDENT_PURCHASES_PER_HOUR": 0, "FRAUD_RESIDENT_PURCHASES_PER_DAY": 0,

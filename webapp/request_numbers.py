@@ -199,5 +199,20 @@ class StrictIntConverter(BaseConverter):
 
 
 def register(app) -> None:
-    """Make ``<int:...>`` strict in every route; call before any blueprint is registered."""
+    """Make ``<int:...>`` strict in every route, and refuse NUL bytes in any form or query value
+    (no person types one, and PostgreSQL cannot store one); call before any blueprint is registered."""
     app.url_map.converters["int"] = StrictIntConverter
+    app.before_request(_refuse_nul_bytes)
+
+
+def _refuse_nul_bytes():
+    from flask import abort, request
+
+    sources = [request.args]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        sources.append(request.form)  # never parse other bodies here: webhooks read theirs, size-capped
+    for values in sources:
+        for key, value in values.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                abort(400, description="A field contains a character that cannot be used (a NUL byte).")
+    return None

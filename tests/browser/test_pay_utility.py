@@ -30,6 +30,8 @@ def link_meter(page, provider: str, number: str, nickname: str) -> None:
     """Accounts → Link an account → type, provider, number (checked inline) → save."""
     open_from_menu(page, "Accounts")
     page.get_by_role("link", name="Link an account").click()
+    page.wait_for_url(re.compile(r"/accounts/new"))
+    page.wait_for_load_state("load")  # htmx (a deferred script) listens only once the page has loaded
     with page.expect_response(re.compile(r"/accounts/new/providers")):
         page.get_by_label("What do you want to pay for?").select_option("electricity")
     htmx_settled(page)

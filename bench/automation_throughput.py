@@ -129,9 +129,10 @@ def seed(n: int, per_resident: int, due: datetime) -> int:
     from flask import current_app
 
     from webapp.extensions import db
+    from webapp.infra import crypto
     from webapp.models import Automation, Estate, User, UtilityAccount
     from webapp.providers import registry
-    from webapp.services import catalogue, crypto, ledger
+    from webapp.services import catalogue, ledger
     from webapp.services.automations import schedule_of
 
     estate = Estate(name="Bench Estate", invite_code="BENCH001")
@@ -305,10 +306,10 @@ def watch(n: int, sweep_done, timeout: float, conn) -> dict:
     """Poll until the sweep has finished and every payment is final (or ``timeout``); print progress."""
     from rq import Queue
 
-    from webapp.services import throttle
+    from webapp.infra import provider_slots
 
     queue = Queue("default", connection=conn)
-    slots = {p: throttle.slots_for(p) for p in PROVIDERS}
+    slots = {p: provider_slots.slots_for(p) for p in PROVIDERS}
     seen = {"peak": dict.fromkeys(PROVIDERS, 0), "sweep_s": None, "sweep_cpu": 0.0, "final": 0}
     t0, last_check, last_print = time.monotonic(), 0.0, 0.0
     while True:
@@ -340,9 +341,9 @@ def watch(n: int, sweep_done, timeout: float, conn) -> dict:
 def run(args: argparse.Namespace, workdir: Path, children: Children) -> int:
     from webapp import create_app
     from webapp.extensions import db
-    from webapp.localservices import start_redis
+    from webapp.infra.local_services import start_redis
+    from webapp.infra.queues import redis_connection
     from webapp.sandbox.runner import start_sandbox
-    from webapp.services.queues import redis_connection
 
     db_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{workdir / 'bench.db'}"
     redis = start_redis()

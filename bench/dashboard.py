@@ -34,7 +34,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from webapp.localservices import free_port, start_redis, wait_for_port  # noqa: E402
+from webapp.infra.local_services import free_port, start_redis, wait_for_port  # noqa: E402
 
 WORKERS = 2
 ACCOUNTS = 20

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from webapp import create_app
 from webapp.config import normalise_database_url
 from webapp.extensions import db
-from webapp.localservices import start_redis
+from webapp.infra.local_services import start_redis
 
 from . import factories
 from .fixtures_funding import funding_config, live_server, open_checkout, pay_checkout, webhooks_lost  # noqa: F401
@@ -94,7 +94,7 @@ def app(_schema, base_config, config_overrides, redis_service):
     app = create_app({**base_config, **config_overrides})
     with app.app_context():
         _empty_all_tables()
-        from webapp.services.queues import redis_connection
+        from webapp.infra.queues import redis_connection
 
         redis_connection().flushdb()
         yield app

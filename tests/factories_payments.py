@@ -10,10 +10,10 @@ import itertools
 from datetime import datetime
 
 from webapp.extensions import db
+from webapp.infra import crypto
 from webapp.models import Estate, Payment, PaymentStatus, User, UtilityAccount, UtilityProvider
 from webapp.models.base import utcnow
 from webapp.providers.vtpass_codes import make_request_id
-from webapp.services import crypto
 
 _seq = itertools.count(1)
 

@@ -21,7 +21,7 @@ import requests
 from werkzeug.serving import make_server
 
 from webapp.extensions import db
-from webapp.localservices import free_port
+from webapp.infra.local_services import free_port
 from webapp.sandbox.keys import SANDBOX_CREDENTIALS
 from webapp.services import funding
 

@@ -47,7 +47,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from webapp.config import DEV_ENCRYPTION_KEY, ROOT, normalise_database_url
-from webapp.localservices import free_port
+from webapp.infra.local_services import free_port
 from webapp.sandbox.runner import provider_settings
 
 BIN = Path(sys.executable).parent

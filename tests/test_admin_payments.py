@@ -14,10 +14,10 @@ from tests import factories
 from tests.factories_payments import make_catalogue_entry, make_payment, make_utility_account
 from tests.payments.helpers import entry_count, fund, link, pay, reload, run_worker
 from webapp.extensions import db
+from webapp.infra.queues import queue
 from webapp.models import AdminAlert, AuditEntry, Notification, PaymentEvent, ProviderCallLog
 from webapp.models.base import utcnow
 from webapp.services import ledger
-from webapp.services.queues import queue
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from rq import Queue
 from rq.job import Job
 
 from tests import factories
-from webapp.services.queues import redis_connection
+from webapp.infra.queues import redis_connection
 
 
 @pytest.fixture

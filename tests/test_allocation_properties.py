@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from webapp.services.allocation import (
+from webapp.services.automations.allocation import (
     FULL,
     HELD_FOR_PRIORITY,
     INSUFFICIENT_FUNDS,

@@ -20,12 +20,12 @@ from rq import Queue
 from sqlalchemy import func, select
 
 from webapp.extensions import db
+from webapp.infra.queues import redis_connection
 from webapp.models import EmailMessage, Notification, ProviderCallLog
 from webapp.models.base import utcnow
 from webapp.sandbox.flutterwave import webhook_event
 from webapp.sandbox.keys import SANDBOX_CREDENTIALS
 from webapp.services import ledger, payments
-from webapp.services.queues import redis_connection
 
 from .payments.helpers import entry_count, fund, link, pay, prepaid_entry, reload, run_worker, sync_catalogue
 
@@ -273,7 +273,7 @@ def test_without_a_secret_hash_every_event_is_503(app, client, sandbox, pending_
 
 
 def test_redis_unreachable_is_503_so_flutterwave_delivers_again(app, client, sandbox, pending_payment):
-    from webapp.localservices import free_port
+    from webapp.infra.local_services import free_port
 
     event = sandbox_event(sandbox, pending_payment)
     before = snapshot(pending_payment)

@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import Estate, UtilityProvider
+from webapp.models.base import utcnow
 from webapp.providers.base import CatalogueItem
 from webapp.services import catalogue
 
@@ -270,7 +271,7 @@ def make_entry(estate, **fields) -> UtilityProvider:
         {"provider_type": "gas"},
         {"api_provider": "paystack"},
         {"meter_type": "smart"},
-        {"retired_at": catalogue.utcnow(), "is_active": True},
+        {"retired_at": utcnow(), "is_active": True},
     ],
 )
 def test_the_database_refuses_inconsistent_entries(estate, fields):

@@ -6,7 +6,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, insert, select, text
 from webapp import create_app
 from webapp.config import ConfigError
 from webapp.extensions import db
-from webapp.services import crypto
+from webapp.infra import crypto
 
 OLD_KEY = Fernet.generate_key().decode()
 NEW_KEY = Fernet.generate_key().decode()

@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 from webapp.extensions import db
 from webapp.models import Account
 from webapp.models.base import utcnow
-from webapp.services import charts, ledger
-from webapp.templating import naira
+from webapp.presentation import charts
+from webapp.presentation.templating import naira
+from webapp.services import ledger
 
 from .factories_payments import make_payment, make_utility_account
 

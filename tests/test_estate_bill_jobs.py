@@ -13,7 +13,7 @@ from sqlalchemy import select
 import workers
 from webapp.extensions import db
 from webapp.models import Bill, Notification
-from webapp.services import estate_bill_jobs
+from webapp.services import estate_bills
 from workers import bill_jobs
 from workers.schedule import PERIODIC_JOBS
 
@@ -47,13 +47,13 @@ def told(key_suffix: str) -> list[Notification]:
 
 def test_a_bill_is_not_overdue_at_2359_local_on_its_due_date(bill):
     with at(2031, 3, 5, 23, 59):
-        assert estate_bill_jobs.mark_overdue() == 0
+        assert estate_bills.mark_overdue() == 0
     assert status(bill.id) == "pending"
 
 
 def test_a_bill_is_overdue_from_0000_local_the_day_after(bill):
     with at(2031, 3, 6, 0, 0):  # still 5 March in UTC
-        assert estate_bill_jobs.mark_overdue() == 1
+        assert estate_bills.mark_overdue() == 1
     assert status(bill.id) == "overdue"
 
 
@@ -61,7 +61,7 @@ def test_each_estate_is_judged_in_its_own_time_zone(bill):
     tokyo = factories.make_estate(name="Tokyo Court", timezone="Asia/Tokyo")
     far_bill = make_estate_bill(factories.make_user(estate=tokyo), due_date=DUE)
     with at(2031, 3, 6, 0, 0, zone=ZoneInfo("Asia/Tokyo")):  # 5 March 16:00 in Lagos
-        estate_bill_jobs.mark_overdue()
+        estate_bills.mark_overdue()
     assert (status(far_bill.id), status(bill.id)) == ("overdue", "pending")
 
 
@@ -75,14 +75,14 @@ def test_only_unpaid_bills_go_overdue(resident):
     db.session.add(utility)
     db.session.commit()
     with at(2031, 3, 7):
-        estate_bill_jobs.mark_overdue()
+        estate_bills.mark_overdue()
     assert [status(b.id) for b in (part, paid, cancelled, utility)] == ["overdue", "paid", "cancelled", "pending"]
 
 
 def test_the_overdue_notice_is_sent_once_even_if_the_job_runs_twice(bill):
     with at(2031, 3, 6, 0, 5):
-        estate_bill_jobs.mark_overdue()
-        estate_bill_jobs.mark_overdue()
+        estate_bills.mark_overdue()
+        estate_bills.mark_overdue()
     [notice] = told(f"estate_bill:{bill.id}:overdue")
     assert notice.event == "estate_bill_overdue" and notice.user_id == bill.user_id
     assert "₦20,000.00" in notice.body
@@ -90,13 +90,13 @@ def test_the_overdue_notice_is_sent_once_even_if_the_job_runs_twice(bill):
 
 def test_a_part_payment_of_an_overdue_bill_leaves_it_overdue_without_a_second_notice(bill):
     with at(2031, 3, 6, 1):
-        estate_bill_jobs.mark_overdue()
+        estate_bills.mark_overdue()
     db.session.rollback()
     db.session.get(Bill, bill.id).apply_payment(5_000_00)  # what a succeeded payment does
     db.session.commit()
     assert status(bill.id) == "overdue"
     with at(2031, 3, 6, 2):
-        estate_bill_jobs.mark_overdue()
+        estate_bills.mark_overdue()
     assert status(bill.id) == "overdue" and len(told(f"estate_bill:{bill.id}:overdue")) == 1
 
 
@@ -104,26 +104,26 @@ def test_a_part_payment_of_an_overdue_bill_leaves_it_overdue_without_a_second_no
 
 def test_no_reminder_more_than_n_days_before_the_due_date(bill):
     with at(2031, 3, 1, 23, 59):  # 3 days before is 2 March
-        assert estate_bill_jobs.send_bill_reminders() == 0
+        assert estate_bills.send_bill_reminders() == 0
 
 
 def test_a_reminder_n_days_before_the_due_date_is_sent_once(bill):
     for day in (2, 3, 4):
         with at(2031, 3, day, 8):
-            estate_bill_jobs.send_bill_reminders()
+            estate_bills.send_bill_reminders()
     [reminder] = told(f"estate_bill:{bill.id}:reminder:before")
     assert "due on 05 Mar 2031" in reminder.body
 
 
 def test_a_reminder_after_the_due_date_is_sent_once_while_unpaid(bill):
     with at(2031, 3, 6):
-        estate_bill_jobs.mark_overdue()
+        estate_bills.mark_overdue()
     with at(2031, 3, 7, 8):  # only 2 days late
-        estate_bill_jobs.send_bill_reminders()
+        estate_bills.send_bill_reminders()
     assert told(f"estate_bill:{bill.id}:reminder:after") == []
     for day in (8, 9, 20):
         with at(2031, 3, day, 8):
-            estate_bill_jobs.send_bill_reminders()
+            estate_bills.send_bill_reminders()
     [reminder] = told(f"estate_bill:{bill.id}:reminder:after")
     assert reminder.event == "estate_bill_overdue"
 
@@ -133,16 +133,16 @@ def test_paid_and_cancelled_bills_get_no_reminders(resident):
     cancelled = make_estate_bill(resident, status="cancelled", due_date=DUE)
     for when in ((2031, 3, 3, 8), (2031, 3, 9, 8)):
         with at(*when):
-            assert estate_bill_jobs.send_bill_reminders() == 0
+            assert estate_bills.send_bill_reminders() == 0
     assert told(f"estate_bill:{paid.id}:reminder:before") == told(f"estate_bill:{cancelled.id}:reminder:after") == []
 
 
 def test_reminder_days_come_from_the_setting(app, bill):
     app.config["BILL_REMINDER_DAYS_BEFORE"] = 1
     with at(2031, 3, 3, 8):
-        assert estate_bill_jobs.send_bill_reminders() == 0
+        assert estate_bills.send_bill_reminders() == 0
     with at(2031, 3, 4, 8):
-        assert estate_bill_jobs.send_bill_reminders() == 1
+        assert estate_bills.send_bill_reminders() == 1
 
 
 # --- the periodic jobs ------------------------------------------------------------------------------

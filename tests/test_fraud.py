@@ -16,11 +16,11 @@ from tests import factories
 from tests.factories_payments import make_catalogue_entry
 from tests.payments.helpers import entry_count, fund, link, pay, reload, run_worker
 from webapp.extensions import db
+from webapp.infra.queues import redis_connection
 from webapp.models import AuditEntry
 from webapp.models.base import utcnow
 from webapp.services import ledger
 from webapp.services.payments import admin_actions
-from webapp.services.queues import redis_connection
 
 METER = "1111111111111"  # the sandbox's prepaid meter that succeeds with a token
 

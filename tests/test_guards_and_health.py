@@ -49,7 +49,7 @@ def test_healthz_reports_ok(client):
 
 
 def test_healthz_with_redis_down_is_503_and_names_redis(base_config):
-    from webapp.localservices import free_port
+    from webapp.infra.local_services import free_port
 
     app = create_app({**base_config, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
                       "RATELIMIT_STORAGE_URI": "memory://"})

@@ -13,10 +13,10 @@ from rq import Queue
 from sqlalchemy import select
 
 from webapp.extensions import db
+from webapp.infra.queues import redis_connection
 from webapp.models import EmailMessage, Notification
 from webapp.models.base import utcnow
 from webapp.services import notify
-from webapp.services.queues import redis_connection
 
 from .factories_payments import make_payment, make_utility_account
 from .sql_counting import counted_statements, fetch

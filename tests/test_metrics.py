@@ -14,7 +14,7 @@ from tests import factories
 from tests.factories_payments import make_catalogue_entry, make_payment, make_utility_account
 from webapp.extensions import db
 from webapp.models import PaymentEvent, ProviderCallLog
-from webapp.services import metrics
+from webapp.queries import metrics
 
 LAGOS = "Africa/Lagos"
 MARCH = metrics.Period(date(2026, 3, 1), date(2026, 3, 31), LAGOS)

@@ -103,7 +103,7 @@ def _payment_with_a_plaintext_token(conn) -> None:
 
 
 def test_upgrade_encrypts_the_electricity_tokens_already_stored(empty_database_url, redis_service):
-    from webapp.services import crypto
+    from webapp.infra import crypto
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database_url, "REDIS_URL": redis_service.url, "TESTING": True})
     with app.app_context():

@@ -16,11 +16,11 @@ from sqlalchemy import event, select
 
 import workers
 from webapp.extensions import db
+from webapp.infra.queues import redis_connection
 from webapp.models import EmailMessage, Notification, NotificationPreference
 from webapp.models.base import utcnow
 from webapp.services import notify
 from webapp.services.notify import channels as channel_registry
-from webapp.services.queues import redis_connection
 from workers import notification_jobs
 from workers.schedule import PERIODIC_JOBS
 

@@ -18,10 +18,11 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.models import Notification, PaymentStatus, User
 from webapp.models.base import utcnow
-from webapp.services import estate_bills, ledger, page_cache, utility_accounts
-from webapp.services.catalogue_admin import deactivate_entry
+from webapp.presentation import page_cache
+from webapp.presentation.page_cache import _Store
+from webapp.services import estate_bills, ledger, utility_accounts
+from webapp.services.catalogue.entries import deactivate_entry
 from webapp.services.notify import notify
-from webapp.services.page_cache import _Store
 
 from .conftest import AuthActions
 from .factories_payments import make_payment

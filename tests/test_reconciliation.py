@@ -20,6 +20,7 @@ from webapp.models import AdminAlert, ProviderCallLog, ReconciliationMismatch, R
 from webapp.providers import registry
 from webapp.providers.vtpass_codes import lagos_now
 from webapp.services import reconciliation
+from webapp.services.reconciliation import runs
 from workers import payment_jobs
 from workers.schedule import PERIODIC_JOBS
 
@@ -266,7 +267,7 @@ def test_a_provider_error_writes_nothing_so_the_day_can_be_run_again(funded, est
 def test_two_runs_of_one_day_leave_one(funded, estate, today, monkeypatch):
     """A run that finds another already written while it asked the provider returns that one."""
     make_payments(funded, estate, "vtpass", amounts=(5_000_00,), failed=0)
-    real_ask = reconciliation._ask
+    real_ask = runs._ask
     first: list = []
 
     def ask_then_race(*args):
@@ -276,7 +277,7 @@ def test_two_runs_of_one_day_leave_one(funded, estate, today, monkeypatch):
             first[0] = reconciliation.reconcile("vtpass", today)  # finishes while we were asking
         return result
 
-    monkeypatch.setattr(reconciliation, "_ask", ask_then_race)
+    monkeypatch.setattr(runs, "_ask", ask_then_race)
     run = reconciliation.reconcile("vtpass", today)
     assert run.id == first[0].id
     assert counts()[0] == 1

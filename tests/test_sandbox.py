@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from webapp.localservices import free_port
+from webapp.infra.local_services import free_port
 from webapp.providers.vtpass_codes import lagos_now
 from webapp.sandbox.keys import SANDBOX_CREDENTIALS as KEYS
 from webapp.sandbox.runner import start_for_devrun

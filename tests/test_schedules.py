@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from webapp.services.schedules import Schedule, ScheduleError, describe, to_utc
+from webapp.services.automations.schedules import Schedule, ScheduleError, describe, to_utc
 
 LAGOS = "Africa/Lagos"
 LONDON = "Europe/London"

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import AuditEntry, EmailMessage
-from webapp.services import accounts, sessions
+from webapp.services.identity import credentials, sessions
 
 from .conftest import TEST_PASSWORD, AuthActions, csrf_token_from
 from .factories import make_estate, make_user
@@ -252,7 +252,7 @@ def sign_up(auth, estate, email: str):
 def test_sign_up_with_a_taken_email_looks_like_a_new_one_and_mails_the_owner(auth, client, estate, resident,
                                                                                  monkeypatch):
     import webapp.models.user as user_model
-    import webapp.services.accounts as accounts_module
+    import webapp.services.identity.credentials as accounts_module
 
     hashes = []
     real = user_model.hash_password
@@ -284,22 +284,22 @@ def test_sign_up_is_rate_limited_per_client_address_wrong_invite_codes_included(
 # Password policy (factories set hashes directly, so the test password only has to be a password)
 
 def test_a_common_password_is_refused():
-    assert accounts.password_problem("Password123", "chidi@example.com", "Chidi Eze").startswith(
+    assert credentials.password_problem("Password123", "chidi@example.com", "Chidi Eze").startswith(
         "This password is too common")
 
 
 def test_a_password_made_of_your_own_name_is_refused():
-    assert accounts.password_problem("ChidiEze2024!", "chidi@example.com", "Chidi Eze") == (
+    assert credentials.password_problem("ChidiEze2024!", "chidi@example.com", "Chidi Eze") == (
         "Don't use your name or email in your password.")
 
 
 def test_a_password_made_of_your_email_name_is_refused():
-    assert accounts.password_problem("okaforada-9", "okaforada@example.com", "Ada") == (
+    assert credentials.password_problem("okaforada-9", "okaforada@example.com", "Ada") == (
         "Don't use your name or email in your password.")
 
 
 def test_a_strong_password_is_accepted():
-    assert accounts.password_problem("palm-grove-42", "chidi@example.com", "Chidi Eze") is None
+    assert credentials.password_problem("palm-grove-42", "chidi@example.com", "Chidi Eze") is None
 
 
 def test_the_csrf_token_minted_after_sign_in_works(auth, client, resident):

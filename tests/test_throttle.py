@@ -15,10 +15,11 @@ import pytest
 from redis import Redis
 
 from webapp.extensions import db
+from webapp.infra import provider_slots
+from webapp.infra.provider_slots import ProviderBusy, ProviderSlots
 from webapp.models import ProviderCallLog
 from webapp.providers.base import ErrorClass, PaymentErrorType, ProviderError
-from webapp.services import payments, throttle
-from webapp.services.throttle import ProviderBusy, ProviderSlots
+from webapp.services import payments
 
 from .payments.helpers import entry_count, fund, link, pay, prepaid_entry, reload, sync_catalogue
 
@@ -138,7 +139,7 @@ def account(app, sandbox, estate, resident):
 
 
 def test_a_busy_provider_sends_nothing_and_the_payment_waits_to_be_retried(account, resident, sandbox, redis_url):
-    holders = [throttle.slots_for("vtpass").acquire() for _ in range(2)]
+    holders = [provider_slots.slots_for("vtpass").acquire() for _ in range(2)]
     payment = pay(resident, account)
     with pytest.raises(payments.TransientPaymentError):
         payments.process(payment.id)
@@ -148,12 +149,12 @@ def test_a_busy_provider_sends_nothing_and_the_payment_waits_to_be_retried(accou
     assert db.session.query(ProviderCallLog).filter_by(payment_id=payment.id).count() == 0
 
     for token in holders:
-        throttle.slots_for("vtpass").release(token)
+        provider_slots.slots_for("vtpass").release(token)
     payments.submit(payment.id)
     payment = reload(payment)
     assert payment.status == "succeeded" and payment.purchase_attempts == 1  # waiting for a slot sent nothing
     assert entry_count(payment.reference, "debit") == 1
-    assert throttle.slots_for("vtpass").holders() == 0
+    assert provider_slots.slots_for("vtpass").holders() == 0
 
 
 def test_a_slot_is_given_back_when_the_provider_refuses(account, resident, estate):
@@ -161,9 +162,9 @@ def test_a_slot_is_given_back_when_the_provider_refuses(account, resident, estat
     payment = pay(resident, blocked)
     payments.process(payment.id)
     assert reload(payment).status == "failed"
-    assert throttle.slots_for("vtpass").holders() == 0
+    assert provider_slots.slots_for("vtpass").holders() == 0
 
 
 def test_the_cap_can_be_turned_off(app):
     app.config["PROVIDER_MAX_CONCURRENCY"] = 0
-    assert throttle.slots_for("vtpass") is None
+    assert provider_slots.slots_for("vtpass") is None

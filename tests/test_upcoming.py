@@ -10,9 +10,9 @@ import time_machine
 
 from webapp.extensions import db
 from webapp.models import AutomationOccurrence, Bill
+from webapp.queries.upcoming import upcoming, whole_naira
 from webapp.services import ledger
 from webapp.services.automations import crud, settings
-from webapp.services.automations.upcoming import upcoming, whole_naira
 
 from .factories_payments import make_catalogue_entry, make_utility_account
 

@@ -8,9 +8,10 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
+from webapp.infra import crypto
 from webapp.models import Payment, ProviderCallLog, UtilityAccount
 from webapp.models.base import utcnow
-from webapp.services import crypto, utility_accounts
+from webapp.services import utility_accounts
 
 from .factories import make_estate, make_user
 from .factories_payments import make_catalogue_entry, make_payment, make_utility_account

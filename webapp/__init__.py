@@ -5,9 +5,9 @@ import logging
 
 from flask import Flask
 
-from . import config as settings
-from . import request_numbers
-from .config import ROOT
+from webapp import config as settings
+from webapp import request_numbers
+from webapp.config import ROOT
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -36,10 +36,10 @@ def load_settings(app: Flask, overrides: dict | None) -> None:
         app.config.update(overrides)
     settings.check_production(app.config)
     if app.config["APP_ENV"] == "production":
-        from .services import crypto
+        from webapp.infra import crypto
 
         crypto.cipher(app.config)  # a malformed key fails now, not at the first encrypted read
-    from . import sqlite_files
+    from webapp.infra import sqlite_files
 
     sqlite_files.prepare(app.config["SQLALCHEMY_DATABASE_URI"], app.instance_path)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -57,10 +57,10 @@ def register_proxies(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from .extensions import csrf, db, limiter, login_manager, migrate
-    from .models import User
-    from .models.base import render_alembic_item
-    from .services import page_cache
+    from webapp.extensions import csrf, db, limiter, login_manager, migrate
+    from webapp.models import User
+    from webapp.models.base import render_alembic_item
+    from webapp.presentation import page_cache
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Writers wait for each other instead of failing with "database is locked".
@@ -87,7 +87,7 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        from .services import sessions
+        from webapp.services.identity import sessions
 
         # A revoked, idle or too-old session is refused here, on every request (services/sessions).
         return sessions.accept(db.session.get(User, int(user_id)) if user_id.isdigit() else None)
@@ -118,22 +118,22 @@ def _tune_sqlite(engine) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from .admin import bp as admin_bp
-    from .auth import bp as auth_bp
-    from .automations import bp as automations_bp
-    from .estate_bills import bp as estate_bills_bp
-    from .history import bp as history_bp
-    from .main import bp as main_bp
-    from .notifications import bp as notifications_bp
-    from .pay import bp as pay_bp
-    from .utility_accounts import bp as utility_accounts_bp
-    from .wallet import bp as wallet_bp
-    from .webhooks import bp as webhooks_bp
+    from webapp.admin import bp as admin_bp
+    from webapp.auth import bp as auth_bp
+    from webapp.automations import bp as automations_bp
+    from webapp.estate_bills import bp as estate_bills_bp
+    from webapp.history import bp as history_bp
+    from webapp.main import bp as main_bp
+    from webapp.notifications import bp as notifications_bp
+    from webapp.pay import bp as pay_bp
+    from webapp.utility_accounts import bp as utility_accounts_bp
+    from webapp.wallet import bp as wallet_bp
+    from webapp.webhooks import bp as webhooks_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(admin_bp, url_prefix="/admin")
-    from .admin import rq as rq_dashboard
+    from webapp.admin import rq as rq_dashboard
 
     rq_dashboard.init_app(app)  # /admin/rq, platform admins only
     app.register_blueprint(wallet_bp, url_prefix="/wallet")
@@ -147,24 +147,24 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
-    from .errors import register
+    from webapp.errors import register
 
     register(app)
 
 
 def register_response_headers(app: Flask) -> None:
-    from .response_headers import register
+    from webapp.response_headers import register
 
     register(app)
 
 
 def register_template_helpers(app: Flask) -> None:
-    from .templating import register
+    from webapp.presentation.templating import register
 
     register(app)
 
 
 def register_cli(app: Flask) -> None:
-    from .cli import register
+    from webapp.cli import register
 
     register(app)

@@ -5,9 +5,9 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from .extensions import db
-from .models import Estate, Role, User
-from .services import accounts
+from webapp.extensions import db
+from webapp.models import Estate, Role, User
+from webapp.services.identity import credentials
 
 DEMO_ESTATE = "Palm Grove Estate"
 DEMO_INVITE_CODE = "PALMGROVE"
@@ -37,7 +37,7 @@ def seed_demo() -> tuple[Estate, list[tuple[str, str, str]]]:
         db.session.flush()
     created = []
     for email, password, name, role, phone in DEMO_USERS:
-        user = accounts.find_user_by_email(email)
+        user = credentials.find_user_by_email(email)
         if user is None:
             user = User(email=email, full_name=name, role=role.value, estate=estate, phone=phone)
             user.set_password(password)
@@ -53,7 +53,7 @@ payments_cli = click.Group("payments", help="Operate on payments.")
 @payments_cli.command("janitor")
 def payments_janitor():
     """Run one janitor pass: requery unknowns, drive stale payments forward, alert on old ones."""
-    from .services import payments
+    from webapp.services import payments
 
     try:
         report = payments.run_janitor()
@@ -65,7 +65,7 @@ def payments_janitor():
 @payments_cli.command("sweep")
 def payments_sweep():
     """Run one automation sweep now: due occurrences become payments (safe to run twice)."""
-    from .services import automations
+    from webapp.services import automations
 
     click.echo(automations.run_sweep().summary())
 
@@ -73,7 +73,7 @@ def payments_sweep():
 @payments_cli.command("reminders")
 def payments_reminders():
     """Send reminders for automatic payments due within each resident's lead time."""
-    from .services import automations
+    from webapp.services import automations
 
     click.echo(f"{automations.send_reminders()} reminders sent")
 
@@ -85,7 +85,7 @@ def payments_reminders():
               help="One bills provider (default: every provider configured or used that day).")
 def payments_reconcile(day, provider: str | None):
     """Compare a Lagos day's purchases with each provider's record; rerunning a day changes nothing."""
-    from .services import reconciliation
+    from webapp.services import reconciliation
 
     chosen = day.date() if day else reconciliation.previous_lagos_day()
     try:
@@ -102,7 +102,7 @@ def payments_reconcile(day, provider: str | None):
 
 def register(app: Flask) -> None:
     app.cli.add_command(payments_cli)
-    from .ledger_cli import ledger
+    from webapp.ledger_cli import ledger
 
     app.cli.add_command(ledger)
 
@@ -116,7 +116,7 @@ def register(app: Flask) -> None:
         from rq import Worker
 
         import workers
-        from webapp.services.queues import redis_connection
+        from webapp.infra.queues import redis_connection
 
         workers.use_app(current_app._get_current_object())
         worker = Worker(queues.split(","), connection=redis_connection(), name=name)
@@ -127,7 +127,7 @@ def register(app: Flask) -> None:
         """Run the single `rq cron` scheduler with the jobs declared in workers/schedule.py."""
         from rq.cron import CronScheduler
 
-        from webapp.services.queues import redis_connection
+        from webapp.infra.queues import redis_connection
 
         scheduler = CronScheduler(connection=redis_connection())
         scheduler.load_config_from_file("workers.cron")
@@ -140,7 +140,7 @@ def register(app: Flask) -> None:
         click.echo(f"Estate: {estate.name} (invite code {estate.invite_code})")
         for role, email, password in people:
             click.echo(f"  {role:<14} {email:<22} {password}")
-        from .services.catalogue import seed_catalogue
+        from webapp.services.catalogue.sync import seed_catalogue
 
         # Syncs only from providers that are configured and reachable; says why for the others.
         for report in seed_catalogue(estate):
@@ -154,12 +154,12 @@ def register(app: Flask) -> None:
     def create_admin(email: str, full_name: str, estate_name: str, password: str):
         """Create an estate admin (with --estate) or a platform admin."""
         try:
-            email = accounts.normalise_email(email)
-        except accounts.AccountError as exc:
+            email = credentials.normalise_email(email)
+        except credentials.AccountError as exc:
             raise click.BadParameter(str(exc), param_hint="--email") from exc
-        if accounts.find_user_by_email(email):
+        if credentials.find_user_by_email(email):
             raise click.ClickException(f"{email} already has an account.")
-        problem = accounts.password_problem(password, email)
+        problem = credentials.password_problem(password, email)
         if problem:
             raise click.BadParameter(problem, param_hint="--password")
         estate = None

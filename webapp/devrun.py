@@ -14,9 +14,9 @@ import sys
 import time
 from dataclasses import dataclass
 
-from .cli import DEMO_USERS
-from .config import ROOT
-from .localservices import start_redis, wait_for_port
+from webapp.cli import DEMO_USERS
+from webapp.config import ROOT
+from webapp.infra.local_services import start_redis, wait_for_port
 
 BIN = os.path.dirname(sys.executable)
 
@@ -62,7 +62,7 @@ def _gunicorn_private_flags() -> list[str]:
 def extra_services(env: dict, children: list[Child]) -> None:
     """Start the provider sandbox and point the app at it when no real keys are configured."""
     try:
-        from .sandbox.runner import start_for_devrun
+        from webapp.sandbox.runner import start_for_devrun
     except ImportError:  # the sandbox arrives with the money core
         return
     start_for_devrun(env, children, _spawn)

@@ -39,7 +39,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(500)
     def server_error(exc):
-        from .extensions import db
+        from webapp.extensions import db
 
         db.session.rollback()
         return render_error(500)

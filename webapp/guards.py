@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import abort, redirect, request, url_for
 from flask_login import current_user
 
-from .response_headers import MAX_NEXT_CHARS
+from webapp.response_headers import MAX_NEXT_CHARS
 
 
 def _to_login():

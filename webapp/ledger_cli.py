@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from .services import ledger as ledger_service
+from webapp.services import ledger as ledger_service
 
 ledger = AppGroup("ledger", help="Inspect the wallet ledger.")
 

@@ -37,7 +37,9 @@ CHOOSE_FROM_LIST = "Choose one of the options from the list."
 
 
 def _naira(kobo: int) -> str:
-    from .templating import naira  # Babel formatting lives there; imported late (templating needs Flask)
+    from webapp.presentation.templating import (
+        naira,  # Babel formatting lives there; imported late (templating needs Flask)
+    )
 
     return naira(kobo)
 

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 from webapp.services import automations
-
-from . import app_job
+from workers import app_job
 
 
 @app_job

@@ -2,16 +2,15 @@
 caught within the hour) and reminders (daily)."""
 from __future__ import annotations
 
-from webapp.services import estate_bill_jobs
-
-from . import app_job
+from webapp.services import estate_bills
+from workers import app_job
 
 
 @app_job
 def mark_overdue() -> str:
-    return f"estate bills: {estate_bill_jobs.mark_overdue()} marked overdue"
+    return f"estate bills: {estate_bills.mark_overdue()} marked overdue"
 
 
 @app_job
 def send_bill_reminders() -> str:
-    return f"estate bills: {estate_bill_jobs.send_bill_reminders()} reminders sent"
+    return f"estate bills: {estate_bills.send_bill_reminders()} reminders sent"

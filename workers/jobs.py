@@ -1,9 +1,8 @@
 """Job functions enqueued on RQ. Each loads ids and calls one service."""
 from __future__ import annotations
 
-from webapp.services import health
-
-from . import app_job
+from webapp.infra import health
+from workers import app_job
 
 
 @app_job

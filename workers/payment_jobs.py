@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from webapp.services import notify, payments, reconciliation
 from webapp.services.payments import lifecycle
-
-from . import app_job
+from workers import app_job
 
 
 @app_job

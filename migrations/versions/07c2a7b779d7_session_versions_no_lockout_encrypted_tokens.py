@@ -26,7 +26,7 @@ def _tokens(conn):
 
 
 def upgrade():
-    from webapp.services import crypto
+    from webapp.infra import crypto
 
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.alter_column('token',
@@ -45,7 +45,7 @@ def upgrade():
 
 
 def downgrade():
-    from webapp.services import crypto
+    from webapp.infra import crypto
 
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('failed_login_count', sa.INTEGER(), nullable=False, server_default='0'))

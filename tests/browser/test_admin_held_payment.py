@@ -29,7 +29,8 @@ def shared_meter(live_stack):
     wallet gets ₦20,000. Afterwards every one of these links is removed (payment history stays)."""
     from webapp.extensions import db
     from webapp.models import User
-    from webapp.services import accounts, catalogue, ledger, utility_accounts
+    from webapp.services import catalogue, ledger, utility_accounts
+    from webapp.services.identity import credentials
 
     app = live_stack.app()
     links = []
@@ -37,12 +38,12 @@ def shared_meter(live_stack):
         needed = app.config["FRAUD_SHARED_NUMBER_RESIDENTS"]
         if not needed:
             pytest.skip("the live stack runs with the shared-number fraud rule switched off")
-        ada = accounts.find_user_by_email(DEMO_RESIDENT_EMAIL)
+        ada = credentials.find_user_by_email(DEMO_RESIDENT_EMAIL)
         entry = next(e for e in catalogue.active_for_estate(ada.estate_id, "electricity")
                      if e.api_provider == "vtpass" and e.meter_type == "prepaid")
         for i in range(needed - 1):
             email = f"neighbour{i + 1}@example.com"
-            neighbour = accounts.find_user_by_email(email)
+            neighbour = credentials.find_user_by_email(email)
             if neighbour is None:
                 neighbour = User(email=email, full_name=f"Neighbour {i + 1}", role="resident", estate_id=ada.estate_id)
                 neighbour.set_password(uuid.uuid4().hex)

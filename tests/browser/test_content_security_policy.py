@@ -35,10 +35,11 @@ def paid_with_token(live_stack):
     from tests.factories_payments import make_payment, make_utility_account
     from webapp.extensions import db
     from webapp.models import UtilityProvider
-    from webapp.services import accounts, utility_accounts
+    from webapp.services import utility_accounts
+    from webapp.services.identity import credentials
 
     with live_stack.app().app_context():
-        ada = accounts.find_user_by_email(DEMO_RESIDENT_EMAIL)
+        ada = credentials.find_user_by_email(DEMO_RESIDENT_EMAIL)
         entry = db.session.scalar(select(UtilityProvider).where(
             UtilityProvider.estate_id == ada.estate_id, UtilityProvider.provider_type == "electricity",
             UtilityProvider.is_active.is_(True)).limit(1))

@@ -18,10 +18,11 @@ TOKEN_IN_GROUPS_OF_FOUR = re.compile(r"^\s*\d{4}(\s+\d{4}){4}\s*$")
 @pytest.fixture
 def no_linked_accounts(live_stack):
     """Start from a resident with no linked accounts, whatever earlier tests linked (history kept)."""
-    from webapp.services import accounts, utility_accounts
+    from webapp.services import utility_accounts
+    from webapp.services.identity import credentials
 
     with live_stack.app().app_context():
-        ada = accounts.find_user_by_email(DEMO_RESIDENT_EMAIL)
+        ada = credentials.find_user_by_email(DEMO_RESIDENT_EMAIL)
         for account in utility_accounts.list_accounts(ada.id):
             utility_accounts.remove(ada.id, account.id)
 

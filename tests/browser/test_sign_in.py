@@ -4,7 +4,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from webapp.services.accounts import GENERIC_LOGIN_ERROR
+from webapp.services.identity.credentials import GENERIC_LOGIN_ERROR
 
 from .conftest import DEMO_RESIDENT_EMAIL, DEMO_RESIDENT_PASSWORD
 from .steps import open_menu, sign_in

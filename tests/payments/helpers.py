@@ -8,10 +8,11 @@ from sqlalchemy import func, select
 
 import workers
 from webapp.extensions import db
+from webapp.infra import crypto
+from webapp.infra.queues import redis_connection
 from webapp.models import JournalEntry, Payment, UtilityAccount, UtilityProvider
 from webapp.providers import registry
-from webapp.services import catalogue, crypto, ledger, payments
-from webapp.services.queues import redis_connection
+from webapp.services import catalogue, ledger, payments
 
 PROVIDERS = ("flutterwave", "vtpass")
 

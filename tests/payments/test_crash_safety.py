@@ -46,7 +46,7 @@ def status_of(payment_id: int) -> str:
 def job_started(payment: Payment) -> bool:
     from rq.job import Job
 
-    from webapp.services.queues import redis_connection
+    from webapp.infra.queues import redis_connection
 
     return Job.fetch(payment.reference, connection=redis_connection()).get_status(refresh=True) == "started"
 

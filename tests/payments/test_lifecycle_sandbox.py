@@ -195,8 +195,8 @@ def test_any_other_number_succeeds(funded, estate, api_provider):
 def test_payment_reference_is_the_job_id_and_a_valid_vtpass_request_id(funded, estate):
     from rq.job import Job
 
+    from webapp.infra.queues import redis_connection
     from webapp.providers.vtpass_codes import is_valid_request_id
-    from webapp.services.queues import redis_connection
 
     account = link(funded, prepaid_entry(estate.id, "vtpass"), "1111111111111")
     payment = pay(funded, account)

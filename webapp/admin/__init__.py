@@ -1,7 +1,7 @@
 """The estate admin area: its own blueprint, guarded once for every route."""
 from flask import Blueprint
 
-from ..guards import require_admin
+from webapp.guards import require_admin
 
 bp = Blueprint("admin", __name__)
 
@@ -9,4 +9,4 @@ bp = Blueprint("admin", __name__)
 bp.before_request(require_admin)
 
 
-from . import audit, bills, catalogue, metrics, payments, reconciliation, routes, sessions  # noqa: E402,F401
+from webapp.admin import audit, bills, catalogue, metrics, payments, reconciliation, routes, sessions  # noqa: E402,F401

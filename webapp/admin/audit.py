@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from flask import Response, render_template, request, stream_with_context
 from flask_login import current_user
 
-from ..request_numbers import parse_page
-from ..services import audit_log
-from . import bp
-from .scope import visible_estate_ids, visible_estates
+from webapp.admin import bp
+from webapp.admin.scope import visible_estate_ids, visible_estates
+from webapp.queries import audit_log
+from webapp.request_numbers import parse_page
 
 
 def _scope() -> list[int] | None:

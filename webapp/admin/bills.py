@@ -11,14 +11,14 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from ..models import Bill
-from ..request_numbers import parse_count, parse_page
-from ..services import estate_bills
-from . import bp
-from .bill_forms import IssueBillForm
-from .catalogue_forms import ReasonForm
-from .estate_choice import chosen_estate
-from .scope import scoped, visible_estate_ids, visible_estates
+from webapp.admin import bp
+from webapp.admin.bill_forms import IssueBillForm
+from webapp.admin.catalogue_forms import ReasonForm
+from webapp.admin.estate_choice import chosen_estate
+from webapp.admin.scope import scoped, visible_estate_ids, visible_estates
+from webapp.models import Bill
+from webapp.request_numbers import parse_count, parse_page
+from webapp.services import estate_bills
 
 
 def _due_month(raw: str) -> date | None:

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
-from ..models import UtilityProvider
-from ..models.catalogue import API_PROVIDERS, UTILITY_TYPES
-from ..request_numbers import parse_page
-from ..services import catalogue_admin
-from . import bp
-from .catalogue_forms import PROVIDER_LABELS, UTILITY_LABELS, EntryForm, ReasonForm
-from .estate_choice import chosen_estate
-from .scope import scoped, visible_estate_ids, visible_estates
+from webapp.admin import bp
+from webapp.admin.catalogue_forms import PROVIDER_LABELS, UTILITY_LABELS, EntryForm, ReasonForm
+from webapp.admin.estate_choice import chosen_estate
+from webapp.admin.scope import scoped, visible_estate_ids, visible_estates
+from webapp.models import UtilityProvider
+from webapp.models.catalogue import API_PROVIDERS, UTILITY_TYPES
+from webapp.request_numbers import parse_page
+from webapp.services import catalogue
 
 
 def _filters() -> dict:
@@ -38,12 +38,12 @@ def catalogue_index():
     filters = _filters()
     page = parse_page(request.args.get("page"))
     estate_ids = [estate.id] if estate is not None else visible_estate_ids()
-    pagination = catalogue_admin.entries_page(estate_ids, page=page, **filters)
+    pagination = catalogue.entries_page(estate_ids, page=page, **filters)
     return render_template("admin/catalogue/index.html", pagination=pagination, filters=filters, estate=estate,
                            estates=visible_estates(), args=request.args, **_labels())
 
 
-def _apply_error(form: EntryForm, exc: catalogue_admin.EntryError) -> None:
+def _apply_error(form: EntryForm, exc: catalogue.EntryError) -> None:
     field = getattr(form, (exc.field or "").removesuffix("_kobo"), None)
     if field is None:
         flash(exc.message, "error")
@@ -60,8 +60,8 @@ def catalogue_new():
     form = EntryForm()
     if form.validate_on_submit():
         try:
-            entry = catalogue_admin.create_entry(estate.id, form.values(), active=form.active.data)
-        except catalogue_admin.EntryError as exc:
+            entry = catalogue.create_entry(estate.id, form.values(), active=form.active.data)
+        except catalogue.EntryError as exc:
             _apply_error(form, exc)
         else:
             flash(f"Added {entry.name}.", "success")
@@ -78,8 +78,8 @@ def catalogue_edit(entry_id: int):
         form.fill_from(entry)
     elif form.validate_on_submit():
         try:
-            catalogue_admin.update_entry(entry, form.values())
-        except catalogue_admin.EntryError as exc:
+            catalogue.update_entry(entry, form.values())
+        except catalogue.EntryError as exc:
             _apply_error(form, exc)
         else:
             flash(f"Saved {entry.name}.", "success")
@@ -96,8 +96,8 @@ def catalogue_deactivate(entry_id: int):
         flash("Keep the reason under 255 characters.", "error")
     else:
         try:
-            paused = catalogue_admin.deactivate_entry(entry, form.reason.data)
-        except catalogue_admin.EntryError as exc:
+            paused = catalogue.deactivate_entry(entry, form.reason.data)
+        except catalogue.EntryError as exc:
             flash(exc.message, "error")
         else:
             note = (f" {len(paused)} automatic payment(s) using it were paused and their residents told."
@@ -111,8 +111,8 @@ def catalogue_activate(entry_id: int):
     entry = scoped(UtilityProvider, entry_id)
     if ReasonForm().validate_on_submit():
         try:
-            catalogue_admin.activate_entry(entry)
-        except catalogue_admin.EntryError as exc:
+            catalogue.activate_entry(entry)
+        except catalogue.EntryError as exc:
             flash(exc.message, "error")
         else:
             flash(f"{entry.name} is offered to residents again.", "success")
@@ -135,7 +135,7 @@ def catalogue_sync():
         api_provider = request.form.get("api_provider", "")
         if api_provider not in API_PROVIDERS:
             abort(400)
-        outcome = catalogue_admin.apply_previewed_sync(estate.id, api_provider, request.form.get("digest", ""),
+        outcome = catalogue.apply_previewed_sync(estate.id, api_provider, request.form.get("digest", ""),
                                                        config)
         if outcome.applied:
             flash(f"Synced from {PROVIDER_LABELS[api_provider]}: {outcome.message}", "success")
@@ -145,6 +145,6 @@ def catalogue_sync():
         status = 409
     for api_provider in API_PROVIDERS:
         if api_provider not in previews:
-            previews[api_provider] = catalogue_admin.preview_sync(estate.id, api_provider, config)
+            previews[api_provider] = catalogue.preview_sync(estate.id, api_provider, config)
     return render_template("admin/catalogue/sync.html", estate=estate, previews=previews, form=ReasonForm(),
                            **_labels()), status

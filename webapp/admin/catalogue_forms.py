@@ -6,8 +6,8 @@ from wtforms import BooleanField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from ..models.catalogue import API_PROVIDERS, METER_TYPES, UTILITY_TYPES
-from ..request_numbers import NairaField, naira_text
+from webapp.models.catalogue import API_PROVIDERS, METER_TYPES, UTILITY_TYPES
+from webapp.request_numbers import NairaField, naira_text
 
 UTILITY_LABELS = {"electricity": "Electricity", "water": "Water", "internet": "Internet", "cable_tv": "Cable TV"}
 PROVIDER_LABELS = {"flutterwave": "Flutterwave", "vtpass": "VTpass"}

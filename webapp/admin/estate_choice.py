@@ -4,10 +4,10 @@ from __future__ import annotations
 from flask import abort, request
 from flask_login import current_user
 
-from ..extensions import db
-from ..models import Estate
-from ..request_numbers import parse_id
-from .scope import can_see_estate
+from webapp.admin.scope import can_see_estate
+from webapp.extensions import db
+from webapp.models import Estate
+from webapp.request_numbers import parse_id
 
 
 def chosen_estate() -> Estate | None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 from flask import render_template, request
 from flask_login import current_user
 
-from ..services import metrics
-from . import bp
-from .scope import visible_estate_ids
+from webapp.admin import bp
+from webapp.admin.scope import visible_estate_ids
+from webapp.queries import metrics
 
 
 @bp.route("/metrics/")

@@ -11,39 +11,39 @@ from collections.abc import Callable
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..models import Payment
-from ..request_numbers import parse_page
-from ..services import payment_ops
-from ..services.payments import admin_actions
-from . import bp
-from .scope import scoped, visible_estate_ids, visible_estates
+from webapp.admin import bp
+from webapp.admin.scope import scoped, visible_estate_ids, visible_estates
+from webapp.models import Payment
+from webapp.queries import payment_operations
+from webapp.request_numbers import parse_page
+from webapp.services.payments import admin_actions
 
 REASON_MAX = 200
 
 
 @bp.app_template_filter("age")
 def age_filter(when) -> str:
-    return payment_ops.age(when)
+    return payment_operations.age(when)
 
 
 @bp.route("/payments/")
 def payments_index():
-    key = request.args.get("queue", payment_ops.DEFAULT_QUEUE)
-    queue = payment_ops.QUEUES.get(key) or payment_ops.QUEUES[payment_ops.DEFAULT_QUEUE]
+    key = request.args.get("queue", payment_operations.DEFAULT_QUEUE)
+    queue = payment_operations.QUEUES.get(key) or payment_operations.QUEUES[payment_operations.DEFAULT_QUEUE]
     page = parse_page(request.args.get("page"))
     estate_ids = visible_estate_ids()
-    pagination = payment_ops.queue_page(estate_ids, queue, page=page)
+    pagination = payment_operations.queue_page(estate_ids, queue, page=page)
     return render_template(
-        "admin/payments/index.html", queue=queue, queues=payment_ops.QUEUES, pagination=pagination,
-        counts=payment_ops.queue_counts(estate_ids), bills=payment_ops.bill_titles(pagination.items),
-        alerts=payment_ops.open_alerts(estate_ids), estate_names=_estate_names(),
+        "admin/payments/index.html", queue=queue, queues=payment_operations.QUEUES, pagination=pagination,
+        counts=payment_operations.queue_counts(estate_ids), bills=payment_operations.bill_titles(pagination.items),
+        alerts=payment_operations.open_alerts(estate_ids), estate_names=_estate_names(),
     )
 
 
 @bp.route("/payments/<int:payment_id>")
 def payment_detail(payment_id: int):
     payment = scoped(Payment, payment_id)
-    return render_template("admin/payments/detail.html", detail=payment_ops.detail(payment), payment=payment,
+    return render_template("admin/payments/detail.html", detail=payment_operations.detail(payment), payment=payment,
                            estate_names=_estate_names(), reason_max=REASON_MAX)
 
 
@@ -80,8 +80,8 @@ def alert_resolve(alert_id: int):
         flash(f"Keep the note to {REASON_MAX} characters.", "error")
         return redirect(url_for("admin.payments_index"))
     try:
-        payment_ops.resolve_alert(alert_id, visible_estate_ids(), note)
-    except payment_ops.AlertNotFound:
+        payment_operations.resolve_alert(alert_id, visible_estate_ids(), note)
+    except payment_operations.AlertNotFound:
         abort(404)
     flash("Alert resolved.", "success")
     return redirect(url_for("admin.payments_index"))

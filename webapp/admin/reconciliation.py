@@ -14,13 +14,13 @@ from flask import Response, abort, render_template, request
 from flask_login import current_user
 from sqlalchemy import or_, select
 
-from ..extensions import db
-from ..models import ReconciliationMismatch, ReconciliationRun
-from ..request_numbers import parse_id, parse_page
-from ..services import reconciliation as recon
-from ..services.history import naira_plain, safe_cell
-from . import bp
-from .scope import visible_estate_ids, visible_estates
+from webapp.admin import bp
+from webapp.admin.scope import visible_estate_ids, visible_estates
+from webapp.extensions import db
+from webapp.models import ReconciliationMismatch, ReconciliationRun
+from webapp.queries.history import naira_plain, safe_cell
+from webapp.request_numbers import parse_id, parse_page
+from webapp.services import reconciliation as recon
 
 KIND_LABELS = {
     recon.LOST: "Provider succeeded, we refunded",

@@ -1,10 +1,10 @@
 from flask import render_template
 from sqlalchemy import select
 
-from ..extensions import db
-from ..models import Role, User
-from . import bp
-from .scope import visible_estates
+from webapp.admin import bp
+from webapp.admin.scope import visible_estates
+from webapp.extensions import db
+from webapp.models import Role, User
 
 
 @bp.route("/")

@@ -8,9 +8,9 @@ from flask import abort
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..extensions import db
-from ..models import Estate
-from ..request_numbers import parse_id
+from webapp.extensions import db
+from webapp.models import Estate
+from webapp.request_numbers import parse_id
 
 
 def visible_estate_ids() -> list[int]:

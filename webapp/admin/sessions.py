@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, url_for
 
-from ..models import User
-from ..services import sessions
-from . import bp
-from .scope import scoped
+from webapp.admin import bp
+from webapp.admin.scope import scoped
+from webapp.models import User
+from webapp.services.identity import sessions
 
 
 @bp.route("/residents/<int:user_id>/sign-out", methods=["POST"])

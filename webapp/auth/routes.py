@@ -4,11 +4,11 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..extensions import limiter
-from ..guards import require_login
-from ..services import accounts, sessions
-from . import bp
-from .forms import ChangePasswordForm, ConfirmSignupForm, LoginForm, LogoutForm, RegisterForm
+from webapp.auth import bp
+from webapp.auth.forms import ChangePasswordForm, ConfirmSignupForm, LoginForm, LogoutForm, RegisterForm
+from webapp.extensions import limiter
+from webapp.guards import require_login
+from webapp.services.identity import credentials, sessions
 
 TOO_MANY_SIGN_INS = "Too many sign-in attempts. Wait a few minutes, then try again."
 TOO_MANY_SIGN_UPS = "Too many sign-up attempts from your network. Wait a while, then try again."
@@ -64,14 +64,14 @@ def login():
     error = None
     if form.validate_on_submit():
         try:
-            user = accounts.authenticate(form.email.data, form.password.data)
-        except accounts.AccountError as exc:
+            user = credentials.authenticate(form.email.data, form.password.data)
+        except credentials.AccountError as exc:
             error = str(exc)
         else:
             sessions.start(user)
             return redirect(safe_next(request.args.get("next")) or _home())
     elif request.method == "POST":
-        error = accounts.GENERIC_LOGIN_ERROR
+        error = credentials.GENERIC_LOGIN_ERROR
     status = 401 if error else 200
     return render_template("auth/login.html", form=form, error=error), status
 
@@ -84,8 +84,8 @@ def register():
     form = RegisterForm()
     if form.validate_on_submit():
         try:
-            accounts.register_resident(
-                accounts.Registration(
+            credentials.register_resident(
+                credentials.Registration(
                     email=form.email.data,
                     full_name=form.full_name.data,
                     phone=form.phone.data or "",
@@ -93,7 +93,7 @@ def register():
                     invite_code=form.invite_code.data,
                 )
             )
-        except accounts.AccountError as exc:
+        except credentials.AccountError as exc:
             field = getattr(form, exc.field, None) if exc.field else None
             if field is not None:
                 field.errors.append(str(exc))
@@ -115,14 +115,14 @@ def register_sent():
 @limiter.limit(_login_limit, methods=["POST"], error_message=TOO_MANY_SIGN_INS)
 def confirm_signup(token: str):
     """The link in the sign-up email. GET only shows the form: mail scanners open links too."""
-    pending = accounts.pending_signup(token)
+    pending = credentials.pending_signup(token)
     if pending is None:
-        return render_template("auth/confirm_signup.html", form=None, error=accounts.LINK_ERROR), 400
+        return render_template("auth/confirm_signup.html", form=None, error=credentials.LINK_ERROR), 400
     form = ConfirmSignupForm()
     if form.validate_on_submit():
         try:
-            user = accounts.confirm_signup(token, form.password.data)
-        except accounts.AccountError as exc:
+            user = credentials.confirm_signup(token, form.password.data)
+        except credentials.AccountError as exc:
             form.password.errors.append(str(exc))
         else:
             sessions.start(user)
@@ -154,8 +154,8 @@ def change_password():
     if form.validate_on_submit():
         user = current_user._get_current_object()
         try:
-            accounts.change_password(user, form.current_password.data, form.new_password.data)
-        except accounts.AccountError as exc:
+            credentials.change_password(user, form.current_password.data, form.new_password.data)
+        except credentials.AccountError as exc:
             getattr(form, exc.field).errors.append(str(exc))
         else:
             sessions.start(user)  # this browser carries on under the new session version

@@ -5,7 +5,7 @@ every page here is a 404 to them.
 """
 from flask import Blueprint
 
-from ..guards import require_resident
+from webapp.guards import require_resident
 
 bp = Blueprint("automations", __name__)
 
@@ -13,4 +13,4 @@ bp = Blueprint("automations", __name__)
 bp.before_request(require_resident)
 
 
-from . import routes  # noqa: E402,F401
+from webapp.automations import routes  # noqa: E402,F401

@@ -11,14 +11,15 @@ from zoneinfo import ZoneInfo
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..request_numbers import parse_id
-from ..services import utility_accounts
-from ..services.automations import crud, settings, upcoming
-from ..services.automations.common import schedule_of
-from ..services.automations.inputs import BILL_NAMES, saved_cards
-from ..services.schedules import WEEKDAY_NAMES, describe
-from ..templating import local_time
-from . import bp
+from webapp.automations import bp
+from webapp.presentation.templating import local_time
+from webapp.queries import upcoming
+from webapp.request_numbers import parse_id
+from webapp.services import utility_accounts
+from webapp.services.automations import crud, settings
+from webapp.services.automations.common import schedule_of
+from webapp.services.automations.inputs import BILL_NAMES, saved_cards
+from webapp.services.automations.schedules import WEEKDAY_NAMES, describe
 
 TIMEZONES = ("Africa/Lagos", "Africa/Accra", "Africa/Johannesburg", "Africa/Nairobi", "Europe/London",
              "Europe/Berlin", "America/New_York", "America/Chicago", "America/Los_Angeles", "Asia/Dubai", "UTC")

@@ -1,7 +1,7 @@
 from flask_wtf import FlaskForm
 from wtforms import HiddenField
 
-from ..request_numbers import NairaField
+from webapp.request_numbers import NairaField
 
 
 class PayBillForm(FlaskForm):

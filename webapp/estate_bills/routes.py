@@ -3,12 +3,12 @@ import secrets
 from flask import abort, redirect, render_template, url_for
 from flask_login import current_user
 
-from ..errors import render_error
-from ..extensions import limiter
-from ..request_numbers import naira_text
-from ..services import estate_bills, ledger, payments
-from . import bp
-from .forms import PayBillForm
+from webapp.errors import render_error
+from webapp.estate_bills import bp
+from webapp.estate_bills.forms import PayBillForm
+from webapp.extensions import limiter
+from webapp.request_numbers import naira_text
+from webapp.services import estate_bills, ledger, payments
 
 
 def _labels() -> dict:

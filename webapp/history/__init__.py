@@ -1,7 +1,7 @@
 """Payment history, detail, CSV export and receipts for residents. Guarded once for every route."""
 from flask import Blueprint
 
-from ..guards import require_resident
+from webapp.guards import require_resident
 
 bp = Blueprint("history", __name__)
 
@@ -9,4 +9,4 @@ bp = Blueprint("history", __name__)
 bp.before_request(require_resident)
 
 
-from . import routes  # noqa: E402,F401
+from webapp.history import routes  # noqa: E402,F401

@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 from flask import Response, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
-from ..errors import render_error
-from ..extensions import limiter
-from ..models.catalogue import UTILITY_TYPES
-from ..request_numbers import parse_page
-from ..services import history
-from ..services.payments import outcomes
-from . import bp
+from webapp.errors import render_error
+from webapp.extensions import limiter
+from webapp.history import bp
+from webapp.models.catalogue import UTILITY_TYPES
+from webapp.queries import history
+from webapp.request_numbers import parse_page
+from webapp.services.payments import outcomes
 
 DEFAULT_RESEND_LIMIT = "3 per minute; 10 per day"
 RESEND_LIMITED = "You have asked for tokens to be sent again several times already. Wait a little and try again."

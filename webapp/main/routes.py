@@ -1,9 +1,12 @@
 from flask import redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from ..notifications.routes import remember_unread_count
-from ..services import charts, estate_bills, health, history, page_cache
-from . import bp
+from webapp.infra import health
+from webapp.main import bp
+from webapp.notifications.routes import remember_unread_count
+from webapp.presentation import charts, page_cache
+from webapp.queries import history
+from webapp.services import estate_bills
 
 
 @bp.route("/")

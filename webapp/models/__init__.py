@@ -1,26 +1,26 @@
 """SQLAlchemy models, one module per aggregate. Importing this package registers them all."""
-from .audit import AuditEntry
-from .automation import Automation, AutomationOccurrence, AutomationSettings, OccurrenceStatus
-from .bill import Bill, BillCategory, BillStatus, BillType
-from .catalogue import UtilityProvider
-from .estate import Estate
-from .funding import FundingIntent, FundingStatus, SavedCard
-from .ledger import Account, AccountKind, EntryKind, JournalEntry, Posting
-from .notification import EmailMessage, EmailStatus, Notification, NotificationPreference
-from .payment import (
-    AdminAlert,
-    Payment,
-    PaymentEvent,
-    PaymentKind,
-    PaymentStatus,
-    ProviderCallLog,
-    ProviderReference,
-    ProviderRefKind,
-    ReconciliationMismatch,
-    ReconciliationRun,
+from webapp.models.audit import AuditEntry
+from webapp.models.automation import Automation, AutomationOccurrence, AutomationSettings, OccurrenceStatus
+from webapp.models.bill import Bill, BillCategory, BillStatus, BillType
+from webapp.models.catalogue import UtilityProvider
+from webapp.models.estate import Estate
+from webapp.models.funding import FundingIntent, FundingStatus, SavedCard
+from webapp.models.ledger import Account, AccountKind, EntryKind, JournalEntry, Posting
+from webapp.models.notification import EmailMessage, EmailStatus, Notification, NotificationPreference
+from webapp.models.payment import (
+           AdminAlert,
+           Payment,
+           PaymentEvent,
+           PaymentKind,
+           PaymentStatus,
+           ProviderCallLog,
+           ProviderReference,
+           ProviderRefKind,
+           ReconciliationMismatch,
+           ReconciliationRun,
 )
-from .user import Role, User
-from .utility_account import UtilityAccount
+from webapp.models.user import Role, User
+from webapp.models.utility_account import UtilityAccount
 
 __all__ = ["Account", "AccountKind", "AdminAlert", "AuditEntry", "Automation", "AutomationOccurrence",
            "AutomationSettings", "Bill", "BillCategory", "BillStatus", "BillType", "EmailMessage",

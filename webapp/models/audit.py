@@ -6,8 +6,8 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .base import UTCDateTime, utcnow
+from webapp.extensions import db
+from webapp.models.base import UTCDateTime, utcnow
 
 
 class AuditEntry(db.Model):

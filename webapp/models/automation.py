@@ -19,8 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from .base import TimestampMixin, UTCDateTime
+from webapp.extensions import db
+from webapp.models.base import TimestampMixin, UTCDateTime
 
 
 class OccurrenceStatus(enum.StrEnum):

@@ -7,8 +7,8 @@ from datetime import date
 from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from .base import TimestampMixin
+from webapp.extensions import db
+from webapp.models.base import TimestampMixin
 
 
 class BillType(enum.StrEnum):

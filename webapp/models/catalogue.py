@@ -15,8 +15,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .base import TimestampMixin, UTCDateTime
+from webapp.extensions import db
+from webapp.models.base import TimestampMixin, UTCDateTime
 
 UTILITY_TYPES = ("electricity", "water", "internet", "cable_tv")
 API_PROVIDERS = ("flutterwave", "vtpass")

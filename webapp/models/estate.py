@@ -6,8 +6,8 @@ import secrets
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .base import TimestampMixin
+from webapp.extensions import db
+from webapp.models.base import TimestampMixin
 
 # Invite codes avoid look-alike characters (0/O, 1/I) so they can be read out over the phone.
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"

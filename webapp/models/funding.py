@@ -12,9 +12,9 @@ from datetime import datetime
 from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from ..services.crypto import EncryptedString
-from .base import TimestampMixin, UTCDateTime, utcnow
+from webapp.extensions import db
+from webapp.infra.crypto import EncryptedString
+from webapp.models.base import TimestampMixin, UTCDateTime, utcnow
 
 
 class FundingStatus(enum.StrEnum):

@@ -21,8 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from .base import UTCDateTime, utcnow
+from webapp.extensions import db
+from webapp.models.base import UTCDateTime, utcnow
 
 
 class AccountKind(enum.StrEnum):

@@ -11,8 +11,8 @@ from datetime import datetime
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .base import UTCDateTime, utcnow
+from webapp.extensions import db
+from webapp.models.base import UTCDateTime, utcnow
 
 
 class Notification(db.Model):

@@ -18,9 +18,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from ..services.crypto import EncryptedString, mask
-from .base import TimestampMixin, UTCDateTime, utcnow
+from webapp.extensions import db
+from webapp.infra.crypto import EncryptedString, mask
+from webapp.models.base import TimestampMixin, UTCDateTime, utcnow
 
 
 class PaymentStatus(enum.StrEnum):

@@ -9,8 +9,8 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..extensions import db
-from .base import TimestampMixin, UTCDateTime
+from webapp.extensions import db
+from webapp.models.base import TimestampMixin, UTCDateTime
 
 
 def hash_password(password: str) -> str:

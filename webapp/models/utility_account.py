@@ -6,9 +6,9 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from ..services.crypto import EncryptedString, mask
-from .base import TimestampMixin, UTCDateTime
+from webapp.extensions import db
+from webapp.infra.crypto import EncryptedString, mask
+from webapp.models.base import TimestampMixin, UTCDateTime
 
 
 class UtilityAccount(TimestampMixin, db.Model):

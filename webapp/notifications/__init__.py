@@ -1,7 +1,7 @@
 """The notification inbox, preferences and development outbox. Guarded once: any signed-in person."""
 from flask import Blueprint
 
-from ..guards import require_login
+from webapp.guards import require_login
 
 bp = Blueprint("notifications", __name__)
 
@@ -9,4 +9,4 @@ bp = Blueprint("notifications", __name__)
 bp.before_request(require_login)
 
 
-from . import routes  # noqa: E402,F401
+from webapp.notifications import routes  # noqa: E402,F401

@@ -8,10 +8,10 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..request_numbers import parse_page
-from ..services import notify
-from ..services.notify import inbox, outbox, preferences
-from . import bp
+from webapp.notifications import bp
+from webapp.request_numbers import parse_page
+from webapp.services import notify
+from webapp.services.notify import inbox, outbox, preferences
 
 _UNREAD_KEY = "autopay.unread_notifications"
 

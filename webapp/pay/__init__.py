@@ -1,7 +1,7 @@
 """Pay now: choose an account and amount, confirm, then watch the payment finish live."""
 from flask import Blueprint
 
-from ..guards import require_resident
+from webapp.guards import require_resident
 
 bp = Blueprint("pay", __name__)
 
@@ -9,4 +9,4 @@ bp = Blueprint("pay", __name__)
 bp.before_request(require_resident)
 
 
-from . import routes  # noqa: E402,F401
+from webapp.pay import routes  # noqa: E402,F401

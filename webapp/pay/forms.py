@@ -2,7 +2,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField
 from wtforms.validators import InputRequired
 
-from ..request_numbers import MAX_AMOUNT_KOBO, CountField, IdField, NairaField
+from webapp.request_numbers import MAX_AMOUNT_KOBO, CountField, IdField, NairaField
 
 
 class PayForm(FlaskForm):

@@ -3,14 +3,14 @@ import secrets
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..errors import render_error
-from ..extensions import limiter
-from ..request_numbers import MAX_AMOUNT_KOBO, naira_text, parse_count
-from ..services import payments
-from ..services.utility_accounts import list_accounts
-from ..templating import naira
-from . import bp
-from .forms import ConfirmForm, PayForm
+from webapp.errors import render_error
+from webapp.extensions import limiter
+from webapp.pay import bp
+from webapp.pay.forms import ConfirmForm, PayForm
+from webapp.presentation.templating import naira
+from webapp.request_numbers import MAX_AMOUNT_KOBO, naira_text, parse_count
+from webapp.services import payments
+from webapp.services.utility_accounts import list_accounts
 
 
 def _pay_form() -> PayForm:

@@ -3,7 +3,7 @@
 Get a client through ``registry.utility_service`` / ``registry.funding_client``; catch
 ``ProviderError`` and act on its ``error_class`` (see ``base``).
 """
-from .base import (
+from webapp.providers.base import (
     CatalogueItem,
     CheckoutSession,
     CustomerInfo,
@@ -18,7 +18,7 @@ from .base import (
     SavedCard,
     UtilityServiceInterface,
 )
-from .registry import funding_client, utility_service
+from webapp.providers.registry import funding_client, utility_service
 
 __all__ = [
     "CatalogueItem", "CheckoutSession", "CustomerInfo", "ErrorClass", "FundingVerification", "PaymentErrorType",

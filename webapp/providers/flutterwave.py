@@ -36,8 +36,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from .amounts import amount_problem, kobo_to_naira, naira_to_kobo
-from .base import (
+from webapp.providers.amounts import amount_problem, kobo_to_naira, naira_to_kobo
+from webapp.providers.base import (
     CallLogger,
     CatalogueItem,
     CatalogueItemLike,
@@ -49,7 +49,7 @@ from .base import (
     PurchaseResult,
     UtilityServiceInterface,
 )
-from .flutterwave_common import (
+from webapp.providers.flutterwave_common import (
     NOT_FOUND_WORDS,
     classify_refusal,
     data_of,
@@ -59,9 +59,9 @@ from .flutterwave_common import (
     message_text,
     status_of,
 )
-from .flutterwave_funding import FlutterwaveFundingClient
-from .http import ProviderHttp, Reply
-from .tokens import token_and_units
+from webapp.providers.flutterwave_funding import FlutterwaveFundingClient
+from webapp.providers.http import ProviderHttp, Reply
+from webapp.providers.tokens import token_and_units
 
 __all__ = ["FlutterwaveUtilityService", "FlutterwaveFundingClient"]
 

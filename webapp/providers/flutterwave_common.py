@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .base import ErrorClass, PaymentErrorType
-from .http import Reply
+from webapp.providers.base import ErrorClass, PaymentErrorType
+from webapp.providers.http import Reply
 
 NOT_FOUND_WORDS = ("not found", "no transaction", "no record", "does not exist", "doesn't exist", "no bill")
 _UNCLEAR_WORDS = ("timeout", "timed out", "requery", "pending", "processing", "in progress")

@@ -10,9 +10,16 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from .amounts import kobo_to_naira, naira_to_kobo
-from .base import CallLogger, CheckoutSession, ErrorClass, FundingVerification, PaymentErrorType, ProviderError
-from .flutterwave_common import (
+from webapp.providers.amounts import kobo_to_naira, naira_to_kobo
+from webapp.providers.base import (
+    CallLogger,
+    CheckoutSession,
+    ErrorClass,
+    FundingVerification,
+    PaymentErrorType,
+    ProviderError,
+)
+from webapp.providers.flutterwave_common import (
     NOT_FOUND_WORDS,
     classify_refusal,
     data_of,
@@ -20,7 +27,7 @@ from .flutterwave_common import (
     message_text,
     status_of,
 )
-from .http import ProviderHttp, Reply, header_value
+from webapp.providers.http import ProviderHttp, Reply, header_value
 
 FUNDING_STATUS = {
     "successful": "success", "success": "success", "completed": "success",

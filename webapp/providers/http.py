@@ -30,9 +30,9 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from .amounts import dumps
-from .base import CallLogger, ErrorClass, PaymentErrorType, ProviderCall, ProviderError
-from .redact import Redactor
+from webapp.providers.amounts import dumps
+from webapp.providers.base import CallLogger, ErrorClass, PaymentErrorType, ProviderCall, ProviderError
+from webapp.providers.redact import Redactor
 
 log = logging.getLogger("webapp.providers")
 

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from .amounts import plain_kobo
-from .base import (
+from webapp.providers.amounts import plain_kobo
+from webapp.providers.base import (
     CallLogger,
     CheckoutSession,
     ErrorClass,
@@ -24,7 +24,7 @@ from .base import (
     ProviderError,
     SavedCard,
 )
-from .http import ProviderHttp, Reply, header_value
+from webapp.providers.http import ProviderHttp, Reply, header_value
 
 REFERENCE = re.compile(r"^[A-Za-z0-9.=-]+$")
 FUNDING_STATUS = {"success": "success", "failed": "failed", "abandoned": "abandoned", "reversed": "reversed"}

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .tokens import TOKEN_KEYS, parse_token
+from webapp.providers.tokens import TOKEN_KEYS, parse_token
 
 MASK = "***"
 

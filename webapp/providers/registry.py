@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .base import CallLogger, ProviderConfigError, UtilityServiceInterface
-from .flutterwave import FlutterwaveFundingClient, FlutterwaveUtilityService
-from .paystack import PaystackFundingClient
-from .vtpass import VTpassUtilityService
+from webapp.providers.base import CallLogger, ProviderConfigError, UtilityServiceInterface
+from webapp.providers.flutterwave import FlutterwaveFundingClient, FlutterwaveUtilityService
+from webapp.providers.paystack import PaystackFundingClient
+from webapp.providers.vtpass import VTpassUtilityService
 
 FundingClient = PaystackFundingClient | FlutterwaveFundingClient
 

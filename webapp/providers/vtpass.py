@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .amounts import amount_problem, kobo_to_naira, naira_to_kobo
-from .base import (
+from webapp.providers.amounts import amount_problem, kobo_to_naira, naira_to_kobo
+from webapp.providers.base import (
     CallLogger,
     CatalogueItem,
     CatalogueItemLike,
@@ -25,9 +25,9 @@ from .base import (
     PurchaseResult,
     UtilityServiceInterface,
 )
-from .http import ProviderHttp, Reply
-from .tokens import token_and_units
-from .vtpass_codes import (
+from webapp.providers.http import ProviderHttp, Reply
+from webapp.providers.tokens import token_and_units
+from webapp.providers.vtpass_codes import (
     ERRORS,
     FAILED,
     LIKELY_DUPLICATE_WAIT_SECONDS,

@@ -12,7 +12,7 @@ import secrets
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from .base import ErrorClass, PaymentErrorType
+from webapp.providers.base import ErrorClass, PaymentErrorType
 
 LAGOS = ZoneInfo("Africa/Lagos")
 

@@ -8,8 +8,8 @@ import sys
 
 from werkzeug.serving import make_server
 
-from .app import create_sandbox_app
-from .runner import SandboxInProduction, refuse_in_production
+from webapp.sandbox.app import create_sandbox_app
+from webapp.sandbox.runner import SandboxInProduction, refuse_in_production
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

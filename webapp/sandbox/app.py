@@ -6,9 +6,9 @@ import time
 from flask import Blueprint, Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from . import bills, checkout, flutterwave, flutterwave_funding, paystack, vtpass
-from .state import KnobError, State
-from .wire import state
+from webapp.sandbox import bills, checkout, flutterwave, flutterwave_funding, paystack, vtpass
+from webapp.sandbox.state import KnobError, State
+from webapp.sandbox.wire import state
 
 PREFIXES = {"flutterwave": "/flutterwave/v3", "vtpass": "/vtpass/api", "paystack": "/paystack"}
 

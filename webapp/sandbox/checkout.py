@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request
 
-from . import flutterwave_funding, funding, paystack
-from .wire import naira_display, state
+from webapp.sandbox import flutterwave_funding, funding, paystack
+from webapp.sandbox.wire import naira_display, state
 
 bp = Blueprint("checkout", __name__)
 

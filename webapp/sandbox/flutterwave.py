@@ -23,10 +23,10 @@ from datetime import date, timedelta
 
 from flask import Blueprint, jsonify, request
 
-from . import bills, catalogue, customers, funding
-from .catalogue import Product
-from .keys import SANDBOX_CREDENTIALS
-from .wire import bearer_ok, drop_connection, naira, naira_display, parse_naira, request_body, state
+from webapp.sandbox import bills, catalogue, customers, funding
+from webapp.sandbox.catalogue import Product
+from webapp.sandbox.keys import SANDBOX_CREDENTIALS
+from webapp.sandbox.wire import bearer_ok, drop_connection, naira, naira_display, parse_naira, request_body, state
 
 bp = Blueprint("flutterwave_bills", __name__)
 

@@ -6,11 +6,11 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, request, url_for
 
-from . import funding
-from .flutterwave import check_auth, error, ok
-from .keys import SANDBOX_CREDENTIALS
-from .state import FundingTxn
-from .wire import naira, parse_naira, request_body, state
+from webapp.sandbox import funding
+from webapp.sandbox.flutterwave import check_auth, error, ok
+from webapp.sandbox.keys import SANDBOX_CREDENTIALS
+from webapp.sandbox.state import FundingTxn
+from webapp.sandbox.wire import naira, parse_naira, request_body, state
 
 bp = Blueprint("flutterwave_funding", __name__)
 bp.before_request(check_auth)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from .state import FundingTxn, State
+from webapp.sandbox.state import FundingTxn, State
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, jsonify, request, url_for
 
-from . import funding
-from .keys import SANDBOX_CREDENTIALS
-from .state import FundingTxn
-from .wire import bearer_ok, parse_kobo, request_body, state
+from webapp.sandbox import funding
+from webapp.sandbox.keys import SANDBOX_CREDENTIALS
+from webapp.sandbox.state import FundingTxn
+from webapp.sandbox.wire import bearer_ok, parse_kobo, request_body, state
 
 bp = Blueprint("paystack", __name__)
 

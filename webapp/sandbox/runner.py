@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import requests
 
-from ..localservices import free_port, wait_for_port
-from .app import PREFIXES
-from .keys import SANDBOX_CREDENTIALS
+from webapp.infra.local_services import free_port, wait_for_port
+from webapp.sandbox.app import PREFIXES
+from webapp.sandbox.keys import SANDBOX_CREDENTIALS
 
 # Knobs the command line takes; any other knob is applied with configure() once the server is up.
 CLI_KNOBS = {"latency": "--latency", "fault_rate": "--fault-rate", "seed": "--seed",

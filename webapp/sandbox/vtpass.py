@@ -9,9 +9,9 @@ from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, jsonify, request
 
-from . import bills, catalogue, customers
-from .keys import SANDBOX_CREDENTIALS
-from .wire import drop_connection, naira, naira_text, parse_naira, request_body, same_secret, state
+from webapp.sandbox import bills, catalogue, customers
+from webapp.sandbox.keys import SANDBOX_CREDENTIALS
+from webapp.sandbox.wire import drop_connection, naira, naira_text, parse_naira, request_body, same_secret, state
 
 bp = Blueprint("vtpass", __name__)
 

@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 
 from flask import current_app, request
 
-from .state import Seconds, State
+from webapp.sandbox.state import Seconds, State
 
 
 def state() -> State:

@@ -7,8 +7,8 @@ from datetime import date, datetime
 from flask import has_request_context, request
 from flask_login import current_user
 
-from ..extensions import db
-from ..models.audit import AuditEntry
+from webapp.extensions import db
+from webapp.models.audit import AuditEntry
 
 
 def _plain(value):

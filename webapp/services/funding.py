@@ -29,16 +29,16 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
-from ..models import Account, User
-from ..models.base import utcnow
-from ..models.funding import FINAL, FundingIntent, FundingStatus, Gateway, SavedCard
-from ..providers import registry
-from ..providers.base import ProviderConfigError, ProviderError
-from ..templating import naira
-from . import audit, ledger, notify
-from .payments import bill_events
-from .payments.calls import persist as persist_calls
+from webapp.extensions import db
+from webapp.models import Account, User
+from webapp.models.base import utcnow
+from webapp.models.funding import FINAL, FundingIntent, FundingStatus, Gateway, SavedCard
+from webapp.presentation.templating import naira
+from webapp.providers import registry
+from webapp.providers.base import ProviderConfigError, ProviderError
+from webapp.services import audit, ledger, notify
+from webapp.services.payments import bill_events
+from webapp.services.payments.calls import persist as persist_calls
 
 log = logging.getLogger(__name__)
 

@@ -20,13 +20,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from ..extensions import db
-from ..models.base import utcnow
-from ..models.catalogue import DEFAULT_LABELS, UTILITY_TYPES, UtilityProvider
-from ..models.payment import ProviderCallLog
-from ..models.utility_account import UtilityAccount
-from ..providers import registry
-from ..providers.base import (
+from webapp.extensions import db
+from webapp.infra import crypto
+from webapp.models.base import utcnow
+from webapp.models.catalogue import DEFAULT_LABELS, UTILITY_TYPES, UtilityProvider
+from webapp.models.payment import ProviderCallLog
+from webapp.models.utility_account import UtilityAccount
+from webapp.providers import registry
+from webapp.providers.base import (
     CustomerInfo,
     ErrorClass,
     PaymentErrorType,
@@ -34,7 +35,7 @@ from ..providers.base import (
     ProviderConfigError,
     ProviderError,
 )
-from . import catalogue, crypto
+from webapp.services import catalogue
 
 NICKNAME_MAX = 60
 GENERIC_LABEL = "Meter or card number"

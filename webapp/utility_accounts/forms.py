@@ -9,8 +9,8 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import Length, Optional
 
-from ..request_numbers import parse_id
-from ..services.utility_accounts import NICKNAME_MAX
+from webapp.request_numbers import parse_id
+from webapp.services.utility_accounts import NICKNAME_MAX
 
 
 def _strip(value):

@@ -9,11 +9,11 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
-from ..extensions import limiter
-from ..services import utility_accounts
-from ..services.utility_accounts import AccountError
-from . import bp
-from .forms import LinkAccountForm, RemoveForm, RenameForm
+from webapp.extensions import limiter
+from webapp.services import utility_accounts
+from webapp.services.utility_accounts import AccountError
+from webapp.utility_accounts import bp
+from webapp.utility_accounts.forms import LinkAccountForm, RemoveForm, RenameForm
 
 NEW_TEMPLATE = "utility_accounts/new.html"
 DEFAULT_VALIDATION_LIMIT = "30 per minute"

@@ -1,7 +1,7 @@
 """The resident's wallet: balance, statement and funding. Guarded once for every route."""
 from flask import Blueprint
 
-from ..guards import require_resident
+from webapp.guards import require_resident
 
 bp = Blueprint("wallet", __name__)
 
@@ -9,4 +9,4 @@ bp = Blueprint("wallet", __name__)
 bp.before_request(require_resident)
 
 
-from . import routes  # noqa: E402,F401
+from webapp.wallet import routes  # noqa: E402,F401

@@ -6,7 +6,7 @@ from wtforms import RadioField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
-from ..request_numbers import NairaField
+from webapp.request_numbers import NairaField
 
 
 class FundForm(FlaskForm):

@@ -4,10 +4,10 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..request_numbers import parse_page
-from ..services import funding
-from . import bp
-from .forms import FundForm
+from webapp.request_numbers import parse_page
+from webapp.services import funding
+from webapp.wallet import bp
+from webapp.wallet.forms import FundForm
 
 STATEMENT_PER_PAGE = 20
 # Where each gateway puts our reference when it sends the resident back.

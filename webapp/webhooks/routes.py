@@ -13,10 +13,10 @@ import logging
 from flask import current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..extensions import limiter
-from ..services import funding
-from ..services.payments import bill_events
-from . import bp
+from webapp.extensions import limiter
+from webapp.services import funding
+from webapp.services.payments import bill_events
+from webapp.webhooks import bp
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Automations (recurring payments): schedules, the sweep, reminders and the upcoming view."""
-from .common import automation_spend_this_month, schedule_of, settings_for
-from .reminders import send_reminders
-from .sweep import SweepReport, run_sweep
+from webapp.services.automations.common import automation_spend_this_month, schedule_of, settings_for
+from webapp.services.automations.reminders import send_reminders
+from webapp.services.automations.sweep import SweepReport, run_sweep
 
 __all__ = ["SweepReport", "automation_spend_this_month", "run_sweep", "schedule_of", "send_reminders",
            "settings_for"]

@@ -6,10 +6,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from ...extensions import db
-from ...models import Payment
-from ...models.automation import Automation, AutomationSettings
-from ..schedules import Schedule
+from webapp.extensions import db
+from webapp.models import Payment
+from webapp.models.automation import Automation, AutomationSettings
+from webapp.services.automations.schedules import Schedule
 
 OPEN_OR_PAID = ("created", "held", "debited", "submitted", "unknown", "succeeded")
 

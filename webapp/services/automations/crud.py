@@ -16,11 +16,19 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ...extensions import db
-from ...models import Automation, AutomationOccurrence, User
-from ...models.base import utcnow
-from .common import schedule_of
-from .inputs import BILL_NAMES, PRIORITIES, AutomationError, naira_text, parse_schedule, read_automation, today_in
+from webapp.extensions import db
+from webapp.models import Automation, AutomationOccurrence, User
+from webapp.models.base import utcnow
+from webapp.services.automations.common import schedule_of
+from webapp.services.automations.inputs import (
+    BILL_NAMES,
+    PRIORITIES,
+    AutomationError,
+    naira_text,
+    parse_schedule,
+    read_automation,
+    today_in,
+)
 
 OFF, ON, PAUSED, FINISHED = "off", "on", "paused", "finished"
 PRIORITY_NAMES = {number: name for name, number in PRIORITIES.items()}

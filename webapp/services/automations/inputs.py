@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 
-from ...extensions import db
-from ...models import SavedCard, User, UtilityAccount
-from ...models.bill import CLUSTER_BILL_TYPES
-from ...request_numbers import parse_count, parse_id, parse_naira
-from .. import catalogue, utility_accounts
-from ..schedules import KINDS, UNITS, Schedule, ScheduleError
+from webapp.extensions import db
+from webapp.models import SavedCard, User, UtilityAccount
+from webapp.models.bill import CLUSTER_BILL_TYPES
+from webapp.request_numbers import parse_count, parse_id, parse_naira
+from webapp.services import catalogue, utility_accounts
+from webapp.services.automations.schedules import KINDS, UNITS, Schedule, ScheduleError
 
 PRIORITIES = {"high": 3, "normal": 2, "low": 1}
 BILL_TYPES = tuple(t.value for t in CLUSTER_BILL_TYPES)

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from ...extensions import db
-from ...models import Payment
-from ...models.automation import Automation, AutomationOccurrence
-from ...models.base import utcnow
-from .. import notify
-from .common import settings_for
+from webapp.extensions import db
+from webapp.models import Payment
+from webapp.models.automation import Automation, AutomationOccurrence
+from webapp.models.base import utcnow
+from webapp.services import notify
+from webapp.services.automations.common import settings_for
 
 
 def automation_id_for(payment_id: int) -> int | None:

@@ -5,11 +5,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from ...extensions import db
-from ...models.automation import Automation
-from ...models.base import utcnow
-from .. import notify
-from .common import settings_for
+from webapp.extensions import db
+from webapp.models.automation import Automation
+from webapp.models.base import utcnow
+from webapp.services import notify
+from webapp.services.automations.common import settings_for
 
 MAX_LEAD = timedelta(days=7)
 

@@ -12,11 +12,11 @@ from collections.abc import Mapping
 
 from sqlalchemy import select
 
-from ...extensions import db
-from ...models import AutomationSettings, User
-from ...request_numbers import parse_count, parse_naira
-from .common import settings_for
-from .inputs import naira_text
+from webapp.extensions import db
+from webapp.models import AutomationSettings, User
+from webapp.request_numbers import parse_count, parse_naira
+from webapp.services.automations.common import settings_for
+from webapp.services.automations.inputs import naira_text
 
 ZERO = re.compile(r"₦?\s*0+(\.0{1,2})?")
 

@@ -18,14 +18,23 @@ from sqlalchemy import select, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from ...extensions import db
-from ...models import Bill, Payment, PaymentStatus, User
-from ...models.automation import Automation, AutomationOccurrence, OccurrenceStatus
-from ...models.base import utcnow
-from .. import ledger, notify, payments
-from ..allocation import FULL, INSUFFICIENT_FUNDS, LIMIT_REACHED, PARTIAL, Decision, Limits, Request, allocate
-from .common import automation_spend_this_month, schedule_of, settings_for
-from .targets import desired_amounts
+from webapp.extensions import db
+from webapp.models import Bill, Payment, PaymentStatus, User
+from webapp.models.automation import Automation, AutomationOccurrence, OccurrenceStatus
+from webapp.models.base import utcnow
+from webapp.services import ledger, notify, payments
+from webapp.services.automations.allocation import (
+    FULL,
+    INSUFFICIENT_FUNDS,
+    LIMIT_REACHED,
+    PARTIAL,
+    Decision,
+    Limits,
+    Request,
+    allocate,
+)
+from webapp.services.automations.common import automation_spend_this_month, schedule_of, settings_for
+from webapp.services.automations.targets import desired_amounts
 
 log = logging.getLogger(__name__)
 Occ = OccurrenceStatus

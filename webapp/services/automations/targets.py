@@ -10,11 +10,11 @@ from flask import current_app
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from ...extensions import db
-from ...models import Bill, BillStatus
-from ...models.automation import Automation, AutomationOccurrence, OccurrenceStatus
-from ...providers import registry
-from ...providers.base import ProviderError
+from webapp.extensions import db
+from webapp.models import Bill, BillStatus
+from webapp.models.automation import Automation, AutomationOccurrence, OccurrenceStatus
+from webapp.providers import registry
+from webapp.providers.base import ProviderError
 
 log = logging.getLogger(__name__)
 OPEN_BILLS = (BillStatus.PENDING.value, BillStatus.PARTIALLY_PAID.value, BillStatus.OVERDUE.value)

@@ -4,9 +4,9 @@ Use it as ``from webapp.services import ledger; ledger.post_entry(...)``. Every 
 writes flushes inside the caller's transaction and leaves the commit to the caller, so a payment's
 status change and its money movement commit together.
 """
-from .accounts import balance, estate_account, system_account, wallet_account, wallet_balance
-from .entries import entry_postings, find_entry, post_entry
-from .errors import (
+from webapp.services.ledger.accounts import balance, estate_account, system_account, wallet_account, wallet_balance
+from webapp.services.ledger.entries import entry_postings, find_entry, post_entry
+from webapp.services.ledger.errors import (
     IdempotencyConflict,
     InsufficientFunds,
     InvalidPostings,
@@ -14,8 +14,8 @@ from .errors import (
     NothingToRefund,
     UnknownAccount,
 )
-from .invariants import check_invariants, ledger_counts, register_invariant, registered_invariants
-from .movements import (
+from webapp.services.ledger.invariants import check_invariants, ledger_counts, register_invariant, registered_invariants
+from webapp.services.ledger.movements import (
     credit_funding,
     debit_payment,
     funding_credit_key,
@@ -25,7 +25,7 @@ from .movements import (
     payment_refund_key,
     refund_payment,
 )
-from .statements import StatementLine, statement
+from webapp.services.ledger.statements import StatementLine, statement
 
 __all__ = [
     "IdempotencyConflict",

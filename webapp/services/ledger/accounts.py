@@ -4,9 +4,9 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ...extensions import db
-from ...models import Account, AccountKind, Estate, User
-from .errors import UnknownAccount
+from webapp.extensions import db
+from webapp.models import Account, AccountKind, Estate, User
+from webapp.services.ledger.errors import UnknownAccount
 
 # Fixed system accounts. They stand for money outside the platform (gateway inflow, what we owe
 # a bills provider, fee income), so their sign is bookkeeping, not a spending limit: a resident's

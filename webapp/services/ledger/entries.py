@@ -7,9 +7,9 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from ...extensions import db
-from ...models import Account, JournalEntry, Posting
-from .errors import IdempotencyConflict, InsufficientFunds, InvalidPostings, UnknownAccount
+from webapp.extensions import db
+from webapp.models import Account, JournalEntry, Posting
+from webapp.services.ledger.errors import IdempotencyConflict, InsufficientFunds, InvalidPostings, UnknownAccount
 
 KIND_RE = re.compile(r"^[a-z][a-z_]{0,31}$")
 MAX_KEY_LENGTH = 200

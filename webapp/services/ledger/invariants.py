@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 from sqlalchemy import func, literal, select
 
-from ...extensions import db
-from ...models import Account, JournalEntry, Posting
+from webapp.extensions import db
+from webapp.models import Account, JournalEntry, Posting
 
 log = logging.getLogger(__name__)
 

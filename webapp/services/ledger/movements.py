@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ...extensions import db
-from ...models import Account, EntryKind, JournalEntry
-from .accounts import estate_account, system_account, wallet_account
-from .entries import entry_postings, find_entry, post_entry
-from .errors import InvalidPostings, NothingToRefund
+from webapp.extensions import db
+from webapp.models import Account, EntryKind, JournalEntry
+from webapp.services.ledger.accounts import estate_account, system_account, wallet_account
+from webapp.services.ledger.entries import entry_postings, find_entry, post_entry
+from webapp.services.ledger.errors import InvalidPostings, NothingToRefund
 
 FUNDING_GATEWAYS = ("paystack", "flutterwave")
 BILLS_PROVIDERS = ("flutterwave", "vtpass")

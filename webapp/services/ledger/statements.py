@@ -8,8 +8,8 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from ...extensions import db
-from ...models import Posting
+from webapp.extensions import db
+from webapp.models import Posting
 
 MAX_PER_PAGE = 100
 

@@ -9,12 +9,25 @@ Callers::
     db.session.commit()             # the notification commits with the state change
     notify.enqueue_pending_emails()  # then hand the email to a worker
 """
-from .channels import Channel, EmailChannel, InAppChannel, NotificationMessage, all_channels, register
-from .events import DEFAULT_CHANNELS, EVENT_LABELS, NotificationEvent, default_enabled
-from .inbox import inbox_page, mark_all_read, mark_read, unread_count
-from .outbox import DeliveryReport, EmailDeliveryError, deliver, deliver_queued, enqueue_pending_emails
-from .preferences import PreferenceError, enabled_channels, set_preference
-from .service import NotificationError, Recipient, notify, recipient
+from webapp.services.notify.channels import (
+    Channel,
+    EmailChannel,
+    InAppChannel,
+    NotificationMessage,
+    all_channels,
+    register,
+)
+from webapp.services.notify.events import DEFAULT_CHANNELS, EVENT_LABELS, NotificationEvent, default_enabled
+from webapp.services.notify.inbox import inbox_page, mark_all_read, mark_read, unread_count
+from webapp.services.notify.outbox import (
+    DeliveryReport,
+    EmailDeliveryError,
+    deliver,
+    deliver_queued,
+    enqueue_pending_emails,
+)
+from webapp.services.notify.preferences import PreferenceError, enabled_channels, set_preference
+from webapp.services.notify.service import NotificationError, Recipient, notify, recipient
 
 __all__ = [
     "DEFAULT_CHANNELS", "EVENT_LABELS", "Channel", "DeliveryReport", "EmailChannel", "EmailDeliveryError",

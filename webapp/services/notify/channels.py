@@ -9,10 +9,10 @@ from flask import current_app, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from ...extensions import db
-from ...models import EmailMessage, Notification, User
-from .dedup import insert_once
-from .events import NotificationEvent
+from webapp.extensions import db
+from webapp.models import EmailMessage, Notification, User
+from webapp.services.notify.dedup import insert_once
+from webapp.services.notify.events import NotificationEvent
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select, update
 
-from ...extensions import db
-from ...models import Notification
-from ...models.base import utcnow
+from webapp.extensions import db
+from webapp.models import Notification
+from webapp.models.base import utcnow
 
 PER_PAGE = 20
 

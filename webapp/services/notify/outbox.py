@@ -17,12 +17,12 @@ from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import or_, select, update
 
-from ...extensions import db
-from ...models import EmailMessage, EmailStatus, Role, User
-from ...models.base import utcnow
-from .. import queues
-from . import smtp
-from .channels import PENDING_EMAILS_KEY
+from webapp.extensions import db
+from webapp.infra import queues
+from webapp.models import EmailMessage, EmailStatus, Role, User
+from webapp.models.base import utcnow
+from webapp.services.notify import smtp
+from webapp.services.notify.channels import PENDING_EMAILS_KEY
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ...extensions import db
-from ...models import NotificationPreference
-from .channels import all_channels, channel_names
-from .events import EVENT_LABELS, NotificationEvent, default_enabled
+from webapp.extensions import db
+from webapp.models import NotificationPreference
+from webapp.services.notify.channels import all_channels, channel_names
+from webapp.services.notify.events import EVENT_LABELS, NotificationEvent, default_enabled
 
 
 class PreferenceError(ValueError):

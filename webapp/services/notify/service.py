@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...extensions import db
-from ...models import User
-from .channels import NotificationMessage, all_channels
-from .events import NotificationEvent
-from .preferences import enabled_channels
+from webapp.extensions import db
+from webapp.models import User
+from webapp.services.notify.channels import NotificationMessage, all_channels
+from webapp.services.notify.events import NotificationEvent
+from webapp.services.notify.preferences import enabled_channels
 
 MAX_DEDUP_KEY = 190  # the email row appends ":email" to it
 

@@ -1,6 +1,6 @@
 """Payments: one-time purchases now, automations later, all through one lifecycle (DESIGN §4)."""
-from . import admin_actions, invariants  # noqa: F401  (registers the payment invariants with the ledger check)
-from .creation import (
+from webapp.services.payments import admin_actions, invariants  # noqa: F401  (registers the payment invariants with the ledger check)
+from webapp.services.payments.creation import (
     PaymentRequestError,
     Quote,
     SubmitKeyTaken,
@@ -14,10 +14,10 @@ from .creation import (
     payment_for_submit_key,
     quote,
 )
-from .janitor import JanitorErrors, JanitorReport
-from .janitor import run_pass as run_janitor
-from .lifecycle import TransientPaymentError, process, requery, submit
-from .manager import UtilityPaymentManager
+from webapp.services.payments.janitor import JanitorErrors, JanitorReport
+from webapp.services.payments.janitor import run_pass as run_janitor
+from webapp.services.payments.lifecycle import TransientPaymentError, process, requery, submit
+from webapp.services.payments.manager import UtilityPaymentManager
 
 __all__ = [
     "JanitorErrors", "JanitorReport", "PaymentRequestError", "Quote", "SubmitKeyTaken", "TransientPaymentError",

@@ -5,10 +5,10 @@ admin may see; these functions still refuse moves the lifecycle does not allow.
 """
 from __future__ import annotations
 
-from ...extensions import db
-from ...models import Payment, PaymentStatus
-from .. import audit, ledger, notify
-from . import creation, lifecycle, state
+from webapp.extensions import db
+from webapp.models import Payment, PaymentStatus
+from webapp.services import audit, ledger, notify
+from webapp.services.payments import creation, lifecycle, state
 
 S = PaymentStatus
 # The audit log is read by admins and kept for years: a token goes in masked, never whole.
@@ -20,7 +20,7 @@ class ActionRefused(ValueError):
 
 
 def _naira(kobo: int) -> str:
-    from ...templating import naira
+    from webapp.presentation.templating import naira
 
     return naira(kobo)
 

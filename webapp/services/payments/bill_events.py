@@ -22,10 +22,10 @@ from rq.exceptions import DuplicateJobError
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload
 
-from ...extensions import db
-from ...models.payment import Payment, ProviderReference, ProviderRefKind
-from ...providers.http import header_value
-from .. import queues
+from webapp.extensions import db
+from webapp.infra import queues
+from webapp.models.payment import Payment, ProviderReference, ProviderRefKind
+from webapp.providers.http import header_value
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,11 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, lazyload
 
-from ...extensions import db
-from ...models.payment import Payment, ProviderCallLog
-from ...providers import registry
-from .. import ledger, notify, throttle
+from webapp.extensions import db
+from webapp.infra import provider_slots
+from webapp.models.payment import Payment, ProviderCallLog
+from webapp.providers import registry
+from webapp.services import ledger, notify
 
 
 def service_for(api_provider: str, log_calls: list):
@@ -21,7 +22,7 @@ def service_for(api_provider: str, log_calls: list):
     across all workers); no slot in time raises a transient ``rate_limited`` error before sending.
     """
     service = registry.utility_service(api_provider, current_app.config, call_logger=log_calls.append)
-    return throttle.capped(service, api_provider)
+    return provider_slots.capped(service, api_provider)
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,8 @@ class PurchaseContext:
 
 def purchase_context(payment_id: int) -> PurchaseContext | None:
     """One read of the payment and what it pays (None for a payment that is not a utility purchase)."""
-    from ..automations.outcomes import automation_id_for
-    from .outcomes import what_was_paid
+    from webapp.services.automations.outcomes import automation_id_for
+    from webapp.services.payments.outcomes import what_was_paid
 
     row = db.session.execute(
         select(Payment).where(Payment.id == payment_id)
@@ -72,7 +73,7 @@ def purchase_context(payment_id: int) -> PurchaseContext | None:
 def purchase_request(payment: Payment) -> dict:
     """The purchase call's arguments; ``reference`` is the request_id the next attempt goes out
     under (our reference, or a later one for a VTpass resend on another Lagos day)."""
-    from .references import current_request_id
+    from webapp.services.payments.references import current_request_id
 
     account = payment.utility_account
     entry = payment.provider

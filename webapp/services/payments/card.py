@@ -11,12 +11,12 @@ import logging
 
 from flask import current_app
 
-from ...extensions import db
-from ...models import Payment, PaymentStatus, SavedCard, User
-from ...providers import registry
-from ...providers.base import ErrorClass, ProviderError
-from .. import ledger
-from . import calls, outcomes, state
+from webapp.extensions import db
+from webapp.models import Payment, PaymentStatus, SavedCard, User
+from webapp.providers import registry
+from webapp.providers.base import ErrorClass, ProviderError
+from webapp.services import ledger
+from webapp.services.payments import calls, outcomes, state
 
 log = logging.getLogger(__name__)
 

@@ -9,12 +9,13 @@ from rq import Retry
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ...extensions import db
-from ...models import Payment, PaymentKind, PaymentStatus, User, UtilityAccount
-from ...providers.vtpass_codes import reference_for
-from ...request_numbers import parse_id
-from .. import audit, catalogue, fraud, ledger, notify, queues
-from . import state
+from webapp.extensions import db
+from webapp.infra import queues
+from webapp.models import Payment, PaymentKind, PaymentStatus, User, UtilityAccount
+from webapp.providers.vtpass_codes import reference_for
+from webapp.request_numbers import parse_id
+from webapp.services import audit, catalogue, ledger, notify
+from webapp.services.payments import fraud, state
 
 PAYMENT_JOB = "workers.payment_jobs.process_payment"
 
@@ -61,7 +62,7 @@ class Quote:
 
 
 def _naira(kobo: int) -> str:
-    from ...templating import naira
+    from webapp.presentation.templating import naira
 
     return naira(kobo)
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from sqlalchemy import and_, case, func, not_, or_, select
 
-from ...extensions import db
-from ...models import JournalEntry, Payment, PaymentStatus
-from .. import ledger
+from webapp.extensions import db
+from webapp.models import JournalEntry, Payment, PaymentStatus
+from webapp.services import ledger
 
 S = PaymentStatus
 DEBIT_HELD = [s.value for s in (S.SUCCEEDED, S.DEBITED, S.SUBMITTED, S.UNKNOWN)]

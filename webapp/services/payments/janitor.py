@@ -21,10 +21,10 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from ...extensions import db
-from ...models.base import utcnow
-from ...models.payment import AdminAlert, Payment, PaymentStatus, ProviderCallLog
-from . import lifecycle, outcomes, references, state
+from webapp.extensions import db
+from webapp.models.base import utcnow
+from webapp.models.payment import AdminAlert, Payment, PaymentStatus, ProviderCallLog
+from webapp.services.payments import lifecycle, outcomes, references, state
 
 log = logging.getLogger(__name__)
 S = PaymentStatus

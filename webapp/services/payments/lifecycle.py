@@ -43,14 +43,15 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from ...extensions import db
-from ...models.base import utcnow
-from ...models.bill import Bill, BillStatus
-from ...models.payment import Payment, PaymentKind, PaymentStatus
-from ...providers.base import ErrorClass, PaymentErrorType, ProviderError, PurchaseResult
-from .. import audit, ledger, notify, throttle
-from . import calls, card, outcomes, references, state
-from .wording import describe_error
+from webapp.extensions import db
+from webapp.infra import provider_slots
+from webapp.models.base import utcnow
+from webapp.models.bill import Bill, BillStatus
+from webapp.models.payment import Payment, PaymentKind, PaymentStatus
+from webapp.providers.base import ErrorClass, PaymentErrorType, ProviderError, PurchaseResult
+from webapp.services import audit, ledger, notify
+from webapp.services.payments import calls, card, outcomes, references, state
+from webapp.services.payments.wording import describe_error
 
 log = logging.getLogger(__name__)
 S = PaymentStatus
@@ -233,7 +234,7 @@ def _after_purchase_error(payment_id: int, err: ProviderError, log_calls: list,
         _fail_and_refund(payment, describe_error(err), context)
     elif err.error_class == ErrorClass.TRANSIENT and payment.status == S.SUBMITTED:
         # The provider never accepted it: safe to send the same reference again later.
-        if isinstance(err, throttle.ProviderBusy):
+        if isinstance(err, provider_slots.ProviderBusy):
             payment.purchase_attempts -= 1  # waited for a free slot; nothing was sent
         if payment.purchase_attempts >= current_app.config["PAYMENT_MAX_PURCHASE_ATTEMPTS"]:
             _fail_and_refund(payment, "The provider could not be reached after several tries. "
@@ -446,7 +447,7 @@ def _pause_at(point: str) -> None:
 
 
 def _naira(kobo: int) -> str:
-    from ...templating import naira
+    from webapp.presentation.templating import naira
 
     return naira(kobo)
 

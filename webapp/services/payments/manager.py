@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import select
 
-from ...extensions import db
-from ...models import Bill, BillCategory, Payment, User, UtilityProvider
-from ...providers import registry
-from ...providers.base import CustomerInfo
-from . import creation
+from webapp.extensions import db
+from webapp.models import Bill, BillCategory, Payment, User, UtilityProvider
+from webapp.providers import registry
+from webapp.providers.base import CustomerInfo
+from webapp.services.payments import creation
 
 
 class UtilityPaymentManager:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from ...extensions import db
-from ...models import Bill, Payment
-from .. import notify
+from webapp.extensions import db
+from webapp.models import Bill, Payment
+from webapp.services import notify
 
 E = notify.NotificationEvent
 
 
 def _naira(kobo: int) -> str:
-    from ...templating import naira
+    from webapp.presentation.templating import naira
 
     return naira(kobo)
 
@@ -110,6 +110,6 @@ def delayed(payment: Payment) -> None:
 def _automation_outcome(payment: Payment, ok: bool, automation_id: int | None = None) -> None:
     if payment.source != "automation" or not payment.occurrence_key:
         return
-    from ..automations import outcomes as automation_outcomes
+    from webapp.services.automations import outcomes as automation_outcomes
 
     automation_outcomes.record(payment, ok, automation_id=automation_id)

@@ -13,10 +13,10 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from ...extensions import db
-from ...models.payment import Payment, ProviderReference, ProviderRefKind
-from ...providers.base import PurchaseKeys
-from ...providers.vtpass_codes import lagos_now, request_id_day, resend_request_id
+from webapp.extensions import db
+from webapp.models.payment import Payment, ProviderReference, ProviderRefKind
+from webapp.providers.base import PurchaseKeys
+from webapp.providers.vtpass_codes import lagos_now, request_id_day, resend_request_id
 
 log = logging.getLogger(__name__)
 K = ProviderRefKind

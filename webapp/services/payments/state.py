@@ -4,9 +4,9 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import lazyload
 
-from ...extensions import db
-from ...models.base import utcnow
-from ...models.payment import FINAL_STATUSES, TRANSITIONS, Payment, PaymentEvent, PaymentStatus
+from webapp.extensions import db
+from webapp.models.base import utcnow
+from webapp.models.payment import FINAL_STATUSES, TRANSITIONS, Payment, PaymentEvent, PaymentStatus
 
 
 class IllegalTransition(RuntimeError):

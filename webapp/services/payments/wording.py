@@ -1,7 +1,7 @@
 """Provider errors in plain words for residents."""
 from __future__ import annotations
 
-from ...providers.base import PaymentErrorType, ProviderError
+from webapp.providers.base import PaymentErrorType, ProviderError
 
 T = PaymentErrorType
 PLAIN = {

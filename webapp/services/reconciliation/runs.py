@@ -32,9 +32,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 
-from ..extensions import db
-from ..models.base import utcnow
-from ..models.payment import (
+from webapp.extensions import db
+from webapp.models.base import utcnow
+from webapp.models.payment import (
     AdminAlert,
     Payment,
     PaymentKind,
@@ -42,13 +42,13 @@ from ..models.payment import (
     ReconciliationMismatch,
     ReconciliationRun,
 )
-from ..providers import registry
-from ..providers.base import ProviderConfigError, ProviderError, PurchaseKeys, PurchaseResult
-from ..providers.vtpass_codes import LAGOS, lagos_now
-from ..templating import naira
-from . import reconciliation_listing as listing
-from .notify.dedup import insert_once
-from .payments import calls, references
+from webapp.presentation.templating import naira
+from webapp.providers import registry
+from webapp.providers.base import ProviderConfigError, ProviderError, PurchaseKeys, PurchaseResult
+from webapp.providers.vtpass_codes import LAGOS, lagos_now
+from webapp.services.notify.dedup import insert_once
+from webapp.services.payments import calls, references
+from webapp.services.reconciliation import flutterwave_listing as listing
 
 S = PaymentStatus
 PROVIDERS = tuple(sorted(registry.UTILITY_SERVICES))

@@ -16,8 +16,8 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, bindparam, case, func, literal, select
 from sqlalchemy.orm import joinedload, lazyload, load_only
 
-from ..extensions import db
-from ..models import (
+from webapp.extensions import db
+from webapp.models import (
     Account,
     Bill,
     Estate,
@@ -30,9 +30,9 @@ from ..models import (
     UtilityAccount,
     UtilityProvider,
 )
-from ..models.catalogue import UTILITY_TYPES
-from ..request_numbers import parse_id
-from . import ledger
+from webapp.models.catalogue import UTILITY_TYPES
+from webapp.request_numbers import parse_id
+from webapp.services import ledger
 
 PER_PAGE = 20
 CSV_BATCH = 500

@@ -13,9 +13,9 @@ from typing import Protocol
 
 from sqlalchemy import select
 
-from ..extensions import db
-from ..models.payment import Payment, ProviderReference, ReconciliationMismatch, ReconciliationRun
-from ..providers.base import PurchaseKeys, PurchaseResult
+from webapp.extensions import db
+from webapp.models.payment import Payment, ProviderReference, ReconciliationMismatch, ReconciliationRun
+from webapp.providers.base import PurchaseKeys, PurchaseResult
 
 UNKNOWN_TO_US = "unknown_to_us"
 

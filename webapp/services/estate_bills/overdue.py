@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select, update
 
-from ..extensions import db
-from ..models import Bill, BillCategory, BillStatus, Estate
-from ..models.base import utcnow
-from ..templating import naira
-from . import notify
-from .estate_bills import OPEN_STATUSES, estate_today
+from webapp.extensions import db
+from webapp.models import Bill, BillCategory, BillStatus, Estate
+from webapp.models.base import utcnow
+from webapp.presentation.templating import naira
+from webapp.services import notify
+from webapp.services.estate_bills.bills import OPEN_STATUSES, estate_today
 
 E = notify.NotificationEvent
 NOT_YET_OVERDUE = (BillStatus.PENDING.value, BillStatus.PARTIALLY_PAID.value)

@@ -16,8 +16,8 @@ from babel.dates import format_date
 from babel.numbers import format_compact_currency, get_currency_symbol, get_decimal_symbol, get_group_symbol
 from markupsafe import Markup, escape
 
-from ..templating import LOCALE, naira
-from .history import UTILITY_LABELS, MonthlySpend
+from webapp.presentation.templating import LOCALE, naira
+from webapp.queries.history import UTILITY_LABELS, MonthlySpend
 
 WIDTH, HEIGHT = 720, 280
 LEFT, RIGHT, TOP, BOTTOM = 64, 8, 12, 44

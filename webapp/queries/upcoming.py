@@ -20,12 +20,12 @@ from babel.numbers import format_currency
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ...extensions import db
-from ...models import Automation, AutomationOccurrence, Bill, BillStatus, OccurrenceStatus, User
-from ...models.base import utcnow
-from .. import ledger
-from .common import schedule_of, settings_for
-from .crud import target_label
+from webapp.extensions import db
+from webapp.models import Automation, AutomationOccurrence, Bill, BillStatus, OccurrenceStatus, User
+from webapp.models.base import utcnow
+from webapp.services import ledger
+from webapp.services.automations.common import schedule_of, settings_for
+from webapp.services.automations.crud import target_label
 
 OPEN_BILLS = (BillStatus.PENDING.value, BillStatus.PARTIALLY_PAID.value, BillStatus.OVERDUE.value)
 LOCALE = "en_NG"

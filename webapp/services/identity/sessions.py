@@ -18,9 +18,9 @@ import time
 from flask import current_app, flash, g, session
 from flask_login import login_user, logout_user
 
-from ..extensions import db
-from ..models import User
-from . import audit
+from webapp.extensions import db
+from webapp.models import User
+from webapp.services import audit
 
 VERSION_KEY = "auth_version"
 SIGNED_IN_KEY = "auth_signed_in_at"

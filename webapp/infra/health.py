@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from flask import current_app
 from sqlalchemy import text
 
-from ..extensions import db
-from . import queues
+from webapp.extensions import db
+from webapp.infra import queues
 
 
 @dataclass

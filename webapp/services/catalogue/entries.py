@@ -19,13 +19,13 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
-from ..extensions import db
-from ..models import Automation, UtilityAccount, UtilityProvider
-from ..models.catalogue import API_PROVIDERS, METER_TYPES, UTILITY_TYPES
-from ..providers import registry
-from ..providers.base import ProviderConfigError, ProviderError
-from . import audit, catalogue
-from .automations import outcomes as automation_outcomes
+from webapp.extensions import db
+from webapp.models import Automation, UtilityAccount, UtilityProvider
+from webapp.models.catalogue import API_PROVIDERS, METER_TYPES, UTILITY_TYPES
+from webapp.providers import registry
+from webapp.providers.base import ProviderConfigError, ProviderError
+from webapp.services import audit, catalogue
+from webapp.services.automations import outcomes as automation_outcomes
 
 # Columns an admin sets on the form; ``is_active`` has its own actions.
 EDITABLE = ("name", "provider_type", "api_provider", "provider_code", "item_code", "biller_name", "meter_type",

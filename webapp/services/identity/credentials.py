@@ -20,13 +20,14 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 from zxcvbn import zxcvbn
 
-from ..extensions import db
-from ..models import EmailMessage, Estate, Role, User
-from ..models.base import utcnow
-from ..models.user import hash_password
-from . import notify, sessions
-from .notify.channels import UNCOMMITTED_EMAILS_KEY, absolute_url
-from .notify.dedup import insert_once
+from webapp.extensions import db
+from webapp.models import EmailMessage, Estate, Role, User
+from webapp.models.base import utcnow
+from webapp.models.user import hash_password
+from webapp.services import notify
+from webapp.services.identity import sessions
+from webapp.services.notify.channels import UNCOMMITTED_EMAILS_KEY, absolute_url
+from webapp.services.notify.dedup import insert_once
 
 MIN_PASSWORD_LENGTH = 10
 # zxcvbn's 0-4 scale; 3 is "safely unguessable" (about 10^8 guesses or more).

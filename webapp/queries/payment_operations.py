@@ -13,10 +13,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from ..extensions import db
-from ..models import AdminAlert, Bill, JournalEntry, Payment, PaymentStatus, ProviderCallLog
-from ..models.base import utcnow
-from . import audit, ledger
+from webapp.extensions import db
+from webapp.models import AdminAlert, Bill, JournalEntry, Payment, PaymentStatus, ProviderCallLog
+from webapp.models.base import utcnow
+from webapp.services import audit, ledger
 
 S = PaymentStatus
 PER_PAGE = 25

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, select
 
-from ..extensions import db
-from ..models import AuditEntry
-from .history import safe_cell
+from webapp.extensions import db
+from webapp.models import AuditEntry
+from webapp.queries.history import safe_cell
 
 PER_PAGE = 50
 CSV_BATCH = 500

@@ -20,11 +20,11 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import select
 
-from ..extensions import db
-from ..models.base import utcnow
-from ..models.catalogue import API_PROVIDERS, METER_TYPES, UTILITY_TYPES, UtilityProvider
-from ..providers.base import CatalogueItem
-from ..templating import naira
+from webapp.extensions import db
+from webapp.models.base import utcnow
+from webapp.models.catalogue import API_PROVIDERS, METER_TYPES, UTILITY_TYPES, UtilityProvider
+from webapp.presentation.templating import naira
+from webapp.providers.base import CatalogueItem
 
 
 class CatalogueSyncError(RuntimeError):
@@ -358,8 +358,8 @@ def seed_catalogue(estate) -> list[SourceReport]:
     if all(problems.values()):
         return [SourceReport(name, problem=problem) for name, problem in problems.items()]
     # Imported only when there is something to fetch: the clients are not needed otherwise.
-    from ..providers.base import ProviderConfigError, ProviderError
-    from ..providers.registry import utility_service
+    from webapp.providers.base import ProviderConfigError, ProviderError
+    from webapp.providers.registry import utility_service
 
     reports = []
     for api_provider, problem in problems.items():

@@ -18,13 +18,13 @@ from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from ..extensions import db
-from ..models import Account, Bill, BillCategory, BillStatus, Estate, Payment, PaymentStatus, Role, User
-from ..models.base import utcnow
-from ..models.bill import CLUSTER_BILL_TYPES
-from ..request_numbers import parse_id
-from ..templating import naira
-from . import audit, ledger, notify, payments
+from webapp.extensions import db
+from webapp.models import Account, Bill, BillCategory, BillStatus, Estate, Payment, PaymentStatus, Role, User
+from webapp.models.base import utcnow
+from webapp.models.bill import CLUSTER_BILL_TYPES
+from webapp.presentation.templating import naira
+from webapp.request_numbers import parse_id
+from webapp.services import audit, ledger, notify, payments
 
 OPEN_STATUSES = (BillStatus.PENDING.value, BillStatus.PARTIALLY_PAID.value, BillStatus.OVERDUE.value)
 # Payments that may still move money onto a bill: counted against what is left to pay.

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, select
 
-from ..extensions import db
-from ..models import Payment, UtilityAccount
-from ..models.base import utcnow
+from webapp.extensions import db
+from webapp.models import Payment, UtilityAccount
+from webapp.models.base import utcnow
 
 COUNTED = ("created", "debited", "submitted", "unknown", "succeeded", "held")
 

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from sqlalchemy import Text, TypeDecorator
 
-from ..config import ConfigError
+from webapp.config import ConfigError
 
 MASK = "••••"
 # Versioned so a future change of derivation can live beside this one during a migration.

@@ -19,11 +19,11 @@ from babel.dates import format_date
 from babel.numbers import format_compact_currency
 from sqlalchemy import and_, case, exists, func, literal, or_, select
 
-from ..extensions import db
-from ..models import Payment, PaymentEvent, PaymentStatus, ProviderCallLog
-from ..templating import LOCALE, naira
-from . import charts
-from .history import UTILITY_LABELS
+from webapp.extensions import db
+from webapp.models import Payment, PaymentEvent, PaymentStatus, ProviderCallLog
+from webapp.presentation import charts
+from webapp.presentation.templating import LOCALE, naira
+from webapp.queries.history import UTILITY_LABELS
 
 S = PaymentStatus
 DEFAULT_DAYS = 30

@@ -29,7 +29,7 @@ from typing import Any
 from flask import current_app
 from redis import Redis, RedisError
 
-from ..providers.base import ErrorClass, PaymentErrorType, ProviderError
+from webapp.providers.base import ErrorClass, PaymentErrorType, ProviderError
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def slots_for(provider: str) -> ProviderSlots | None:
     limit = int(config.get("PROVIDER_MAX_CONCURRENCY") or 0)
     if limit <= 0 or not config.get("REDIS_URL"):
         return None
-    from .queues import redis_connection
+    from webapp.infra.queues import redis_connection
 
     return ProviderSlots(redis_connection(), provider, limit=limit, lease_seconds=lease_seconds(config),
                          wait_seconds=float(config["PROVIDER_SLOT_WAIT_SECONDS"]))

@@ -1,0 +1,25 @@
+"""Estate bills: issuing, cancelling and paying them (``bills``); overdue marking and reminders over
+time (``overdue``).
+"""
+from webapp.services.estate_bills.bills import (  # noqa: F401
+    MIN_PARTIAL_KOBO,
+    OPEN_STATUSES,
+    STATUS_LABELS,
+    TYPE_LABELS,
+    BillError,
+    bill_for_resident,
+    bills_page,
+    cancel_bill,
+    estate_balance,
+    estate_residents,
+    estate_statement,
+    issue_bills,
+    open_bills,
+    pay_from_wallet,
+    payable_kobo,
+    resident_bills,
+)
+from webapp.services.estate_bills.overdue import (  # noqa: F401
+    mark_overdue,
+    send_bill_reminders,
+)

@@ -1,30 +1,84 @@
-"""Small factories for test data; each commits so workers and other sessions can see the rows."""
+"""Test data factories (factory_boy), and the ``make_*`` functions tests call.
+
+Why they look the way they do:
+
+- Every factory commits its row (``sqlalchemy_session_persistence = "commit"`` on the app's own
+  ``db.session``): the code under test often reads through another session (an RQ worker, a second
+  request), which sees only committed rows.
+- Unique columns come from ``Sequence`` so any number of objects can be made in one test; the
+  defaults are values the app accepts (and, for catalogue entries, codes the sandbox knows).
+- Relations are ``SubFactory`` (a user without an estate gets a fresh one) so a test names only
+  what it cares about; derived columns (an automation's schedule, a payment's reference) are
+  computed from the fields a test did give.
+- A user's password goes through ``User.set_password``, the app's own hashing, as a post-generation
+  step; it is cheap under tests because ``tests/conftest.py`` sets ``PASSWORD_HASH_METHOD``.
+- The ``make_*`` functions keep the call style used across the suite (``make_user(estate=...)``,
+  ``make_payment(user, account, "unknown")``); they are thin entry points over the factories.
+"""
 from __future__ import annotations
 
-import itertools
+import factory
+from factory.alchemy import SQLAlchemyModelFactory
 
 from webapp.extensions import db
 from webapp.models import Estate, User
 
 TEST_PASSWORD = "correct-horse-9"
-_seq = itertools.count(1)
+
+
+class CommittedFactory(SQLAlchemyModelFactory):
+    """Base of every factory here: rows are committed on the app's session."""
+
+    class Meta:
+        abstract = True
+        sqlalchemy_session = db.session
+        sqlalchemy_session_persistence = "commit"
+
+
+class EstateFactory(CommittedFactory):
+    class Meta:
+        model = Estate
+
+    name = factory.Sequence(lambda n: f"Estate {n}")
+    invite_code = factory.Sequence(lambda n: f"EST{n:05d}")
+
+
+class UserFactory(CommittedFactory):
+    """A resident of a fresh estate, password ``TEST_PASSWORD``; platform admins live in no estate."""
+
+    class Meta:
+        model = User
+        # password_hash is NOT NULL, so the row is committed only once ``password`` has run.
+        sqlalchemy_session_persistence = None
+
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    full_name = "Test Person"
+    role = "resident"
+    estate = factory.Maybe(
+        factory.LazyAttribute(lambda user: user.role == "platform_admin"),
+        yes_declaration=None,
+        no_declaration=factory.SubFactory(EstateFactory),
+    )
+    password = factory.PostGenerationMethodCall("set_password", TEST_PASSWORD)
+
+    @classmethod
+    def _after_postgeneration(cls, instance, create, results=None):
+        if create:
+            cls._meta.sqlalchemy_session.commit()
+
+
+def given(**values) -> dict:
+    """The arguments a caller actually gave: ``None`` means "the factory's default" here."""
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def make_estate(name: str | None = None, invite_code: str | None = None, **fields) -> Estate:
-    n = next(_seq)
-    estate = Estate(name=name or f"Estate {n}", invite_code=invite_code or f"EST{n:05d}", **fields)
-    db.session.add(estate)
-    db.session.commit()
-    return estate
+    """An estate with a unique name and invite code unless given."""
+    return EstateFactory(**given(name=name, invite_code=invite_code), **fields)
 
 
 def make_user(estate: Estate | None = None, email: str | None = None, role: str = "resident",
               password: str = TEST_PASSWORD, full_name: str = "Test Person", **fields) -> User:
-    n = next(_seq)
-    if estate is None and role != "platform_admin":
-        estate = make_estate()
-    user = User(email=email or f"user{n}@example.com", full_name=full_name, role=role, estate=estate, **fields)
-    user.set_password(password)
-    db.session.add(user)
-    db.session.commit()
-    return user
+    """A user of ``estate`` (a fresh estate when none is given, except for a platform admin)."""
+    return UserFactory(**given(estate=estate, email=email), role=role, password=password, full_name=full_name,
+                       **fields)

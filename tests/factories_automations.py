@@ -1,46 +1,92 @@
-"""Factories for automation tests: enabled automations with their next run already set."""
+"""Factories for automation tests: enabled automations with their next run already set, settings, estate bills.
+
+An automation is described by its first run (``first_run``): the monthly schedule (day, time,
+starting month) is derived from it in the automation's time zone, and ``next_run_at`` is that
+moment, checked to be an occurrence of the schedule. See ``tests/factories.py`` for the conventions.
+"""
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
-from webapp.extensions import db
+import factory
+
 from webapp.models import Automation, AutomationSettings, Bill, User, UtilityAccount
 from webapp.services.automations import schedule_of
+
+from .factories import CommittedFactory, UserFactory
+
+
+class AutomationFactory(CommittedFactory):
+    """A fixed-amount monthly automation that first runs at ``first_run`` (a required parameter);
+    it pays ``utility_account``, or the resident's estate bills when that is None."""
+
+    class Meta:
+        model = Automation
+
+    class Params:
+        first_run = None  # required: when the automation runs first
+        local = factory.LazyAttribute(lambda a: a.first_run.astimezone(ZoneInfo(a.timezone)))
+
+    user = factory.SubFactory(UserFactory)
+    estate_id = factory.SelfAttribute("user.estate_id")
+    utility_account = None
+    target_kind = factory.LazyAttribute(lambda a: "utility" if a.utility_account is not None else "estate_bill")
+    amount_mode = "fixed"
+    amount_kobo = 5_000_00
+    schedule_kind = "monthly_day"
+    timezone = "Africa/Lagos"
+    day_of_month = factory.LazyAttribute(lambda a: a.local.day)
+    time_of_day = factory.LazyAttribute(lambda a: time(a.local.hour, a.local.minute))
+    starts_on = factory.LazyAttribute(lambda a: date(a.local.year, a.local.month, 1))
+    enabled = True
+    next_run_at = factory.SelfAttribute("first_run")
+
+    @factory.post_generation
+    def first_run_is_an_occurrence(automation, create, extracted, **kwargs):
+        due = automation.next_run_at
+        assert schedule_of(automation).next_after(due, inclusive=True) == due, \
+            "first_run must be an occurrence of the schedule"
+
+
+class AutomationSettingsFactory(CommittedFactory):
+    class Meta:
+        model = AutomationSettings
+
+    class Params:
+        user = factory.SubFactory(UserFactory)
+
+    user_id = factory.SelfAttribute("user.id")
+
+
+class EstateBillFactory(CommittedFactory):
+    """A pending service-charge bill of ``user``'s estate, titled after its type."""
+
+    class Meta:
+        model = Bill
+
+    user = factory.SubFactory(UserFactory)
+    estate_id = factory.SelfAttribute("user.estate_id")
+    bill_type = "service_charge"
+    category = "cluster_managed"
+    title = factory.LazyAttribute(lambda bill: bill.bill_type.replace("_", " ").title())
+    amount_kobo = 20_000_00
+    due_date = None
 
 
 def make_automation(user: User, account: UtilityAccount | None = None, *, amount_kobo: int | None = 5_000_00,
                     first_run: datetime, enabled: bool = True, **fields) -> Automation:
     """An automation whose ``next_run_at`` is ``first_run`` (a run of its schedule)."""
-    local = first_run.astimezone(__import__("zoneinfo").ZoneInfo(fields.get("timezone", "Africa/Lagos")))
-    values = {
-        "target_kind": "utility" if account is not None else "estate_bill",
-        "utility_account_id": account.id if account is not None else None,
-        "amount_mode": "fixed", "amount_kobo": amount_kobo, "schedule_kind": "monthly_day",
-        "day_of_month": local.day, "time_of_day": time(local.hour, local.minute),
-        "starts_on": date(local.year, local.month, 1), "enabled": enabled, "timezone": "Africa/Lagos",
-        **fields,
-    }
-    automation = Automation(user_id=user.id, estate_id=user.estate_id, **values)
-    db.session.add(automation)
-    db.session.flush()
-    automation.next_run_at = schedule_of(automation).next_after(first_run, inclusive=True)
-    assert automation.next_run_at == first_run, "first_run must be an occurrence of the schedule"
-    db.session.commit()
-    return automation
+    return AutomationFactory(user=user, utility_account=account, amount_kobo=amount_kobo, first_run=first_run,
+                             enabled=enabled, **fields)
 
 
 def save_settings(user: User, **fields) -> AutomationSettings:
-    settings = AutomationSettings(user_id=user.id, **fields)
-    db.session.add(settings)
-    db.session.commit()
-    return settings
+    """The resident's automation settings row with ``fields`` (unset ones take the model's defaults)."""
+    return AutomationSettingsFactory(user=user, **fields)
 
 
 def make_estate_bill(user: User, amount_kobo: int = 20_000_00, bill_type: str = "service_charge",
                      due_date: date | None = None, **fields) -> Bill:
-    bill = Bill(estate_id=user.estate_id, user_id=user.id, bill_type=bill_type, category="cluster_managed",
-                title=fields.pop("title", bill_type.replace("_", " ").title()), amount_kobo=amount_kobo,
-                due_date=due_date, **fields)
-    db.session.add(bill)
-    db.session.commit()
-    return bill
+    """An estate bill of ``user`` (title from ``bill_type`` unless given)."""
+    return EstateBillFactory(user=user, amount_kobo=amount_kobo, bill_type=bill_type, due_date=due_date, **fields)

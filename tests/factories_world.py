@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from webapp.extensions import db
+import factory
+
 from webapp.models import (
     AdminAlert,
     Automation,
@@ -29,8 +30,9 @@ from webapp.models import (
 from webapp.models.base import utcnow
 
 from . import factories
+from .factories import CommittedFactory, UserFactory
 from .factories_automations import make_automation, make_estate_bill
-from .factories_payments import make_catalogue_entry, make_payment, make_utility_account
+from .factories_payments import PaymentFactory, make_catalogue_entry, make_payment, make_utility_account
 
 SECRET = "Zebra-7731"  # in A's nickname, bill title, notification, funding, entry name and mismatch reference
 FIRST_RUN = datetime(2031, 1, 15, 8, 0, tzinfo=UTC)
@@ -56,6 +58,74 @@ class World:
     mismatch: ReconciliationMismatch
 
 
+class NotificationFactory(CommittedFactory):
+    class Meta:
+        model = Notification
+
+    class Params:
+        user = factory.SubFactory(UserFactory)
+
+    user_id = factory.SelfAttribute("user.id")
+    event = "payment_succeeded"
+    title = "Payment succeeded"
+    body = "Your payment went through."
+    dedup_key = factory.Sequence(lambda n: f"test-notification:{n}")
+
+
+class FundingIntentFactory(CommittedFactory):
+    """A Paystack funding of ₦5,000 still open for an hour."""
+
+    class Meta:
+        model = FundingIntent
+
+    user = factory.SubFactory(UserFactory)
+    reference = factory.Sequence(lambda n: f"FND-test-{n:04d}")
+    gateway = "paystack"
+    amount_kobo = 5_000_00
+    expires_at = factory.LazyFunction(lambda: utcnow() + timedelta(hours=1))
+
+
+class AdminAlertFactory(CommittedFactory):
+    """An alert to the admins of ``payment``'s estate about that payment."""
+
+    class Meta:
+        model = AdminAlert
+
+    class Params:
+        payment = factory.SubFactory(PaymentFactory)
+
+    estate_id = factory.SelfAttribute("payment.estate_id")
+    payment_id = factory.SelfAttribute("payment.id")
+    kind = "payment_unknown"
+    message = "A payment has been unknown for a day"
+    dedup_key = factory.Sequence(lambda n: f"test-alert:{n}")
+
+
+class ReconciliationRunFactory(CommittedFactory):
+    class Meta:
+        model = ReconciliationRun
+
+    api_provider = "vtpass"
+    day = factory.LazyFunction(lambda: utcnow().date() - timedelta(days=1))
+
+
+class ReconciliationMismatchFactory(CommittedFactory):
+    """``payment`` missing from the provider's records in ``run``."""
+
+    class Meta:
+        model = ReconciliationMismatch
+
+    class Params:
+        payment = factory.SubFactory(PaymentFactory)
+
+    run = factory.SubFactory(ReconciliationRunFactory)
+    estate_id = factory.SelfAttribute("payment.estate_id")
+    payment_id = factory.SelfAttribute("payment.id")
+    kind = "no_provider_record"
+    reference = factory.SelfAttribute("payment.reference")
+    our_amount_kobo = factory.SelfAttribute("payment.amount_kobo")
+
+
 def build_world() -> World:
     estate = factories.make_estate(name="Lekki Gardens")
     other_estate = factories.make_estate(name="Banana Island")
@@ -69,24 +139,15 @@ def build_world() -> World:
     payment = make_payment(owner, account, status="held")
     automation = make_automation(owner, account, first_run=FIRST_RUN)
     bill = make_estate_bill(owner, title=f"{SECRET} levy", due_date=date(2031, 2, 1))
-    notification = Notification(user_id=owner.id, event="payment_succeeded", title=f"{SECRET} paid",
-                                body="Your payment went through.", link=f"/pay/{payment.id}",
-                                dedup_key=f"world:{payment.id}")
+    notification = NotificationFactory(user=owner, title=f"{SECRET} paid", link=f"/pay/{payment.id}")
     # The reference is in the URL itself (an anonymous visitor's sign-in link repeats it), so the
     # marker goes in what the result page shows of a failed funding.
-    intent = FundingIntent(reference="FND-world-0001", user_id=owner.id, gateway="paystack", amount_kobo=5_000_00,
-                           status="failed", failure_reason=f"{SECRET}: the card was declined",
-                           expires_at=utcnow() + timedelta(hours=1))
-    alert = AdminAlert(estate_id=estate.id, kind="payment_unknown", payment_id=payment.id,
-                       message=f"{SECRET} unknown for a day", dedup_key=f"world-alert:{payment.id}")
-    run = ReconciliationRun(api_provider="vtpass", day=date(2031, 1, 14), ours_count=1, ours_kobo=5_000_00,
-                            theirs_count=0, theirs_kobo=0, mismatch_count=1,
-                            by_estate={str(estate.id): {"ours_count": 1, "ours_kobo": 5_000_00, "mismatches": 1}})
-    db.session.add_all([notification, intent, alert, run])
-    db.session.flush()
-    mismatch = ReconciliationMismatch(run_id=run.id, estate_id=estate.id, payment_id=payment.id,
-                                      kind="no_provider_record", reference=f"REF-{SECRET}", our_amount_kobo=5_000_00)
-    db.session.add(mismatch)
-    db.session.commit()
+    intent = FundingIntentFactory(user=owner, reference="FND-world-0001", status="failed",
+                                  failure_reason=f"{SECRET}: the card was declined")
+    alert = AdminAlertFactory(payment=payment, message=f"{SECRET} unknown for a day")
+    run = ReconciliationRunFactory(day=date(2031, 1, 14), ours_count=1, ours_kobo=5_000_00, mismatch_count=1,
+                                   by_estate={str(estate.id): {"ours_count": 1, "ours_kobo": 5_000_00,
+                                                               "mismatches": 1}})
+    mismatch = ReconciliationMismatchFactory(run=run, payment=payment, reference=f"REF-{SECRET}")
     return World(estate, other_estate, owner, neighbour, admin, other_admin, entry, account, payment, automation,
                  bill, notification, intent, alert, run, mismatch)

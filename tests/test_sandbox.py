@@ -29,6 +29,8 @@ from webapp.providers.vtpass_codes import lagos_now
 from webapp.sandbox.keys import SANDBOX_CREDENTIALS as KEYS
 from webapp.sandbox.runner import start_for_devrun
 
+from .waiting import wait_until
+
 LAGOS = timezone(timedelta(hours=1))
 FLW_AUTH = {"Authorization": f"Bearer {KEYS['FLUTTERWAVE_SECRET_KEY']}"}
 PSK_AUTH = {"Authorization": f"Bearer {KEYS['PAYSTACK_SECRET_KEY']}"}
@@ -500,7 +502,8 @@ class WebhookListener:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.origin = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # shutdown() waits for the serving loop to notice: poll often so teardown is quick.
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
 
 @pytest.fixture
@@ -636,17 +639,19 @@ def test_latency_knob_slows_every_provider_call(sandbox):
 
 
 def test_a_held_request_does_not_block_other_requests(sandbox):
-    fw, held = Flutterwave(sandbox.url), []
+    fw, held, reference = Flutterwave(sandbox.url), [], new_reference()
 
     def hold():
         try:
-            fw.buy("3000000000000", new_reference(), timeout=3)
+            fw.buy("3000000000000", reference, timeout=3)
         except requests.exceptions.RequestException as exc:
             held.append(exc)
 
     holder = threading.Thread(target=hold)
     holder.start()
-    time.sleep(0.2)
+    # This number is recorded as processed, then its answer is held: once recorded, it is holding.
+    wait_until(lambda: any(b["reference"] == reference for b in sandbox.transactions()["bills"]),
+               what="the sandbox holding the purchase")
     started = time.monotonic()
     assert fw.outcome(fw.buy("1111111111111", new_reference())) == "successful"
     assert time.monotonic() - started < 1.0

@@ -22,6 +22,7 @@ from webapp.providers.base import ErrorClass, PaymentErrorType, ProviderError
 from webapp.services import payments
 
 from .payments.helpers import entry_count, fund, link, pay, prepaid_entry, reload, sync_catalogue
+from .waiting import wait_until
 
 LIMIT = 3
 FORK = multiprocessing.get_context("fork")
@@ -32,14 +33,21 @@ def slots(url: str, provider: str = "vtpass", *, limit: int = LIMIT, lease: floa
     return ProviderSlots(Redis.from_url(url), provider, limit=limit, lease_seconds=lease, wait_seconds=wait)
 
 
-def _hammer(url: str, threads: int, rounds: int) -> None:
-    """In a child process: threads that each take a slot ``rounds`` times and note how many hold one."""
+def _hammer(url: str, threads: int, rounds: int, full) -> None:
+    """In a child process: threads that each take a slot ``rounds`` times and note how many hold one.
+
+    Holders keep their slot until the cap has been filled once (``full``, shared by every process),
+    so the test sees the limit reached however the machine schedules them; from then on each slot
+    is given back at once while the other threads keep contending for it."""
     def one_thread():
         sem, probe = slots(url), Redis.from_url(url)
         for _ in range(rounds):
             with sem.slot("purchase"):
-                probe.rpush("test:seen", probe.incr("test:live"))
-                time.sleep(0.03)
+                live = probe.incr("test:live")
+                probe.rpush("test:seen", live)
+                if live >= LIMIT:
+                    full.set()
+                full.wait(5)  # a cap that can never fill still ends: the parent's assertions fail
                 probe.decr("test:live")
 
     workers = [threading.Thread(target=one_thread) for _ in range(threads)]
@@ -49,11 +57,11 @@ def _hammer(url: str, threads: int, rounds: int) -> None:
         t.join()
 
 
-def _hold_forever(url: str, lease: float) -> None:
+def _hold_until_killed(url: str, lease: float, holding) -> None:
     sem = slots(url, limit=1, lease=lease)
     sem.acquire()
-    Redis.from_url(url).set("test:holding", "1")
-    time.sleep(60)
+    holding.set()
+    signal.pause()
 
 
 @pytest.fixture
@@ -62,7 +70,8 @@ def redis_url(app, redis_service) -> str:
 
 
 def test_never_more_holders_than_the_limit_across_processes_and_threads(redis_url):
-    children = [FORK.Process(target=_hammer, args=(redis_url, 4, 3)) for _ in range(3)]
+    full = FORK.Event()
+    children = [FORK.Process(target=_hammer, args=(redis_url, 4, 3, full)) for _ in range(3)]
     for child in children:
         child.start()
     for child in children:
@@ -75,12 +84,12 @@ def test_never_more_holders_than_the_limit_across_processes_and_threads(redis_ur
 
 
 def test_a_killed_holders_slot_is_reclaimed_when_its_lease_ends(redis_url):
-    child = FORK.Process(target=_hold_forever, args=(redis_url, 1.0))
+    holding = FORK.Event()
+    # The lease ending is the behaviour under test, on Redis's clock (no test can move it): one
+    # second is long enough to kill the holder and look before it ends, short enough to wait out.
+    child = FORK.Process(target=_hold_until_killed, args=(redis_url, 1.0, holding), daemon=True)
     child.start()
-    probe = Redis.from_url(redis_url)
-    deadline = time.monotonic() + 10
-    while not probe.get("test:holding") and time.monotonic() < deadline:
-        time.sleep(0.02)
+    assert holding.wait(10), "the child never took its slot"
     os.kill(child.pid, signal.SIGKILL)
     child.join(5)
     sem = slots(redis_url, limit=2, wait=5.0)
@@ -109,9 +118,13 @@ def test_a_released_slot_goes_to_a_waiter(redis_url):
     sem = slots(redis_url, limit=1, wait=5.0)
     token = sem.acquire()
     got = []
-    waiter = threading.Thread(target=lambda: got.append(slots(redis_url, limit=1, wait=5.0).acquire()))
+    waiting = ProviderSlots(Redis.from_url(redis_url, client_name="waiter"), "vtpass", limit=1, lease_seconds=30.0,
+                            wait_seconds=5.0)
+    waiter = threading.Thread(target=lambda: got.append(waiting.acquire()))
     waiter.start()
-    time.sleep(0.2)
+    probe = Redis.from_url(redis_url)
+    wait_until(lambda: any(c["name"] == "waiter" and c["cmd"] == "blpop" for c in probe.client_list()),
+               what="the waiter blocking on the wake-up list")
     assert not got
     sem.release(token)
     waiter.join(5)

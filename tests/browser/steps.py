@@ -40,9 +40,11 @@ def htmx_settled(page) -> None:
     """Wait until no HTMX request is in flight (htmx marks the request indicator until it has swapped).
 
     Needed where a swap replaces the element a test acts on next: htmx drops the answer to a request
-    whose element was swapped out meanwhile.
+    whose element was swapped out meanwhile, and new content listens only once htmx has settled it
+    (until then it carries htmx-swapping, htmx-settling or htmx-added).
     """
-    page.wait_for_function("() => document.querySelector('.htmx-request') === null")
+    page.wait_for_function(
+        "() => document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added') === null")
 
 
 def fund_through_checkout(page, app_url: str, sandbox_url: str, amount: str, gateway: str) -> None:

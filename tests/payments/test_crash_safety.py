@@ -1,6 +1,7 @@
 """kill -9 a real `rq worker` mid-payment; the janitor finishes it with no double debit."""
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import timedelta
 
@@ -11,8 +12,9 @@ from webapp.models import Payment
 from webapp.models.base import utcnow
 from webapp.services import ledger, payments
 
+from ..waiting import wait_until
 from .helpers import entry_count, fund, link, pay, prepaid_entry, reload, sync_catalogue
-from .worker_process import WorkerProcess, descendants, wait_for, worker_env
+from .worker_process import WorkerProcess, descendants, worker_env
 
 pytestmark = pytest.mark.slow
 
@@ -46,31 +48,48 @@ def status_of(payment_id: int) -> str:
 def job_started(payment: Payment) -> bool:
     from rq.job import Job
 
-    from webapp.infra.queues import redis_connection
+    from webapp.infra.redis_client import redis_connection
 
     return Job.fetch(payment.reference, connection=redis_connection()).get_status(refresh=True) == "started"
 
 
-def crash_at(app, pause_point: str, wait_status: str, payment_factory, settle: float = 0.0) -> Payment:
+def logged_pause(worker: WorkerProcess, pause_point: str):
+    """A predicate for ``wait_until``: has the worker logged that it is pausing at ``pause_point``?
+
+    The seam logs "pausing N s at <point>" once the work horse is there, which is the only sign of
+    a pause inside a transaction (nothing committed changes). Reads the worker's stderr as it comes.
+    """
+    fd = worker.process.stderr.fileno()
+    os.set_blocking(fd, False)
+    seen = bytearray()
+    wanted = f" s at {pause_point}".encode()
+
+    def paused() -> bool:
+        with contextlib.suppress(BlockingIOError):  # nothing new yet
+            seen.extend(os.read(fd, 65536))
+        return wanted in seen
+
+    return paused
+
+
+def crash_at(app, pause_point: str, wait_status: str, payment_factory) -> Payment:
     """Pause the worker at ``pause_point`` and kill it there. Waits for the payment to reach
-    ``wait_status``, or, when the pause is inside a transaction (nothing visible changes), for the
-    job to start, then ``settle`` seconds."""
+    ``wait_status`` (for ``created``, for the job to start), then for the worker to say it is
+    pausing at that point."""
     worker = WorkerProcess(worker_env(app, PAYMENT_PAUSE_POINTS=f"{pause_point}=60"), name=f"crash-{pause_point}")
     try:
         payment = payment_factory()
         if wait_status == "created":
-            wait_for(lambda: job_started(payment), timeout=30)
+            wait_until(lambda: job_started(payment), timeout=30, what="the job starting")
         else:
-            wait_for(lambda: status_of(payment.id) == wait_status, timeout=30)
-        if settle:
-            import time
-
-            time.sleep(settle)
+            wait_until(lambda: status_of(payment.id) == wait_status, timeout=30, what=f"status {wait_status}")
+        wait_until(logged_pause(worker, pause_point), timeout=30, what=f"the worker pausing at {pause_point}")
         horse = descendants(worker.process.pid)
         assert horse, "the job should be running in a work horse"
         worker.kill()
         # The horse (its own process group) must die too, or it would finish the job later.
-        wait_for(lambda: not any(os.path.exists(f"/proc/{pid}") and _alive(pid) for pid in horse), timeout=10)
+        wait_until(lambda: not any(os.path.exists(f"/proc/{pid}") and _alive(pid) for pid in horse), timeout=10,
+                   what="the work horse dying")
     finally:
         worker.stop()
     assert status_of(payment.id) == wait_status  # the kill left the evidence behind
@@ -89,7 +108,7 @@ def finish_with_janitor(payment: Payment) -> Payment:
 
 def test_kill_between_debit_and_submission(app, payment_in_flight):
     # The debit and `submitted` commit together: killed between them, nothing was committed.
-    payment = crash_at(app, "after_debit", "created", payment_in_flight, settle=2.0)
+    payment = crash_at(app, "after_debit", "created", payment_in_flight)
     assert entry_count(payment.reference, "debit") == 0
     payment = finish_with_janitor(payment)
     assert payment.status == "succeeded"
@@ -111,7 +130,7 @@ def test_kill_after_submission_before_the_request_left(app, payment_in_flight):
 def test_kill_between_submission_and_result(app, payment_in_flight):
     # The purchase reached the provider (it answers at once for this number); the worker dies
     # before recording the answer.
-    payment = crash_at(app, "before_result", "submitted", payment_in_flight, settle=2.0)
+    payment = crash_at(app, "before_result", "submitted", payment_in_flight)
     payment = finish_with_janitor(payment)
     assert payment.status == "succeeded"
     assert payment.purchase_attempts == 1  # learned by requery, not resent

@@ -1,6 +1,8 @@
 """Every row of the sandbox's test numbers, paid through the real worker path (RQ + Redis + HTTP)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -58,144 +60,105 @@ def assert_books_balanced():
     assert ledger.check_invariants() == []
 
 
-@pytest.mark.parametrize("api_provider", PROVIDERS)
-def test_prepaid_meter_succeeds_with_token_and_units(funded, estate, api_provider, sandbox):
-    account = link(funded, prepaid_entry(estate.id, api_provider), "1111111111111")
-    payment = pay(funded, account)
-    run_worker()
-    payment = reload(payment)
-    assert payment.status == "succeeded"
-    assert processed(sandbox, payment) == 1
-    assert payment.token and len(payment.token) == 20 and payment.token.isdigit()
-    # VTpass answers with the units bought; Flutterwave's documented pay answer carries no units
-    # (recharge_token only: PHP-v3 src/Service/Bill.php, the published answer fields).
-    assert bool(payment.units) == (api_provider == "vtpass")
-    assert entry_count(payment.reference, "debit") == 1 and entry_count(payment.reference, "refund") == 0
-    assert_books_balanced()
+# -- every test number: one table, one lifecycle --------------------------------------------------
+
+OK, FAILED, UNKNOWN = "succeeded", "failed", "unknown"
+RESEND_STEP = timedelta(minutes=10)  # 3000000000001's first status check is due after 1 min
 
 
-@pytest.mark.parametrize("api_provider", PROVIDERS)
-def test_postpaid_account_succeeds_without_token(funded, estate, api_provider, sandbox):
-    account = link(funded, prepaid_entry(estate.id, api_provider), "1010101010101")
-    payment = pay(funded, account)
-    run_worker()
-    payment = reload(payment)
-    assert payment.status == "succeeded"
-    assert processed(sandbox, payment) == 1
-    assert payment.token is None
-    assert_books_balanced()
-
-
-@pytest.mark.parametrize("api_provider", PROVIDERS)
-def test_pending_purchase_resolves_on_second_status_query(funded, estate, api_provider, janitor_until_final, sandbox):
-    account = link(funded, prepaid_entry(estate.id, api_provider), "2010000000000")
-    payment = pay(funded, account)
-    run_worker()
-    assert reload(payment).status == "unknown"
-    payment = janitor_until_final(payment)
-    assert payment.status == "succeeded"
-    assert processed(sandbox, payment) == 1
+def asked_twice(payment, api_provider):
     assert payment.status_checks == 2
-    assert payment.purchase_attempts == 1
-    assert_books_balanced()
 
 
-@pytest.mark.parametrize("api_provider", PROVIDERS)
-def test_timeout_after_submission_is_unknown_then_succeeds_with_one_debit(funded, estate, api_provider,
-                                                                         janitor_until_final, sandbox):
-    account = link(funded, prepaid_entry(estate.id, api_provider), "3000000000000")
-    payment = pay(funded, account)
-    run_worker()
-    assert reload(payment).status == "unknown"  # never "failed" on a timeout
-    payment = janitor_until_final(payment)
-    assert payment.status == "succeeded"
-    assert processed(sandbox, payment) == 1
-    assert payment.purchase_attempts == 1
-    assert entry_count(payment.reference, "debit") == 1
-    assert entry_count(payment.reference, "refund") == 0
-    assert_books_balanced()
+def said_blocked(payment, api_provider):
+    assert "blocked" in payment.status_reason.lower()
 
 
-@pytest.mark.parametrize("api_provider", PROVIDERS)
-def test_timeout_with_no_record_is_resent_once_under_the_same_reference(funded, estate, api_provider, sandbox,
-                                                                       janitor_until_final):
-    account = link(funded, prepaid_entry(estate.id, api_provider), "3000000000001")
-    payment = pay(funded, account)
-    run_worker()
-    assert reload(payment).status == "unknown"
-    payment = janitor_until_final(payment, step=timedelta(minutes=10))  # the first check is due after 1 min
-    assert payment.status == "succeeded"
-    assert payment.purchase_attempts == 2  # the original and exactly one resend
+def resent_under_the_same_reference(payment, api_provider):
     reasons = [e.reason for e in payment.events]
-    same_lagos_day = lagos_now(utcnow() + timedelta(minutes=10)).date() == lagos_now(payment.created_at).date()
+    same_lagos_day = lagos_now(utcnow() + RESEND_STEP).date() == lagos_now(payment.created_at).date()
     if same_lagos_day or api_provider == "flutterwave":
         assert any("Resent under the same reference" in r for r in reasons)
     else:  # this test ran just before midnight in Lagos: VTpass needs a request_id dated today
         assert any("Resent under request_id" in r for r in reasons)
-    assert entry_count(payment.reference, "debit") == 1
-    assert processed(sandbox, payment) == 1
-    assert_books_balanced()
 
 
+@dataclass(frozen=True)
+class SandboxNumber:
+    """A test customer number of the sandbox (README, PROVIDERS.md) and what the product makes of it."""
+
+    behaviour: str
+    number: str
+    first: str                   # status once the worker has run
+    final: str                   # status once the janitor is done (the same when ``first`` is final)
+    sent: int | dict[str, int]   # purchase attempts, per provider where they differ
+    token: bool                  # a 20-digit prepaid token (VTpass also gives the units bought)
+    refunded: bool
+    step: timedelta = timedelta(hours=25)  # between janitor passes
+    also: Callable[..., None] | None = None  # what only this row says
+
+
+SANDBOX_NUMBERS = [
+    SandboxNumber("prepaid_meter_succeeds_with_token_and_units", "1111111111111", OK, OK, 1, True, False),
+    SandboxNumber("postpaid_account_succeeds_without_token", "1010101010101", OK, OK, 1, False, False),
+    SandboxNumber("pending_purchase_resolves_on_second_status_query", "2010000000000", UNKNOWN, OK, 1, True, False,
+                  also=asked_twice),
+    SandboxNumber("timeout_after_submission_is_unknown_not_failed_then_succeeds", "3000000000000", UNKNOWN, OK, 1,
+                  True, False),
+    SandboxNumber("timeout_with_no_record_is_resent_once_under_the_same_reference", "3000000000001", UNKNOWN, OK, 2,
+                  True, False, step=RESEND_STEP, also=resent_under_the_same_reference),
+    # A 503 after sending may have been processed, so it is unknown. VTpass: its 2nd and 3rd calls
+    # are requeries (503), the 4th says 015, one resend. Flutterwave: without a tx_ref it looks in
+    # the bill listing (which the script does not count), finds nothing, and each resend is one of
+    # the script's calls: the 4th purchase goes through.
+    SandboxNumber("three_503s_then_no_record_then_resend_succeeds", "4000000000000", UNKNOWN, OK,
+                  {"vtpass": 2, "flutterwave": 4}, True, False),
+    SandboxNumber("blocked_meter_fails_with_exactly_one_refund", "5000000000000", FAILED, FAILED, 1, False, True,
+                  also=said_blocked),
+    SandboxNumber("unknown_customer_fails_permanently_and_refunds", "9999999999999", FAILED, FAILED, 1, False, True),
+    SandboxNumber("any_other_number_succeeds", "12345678901", OK, OK, 1, True, False),
+]
+
+
+@pytest.mark.parametrize("row", SANDBOX_NUMBERS, ids=lambda row: row.behaviour)
 @pytest.mark.parametrize("api_provider", PROVIDERS)
-def test_three_503s_then_no_record_then_resend_succeeds(funded, estate, api_provider, janitor_until_final, sandbox):
-    account = link(funded, prepaid_entry(estate.id, api_provider), "4000000000000")
-    payment = pay(funded, account)
-    run_worker()
-    assert reload(payment).status == "unknown"  # a 503 after sending may have been processed
-    payment = janitor_until_final(payment)
-    assert payment.status == "succeeded"
-    assert processed(sandbox, payment) == 1
-    # VTpass: its 2nd and 3rd calls are requeries (503), the 4th says 015, one resend. Flutterwave:
-    # without a tx_ref it looks in the bill listing (which the script does not count), finds
-    # nothing, and each resend is one of the script's calls: the 4th purchase goes through.
-    assert payment.purchase_attempts == (2 if api_provider == "vtpass" else 4)
-    assert entry_count(payment.reference, "debit") == 1 and entry_count(payment.reference, "refund") == 0
-    assert_books_balanced()
-
-
-@pytest.mark.parametrize("api_provider", PROVIDERS)
-def test_blocked_meter_fails_with_exactly_one_refund(funded, estate, api_provider, sandbox):
+def test_sandbox_number_through_the_worker_and_janitor(row, api_provider, funded, estate, janitor_until_final, sandbox):
     before = ledger.wallet_balance(funded.id)
-    account = link(funded, prepaid_entry(estate.id, api_provider), "5000000000000")
+    account = link(funded, prepaid_entry(estate.id, api_provider), row.number)
     payment = pay(funded, account)
     run_worker()
-    payment = reload(payment)
-    assert payment.status == "failed"
-    assert processed(sandbox, payment) == 0
-    assert "blocked" in payment.status_reason.lower()
-    assert entry_count(payment.reference, "debit") == 1 and entry_count(payment.reference, "refund") == 1
-    assert ledger.wallet_balance(funded.id) == before
-    payments.run_janitor(utcnow() + timedelta(days=2))  # nothing left to do, nothing refunded twice
-    assert entry_count(payment.reference, "refund") == 1
-    assert_books_balanced()
+    assert reload(payment).status == row.first
+    payment = janitor_until_final(payment, step=row.step)
 
+    assert payment.status == row.final
+    sent = row.sent[api_provider] if isinstance(row.sent, dict) else row.sent
+    assert payment.purchase_attempts == sent
+    # Whatever was sent and asked, the provider processed the purchase once, or not at all.
+    assert processed(sandbox, payment) == (0 if row.final == FAILED else 1)
+    if row.token:
+        assert payment.token and len(payment.token) == 20 and payment.token.isdigit()
+    else:
+        assert payment.token is None
+    # VTpass answers with the units bought; Flutterwave's documented pay answer carries no units
+    # (recharge_token only: PHP-v3 src/Service/Bill.php, the published answer fields).
+    assert bool(payment.units) == (row.token and api_provider == "vtpass")
+    if row.also:
+        row.also(payment, api_provider)
 
-@pytest.mark.parametrize("api_provider", PROVIDERS)
-def test_unknown_customer_fails_permanently_and_refunds(funded, estate, api_provider, sandbox):
-    account = link(funded, prepaid_entry(estate.id, api_provider), "9999999999999")
-    payment = pay(funded, account)
-    run_worker()
-    payment = reload(payment)
-    assert payment.status == "failed"
-    assert processed(sandbox, payment) == 0
-    assert entry_count(payment.reference, "refund") == 1
-    assert_books_balanced()
-
-
-@pytest.mark.parametrize("api_provider", PROVIDERS)
-def test_any_other_number_succeeds(funded, estate, api_provider):
-    account = link(funded, prepaid_entry(estate.id, api_provider), "12345678901")
-    payment = pay(funded, account)
-    run_worker()
-    assert reload(payment).status == "succeeded"
+    assert entry_count(payment.reference, "debit") == 1
+    assert entry_count(payment.reference, "refund") == (1 if row.refunded else 0)
+    spent = 0 if row.refunded else payment.amount_kobo + payment.fee_kobo
+    assert ledger.wallet_balance(funded.id) == before - spent
+    payments.run_janitor(utcnow() + timedelta(days=2))  # a final payment is left alone: nothing refunded twice
+    assert reload(payment).status == row.final
+    assert entry_count(payment.reference, "refund") == (1 if row.refunded else 0)
     assert_books_balanced()
 
 
 def test_payment_reference_is_the_job_id_and_a_valid_vtpass_request_id(funded, estate):
     from rq.job import Job
 
-    from webapp.infra.queues import redis_connection
+    from webapp.infra.redis_client import redis_connection
     from webapp.providers.vtpass_codes import is_valid_request_id
 
     account = link(funded, prepaid_entry(estate.id, "vtpass"), "1111111111111")

@@ -19,6 +19,7 @@ from webapp.sandbox import customers
 from webapp.sandbox.catalogue import Product
 from webapp.sandbox.customers import Customer
 from webapp.sandbox.state import Attempt, BillTxn, Seconds, State
+from webapp.sandbox.wire import LAGOS
 
 BLOCKED_MESSAGE = "Meter blocked: the distribution company has blocked vending to this meter"
 
@@ -207,8 +208,6 @@ def query(state: State, provider: str, given_reference: str, *, own_refs_only: b
 
 def listing(state: State, provider: str, start, end) -> list[BillTxn]:
     """The provider's bills whose Lagos date falls within [start, end] (dates), oldest first."""
-    from webapp.sandbox.vtpass import LAGOS
-
     with state.lock:
         return sorted((t for (p, _r), t in state.bills.items()
                        if p == provider and start <= t.created_at.astimezone(LAGOS).date() <= end),

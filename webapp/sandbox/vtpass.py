@@ -5,22 +5,15 @@ GET calls authenticate with ``api-key`` + ``public-key`` headers, POST calls wit
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from flask import Blueprint, jsonify, request
 
 from webapp.sandbox import bills, catalogue, customers
 from webapp.sandbox.keys import SANDBOX_CREDENTIALS
-from webapp.sandbox.wire import drop_connection, naira, naira_text, parse_naira, request_body, same_secret, state
+from webapp.sandbox.wire import LAGOS, drop_connection, naira, naira_text, parse_naira, request_body, same_secret, state
 
 bp = Blueprint("vtpass", __name__)
-
-try:
-    from zoneinfo import ZoneInfo
-
-    LAGOS = ZoneInfo("Africa/Lagos")
-except (ImportError, KeyError):  # no tz database: Lagos is UTC+1 all year
-    LAGOS = timezone(timedelta(hours=1), "WAT")
 
 DESCRIPTIONS = {
     "000": "TRANSACTION SUCCESSFUL", "099": "TRANSACTION IS PROCESSING", "016": "TRANSACTION FAILED",

@@ -5,11 +5,19 @@ import contextlib
 import hmac
 import socket
 import time
+from datetime import timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 from flask import current_app, request
 
 from webapp.sandbox.state import Seconds, State
+
+try:
+    from zoneinfo import ZoneInfo
+
+    LAGOS = ZoneInfo("Africa/Lagos")
+except (ImportError, KeyError):  # no tz database: Lagos is UTC+1 all year
+    LAGOS = timezone(timedelta(hours=1), "WAT")
 
 
 def state() -> State:

@@ -276,9 +276,11 @@ def start_sweep(how: str, env: dict, workdir: Path, children: Children, conn):
     ``cli``: ``flask payments sweep`` in its own process."""
     from rq import Queue
 
+    from workers.automation_jobs import run_sweep
+
     if how == "job":
-        job = Queue("default", connection=conn).enqueue("workers.automation_jobs.run_sweep", job_id="bench-sweep",
-                                                        job_timeout=600)
+        job = Queue(run_sweep.options.queue, connection=conn).enqueue(run_sweep, job_id="bench-sweep",
+                                                                      job_timeout=run_sweep.options.timeout)
 
         def poll():
             status = job.get_status(refresh=True)
@@ -307,8 +309,9 @@ def watch(n: int, sweep_done, timeout: float, conn) -> dict:
     from rq import Queue
 
     from webapp.infra import provider_slots
+    from webapp.jobs import PAYMENTS
 
-    queue = Queue("default", connection=conn)
+    payments_queue = Queue(PAYMENTS, connection=conn)
     slots = {p: provider_slots.slots_for(p) for p in PROVIDERS}
     seen = {"peak": dict.fromkeys(PROVIDERS, 0), "sweep_s": None, "sweep_cpu": 0.0, "final": 0}
     t0, last_check, last_print = time.monotonic(), 0.0, 0.0
@@ -329,12 +332,12 @@ def watch(n: int, sweep_done, timeout: float, conn) -> dict:
         if done or now - last_print >= 2:
             last_print = now
             print(f"[{now:5.1f} s] payments {sum(counts.values())} created, {seen['final']} final {counts}; "
-                  f"jobs queued {queue.count}; peak slots in use "
+                  f"jobs queued {payments_queue.count}; peak slots in use "
                   + ", ".join(f"{p} {seen['peak'][p]}" for p in PROVIDERS), flush=True)
         if done or now > timeout:
             if not done:
                 print(f"gave up after {timeout:.0f} s with {seen['final']} of {n} payments final", flush=True)
-            seen["elapsed"], seen["queued"] = time.monotonic() - t0, queue.count
+            seen["elapsed"], seen["queued"] = time.monotonic() - t0, payments_queue.count
             return seen
 
 
@@ -342,7 +345,7 @@ def run(args: argparse.Namespace, workdir: Path, children: Children) -> int:
     from webapp import create_app
     from webapp.extensions import db
     from webapp.infra.local_services import start_redis
-    from webapp.infra.queues import redis_connection
+    from webapp.infra.redis_client import redis_connection
     from webapp.sandbox.runner import start_sandbox
 
     db_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{workdir / 'bench.db'}"
@@ -441,21 +444,20 @@ def worker_pool(count: int) -> int:
     from rq import SimpleWorker
     from rq.worker_pool import WorkerPool
 
-    import workers
-    import workers.automation_jobs  # noqa: F401  (imported before the fork, not in every child)
-    import workers.notification_jobs  # noqa: F401
-    import workers.payment_jobs  # noqa: F401
-    from webapp import create_app
+    import webapp.services.notify.jobs  # noqa: F401  (imported before the fork, not in every child)
+    import webapp.services.payments.jobs  # noqa: F401
+    import workers.automation_jobs  # noqa: F401
+    from webapp import create_app, jobs
 
     app = create_app()
-    workers.use_app(app)
+    jobs.use_app(app)
     redis = Redis.from_url(app.config["REDIS_URL"])
     with app.app_context():
         from webapp.extensions import db
 
         if db.engine.dialect.name == "sqlite":
             trace_write_lock(db.engine, redis)
-    pool = WorkerPool(["default"], connection=redis, num_workers=count, worker_class=SimpleWorker)
+    pool = WorkerPool(list(jobs.QUEUES), connection=redis, num_workers=count, worker_class=SimpleWorker)
     pool.start(burst=False, logging_level="WARNING")
     return 0
 

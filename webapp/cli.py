@@ -5,6 +5,7 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
+from webapp import jobs
 from webapp.extensions import db
 from webapp.models import Estate, Role, User
 from webapp.services.identity import credentials
@@ -107,7 +108,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(ledger)
 
     @app.cli.command("worker")
-    @click.option("--queues", default="default", show_default=True, help="Comma-separated queue names.")
+    @click.option("--queues", default=",".join(jobs.QUEUES), show_default=True,
+                  help="Comma-separated queue names, served in this order.")
     @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
     @click.option("--name", default=None, help="Worker name (defaults to host:pid).")
     def worker_command(queues: str, burst: bool, name: str | None):
@@ -115,10 +117,9 @@ def register(app: Flask) -> None:
         from flask import current_app
         from rq import Worker
 
-        import workers
-        from webapp.infra.queues import redis_connection
+        from webapp.infra.redis_client import redis_connection
 
-        workers.use_app(current_app._get_current_object())
+        jobs.use_app(current_app._get_current_object())
         worker = Worker(queues.split(","), connection=redis_connection(), name=name)
         worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
 
@@ -127,7 +128,7 @@ def register(app: Flask) -> None:
         """Run the single `rq cron` scheduler with the jobs declared in workers/schedule.py."""
         from rq.cron import CronScheduler
 
-        from webapp.infra.queues import redis_connection
+        from webapp.infra.redis_client import redis_connection
 
         scheduler = CronScheduler(connection=redis_connection())
         scheduler.load_config_from_file("workers.cron")

@@ -50,7 +50,7 @@ def _float(name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
 
 
-def _int_list(name: str, default: list[int]) -> list[int]:
+def _int_list(name: str, default: list[int] | None) -> list[int] | None:
     raw = os.environ.get(name)
     if raw is None:
         return default
@@ -160,8 +160,8 @@ def from_env() -> dict:
         "PAYMENT_MAX_PURCHASE_ATTEMPTS": _int("PAYMENT_MAX_PURCHASE_ATTEMPTS", 4),
         "PAYMENT_RETRY_BASE_SECONDS": _float("PAYMENT_RETRY_BASE_SECONDS", 10.0),
         "PAYMENT_RETRY_MAX_SECONDS": _float("PAYMENT_RETRY_MAX_SECONDS", 300.0),
-        # RQ re-runs a job that raised after a transient error at these delays (seconds).
-        "PAYMENT_RQ_RETRY_INTERVALS": _int_list("PAYMENT_RQ_RETRY_INTERVALS", [10, 60, 300]),
+        # Delays (seconds) at which RQ re-runs a purchase job that raised; unset: services/policy.py.
+        "PAYMENT_RQ_RETRY_INTERVALS": _int_list("PAYMENT_RQ_RETRY_INTERVALS", None),
         "PAYMENT_JOB_TIMEOUT_SECONDS": _int("PAYMENT_JOB_TIMEOUT_SECONDS", 180),
         "JANITOR_INTERVAL_SECONDS": _int("JANITOR_INTERVAL_SECONDS", 60),
         # A payment still unknown this long after it was sent alerts the estate's admins once.

@@ -1,15 +1,15 @@
 """Automation jobs for `rq cron`: the sweep (every minute) and reminders."""
 from __future__ import annotations
 
+from webapp.jobs import PERIODIC, job
 from webapp.services import automations
-from workers import app_job
 
 
-@app_job
+@job(PERIODIC, timeout=600)
 def run_sweep() -> str:
     return automations.run_sweep().summary()
 
 
-@app_job
+@job(PERIODIC, timeout=120)
 def send_reminders() -> str:
     return f"reminders: {automations.send_reminders()} sent"

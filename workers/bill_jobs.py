@@ -2,15 +2,15 @@
 caught within the hour) and reminders (daily)."""
 from __future__ import annotations
 
+from webapp.jobs import PERIODIC, job
 from webapp.services import estate_bills
-from workers import app_job
 
 
-@app_job
+@job(PERIODIC, timeout=300)
 def mark_overdue() -> str:
     return f"estate bills: {estate_bills.mark_overdue()} marked overdue"
 
 
-@app_job
+@job(PERIODIC, timeout=300)
 def send_bill_reminders() -> str:
     return f"estate bills: {estate_bills.send_bill_reminders()} reminders sent"

@@ -1,11 +1,11 @@
-"""Job functions enqueued on RQ. Each loads ids and calls one service."""
+"""The scheduler's own heartbeat."""
 from __future__ import annotations
 
 from webapp.infra import health
-from workers import app_job
+from webapp.jobs import PERIODIC, job
 
 
-@app_job
+@job(PERIODIC, timeout=30)
 def record_cron_heartbeat() -> str:
     """Lets /healthz say when the scheduler last ran a job."""
     return health.record_cron_heartbeat()

@@ -1,15 +1,11 @@
-"""Email delivery jobs: one message by id (enqueued after commit) and the periodic backstop."""
+"""The periodic email backstop: sends mail whose enqueue after commit was missed, and retries
+after SMTP outages."""
 from __future__ import annotations
 
+from webapp.jobs import PERIODIC, job
 from webapp.services import notify
-from workers import app_job
 
 
-@app_job
-def deliver_email(message_id: int) -> str:
-    return notify.deliver(message_id)
-
-
-@app_job
+@job(PERIODIC, timeout=600)
 def deliver_queued_emails() -> str:
     return notify.deliver_queued().summary()

@@ -1,4 +1,4 @@
-"""The table of periodic jobs. Each later capability adds its row here."""
+"""When the periodic jobs run. Each job's queue and timeout are declared once, at its ``@job``."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -7,34 +7,38 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class PeriodicJob:
-    name: str
+    name: str  # fixed, so that restarting the scheduler never registers a job twice
     func: Callable
-    queue: str = "default"
     interval: int | None = None  # seconds
     cron: str | None = None  # crontab expression, UTC
-    timeout: int = 300
+
+    @property
+    def queue(self) -> str:
+        return self.func.options.queue
+
+    @property
+    def timeout(self) -> int:
+        return self.func.options.timeout
 
 
 def _jobs() -> list[PeriodicJob]:
     from workers import automation_jobs, bill_jobs, funding_jobs, jobs, notification_jobs, payment_jobs
 
     return [
-        PeriodicJob("record-cron-heartbeat", jobs.record_cron_heartbeat, interval=60, timeout=30),
-        PeriodicJob("payments-janitor", payment_jobs.run_janitor, interval=60, timeout=600),
+        PeriodicJob("record-cron-heartbeat", jobs.record_cron_heartbeat, interval=60),
+        PeriodicJob("payments-janitor", payment_jobs.run_janitor, interval=60),
         # At second 0 of every minute, so an occurrence due at 09:00 is paid at 09:00.
-        PeriodicJob("automations-sweep", automation_jobs.run_sweep, cron="* * * * *", timeout=600),
-        PeriodicJob("automation-reminders", automation_jobs.send_reminders, interval=300, timeout=120),
+        PeriodicJob("automations-sweep", automation_jobs.run_sweep, cron="* * * * *"),
+        PeriodicJob("automation-reminders", automation_jobs.send_reminders, interval=300),
         # Every 5 minutes; one gateway verify per stale intent, so it is bounded by the batch size.
-        PeriodicJob("expire-abandoned-fundings", funding_jobs.expire_abandoned_fundings, interval=300, timeout=240),
-        # Sends mail whose enqueue after commit was missed, and retries after SMTP outages.
-        PeriodicJob("deliver-emails", notification_jobs.deliver_queued_emails, interval=60, timeout=600),
+        PeriodicJob("expire-abandoned-fundings", funding_jobs.expire_abandoned_fundings, interval=300),
+        PeriodicJob("deliver-emails", notification_jobs.deliver_queued_emails, interval=60),
         # Estate bills: overdue from local midnight (hourly: estates may be in different zones);
         # reminders once a day at 08:00 Lagos time.
-        PeriodicJob("estate-bills-overdue", bill_jobs.mark_overdue, cron="0 * * * *", timeout=300),
-        PeriodicJob("estate-bill-reminders", bill_jobs.send_bill_reminders, cron="0 7 * * *", timeout=300),
-        # 01:30 UTC = 02:30 Lagos: yesterday's purchases against each provider's record. One
-        # requery per VTpass purchase of the day, hence the long timeout.
-        PeriodicJob("payments-reconcile", payment_jobs.reconcile_yesterday, cron="30 1 * * *", timeout=3600),
+        PeriodicJob("estate-bills-overdue", bill_jobs.mark_overdue, cron="0 * * * *"),
+        PeriodicJob("estate-bill-reminders", bill_jobs.send_bill_reminders, cron="0 7 * * *"),
+        # 01:30 UTC = 02:30 Lagos: yesterday's purchases against each provider's record.
+        PeriodicJob("payments-reconcile", payment_jobs.reconcile_yesterday, cron="30 1 * * *"),
     ]
 
 

@@ -19,12 +19,12 @@ from webapp.services.notify.channels import (
 )
 from webapp.services.notify.events import DEFAULT_CHANNELS, EVENT_LABELS, NotificationEvent, default_enabled
 from webapp.services.notify.inbox import inbox_page, mark_all_read, mark_read, unread_count
+from webapp.services.notify.jobs import enqueue_pending_emails
 from webapp.services.notify.outbox import (
     DeliveryReport,
     EmailDeliveryError,
     deliver,
     deliver_queued,
-    enqueue_pending_emails,
 )
 from webapp.services.notify.preferences import PreferenceError, enabled_channels, set_preference
 from webapp.services.notify.service import NotificationError, Recipient, notify, recipient

@@ -11,25 +11,19 @@ from __future__ import annotations
 import logging
 import smtplib
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from flask import current_app
-from redis.exceptions import RedisError
 from sqlalchemy import or_, select, update
 
 from webapp.extensions import db
-from webapp.infra import queues
 from webapp.models import EmailMessage, EmailStatus, Role, User
 from webapp.models.base import utcnow
+from webapp.services import policy
 from webapp.services.notify import smtp
-from webapp.services.notify.channels import PENDING_EMAILS_KEY
 
 log = logging.getLogger(__name__)
 
-RETRY_DELAYS = (60, 300, 900, 3600, 6 * 3600)  # seconds after the 1st, 2nd, ... failed attempt
-STALE_SENDING_AFTER = timedelta(minutes=15)  # longer than any SMTP exchange plus the job timeout
 BATCH = 200
-JOB = "workers.notification_jobs.deliver_email"
 
 
 class EmailDeliveryError(RuntimeError):
@@ -46,26 +40,6 @@ class DeliveryReport:
     def summary(self) -> str:
         return (f"sent {len(self.sent)}, failed {len(self.failed)}, retry later {len(self.retry)}, "
                 f"abandoned mid-send {len(self.abandoned)}")
-
-
-def enqueue_pending_emails() -> int:
-    """Enqueue delivery of the outbox rows this session wrote. Call it after ``db.session.commit()``.
-
-    Redis being down is logged, not raised: the caller's state change is already committed and
-    the periodic ``deliver-emails`` job sends anything still queued.
-    """
-    ids = db.session.info.pop(PENDING_EMAILS_KEY, [])
-    enqueued = 0
-    for message_id in ids:
-        try:
-            queues.queue().enqueue(JOB, message_id, job_id=f"email-{message_id}", job_timeout=120,
-                                   result_ttl=3600, failure_ttl=7 * 86400)
-        except RedisError as exc:
-            log.warning("could not enqueue email %s (%s); the periodic sender will deliver it",
-                        message_id, type(exc).__name__)
-            continue
-        enqueued += 1
-    return enqueued
 
 
 def _claim(message_id: int) -> bool:
@@ -152,13 +126,12 @@ def _requeue(message: EmailMessage, reason: str) -> None:
     if message.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
         _mark_failed(message, f"gave up after {message.attempts} attempts; last: {reason}")
         return
-    delay = RETRY_DELAYS[min(message.attempts, len(RETRY_DELAYS)) - 1]
     _write(message, status=EmailStatus.QUEUED.value, last_error=reason[:500],
-           next_attempt_at=utcnow() + timedelta(seconds=delay))
+           next_attempt_at=utcnow() + policy.email_retry_delay(message.attempts))
 
 
 def _abandon_stale_sending(report: DeliveryReport) -> None:
-    cutoff = utcnow() - STALE_SENDING_AFTER
+    cutoff = utcnow() - policy.EMAIL_STALE_SENDING_AFTER
     stale = db.session.scalars(select(EmailMessage).where(
         EmailMessage.status == EmailStatus.SENDING.value, EmailMessage.claimed_at < cutoff).limit(BATCH)).all()
     for message in stale:

@@ -23,21 +23,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import lazyload
 
 from webapp.extensions import db
-from webapp.infra import queues
 from webapp.models.payment import Payment, ProviderReference, ProviderRefKind
 from webapp.providers.http import header_value
+from webapp.services.payments import jobs
 
 log = logging.getLogger(__name__)
 
 EVENT = "singlebillpayment.status"
 API_PROVIDER = "flutterwave"
-CHECK_JOB = "workers.payment_jobs.check_payment"
 # Where the event may name the purchase, in the order we trust them: ours first.
 REFERENCE_FIELDS = ("customer_reference", "tx_ref", "flw_ref")
 MAX_REFERENCE = 120  # ProviderReference.value
-# A check job that failed is kept this long for inspection; until then a new event for the same
-# payment is absorbed by it (the janitor keeps asking on its own schedule meanwhile).
-FAILED_CHECK_TTL = 600
 
 
 class NotConfigured(RuntimeError):
@@ -160,11 +156,7 @@ def enqueue_check(payment_id: int, reference: str) -> bool:
     """Queue one ``check_payment`` job; False when one for this payment is already waiting (a
     replay or a quick second event is absorbed by it). Raises ``CheckUnavailable`` if Redis is down."""
     try:
-        queues.queue().enqueue(
-            CHECK_JOB, payment_id, job_id=f"check-{reference}", unique=True,
-            job_timeout=current_app.config["PAYMENT_JOB_TIMEOUT_SECONDS"], result_ttl=0,
-            failure_ttl=FAILED_CHECK_TTL,
-        )
+        jobs.check_payment.enqueue(payment_id, job_id=f"check-{reference}", unique=True)
     except DuplicateJobError:
         return False
     except RedisError as exc:

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.payment import AdminAlert, Payment, PaymentStatus, ProviderCallLog
+from webapp.services import policy
 from webapp.services.payments import lifecycle, outcomes, references, state
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def _due(status: S, now: datetime, column=Payment.next_check_at) -> list[int]:
 def run_pass(now: datetime | None = None) -> JanitorReport:
     now = now or utcnow()
     report = JanitorReport()
-    stale = lifecycle.stale_after()
+    stale = policy.payment_stale_after()
 
     def each(ids, step, counter):
         for payment_id in ids:

@@ -1,9 +1,9 @@
-"""Redis and RQ queues, configured from the app's REDIS_URL."""
+"""One Redis client per URL and process, configured from the app's ``REDIS_URL`` (RQ, rate limits,
+provider slots and health all share it)."""
 from __future__ import annotations
 
 from flask import current_app
 from redis import Redis
-from rq import Queue
 
 _connections: dict[str, Redis] = {}
 
@@ -15,7 +15,3 @@ def redis_connection(url: str | None = None) -> Redis:
         conn = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
         _connections[url] = conn
     return conn
-
-
-def queue(name: str = "default") -> Queue:
-    return Queue(name, connection=redis_connection())

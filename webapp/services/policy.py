@@ -1,0 +1,69 @@
+"""When to try again: every retry, backoff and requery schedule of the product, in one place.
+
+- An unknown purchase outcome (DESIGN §4) is asked again after 1 m, 5 m, 15 m, 1 h, 6 h, then
+  daily: most answers come within minutes, and a provider outage can last a day.
+- A prepaid token that did not come with the purchase is asked for after 2 m, 5 m, 10 m, 30 m,
+  then hourly (until ``TOKEN_GIVE_UP_SECONDS``).
+- A transient provider error before the provider accepted waits a full-jitter exponential delay
+  (``PAYMENT_RETRY_BASE_SECONDS`` doubling up to ``PAYMENT_RETRY_MAX_SECONDS``), so a thousand
+  payments that failed together do not retry in step.
+- A purchase job that raised is re-run by RQ after 10 s, 1 m and 5 m (``PAYMENT_RQ_RETRY_INTERVALS``
+  overrides; empty means none); the janitor backs this up.
+- A payment left mid-lifecycle (its worker stopped) is taken over by the janitor after
+  ``PAYMENT_STALE_AFTER_SECONDS``, longer than one purchase call, so a live worker is never overtaken.
+- An email the SMTP server refused for now is tried again after 1 m, 5 m, 15 m, 1 h, then every
+  6 h (up to ``MAIL_MAX_ATTEMPTS``); one left in "sending" is taken back after 15 minutes, longer
+  than any SMTP exchange plus the job timeout.
+
+A schedule given as a table repeats its last step for every later attempt.
+"""
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from datetime import timedelta
+
+from flask import current_app
+
+REQUERY_BACKOFF = (60, 300, 900, 3600, 21600, 86400)
+TOKEN_BACKOFF = (120, 300, 600, 1800, 3600)
+PURCHASE_JOB_RETRIES = (10, 60, 300)
+EMAIL_RETRY_DELAYS = (60, 300, 900, 3600, 6 * 3600)
+EMAIL_STALE_SENDING_AFTER = timedelta(minutes=15)
+
+
+def _step(table: Sequence[int], index: int) -> timedelta:
+    return timedelta(seconds=table[max(0, min(index, len(table) - 1))])
+
+
+def requery_delay(checks_done: int) -> timedelta:
+    """How long after its ``checks_done``-th status check an unknown payment is asked again."""
+    return _step(REQUERY_BACKOFF, checks_done)
+
+
+def token_check_delay(checks_done: int) -> timedelta:
+    """How long after ``checks_done`` asks for a late token the next ask comes."""
+    return _step(TOKEN_BACKOFF, checks_done)
+
+
+def purchase_retry_delay(attempt: int) -> timedelta:
+    """Exponential backoff with full jitter after the ``attempt``-th transient provider error."""
+    base = current_app.config["PAYMENT_RETRY_BASE_SECONDS"]
+    cap = current_app.config["PAYMENT_RETRY_MAX_SECONDS"]
+    return timedelta(seconds=random.uniform(0, min(cap, base * 2 ** max(0, attempt - 1))))
+
+
+def purchase_job_retries() -> Sequence[int]:
+    """The delays at which RQ re-runs a purchase job that raised."""
+    configured = current_app.config.get("PAYMENT_RQ_RETRY_INTERVALS")
+    return PURCHASE_JOB_RETRIES if configured is None else configured
+
+
+def payment_stale_after() -> timedelta:
+    """How long a payment may sit mid-lifecycle before the janitor takes it over."""
+    return timedelta(seconds=current_app.config["PAYMENT_STALE_AFTER_SECONDS"])
+
+
+def email_retry_delay(attempts: int) -> timedelta:
+    """How long after its ``attempts``-th failed send an email is tried again (``attempts`` >= 1)."""
+    return _step(EMAIL_RETRY_DELAYS, attempts - 1)

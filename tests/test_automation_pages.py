@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime, time
 
 import pytest
@@ -13,6 +14,9 @@ from sqlalchemy import func, select
 from webapp.extensions import db
 from webapp.models import Automation, AutomationOccurrence, AutomationSettings, SavedCard
 from webapp.services.automations import crud, settings
+from webapp.services.automations.inputs import AutomationInput
+from webapp.services.automations.schedules import Schedule
+from webapp.services.automations.settings import SettingsInput
 
 from .factories_payments import make_catalogue_entry, make_payment, make_utility_account
 
@@ -71,8 +75,30 @@ def page_text(response) -> str:
     return html.unescape(response.get_data(as_text=True))
 
 
+# ``form_for``'s schedule, as the service takes it.
+ON_THE_15TH = Schedule(kind="monthly_day", day_of_month=15, time_of_day=time(9, 0), timezone="Africa/Lagos",
+                       starts_on=date(2025, 1, 1))
+
+
+def monthly(**changes) -> Schedule:
+    return replace(ON_THE_15TH, **changes)
+
+
+def automation_input(account=None, bill_type: str | None = None, **changes) -> AutomationInput:
+    """What ``form_for`` asks for, as typed values: ₦5,000 monthly on the 15th, from the wallet."""
+    values = {"amount_kobo": 5_000_00, "schedule": ON_THE_15TH, **changes}
+    return AutomationInput(target_kind="utility" if account else "estate_bill",
+                           utility_account_id=account.id if account else None, bill_type=bill_type, **values)
+
+
 def make_automation(user, account, **changes) -> Automation:
-    return crud.create_automation(user, form_for(f"account:{account.id}", **changes))
+    return crud.create_automation(user, automation_input(account, **changes))
+
+
+def created_from_the_page(auth, form: dict) -> Automation:
+    response = auth.post("/automations/new", form)
+    assert response.status_code == 302, page_text(response)
+    return db.session.scalar(select(Automation).order_by(Automation.id.desc()))
 
 
 # --- creating ---------------------------------------------------------------------------------
@@ -84,16 +110,16 @@ def make_automation(user, account, **changes) -> Automation:
     {"schedule_kind": "weekly", "weekdays": ["0", "4"]},
     {"schedule_kind": "interval", "interval_unit": "week", "interval_count": "2"},
 ], ids=lambda f: f["schedule_kind"])
-def test_create_saves_each_schedule_kind(frozen, resident, meter, fields):
-    automation = make_automation(resident, meter, **fields)
-    saved = db.session.get(Automation, automation.id)
+def test_create_saves_each_schedule_kind(frozen, signed_in, meter, fields):
+    saved = created_from_the_page(signed_in, form_for(f"account:{meter.id}", **fields))
     assert saved.schedule_kind == fields["schedule_kind"]
     assert saved.amount_kobo == 5_000_00 and saved.utility_account_id == meter.id
     assert crud.next_runs(saved)  # the saved schedule produces run dates
 
 
-def test_weekly_days_are_stored_as_a_sorted_list(frozen, resident, meter):
-    automation = make_automation(resident, meter, schedule_kind="weekly", weekdays=["4", "0", "4"])
+def test_weekly_days_are_stored_as_a_sorted_list(frozen, signed_in, meter):
+    automation = created_from_the_page(signed_in, form_for(f"account:{meter.id}", schedule_kind="weekly",
+                                                           weekdays=["4", "0", "4"]))
     assert automation.weekdays == "0,4"
 
 
@@ -105,34 +131,53 @@ def test_new_automation_is_created_switched_off(frozen, signed_in, client, resid
     assert "off until you turn it on" in page_text(client.get(response.location))
 
 
-def test_time_zone_and_start_default_to_the_residents_zone_and_today(frozen, resident, meter):
-    automation = make_automation(resident, meter, timezone="", starts_on="")
+def test_time_zone_and_start_default_to_the_residents_zone_and_today(frozen, signed_in, meter):
+    automation = created_from_the_page(signed_in, form_for(f"account:{meter.id}", timezone="", starts_on="",
+                                                           time_of_day=""))
     assert automation.timezone == "Africa/Lagos"
     assert automation.starts_on == date(2025, 1, 10)
     assert automation.time_of_day == time(9, 0)
 
 
-def test_priority_words_become_numbers(frozen, resident, meter):
-    assert make_automation(resident, meter, priority="high").priority == 3
-    assert make_automation(resident, meter, priority="low").priority == 1
+def test_missing_choices_take_their_defaults(frozen, signed_in, meter):
+    automation = created_from_the_page(signed_in, {"target": f"account:{meter.id}", "amount": "5000",
+                                                   "day_of_month": "15"})
+    assert (automation.amount_mode, automation.payment_source, automation.priority, automation.catch_up,
+            automation.schedule_kind) == ("fixed", "wallet", 2, "latest", "monthly_day")
+
+
+def test_priority_words_become_numbers(frozen, signed_in, meter):
+    assert created_from_the_page(signed_in, form_for(f"account:{meter.id}", priority="high")).priority == 3
+    assert created_from_the_page(signed_in, form_for(f"account:{meter.id}", priority="low")).priority == 1
 
 
 def test_estate_bill_automation_may_pay_the_full_outstanding(frozen, resident):
-    automation = crud.create_automation(resident, form_for("bill:service_charge", amount_mode="full_outstanding",
-                                                           amount=""))
+    automation = crud.create_automation(resident, automation_input(bill_type="service_charge",
+                                                                   amount_mode="full_outstanding", amount_kobo=None))
     assert automation.target_kind == "estate_bill" and automation.bill_type == "service_charge"
+    assert automation.amount_mode == "full_outstanding" and automation.amount_kobo is None
+
+
+def test_the_amount_box_is_ignored_when_paying_the_full_outstanding(frozen, signed_in):
+    automation = created_from_the_page(signed_in, form_for("bill:service_charge", amount_mode="full_outstanding",
+                                                           amount="five thousand"))
     assert automation.amount_mode == "full_outstanding" and automation.amount_kobo is None
 
 
 def test_postpaid_meter_may_pay_the_full_outstanding(frozen, resident, postpaid):
     account = make_utility_account(resident, postpaid, number="2222222222222")
-    automation = make_automation(resident, account, amount_mode="full_outstanding", amount="")
+    automation = make_automation(resident, account, amount_mode="full_outstanding", amount_kobo=None)
     assert automation.amount_mode == "full_outstanding"
 
 
 def test_fixed_price_plan_takes_its_price_when_no_amount_is_typed(frozen, resident, tv_plan):
     card = make_utility_account(resident, tv_plan, number="7027914329")
-    assert make_automation(resident, card, amount="").amount_kobo == 15_700_00
+    assert make_automation(resident, card, amount_kobo=None).amount_kobo == 15_700_00
+
+
+def test_fixed_price_plan_takes_its_price_when_the_amount_box_is_left_empty(frozen, signed_in, resident, tv_plan):
+    card = make_utility_account(resident, tv_plan, number="7027914329")
+    assert created_from_the_page(signed_in, form_for(f"account:{card.id}", amount="")).amount_kobo == 15_700_00
 
 
 def test_card_source_uses_the_residents_saved_card(frozen, resident, meter):
@@ -144,10 +189,21 @@ def test_card_source_uses_the_residents_saved_card(frozen, resident, meter):
     assert automation.payment_source == "card" and automation.saved_card_id == card.id
 
 
-def test_partial_payments_keep_their_minimum(frozen, resident, meter):
-    automation = make_automation(resident, meter, allow_partial="y", partial_min="1,000", max_per_payment="8000")
+def test_partial_payments_keep_their_minimum(frozen, signed_in, meter):
+    automation = created_from_the_page(signed_in, form_for(f"account:{meter.id}", allow_partial="y",
+                                                           partial_min="1,000", max_per_payment="8000"))
     assert automation.allow_partial is True
     assert automation.partial_min_kobo == 1_000_00 and automation.max_per_payment_kobo == 8_000_00
+
+
+@pytest.mark.parametrize("changes", [
+    {"schedule_kind": "weekly", "weekdays": ["1"], "day_of_month": "first", "nth": "9", "interval_count": "x"},
+    {"allow_partial": "", "partial_min": "lots"},
+    {"payment_source": "wallet", "saved_card_id": "not a card"},
+], ids=["another kind's boxes", "part-payment minimum without part payments", "card without paying by card"])
+def test_boxes_that_do_not_apply_are_ignored_whatever_they_hold(frozen, signed_in, meter, changes):
+    automation = created_from_the_page(signed_in, form_for(f"account:{meter.id}", **changes))
+    assert automation.partial_min_kobo == 0 and automation.saved_card_id is None
 
 
 # --- bad input: a message next to the field, nothing saved ------------------------------------
@@ -206,8 +262,24 @@ def test_another_residents_account_is_refused_like_an_unknown_one(frozen, signed
 def test_a_plan_with_a_fixed_price_refuses_another_amount(frozen, resident, tv_plan):
     card = make_utility_account(resident, tv_plan, number="7027914329")
     with pytest.raises(crud.AutomationError) as caught:
-        make_automation(resident, card, amount="10000")
+        make_automation(resident, card, amount_kobo=10_000_00)
     assert caught.value.errors["amount"] == "DStv Compact costs exactly ₦15,700.00."
+    assert automation_count() == 0
+
+
+def test_an_empty_amount_is_shown_with_the_other_problems_at_once(frozen, signed_in, meter):
+    response = signed_in.post("/automations/new", form_for(f"account:{meter.id}", amount="", day_of_month=""))
+    text = page_text(response)
+    assert response.status_code == 422 and "Please check the 2 highlighted fields." in text
+    assert 'id="amount-error"' in text and 'id="day_of_month-error"' in text
+
+
+def test_a_refusal_of_the_service_shows_next_to_its_field_with_what_was_typed(frozen, signed_in, meter):
+    response = signed_in.post("/automations/new", form_for(f"account:{meter.id}", amount="100"))
+    text = page_text(response)
+    assert response.status_code == 422
+    assert re.search(r'id="amount"[^>]*aria-invalid="true"', text) and 'id="amount-error"' in text
+    assert 'value="100"' in text and "Please check the 1 highlighted field." in text
 
 
 def test_errors_are_shown_next_to_their_fields(frozen, signed_in, meter):
@@ -222,7 +294,7 @@ def test_errors_are_shown_next_to_their_fields(frozen, signed_in, meter):
 
 def test_turning_on_schedules_the_next_run_after_now_not_a_past_one(frozen, signed_in, resident, meter):
     # Started in November on the 5th: Nov 5, Dec 5 and Jan 5 are in the past and are not paid.
-    automation = make_automation(resident, meter, starts_on="2024-11-01", day_of_month="5")
+    automation = make_automation(resident, meter, schedule=monthly(starts_on=date(2024, 11, 1), day_of_month=5))
     response = signed_in.post(f"/automations/{automation.id}/enable", page="/automations/")
     assert response.status_code == 302
     db.session.refresh(automation)
@@ -231,7 +303,7 @@ def test_turning_on_schedules_the_next_run_after_now_not_a_past_one(frozen, sign
 
 
 def test_turning_on_today_at_a_later_time_runs_today(frozen, resident, meter):
-    automation = make_automation(resident, meter, day_of_month="10", time_of_day="18:30")
+    automation = make_automation(resident, meter, schedule=monthly(day_of_month=10, time_of_day=time(18, 30)))
     crud.enable(resident, automation.id)
     assert automation.next_run_at == datetime(2025, 1, 10, 17, 30, tzinfo=UTC)
 
@@ -383,9 +455,9 @@ def test_resident_nav_links_to_automations_and_upcoming(signed_in, client):
 # --- pages --------------------------------------------------------------------------------------
 
 def test_list_shows_target_amount_schedule_next_run_and_state(frozen, signed_in, client, resident, meter):
-    on = make_automation(resident, meter, day_of_month="31")
+    on = make_automation(resident, meter, schedule=monthly(day_of_month=31))
     crud.enable(resident, on.id)
-    crud.create_automation(resident, form_for("bill:security", amount="2500"))
+    crud.create_automation(resident, automation_input(bill_type="security", amount_kobo=2_500_00))
     text = page_text(client.get("/automations/"))
     assert "Home meter (Ikeja Electric Prepaid)" in text and "Security bill" in text
     assert "₦5,000.00" in text and "₦2,500.00" in text
@@ -422,7 +494,7 @@ def test_detail_lists_recent_runs_with_a_link_to_the_payment(frozen, signed_in, 
 
 
 def test_edit_form_is_prefilled_and_saves_changes(frozen, signed_in, client, resident, meter):
-    automation = make_automation(resident, meter, max_per_payment="7500.50")
+    automation = make_automation(resident, meter, max_per_payment_kobo=7_500_50)
     text = page_text(client.get(f"/automations/{automation.id}/edit"))
     assert 'value="5000"' in text and 'value="7500.50"' in text and 'value="2025-01-01"' in text
     response = signed_in.post(f"/automations/{automation.id}/edit",
@@ -445,7 +517,7 @@ def test_bad_edit_changes_nothing(frozen, signed_in, resident, meter):
 def test_editing_a_running_schedule_reschedules_from_now(frozen, resident, meter):
     automation = make_automation(resident, meter)
     crud.enable(resident, automation.id)
-    crud.update_automation(resident, automation.id, form_for(f"account:{meter.id}", day_of_month="20"))
+    crud.update_automation(resident, automation.id, automation_input(meter, schedule=monthly(day_of_month=20)))
     assert automation.next_run_at == datetime(2025, 1, 20, 8, 0, tzinfo=UTC)
 
 
@@ -486,6 +558,15 @@ def test_preview_without_javascript_returns_the_form_with_the_dates(frozen, sign
     assert automation_count() == 0
 
 
+def test_a_preview_without_javascript_shows_the_problem_in_the_box_only(frozen, signed_in, meter):
+    response = signed_in.post("/automations/preview", form_for(f"account:{meter.id}", day_of_month="32"),
+                              page="/automations/new")
+    text = page_text(response)
+    assert response.status_code == 200 and 'id="preview-problem"' in text
+    assert "Choose a day of the month from 1 to 31." in text and 'value="32"' in text
+    assert 'id="day_of_month-error"' not in text and "Nothing was saved" not in text  # a preview is not a save
+
+
 def test_changing_the_kind_swaps_in_that_kinds_fields(frozen, signed_in, meter):
     response = signed_in.post("/automations/preview?part=schedule",
                               form_for(f"account:{meter.id}", schedule_kind="weekly", weekdays=["2"]),
@@ -521,11 +602,24 @@ def test_settings_round_trip(signed_in, client, resident):
     assert 'value="2000"' in text and 'value="15700"' in text and 'value="48"' in text
 
 
-def test_second_save_updates_the_same_row(resident):
-    settings.save_settings(resident, SETTINGS_FORM)
-    settings.save_settings(resident, {**SETTINGS_FORM, "monthly_cap": "", "min_balance": "0"})
+SETTINGS = SettingsInput(min_balance_kobo=2_000_00, monthly_cap_kobo=50_000_00, electricity_cap_kobo=20_000_00,
+                         cable_tv_cap_kobo=15_700_00, reminder_lead_hours=48, grace_hours=24, pause_after_failures=5)
+
+
+def test_second_save_updates_the_same_row(signed_in, resident):
+    assert signed_in.post("/automations/settings", SETTINGS_FORM).status_code == 302
+    response = signed_in.post("/automations/settings", {**SETTINGS_FORM, "monthly_cap": "", "min_balance": "0"})
+    assert response.status_code == 302
     rows = db.session.scalars(select(AutomationSettings)).all()
     assert len(rows) == 1 and rows[0].monthly_cap_kobo is None and rows[0].min_balance_kobo == 0
+
+
+def test_the_service_saves_typed_settings_on_one_row(resident):
+    settings.save_settings(resident, SETTINGS)
+    settings.save_settings(resident, replace(SETTINGS, monthly_cap_kobo=None, min_balance_kobo=0))
+    rows = db.session.scalars(select(AutomationSettings)).all()
+    assert len(rows) == 1 and rows[0].monthly_cap_kobo is None and rows[0].min_balance_kobo == 0
+    assert rows[0].cable_tv_cap_kobo == 15_700_00 and rows[0].pause_after_failures == 5
 
 
 def test_settings_page_shows_defaults_before_the_first_save(signed_in, client, resident):
@@ -556,16 +650,18 @@ def test_bad_settings_show_a_message_and_save_nothing(signed_in, resident, chang
     assert db.session.scalar(select(func.count()).select_from(AutomationSettings)) == 0
 
 
-def test_bad_settings_keep_the_saved_ones(resident):
-    settings.save_settings(resident, SETTINGS_FORM)
-    with pytest.raises(settings.SettingsError):
-        settings.save_settings(resident, {**SETTINGS_FORM, "min_balance": "9000", "grace_hours": "0"})
+def test_bad_settings_keep_the_saved_ones(signed_in, resident):
+    settings.save_settings(resident, SETTINGS)
+    response = signed_in.post("/automations/settings", {**SETTINGS_FORM, "min_balance": "9000", "grace_hours": "0"})
+    assert response.status_code == 422
+    text = page_text(response)
+    assert 'value="9000"' in text and 'id="grace_hours-error"' in text  # what was typed stays, with the error
     db.session.expire_all()
     assert settings.get_settings(resident.id).min_balance_kobo == 2_000_00
 
 
 def test_other_residents_settings_are_their_own(resident, other_resident):
-    settings.save_settings(resident, SETTINGS_FORM)
+    settings.save_settings(resident, SETTINGS)
     assert settings.get_settings(other_resident.id).min_balance_kobo == 0
 
 

@@ -12,51 +12,68 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from webapp.automations import bp
+from webapp.automations.forms import AutomationForm, SettingsForm
+from webapp.presentation.partials import is_partial
 from webapp.presentation.templating import local_time
 from webapp.queries import upcoming
 from webapp.request_numbers import parse_id
-from webapp.services import utility_accounts
+from webapp.services import access, utility_accounts
 from webapp.services.automations import crud, settings
 from webapp.services.automations.common import schedule_of
 from webapp.services.automations.inputs import BILL_NAMES, saved_cards
-from webapp.services.automations.schedules import WEEKDAY_NAMES, describe
-
-TIMEZONES = ("Africa/Lagos", "Africa/Accra", "Africa/Johannesburg", "Africa/Nairobi", "Europe/London",
-             "Europe/Berlin", "America/New_York", "America/Chicago", "America/Los_Angeles", "Asia/Dubai", "UTC")
-KIND_NAMES = {"monthly_day": "Monthly on a day of the month", "last_day": "On the last day of each month",
-              "nth_weekday": "Monthly on a weekday (e.g. second Tuesday)", "weekly": "Weekly on chosen days",
-              "interval": "Every few days, weeks or months"}
-NTH_NAMES = {"1": "First", "2": "Second", "3": "Third", "4": "Fourth", "-1": "Last"}
-
-
-def is_htmx() -> bool:
-    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-History-Restore-Request")
+from webapp.services.automations.schedules import describe
 
 
 @bp.context_processor
 def helpers():
-    return {"state_of": crud.state_of, "target_label": crud.target_label, "bill_names": BILL_NAMES,
+    return {"state_of": crud.state_of, "target_label": crud.target_label,
             "describe_schedule": lambda a: describe(schedule_of(a))}
 
 
 def _automation_or_404(automation_id: int):
-    automation = crud.get_automation(current_user.id, automation_id)
+    automation = access.own_automation(current_user.id, automation_id)
     if automation is None:
         abort(404)
     return automation
 
 
-def _posted_values() -> dict:
-    values = request.form.to_dict()
-    values["weekdays"] = request.form.getlist("weekdays")
-    return values
+def _automation_form(form: AutomationForm | None = None) -> AutomationForm:
+    """``form`` (else the posted one) for the resident: empty boxes mean their time zone."""
+    if form is None:
+        form = AutomationForm()
+    form.resident_zone = current_user.effective_timezone
+    return form
 
 
-def _preview_for(values) -> tuple[list, str | None]:
+def _with_choices(form: AutomationForm) -> AutomationForm:
+    """The resident's accounts and the estate bills to pay, and their saved cards."""
+    targets = {}
+    accounts = utility_accounts.list_accounts(current_user.id)
+    if accounts:
+        targets["Your accounts"] = [(f"account:{a.id}", f"{a.nickname} · {a.provider.name} ({a.masked_number})")
+                                    for a in accounts]
+    targets["Estate bills"] = [(f"bill:{bill_type}", name) for bill_type, name in BILL_NAMES.items()]
+    form.target.choices = targets
+    form.plan_targets = frozenset(f"account:{a.id}" for a in accounts if a.provider.is_fixed_amount)
+    form.saved_card_id.choices = [(str(card.id), card.label) for card in saved_cards(current_user.id)]
+    return form
+
+
+def _preview_of(form: AutomationForm) -> tuple[list, str | None]:
+    schedule, problem = form.preview_schedule()
+    return (crud.preview(schedule) if schedule is not None else []), problem
+
+
+def _saved(form: AutomationForm, save):
+    """``save(form.automation_input())`` once the form is valid; None (the problems on the form)
+    when the form or the service refuses it."""
+    if not form.validate():
+        return None
     try:
-        return crud.preview(current_user, values), None
+        return save(form.automation_input())
     except crud.AutomationError as exc:
-        return [], " ".join(exc.errors.values())
+        form.add_errors(exc.errors)
+        return None
 
 
 # --- list, detail -----------------------------------------------------------------------------
@@ -76,38 +93,27 @@ def detail(automation_id: int):
 
 # --- the form (new and edit) ------------------------------------------------------------------
 
-def _schedule_context(values, errors=None, preview=None, problem=None) -> dict:
+def _schedule_context(form: AutomationForm, preview: list, problem: str | None) -> dict:
     """What the schedule section and its preview box need (full page and HTMX partials alike)."""
-    zones = list(TIMEZONES)
-    if values.get("timezone") and values["timezone"] not in zones:
-        zones.insert(0, values["timezone"])
-    return {
-        "values": values, "errors": errors or {}, "preview": preview, "preview_problem": problem,
-        "kind_options": list(KIND_NAMES.items()), "nth_options": list(NTH_NAMES.items()),
-        "weekday_options": [(str(i), name) for i, name in enumerate(WEEKDAY_NAMES)],
-        "timezone_options": [(z, z) for z in zones], "zone": current_user.effective_timezone,
-    }
+    return {"form": form, "preview": preview, "preview_problem": problem, "zone": current_user.effective_timezone}
 
 
-def _render_form(values, errors=None, automation=None, preview=None, problem=None, status=200):
-    if preview is None and problem is None:
-        preview, problem = _preview_for(values)
-    context = _schedule_context(values, errors, preview, problem)
-    cards = saved_cards(current_user.id)
-    context.update(automation=automation, accounts=utility_accounts.list_accounts(current_user.id), cards=cards,
-                   card_options=[(str(card.id), card.label) for card in cards])
-    return render_template("automations/form.html", **context), status
+def _render_form(form: AutomationForm, automation=None, preview: tuple[list, str | None] | None = None,
+                 status: int = 200):
+    dates, problem = preview if preview is not None else _preview_of(form)
+    return render_template("automations/form.html", automation=automation,
+                           **_schedule_context(_with_choices(form), dates, problem)), status
 
 
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     if request.method == "GET":
-        return _render_form(crud.new_form_values(current_user, request.args.get("target")))
-    values = _posted_values()
-    try:
-        automation = crud.create_automation(current_user, values)
-    except crud.AutomationError as exc:
-        return _render_form(values, exc.errors, status=422)
+        form = AutomationForm.for_new(current_user.effective_timezone, request.args.get("target"))
+        return _render_form(_automation_form(form))
+    form = _with_choices(_automation_form())
+    automation = _saved(form, lambda draft: crud.create_automation(current_user, draft))
+    if automation is None:
+        return _render_form(form, status=422)
     flash("Automation saved. It is off until you turn it on.", "success")
     return redirect(url_for(".detail", automation_id=automation.id))
 
@@ -116,12 +122,10 @@ def new():
 def edit(automation_id: int):
     automation = _automation_or_404(automation_id)
     if request.method == "GET":
-        return _render_form(crud.form_values(automation), automation=automation)
-    values = _posted_values()
-    try:
-        crud.update_automation(current_user, automation.id, values)
-    except crud.AutomationError as exc:
-        return _render_form(values, exc.errors, automation=automation, status=422)
+        return _render_form(_automation_form(AutomationForm.for_edit(automation)), automation=automation)
+    form = _with_choices(_automation_form())
+    if _saved(form, lambda draft: crud.update_automation(current_user, automation.id, draft)) is None:
+        return _render_form(form, automation=automation, status=422)
     flash("Changes saved.", "success")
     return redirect(url_for(".detail", automation_id=automation.id))
 
@@ -130,20 +134,20 @@ def edit(automation_id: int):
 def preview():
     """The next 5 run dates for the schedule on the form (HTMX swaps the box in; without JS the
     whole form comes back with the dates). Saves nothing."""
-    values = _posted_values()
-    automation_id = parse_id(values.get("automation_id"))
+    form = _automation_form()
+    automation_id = parse_id(request.form.get("automation_id"))
     automation = _automation_or_404(automation_id) if automation_id is not None else None
-    dates, problem = _preview_for(values)
-    if is_htmx():
+    dates, problem = _preview_of(form)
+    if is_partial():
         part = "_schedule" if request.args.get("part") == "schedule" else "_preview"
-        return render_template(f"automations/{part}.html", **_schedule_context(values, None, dates, problem))
-    return _render_form(values, automation=automation, preview=dates, problem=problem)
+        return render_template(f"automations/{part}.html", **_schedule_context(form, dates, problem))
+    return _render_form(form, automation=automation, preview=(dates, problem))
 
 
 # --- actions ----------------------------------------------------------------------------------
 
 def _after_action(automation, message: str | None = None, error: str | None = None):
-    if is_htmx():
+    if is_partial():
         return render_template("automations/_card.html", a=automation, message=message, error=error)
     if message:
         flash(message, "success")
@@ -212,13 +216,12 @@ def delete(automation_id: int):
 @bp.route("/settings", methods=["GET", "POST"])
 def settings_page():
     if request.method == "GET":
-        values = settings.form_values(settings.get_settings(current_user.id))
-        return render_template("automations/settings.html", values=values, errors={}, fields=settings)
-    values = request.form.to_dict()
-    try:
-        settings.save_settings(current_user, values)
-    except settings.SettingsError as exc:
-        return render_template("automations/settings.html", values=values, errors=exc.errors, fields=settings), 422
+        form = SettingsForm(obj=settings.get_settings(current_user.id))
+        return render_template("automations/settings.html", form=form)
+    form = SettingsForm()
+    if not form.validate():
+        return render_template("automations/settings.html", form=form), 422
+    settings.save_settings(current_user, form.settings_input())
     flash("Settings saved.", "success")
     return redirect(url_for(".settings_page"))
 

@@ -1,7 +1,7 @@
 """A resident's automations: create, edit, switch on and off, pause, resume, skip, delete.
 
 Every function is scoped to the resident: an id that is not theirs, or that was deleted, gives
-None, which the pages show as a 404 (never a 403 that confirms it exists). Bad input raises
+None, which the pages show as a 404 (never a 403 that confirms it exists). Input that breaks a rule raises
 ``AutomationError`` (one message per form field) and changes nothing.
 
 New automations start switched off: nothing is ever paid until the resident turns one on
@@ -10,7 +10,6 @@ start date in the past, or weeks spent paused, never produce a flood of back pay
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import select
@@ -19,37 +18,21 @@ from sqlalchemy.orm import selectinload
 from webapp.extensions import db
 from webapp.models import Automation, AutomationOccurrence, User
 from webapp.models.base import utcnow
+from webapp.services import access
 from webapp.services.automations.common import schedule_of
-from webapp.services.automations.inputs import (
-    BILL_NAMES,
-    PRIORITIES,
-    AutomationError,
-    naira_text,
-    parse_schedule,
-    read_automation,
-    today_in,
-)
+from webapp.services.automations.inputs import BILL_NAMES, AutomationError, AutomationInput, checked
+from webapp.services.automations.schedules import Schedule
 
 OFF, ON, PAUSED, FINISHED = "off", "on", "paused", "finished"
-PRIORITY_NAMES = {number: name for name, number in PRIORITIES.items()}
 
 
 # --- reading ----------------------------------------------------------------------------------
 
-def _mine(user_id: int):
-    return select(Automation).where(Automation.user_id == user_id, Automation.deleted_at.is_(None))
-
-
 def list_automations(user_id: int) -> list[Automation]:
     """The resident's automations (not deleted), newest first, with their accounts loaded."""
     return list(db.session.scalars(
-        _mine(user_id).options(selectinload(Automation.utility_account)).order_by(Automation.id.desc())
+        access.own_automations(user_id).options(selectinload(Automation.utility_account)).order_by(Automation.id.desc())
     ))
-
-
-def get_automation(user_id: int, automation_id: int) -> Automation | None:
-    """One automation, only if it is the resident's and not deleted; None means 404."""
-    return db.session.scalar(_mine(user_id).where(Automation.id == automation_id))
 
 
 def recent_occurrences(user_id: int, automation_id: int, limit: int = 20) -> list[AutomationOccurrence]:
@@ -84,75 +67,42 @@ def next_runs(automation: Automation, now: datetime | None = None, count: int = 
     return schedule_of(automation).occurrences_after(now or utcnow(), limit=count, inclusive=True)
 
 
-def preview(user: User, form_data: Mapping, now: datetime | None = None, count: int = 5) -> list[datetime]:
-    """Run times (UTC) the schedule on the form would produce if turned on now; ``AutomationError``
-    with the schedule's problem otherwise. Writes nothing."""
-    return parse_schedule(user, form_data).occurrences_after(now or utcnow(), limit=count, inclusive=True)
-
-
-def new_form_values(user: User, target: str | None = None) -> dict[str, str | list[str]]:
-    """What the form shows for a new automation: monthly on today's day at 09:00 in the
-    resident's zone, from today, paid from the wallet."""
-    today = today_in(user.effective_timezone)
-    return {
-        "target": target or "", "amount_mode": "fixed", "amount": "", "payment_source": "wallet",
-        "saved_card_id": "", "priority": "normal", "max_per_payment": "", "allow_partial": "", "partial_min": "",
-        "catch_up": "latest", "schedule_kind": "monthly_day", "interval_unit": "month", "interval_count": "1",
-        "day_of_month": str(today.day), "nth": "1", "weekday": str(today.weekday()), "weekdays": [],
-        "time_of_day": "09:00", "timezone": user.effective_timezone, "starts_on": today.isoformat(), "ends_on": "",
-        "max_occurrences": "",
-    }
-
-
-def form_values(automation: Automation) -> dict[str, str | list[str]]:
-    """An automation as the text its edit form shows."""
-    a = automation
-    target = f"account:{a.utility_account_id}" if a.target_kind == "utility" else f"bill:{a.bill_type}"
-    return {
-        "target": target, "amount_mode": a.amount_mode, "amount": naira_text(a.amount_kobo),
-        "payment_source": a.payment_source, "saved_card_id": str(a.saved_card_id or ""),
-        "priority": PRIORITY_NAMES.get(a.priority, "normal"), "max_per_payment": naira_text(a.max_per_payment_kobo),
-        "allow_partial": "y" if a.allow_partial else "", "partial_min": naira_text(a.partial_min_kobo or None),
-        "catch_up": a.catch_up, "schedule_kind": a.schedule_kind, "interval_unit": a.interval_unit,
-        "interval_count": str(a.interval_count), "day_of_month": str(a.day_of_month or ""),
-        "nth": "" if a.nth is None else str(a.nth), "weekday": "" if a.weekday is None else str(a.weekday),
-        "weekdays": [str(d) for d in a.weekday_list], "time_of_day": a.time_of_day.strftime("%H:%M"),
-        "timezone": a.timezone, "starts_on": a.starts_on.isoformat(),
-        "ends_on": a.ends_on.isoformat() if a.ends_on else "", "max_occurrences": str(a.max_occurrences or ""),
-    }
+def preview(schedule: Schedule, now: datetime | None = None, count: int = 5) -> list[datetime]:
+    """Run times (UTC) ``schedule`` would produce if turned on now. Writes nothing."""
+    return schedule.occurrences_after(now or utcnow(), limit=count, inclusive=True)
 
 
 # --- writing ----------------------------------------------------------------------------------
 
-def create_automation(user: User, form_data: Mapping, now: datetime | None = None) -> Automation:
-    """Save a new automation, switched off. ``AutomationError`` (nothing saved) for bad input."""
-    checked = read_automation(user, form_data, now or utcnow())
+def create_automation(user: User, draft: AutomationInput, now: datetime | None = None) -> Automation:
+    """Save a new automation, switched off. ``AutomationError`` (nothing saved) when a rule fails."""
+    values = checked(user, draft, now or utcnow())
     automation = Automation(user_id=user.id, estate_id=user.estate_id, enabled=False, next_run_at=None,
-                            **checked.row_values())
+                            **values.row_values())
     db.session.add(automation)
     db.session.commit()
     return automation
 
 
-def update_automation(user: User, automation_id: int, form_data: Mapping,
+def update_automation(user: User, automation_id: int, draft: AutomationInput,
                       now: datetime | None = None) -> Automation | None:
-    """Change an automation from the same form. A running one is rescheduled from now."""
-    automation = get_automation(user.id, automation_id)
+    """Change an automation (the same rules as creating one). A running one is rescheduled from now."""
+    automation = access.own_automation(user.id, automation_id)
     if automation is None:
         return None
     now = now or utcnow()
-    checked = read_automation(user, form_data, now)
-    for name, value in checked.row_values().items():
+    values = checked(user, draft, now)
+    for name, value in values.row_values().items():
         setattr(automation, name, value)
     if automation.enabled and automation.paused_at is None:
-        automation.next_run_at = checked.schedule.next_after(now, inclusive=True)
+        automation.next_run_at = values.schedule.next_after(now, inclusive=True)
     db.session.commit()
     return automation
 
 
 def enable(user: User, automation_id: int, now: datetime | None = None) -> Automation | None:
     """Opt in: the first run is the schedule's next occurrence from now (never a past one)."""
-    automation = get_automation(user.id, automation_id)
+    automation = access.own_automation(user.id, automation_id)
     if automation is None:
         return None
     if automation.enabled:
@@ -170,7 +120,7 @@ def enable(user: User, automation_id: int, now: datetime | None = None) -> Autom
 
 def disable(user: User, automation_id: int) -> Automation | None:
     """Opt out: nothing runs until it is turned on again (which schedules from that moment)."""
-    automation = get_automation(user.id, automation_id)
+    automation = access.own_automation(user.id, automation_id)
     if automation is None:
         return None
     automation.enabled = False
@@ -183,7 +133,7 @@ def disable(user: User, automation_id: int) -> Automation | None:
 
 
 def pause(user: User, automation_id: int, now: datetime | None = None) -> Automation | None:
-    automation = get_automation(user.id, automation_id)
+    automation = access.own_automation(user.id, automation_id)
     if automation is None:
         return None
     if not automation.enabled:
@@ -200,7 +150,7 @@ def resume(user: User, automation_id: int, now: datetime | None = None) -> Autom
 
     The failure count starts again, so one more failure does not pause it straight away.
     """
-    automation = get_automation(user.id, automation_id)
+    automation = access.own_automation(user.id, automation_id)
     if automation is None:
         return None
     if automation.paused_at is None:
@@ -215,7 +165,7 @@ def resume(user: User, automation_id: int, now: datetime | None = None) -> Autom
 
 def skip_next(user: User, automation_id: int, skip: bool = True) -> Automation | None:
     """Skip (or stop skipping) the next run only; ``automation.next_run_at`` is the date skipped."""
-    automation = get_automation(user.id, automation_id)
+    automation = access.own_automation(user.id, automation_id)
     if automation is None:
         return None
     if skip and state_of(automation) != ON:
@@ -227,7 +177,7 @@ def skip_next(user: User, automation_id: int, skip: bool = True) -> Automation |
 
 def delete(user: User, automation_id: int, now: datetime | None = None) -> Automation | None:
     """Remove it from the resident's list and stop it; its runs and payments stay in the history."""
-    automation = get_automation(user.id, automation_id)
+    automation = access.own_automation(user.id, automation_id)
     if automation is None:
         return None
     automation.deleted_at = now or utcnow()
@@ -238,7 +188,7 @@ def delete(user: User, automation_id: int, now: datetime | None = None) -> Autom
 
 
 __all__ = [
-    "FINISHED", "OFF", "ON", "PAUSED", "AutomationError", "create_automation", "delete", "disable", "enable",
-    "form_values", "get_automation", "list_automations", "new_form_values", "next_runs", "pause", "preview",
+    "FINISHED", "OFF", "ON", "PAUSED", "AutomationError", "AutomationInput", "create_automation", "delete",
+    "disable", "enable", "list_automations", "next_runs", "pause", "preview",
     "recent_occurrences", "resume", "skip_next", "state_of", "target_label", "update_automation",
 ]

@@ -1,14 +1,16 @@
-"""What a resident typed on the automation form, parsed and checked against every rule.
+"""What an automation is made of (``AutomationInput``) and the rules it must meet.
 
-The form arrives as raw text (``request.form`` or a plain dict, as tests send it). Every problem
-is collected with the name of the field it belongs to, so the page can show all of them next to
-their fields at once; ``AutomationError`` carries them. Nothing here writes to the database.
+The automation form turns what a resident typed into an ``AutomationInput``; ``checked`` then holds
+it against what only the database knows: the account is the resident's and still offered, the
+provider accepts the amount, the saved card is theirs, and the schedule has runs left. Every
+problem is collected with the name of the form field it belongs to, so ``AutomationError`` can be
+shown next to the fields all at once. Nothing here writes to the database.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time
+from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -16,19 +18,22 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.models import SavedCard, User, UtilityAccount
 from webapp.models.bill import CLUSTER_BILL_TYPES
-from webapp.request_numbers import parse_count, parse_id, parse_naira
-from webapp.services import catalogue, utility_accounts
-from webapp.services.automations.schedules import KINDS, UNITS, Schedule, ScheduleError
+from webapp.request_numbers import ENTER_AMOUNT
+from webapp.services import access, catalogue
+from webapp.services.automations.schedules import Schedule, ScheduleError
 
-PRIORITIES = {"high": 3, "normal": 2, "low": 1}
 BILL_TYPES = tuple(t.value for t in CLUSTER_BILL_TYPES)
 BILL_NAMES = {"security": "Security", "maintenance": "Maintenance", "service_charge": "Service charge",
               "waste_management": "Waste management"}
-SCHEDULE_FIELDS = ("schedule_kind", "interval_unit", "interval_count", "day_of_month", "nth", "weekday", "weekdays",
-                   "time_of_day", "timezone", "starts_on", "ends_on", "max_occurrences")
-MAX_COUNT = 1000
+TARGET_KINDS = ("utility", "estate_bill")
+AMOUNT_MODES = ("fixed", "full_outstanding")
+PAYMENT_SOURCES = ("wallet", "card")
+CATCH_UPS = ("latest", "none")
+PRIORITY_NUMBERS = (1, 2, 3)  # low, normal, high
 START_WITHIN_DAYS = 731
 CHOOSE_TARGET = "Choose one of your accounts or an estate bill."
+CHOOSE_CARD = "Choose one of your saved cards."
+NO_RUNS_LEFT = "This schedule has no run dates left. Move the end date later or allow more payments."
 
 
 class AutomationError(ValueError):
@@ -41,21 +46,33 @@ class AutomationError(ValueError):
 
 @dataclass(frozen=True)
 class AutomationInput:
-    """Checked values, ready to be written to an ``Automation`` row."""
+    """An automation as the resident chose it, ready for ``checked`` and then an ``Automation`` row.
+
+    ``amount_kobo`` None with a fixed amount means "the plan's price"; ``saved_card_id`` None when
+    paying by card means "my only saved card".
+    """
 
     target_kind: str
     utility_account_id: int | None
     bill_type: str | None
-    amount_mode: str
-    amount_kobo: int | None
-    payment_source: str
-    saved_card_id: int | None
-    priority: int
-    max_per_payment_kobo: int | None
-    allow_partial: bool
-    partial_min_kobo: int
-    catch_up: str
     schedule: Schedule
+    amount_mode: str = "fixed"
+    amount_kobo: int | None = None
+    payment_source: str = "wallet"
+    saved_card_id: int | None = None
+    priority: int = 2
+    max_per_payment_kobo: int | None = None
+    allow_partial: bool = False
+    partial_min_kobo: int = 0
+    catch_up: str = "latest"
+
+    def __post_init__(self):
+        # The form only offers these; anything else is a programming error, not a resident's typing.
+        for value, allowed in ((self.target_kind, TARGET_KINDS), (self.amount_mode, AMOUNT_MODES),
+                               (self.payment_source, PAYMENT_SOURCES), (self.catch_up, CATCH_UPS),
+                               (self.priority, PRIORITY_NUMBERS)):
+            if value not in allowed:
+                raise ValueError(f"{value!r} is not one of {allowed}")
 
     def row_values(self) -> dict:
         s = self.schedule
@@ -73,89 +90,6 @@ class AutomationInput:
         }
 
 
-class _Reader:
-    """Reads raw form values and collects the first problem per field."""
-
-    def __init__(self, data: Mapping):
-        self.data = data
-        self.errors: dict[str, str] = {}
-
-    def text(self, name: str) -> str:
-        value = self.data.get(name)
-        if isinstance(value, list | tuple):
-            value = value[0] if value else ""
-        return str(value or "").strip()[:100]
-
-    def many(self, name: str) -> list[str]:
-        if hasattr(self.data, "getlist"):
-            values = self.data.getlist(name)
-        else:
-            values = self.data.get(name) or []
-            values = values.split(",") if isinstance(values, str) else list(values)
-        return [str(v).strip() for v in values if str(v).strip()]
-
-    def fail(self, name: str, message: str) -> None:
-        self.errors.setdefault(name, message)
-
-    def choice(self, name: str, allowed, message: str, default: str | None = None) -> str | None:
-        value = self.text(name) or default
-        if value not in allowed:
-            self.fail(name, message)
-            return None
-        return value
-
-    def whole(self, name: str, message: str, low: int, high: int, required: bool = True) -> int | None:
-        value = self.text(name)
-        if not value and not required:
-            return None
-        number = parse_count(value, low, high)
-        if number is None:
-            self.fail(name, message)
-        return number
-
-    def naira(self, name: str, required: bool = False) -> int | None:
-        value = self.text(name)
-        if not value and not required:
-            return None
-        try:
-            return parse_naira(value)
-        except ValueError as exc:
-            self.fail(name, str(exc))
-            return None
-
-    def day(self, name: str, default: date | None = None) -> date | None:
-        value = self.text(name)
-        if not value:
-            return default
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            self.fail(name, "Enter a date like 2025-01-31.")
-            return None
-
-    def clock(self, name: str, default: time) -> time | None:
-        value = self.text(name)
-        if not value:
-            return default
-        try:
-            parsed = time.fromisoformat(value)
-        except ValueError:
-            self.fail(name, "Enter a time like 09:00.")
-            return None
-        return parsed.replace(second=0, microsecond=0, tzinfo=None)
-
-    def checked(self, name: str) -> bool:
-        return self.text(name).lower() in ("1", "y", "yes", "on", "true")
-
-
-def naira_text(kobo: int | None) -> str:
-    """Kobo as the plain text a naira box shows and ``parse_naira`` reads back: 500000 -> "5000"."""
-    if kobo is None:
-        return ""
-    naira, rest = divmod(kobo, 100)
-    return f"{naira}.{rest:02d}" if rest else str(naira)
-
-
 def today_in(timezone: str) -> date:
     try:
         zone = ZoneInfo(timezone)
@@ -166,52 +100,24 @@ def today_in(timezone: str) -> date:
 
 # --- schedule ---------------------------------------------------------------------------------
 
-def read_schedule(user: User, form: _Reader) -> Schedule | None:
-    """The schedule the form describes, or None with the problems recorded on ``form``."""
-    kind = form.choice("schedule_kind", KINDS, "Choose how often this should run.", default="monthly_day")
-    timezone = form.text("timezone") or user.effective_timezone
-    today = today_in(timezone)
-    starts_on = form.day("starts_on", default=today)
-    if starts_on is not None and abs((starts_on - today).days) > START_WITHIN_DAYS:
-        # Run dates are walked from the start, so a start decades away would make every look-up slow.
-        form.fail("starts_on", "Choose a start date within two years of today.")
-        starts_on = None
-    time_of_day = form.clock("time_of_day", default=time(9, 0))
-    values: dict = {}
-    if kind == "interval":
-        values["interval_unit"] = form.choice("interval_unit", UNITS, "Choose days, weeks or months.")
-        values["interval_count"] = form.whole("interval_count", "Repeat every 1 to 366 days, weeks or months.", 1, 366)
-    elif kind == "monthly_day":
-        values["day_of_month"] = form.whole("day_of_month", "Choose a day of the month from 1 to 31.", 1, 31)
-    elif kind == "nth_weekday":
-        values["nth"] = form.whole("nth", "Choose first, second, third, fourth or last.", -1, 4)
-        values["weekday"] = form.whole("weekday", "Choose a day of the week.", 0, 6)
-    elif kind == "weekly":
-        days = [parse_count(d, 0, 6) for d in form.many("weekdays")]
-        if not days or None in days:
-            form.fail("weekdays", "Choose at least one day of the week.")
-        else:
-            values["weekdays"] = tuple(sorted(set(days)))
-    ends_on = form.day("ends_on")
-    max_occurrences = form.whole("max_occurrences", f"Enter a number of payments from 1 to {MAX_COUNT}, or leave it "
-                                 "empty.", 1, MAX_COUNT, required=False)
-    if ends_on is not None and max_occurrences is not None:
-        form.fail("max_occurrences", "Choose an end date or a number of payments, not both.")
-    if form.errors.keys() & set(SCHEDULE_FIELDS) or kind is None or starts_on is None or time_of_day is None:
-        return None
-    schedule = Schedule(kind=kind, starts_on=starts_on, time_of_day=time_of_day, timezone=timezone,
-                        ends_on=ends_on, max_occurrences=max_occurrences, **values)
+def start_problem(starts_on: date, today: date) -> str | None:
+    """Run dates are walked from the start, so a start decades away would make every look-up slow."""
+    if abs((starts_on - today).days) > START_WITHIN_DAYS:
+        return "Choose a start date within two years of today."
+    return None
+
+
+def schedule_problem(schedule: Schedule) -> tuple[str, str] | None:
+    """(field, message) when ``schedule.validate`` refuses it, else None. The field is found by
+    asking ``validate`` again without each part, so the schedule rules stay in one place."""
     try:
         schedule.validate()
     except ScheduleError as exc:
-        form.fail(_schedule_error_field(schedule), str(exc))
-        return None
-    return schedule
+        return _schedule_error_field(schedule), str(exc)
+    return None
 
 
 def _schedule_error_field(schedule: Schedule) -> str:
-    """Which field a ``ScheduleError`` is about, found by asking ``validate`` again without each
-    part (so the schedule rules stay in one place)."""
     def fine(candidate: Schedule) -> bool:
         try:
             candidate.validate()
@@ -238,25 +144,6 @@ def check_has_future_runs(schedule: Schedule, now: datetime) -> str | None:
 
 # --- target, amount, source -------------------------------------------------------------------
 
-def read_target(user: User, form: _Reader) -> tuple[str | None, UtilityAccount | None, str | None]:
-    """("utility", account, None) or ("estate_bill", None, bill_type); the account must be the
-    resident's, live, and still offered in their estate."""
-    kind, _, value = form.text("target").partition(":")
-    if kind == "bill" and value in BILL_TYPES:
-        return "estate_bill", None, value
-    account_id = parse_id(value) if kind == "account" else None
-    if account_id is not None:
-        account = utility_accounts.get_account(user.id, account_id)
-        if account is not None:
-            entry = account.provider
-            if not entry.is_active or entry.estate_id != user.estate_id:
-                form.fail("target", f"{entry.name} is no longer offered in your estate.")
-                return None, None, None
-            return "utility", account, None
-    form.fail("target", CHOOSE_TARGET)
-    return None, None, None
-
-
 def outstanding_problem(account: UtilityAccount) -> str | None:
     """Why "full outstanding" cannot work for this account (None when it can)."""
     entry = account.provider
@@ -268,42 +155,6 @@ def outstanding_problem(account: UtilityAccount) -> str | None:
             f"{entry.name} is {what}; choose a fixed amount.")
 
 
-def read_amounts(form: _Reader, account: UtilityAccount | None, target_kind: str | None) -> dict:
-    mode = form.choice("amount_mode", ("fixed", "full_outstanding"), "Choose a fixed amount or the full outstanding.",
-                       default="fixed")
-    entry = account.provider if account is not None else None
-    amount = None
-    if mode == "fixed":
-        if entry is not None and entry.is_fixed_amount and not form.text("amount"):
-            amount = entry.fixed_amount_kobo  # a plan has one price: no need to type it
-        else:
-            amount = form.naira("amount", required=True)
-        if amount is not None and entry is not None:
-            problem = catalogue.amount_problem(entry, amount)
-            if problem:
-                form.fail("amount", problem)
-    elif mode == "full_outstanding" and account is not None:
-        problem = outstanding_problem(account)
-        if problem:
-            form.fail("amount_mode", problem)
-    limit = form.naira("max_per_payment")
-    if limit is not None and amount is not None and limit < amount:
-        form.fail("max_per_payment", "This limit is below the amount, so no payment could ever be made. "
-                                     "Raise the limit or lower the amount.")
-    allow_partial = form.checked("allow_partial")
-    partial_min = 0
-    if allow_partial:
-        if entry is not None and entry.is_fixed_amount:
-            form.fail("allow_partial", f"{entry.name} can only be bought at its full price, so it cannot be paid "
-                                       "in part.")
-        partial_min = form.naira("partial_min") or 0
-        bounds = [v for v in (amount, limit) if v is not None]
-        if bounds and partial_min > min(bounds):
-            form.fail("partial_min", "The smallest partial payment must not be more than the amount or the limit.")
-    return {"amount_mode": mode, "amount_kobo": amount if mode == "fixed" else None,
-            "max_per_payment_kobo": limit, "allow_partial": allow_partial, "partial_min_kobo": partial_min}
-
-
 def saved_cards(user_id: int) -> list[SavedCard]:
     """The resident's reusable Paystack cards (what "pay by card" may charge)."""
     return list(db.session.scalars(
@@ -312,53 +163,92 @@ def saved_cards(user_id: int) -> list[SavedCard]:
     ))
 
 
-def read_source(user: User, form: _Reader) -> tuple[str | None, int | None]:
-    source = form.choice("payment_source", ("wallet", "card"), "Choose your wallet or a saved card.",
-                         default="wallet")
-    if source != "card":
-        return source, None
+def _target_account(user: User, draft: AutomationInput, errors: dict[str, str]) -> UtilityAccount | None:
+    """The account paid (None for an estate bill); it must be the resident's, live, and still
+    offered in their estate."""
+    if draft.target_kind == "estate_bill":
+        if draft.bill_type not in BILL_TYPES:
+            errors.setdefault("target", CHOOSE_TARGET)
+        return None
+    account = None
+    if draft.utility_account_id is not None:
+        account = access.own_utility_account(user.id, draft.utility_account_id)
+    if account is None:
+        errors.setdefault("target", CHOOSE_TARGET)
+        return None
+    entry = account.provider
+    if not entry.is_active or entry.estate_id != user.estate_id:
+        errors.setdefault("target", f"{entry.name} is no longer offered in your estate.")
+        return None
+    return account
+
+
+def _checked_amounts(draft: AutomationInput, account: UtilityAccount | None, errors: dict[str, str]) -> dict:
+    entry = account.provider if account is not None else None
+    amount = None
+    if draft.amount_mode == "fixed":
+        amount = draft.amount_kobo
+        if amount is None and entry is not None and entry.is_fixed_amount:
+            amount = entry.fixed_amount_kobo  # a plan has one price: no need to type it
+        elif amount is None:
+            errors.setdefault("amount", ENTER_AMOUNT)
+        if amount is not None and entry is not None:
+            problem = catalogue.amount_problem(entry, amount)
+            if problem:
+                errors.setdefault("amount", problem)
+    elif account is not None:
+        problem = outstanding_problem(account)
+        if problem:
+            errors.setdefault("amount_mode", problem)
+    limit = draft.max_per_payment_kobo
+    if limit is not None and amount is not None and limit < amount:
+        errors.setdefault("max_per_payment", "This limit is below the amount, so no payment could ever be made. "
+                                             "Raise the limit or lower the amount.")
+    partial_min = draft.partial_min_kobo if draft.allow_partial else 0
+    if draft.allow_partial:
+        if entry is not None and entry.is_fixed_amount:
+            errors.setdefault("allow_partial", f"{entry.name} can only be bought at its full price, so it cannot be "
+                                               "paid in part.")
+        bounds = [v for v in (amount, limit) if v is not None]
+        if bounds and partial_min > min(bounds):
+            errors.setdefault("partial_min", "The smallest partial payment must not be more than the amount or the "
+                                             "limit.")
+    return {"amount_kobo": amount, "partial_min_kobo": partial_min}
+
+
+def _checked_card(user: User, draft: AutomationInput, errors: dict[str, str]) -> int | None:
+    if draft.payment_source != "card":
+        return None
     cards = saved_cards(user.id)
     if not cards:
-        form.fail("payment_source", "You have no saved card yet. Fund your wallet once with Paystack to save your "
-                                    "card, or pay from your wallet.")
-        return None, None
-    chosen = form.text("saved_card_id")
-    if not chosen and len(cards) == 1:
-        return source, cards[0].id
-    card = next((c for c in cards if str(c.id) == chosen), None)
-    if card is None:
-        form.fail("saved_card_id", "Choose one of your saved cards.")
-        return None, None
-    return source, card.id
+        errors.setdefault("payment_source", "You have no saved card yet. Fund your wallet once with Paystack to save "
+                                            "your card, or pay from your wallet.")
+        return None
+    if draft.saved_card_id is None and len(cards) == 1:
+        return cards[0].id
+    if draft.saved_card_id not in {card.id for card in cards}:
+        errors.setdefault("saved_card_id", CHOOSE_CARD)
+        return None
+    return draft.saved_card_id
 
 
-def read_automation(user: User, data: Mapping, now: datetime) -> AutomationInput:
-    """Parse and check the whole form; ``AutomationError`` lists every problem found."""
-    form = _Reader(data)
-    target_kind, account, bill_type = read_target(user, form)
-    amounts = read_amounts(form, account, target_kind)
-    source, card_id = read_source(user, form)
-    priority = form.choice("priority", PRIORITIES, "Choose high, normal or low priority.", default="normal")
-    catch_up = form.choice("catch_up", ("latest", "none"), "Choose what happens after a missed run.",
-                           default="latest")
-    schedule = read_schedule(user, form)
-    if schedule is not None:
-        field = check_has_future_runs(schedule, now)
+def checked(user: User, draft: AutomationInput, now: datetime) -> AutomationInput:
+    """``draft`` with a plan's price and the only saved card filled in, once every rule holds;
+    ``AutomationError`` lists every problem found otherwise."""
+    errors: dict[str, str] = {}
+    account = _target_account(user, draft, errors)
+    amounts = _checked_amounts(draft, account, errors)
+    card_id = _checked_card(user, draft, errors)
+    problem = schedule_problem(draft.schedule)
+    if problem:
+        errors.setdefault(*problem)
+    else:
+        start = start_problem(draft.schedule.starts_on, now.astimezone(draft.schedule.zone).date())
+        if start:
+            errors.setdefault("starts_on", start)
+        field = check_has_future_runs(draft.schedule, now)
         if field:
-            form.fail(field, "This schedule has no run dates left. Move the end date later or allow more payments.")
-    if form.errors:
-        raise AutomationError(form.errors)
-    return AutomationInput(
-        target_kind=target_kind, utility_account_id=account.id if account else None, bill_type=bill_type,
-        payment_source=source, saved_card_id=card_id, priority=PRIORITIES[priority], catch_up=catch_up,
-        schedule=schedule, **amounts,
-    )
-
-
-def parse_schedule(user: User, data: Mapping) -> Schedule:
-    """Only the schedule part of the form (the live preview); ``AutomationError`` if it is wrong."""
-    form = _Reader(data)
-    schedule = read_schedule(user, form)
-    if schedule is None:
-        raise AutomationError(form.errors)
-    return schedule
+            errors.setdefault(field, NO_RUNS_LEFT)
+    if errors:
+        raise AutomationError(errors)
+    return replace(draft, saved_card_id=card_id, **amounts)

@@ -159,6 +159,17 @@ def test_a_bad_date_is_explained_and_ignored(client, auth, estate, estate_admin)
     assert ids_on(client, "?from=yesterday") == [row.id]
     swapped = client.get("/admin/audit/?from=2026-03-05&to=2026-03-01").get_data(as_text=True)
     assert "The “from” date is after the “to” date" in swapped
+    assert 'value="2026-03-05"' in swapped  # kept as typed
+
+
+def test_a_date_out_of_range_is_explained_and_ignored(client, auth, estate, estate_admin):
+    row = entry(estate.id)
+    auth.login(estate_admin.email)
+    response = client.get("/admin/audit/?to=9999-12-31")
+    assert response.status_code == 200
+    assert "“9999-12-31” is out of range for “to”" in response.get_data(as_text=True)
+    assert ids_on(client, "?to=9999-12-31") == [row.id]
+    assert len(csv_of(client, "?to=9999-12-31")) == 2  # the header and the one entry
 
 
 def test_the_log_is_paginated(client, auth, estate, estate_admin):

@@ -155,7 +155,13 @@ def test_start_after_end_is_ignored_with_a_message(logged_in, resident, meter):
     payment = make_payment(resident, meter, created_at=at(2025, 5, 10, 12))
     response = logged_in.get("/payments/?from=2025-06-01&to=2025-05-01")
     assert listed(response) == [payment.id]
-    assert "The start date is after the end date" in response.get_data(as_text=True)
+    assert "The “from” date is after the “to” date" in response.get_data(as_text=True)
+
+
+def test_a_date_that_cannot_be_used_is_shown_as_typed(logged_in, resident, meter):
+    html = logged_in.get("/payments/?from=2025-02-30&to=2025-05-01").get_data(as_text=True)
+    assert "“2025-02-30” is not a date for “from”" in html
+    assert 'value="2025-02-30"' in html and 'value="2025-05-01"' in html
 
 
 def test_unknown_type_and_status_are_ignored_with_messages(logged_in, resident, meter):

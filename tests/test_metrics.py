@@ -9,11 +9,14 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import event
+from werkzeug.datastructures import MultiDict
 
 from tests import factories
 from tests.factories_payments import make_catalogue_entry, make_payment, make_utility_account
+from webapp.admin.filter_forms import PeriodForm
 from webapp.extensions import db
 from webapp.models import PaymentEvent, ProviderCallLog
+from webapp.presentation import charts
 from webapp.queries import metrics
 
 LAGOS = "Africa/Lagos"
@@ -61,28 +64,37 @@ def call(provider: str, latency_ms: int, payment=None, when=IN_MARCH) -> None:
 NOW = datetime(2026, 3, 31, 23, 30, tzinfo=UTC)  # already 1 April in Lagos
 
 
+def period_of(args: dict) -> tuple[metrics.Period, list[str]]:
+    """The period the metrics page shows for these query arguments at ``NOW``, and its messages."""
+    form = PeriodForm(MultiDict(args), today=metrics.local_today(LAGOS, NOW))
+    form.validate()
+    return form.period(LAGOS), form.messages
+
+
 def test_the_default_period_is_the_last_30_local_days_including_today():
-    period, errors = metrics.parse_period({}, LAGOS, NOW)
+    period, errors = period_of({})
     assert (period.start, period.end, errors) == (date(2026, 3, 3), date(2026, 4, 1), [])
     assert period.since == datetime(2026, 3, 2, 23, 0, tzinfo=UTC)
     assert period.until == datetime(2026, 4, 1, 23, 0, tzinfo=UTC)
 
 
 def test_a_chosen_period_is_used_and_one_end_is_enough():
-    assert metrics.parse_period({"from": "2026-02-01", "to": "2026-02-10"}, LAGOS, NOW)[0].days[-1] == date(2026, 2, 10)
-    only_from = metrics.parse_period({"from": "2026-03-20"}, LAGOS, NOW)[0]
+    assert period_of({"from": "2026-02-01", "to": "2026-02-10"})[0].days[-1] == date(2026, 2, 10)
+    only_from = period_of({"from": "2026-03-20"})[0]
     assert (only_from.start, only_from.end) == (date(2026, 3, 20), date(2026, 4, 1))
-    only_to = metrics.parse_period({"to": "2026-02-28"}, LAGOS, NOW)[0]
+    only_to = period_of({"to": "2026-02-28"})[0]
     assert (only_to.start, only_to.end) == (date(2026, 1, 30), date(2026, 2, 28))
 
 
 @pytest.mark.parametrize(("args", "message"), [
     ({"from": "1 March"}, "Enter dates as YYYY-MM-DD"),
-    ({"from": "2026-03-10", "to": "2026-03-01"}, "The start date is after the end date"),
+    ({"from": "2026-03-10", "to": "2026-03-01"}, "The “from” date is after the “to” date"),
     ({"from": "2024-01-01", "to": "2026-03-01"}, "Choose at most 366 days"),
+    ({"to": "9999-12-31"}, "“9999-12-31” is out of range for “to”"),
+    ({"from": "nope", "to": "2026-13-01"}, "“nope” is not a date for “from”"),
 ])
 def test_a_bad_period_is_explained_and_the_default_used(args, message):
-    period, errors = metrics.parse_period(args, LAGOS, NOW)
+    period, errors = period_of(args)
     assert len(errors) == 1 and message in errors[0]
     assert period == metrics.default_period(LAGOS, date(2026, 4, 1))
 
@@ -153,7 +165,7 @@ def test_volume_is_summed_per_local_day_and_utility_type(account, water, other_a
     assert len(volume.days) == 31 and volume.types == ["electricity", "water"]
     assert volume.amounts == {(0, "electricity"): 1_000_00, (1, "electricity"): 2_000_00, (1, "water"): 700_00}
     assert volume.counts[(1, "water")] == 2
-    chart = metrics.volume_chart(volume)
+    chart = charts.volume_chart(volume)
     assert {(b.month, b.utility_type, b.kobo) for b in chart.bars} == {
         (date(2026, 3, 1), "electricity", 1_000_00), (date(2026, 3, 2), "electricity", 2_000_00),
         (date(2026, 3, 2), "water", 700_00)}
@@ -198,6 +210,7 @@ def test_bad_dates_on_the_page_show_a_message_and_the_last_30_days(client, auth,
     html = client.get("/admin/metrics/?from=2026-13-01").get_data(as_text=True)
     assert "Enter dates as YYYY-MM-DD. Showing the last 30 days instead." in html
     assert "(30 days," in html
+    assert '<input id="from" name="from" type="date" value="2026-13-01">' in html  # kept as typed
 
 
 def test_the_number_of_queries_does_not_grow_with_the_number_of_payments(client, auth, estate_admin, account):

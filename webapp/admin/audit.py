@@ -11,6 +11,7 @@ from flask import Response, render_template, request, stream_with_context
 from flask_login import current_user
 
 from webapp.admin import bp
+from webapp.admin.filter_forms import AuditFilterForm
 from webapp.admin.scope import visible_estate_ids, visible_estates
 from webapp.queries import audit_log
 from webapp.request_numbers import parse_page
@@ -21,21 +22,29 @@ def _scope() -> list[int] | None:
     return None if current_user.is_platform_admin else visible_estate_ids()
 
 
+def _form() -> AuditFilterForm:
+    form = AuditFilterForm(request.args)
+    form.validate()
+    return form
+
+
 @bp.route("/audit/")
 def audit_index():
-    filters, errors = audit_log.parse_filters(request.args)
+    form = _form()
+    filters = form.filters()
     scope = _scope()
     page = parse_page(request.args.get("page"))
     pagination = audit_log.page(scope, filters, current_user.effective_timezone, page)
     actions, object_types = audit_log.choices(scope)
     estate_names = {e.id: e.name for e in visible_estates()} if current_user.is_platform_admin else {}
-    return render_template("admin/audit/index.html", pagination=pagination, filters=filters, errors=errors,
-                           actions=actions, object_types=object_types, estate_names=estate_names)
+    return render_template("admin/audit/index.html", pagination=pagination, form=form, filters=filters,
+                           errors=form.messages, actions=actions, object_types=object_types,
+                           estate_names=estate_names)
 
 
 @bp.route("/audit/export.csv")
 def audit_export():
-    filters, _errors = audit_log.parse_filters(request.args)
+    filters = _form().filters()
     # Plain values only: the generator runs after this request's database session is closed.
     scope, timezone = _scope(), current_user.effective_timezone
 

@@ -5,8 +5,6 @@ Every bill id goes through ``scoped`` (404 outside the admin's estates).
 """
 from __future__ import annotations
 
-from datetime import date
-
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
@@ -15,27 +13,20 @@ from webapp.admin import bp
 from webapp.admin.bill_forms import IssueBillForm
 from webapp.admin.catalogue_forms import ReasonForm
 from webapp.admin.estate_choice import chosen_estate
+from webapp.admin.filter_forms import BillFilterForm
 from webapp.admin.scope import scoped, visible_estate_ids, visible_estates
 from webapp.models import Bill
-from webapp.request_numbers import parse_count, parse_page
+from webapp.request_numbers import parse_page
 from webapp.services import estate_bills
-
-
-def _due_month(raw: str) -> date | None:
-    year, _, month = raw.partition("-")
-    year, month = parse_count(year, 1900, 2999), parse_count(month, 1, 12)
-    return date(year, month, 1) if year and month else None
 
 
 @bp.route("/bills/")
 def bills_index():
     estate = chosen_estate()
     args = request.args
-    filters = {
-        "status": args.get("status") if args.get("status") in estate_bills.STATUS_LABELS else None,
-        "bill_type": args.get("type") if args.get("type") in estate_bills.TYPE_LABELS else None,
-        "due_month": _due_month(args.get("month", "")),
-    }
+    form = BillFilterForm(args)
+    form.validate()
+    filters = form.filters()
     page = parse_page(args.get("page"))
     estate_ids = [estate.id] if estate is not None else visible_estate_ids()
     pagination, totals = estate_bills.bills_page(estate_ids, page=page, **filters)

@@ -8,34 +8,26 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
 from webapp.admin import bp
-from webapp.admin.catalogue_forms import PROVIDER_LABELS, UTILITY_LABELS, EntryForm, ReasonForm
+from webapp.admin.catalogue_forms import EntryForm, ReasonForm
 from webapp.admin.estate_choice import chosen_estate
+from webapp.admin.filter_forms import CatalogueFilterForm
 from webapp.admin.scope import scoped, visible_estate_ids, visible_estates
 from webapp.models import UtilityProvider
-from webapp.models.catalogue import API_PROVIDERS, UTILITY_TYPES
+from webapp.models.catalogue import API_PROVIDER_LABELS, API_PROVIDERS, UTILITY_LABELS
 from webapp.request_numbers import parse_page
 from webapp.services import catalogue
 
 
-def _filters() -> dict:
-    args = request.args
-    active = {"yes": True, "no": False}.get(args.get("active", ""))
-    return {
-        "search": " ".join(args.get("q", "").split())[:100],
-        "utility_type": args.get("type") if args.get("type") in UTILITY_TYPES else None,
-        "api_provider": args.get("provider") if args.get("provider") in API_PROVIDERS else None,
-        "active": active,
-    }
-
-
 def _labels() -> dict:
-    return {"utility_labels": UTILITY_LABELS, "provider_labels": PROVIDER_LABELS}
+    return {"utility_labels": UTILITY_LABELS, "provider_labels": API_PROVIDER_LABELS}
 
 
 @bp.route("/catalogue/")
 def catalogue_index():
     estate = chosen_estate()
-    filters = _filters()
+    form = CatalogueFilterForm(request.args)
+    form.validate()
+    filters = form.filters()
     page = parse_page(request.args.get("page"))
     estate_ids = [estate.id] if estate is not None else visible_estate_ids()
     pagination = catalogue.entries_page(estate_ids, page=page, **filters)
@@ -138,7 +130,7 @@ def catalogue_sync():
         outcome = catalogue.apply_previewed_sync(estate.id, api_provider, request.form.get("digest", ""),
                                                        config)
         if outcome.applied:
-            flash(f"Synced from {PROVIDER_LABELS[api_provider]}: {outcome.message}", "success")
+            flash(f"Synced from {API_PROVIDER_LABELS[api_provider]}: {outcome.message}", "success")
             return redirect(url_for("admin.catalogue_index", estate=estate.id))
         flash(outcome.message, "warning")
         previews[api_provider] = outcome.preview

@@ -12,6 +12,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from webapp.admin import bp
+from webapp.admin.filter_forms import QueueForm
 from webapp.admin.scope import scoped, visible_estate_ids, visible_estates
 from webapp.models import Payment
 from webapp.queries import payment_operations
@@ -28,8 +29,9 @@ def age_filter(when) -> str:
 
 @bp.route("/payments/")
 def payments_index():
-    key = request.args.get("queue", payment_operations.DEFAULT_QUEUE)
-    queue = payment_operations.QUEUES.get(key) or payment_operations.QUEUES[payment_operations.DEFAULT_QUEUE]
+    form = QueueForm(request.args)
+    form.validate()
+    queue = form.chosen()
     page = parse_page(request.args.get("page"))
     estate_ids = visible_estate_ids()
     pagination = payment_operations.queue_page(estate_ids, queue, page=page)

@@ -7,7 +7,7 @@ those that belong to no estate (``estate_ids=None``).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -41,30 +41,6 @@ class AuditFilters:
                 "from": self.date_from.isoformat() if self.date_from else "",
                 "to": self.date_to.isoformat() if self.date_to else ""}
         return {k: v for k, v in args.items() if v}
-
-
-def _day(raw: str, label: str, errors: list[str]) -> date | None:
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        errors.append(f"“{raw[:20]}” is not a date for “{label}”; use YYYY-MM-DD. That filter is ignored.")
-        return None
-
-
-def parse_filters(args: Mapping[str, str]) -> tuple[AuditFilters, list[str]]:
-    """Filters from the query string and a message per part that could not be used (it is ignored)."""
-    errors: list[str] = []
-    action = (args.get("action") or "").strip()[:60]
-    actor = (args.get("actor") or "").strip()[:120]
-    object_type = (args.get("object_type") or "").strip()[:40]
-    date_from = _day((args.get("from") or "").strip(), "from", errors)
-    date_to = _day((args.get("to") or "").strip(), "to", errors)
-    if date_from and date_to and date_from > date_to:
-        errors.append("The “from” date is after the “to” date; the dates are ignored.")
-        date_from = date_to = None
-    return AuditFilters(action, actor, object_type, date_from, date_to), errors
 
 
 def _filtered(estate_ids: list[int] | None, filters: AuditFilters, timezone: str) -> Select:

@@ -1,0 +1,101 @@
+"""The admin pages' filter forms, read from the query string (see ``webapp.forms``)."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from wtforms import Field
+
+from webapp.forms import ChoiceFilter, DateRangeForm, FilterForm, TextFilter
+from webapp.models.catalogue import API_PROVIDERS, UTILITY_TYPES
+from webapp.queries import metrics, payment_operations
+from webapp.queries.audit_log import AuditFilters
+from webapp.request_numbers import parse_count
+from webapp.services import estate_bills
+
+
+class AuditFilterForm(DateRangeForm):
+    """Action and object type are matched exactly, the actor as a part of the name."""
+
+    action = TextFilter("Action", max_length=60)
+    actor = TextFilter("Actor contains", max_length=120)
+    object_type = TextFilter("Object type", max_length=40)
+
+    def filters(self) -> AuditFilters:
+        """The filters to apply, once validated (a date that could not be used is off)."""
+        return AuditFilters(action=self.action.data, actor=self.actor.data, object_type=self.object_type.data,
+                            date_from=self.date_from.data, date_to=self.date_to.data)
+
+
+class PeriodForm(DateRangeForm):
+    """The metrics period in whole local days; one end is enough (the other is filled in). With any
+    problem the page shows the default period, so only the first problem is told."""
+
+    instead = f"Showing the last {metrics.DEFAULT_DAYS} days instead."
+    max_days = metrics.MAX_DAYS
+
+    def __init__(self, formdata=None, *, today: date, **kwargs):
+        self.today = today
+        super().__init__(formdata, **kwargs)
+
+    def ends(self) -> tuple[date, date]:
+        end = self.date_to.data or self.today
+        return self.date_from.data or end - timedelta(days=metrics.DEFAULT_DAYS - 1), end
+
+    def validate(self, extra_validators=None) -> bool:
+        if super().validate(extra_validators):
+            self.date_from.data, self.date_to.data = self.ends()  # the inputs show the period shown
+        return not self.messages
+
+    @property
+    def messages(self) -> list[str]:
+        return super().messages[:1]
+
+    def period(self, timezone: str) -> metrics.Period:
+        """Once validated: the period asked for, or the default one if it could not be used."""
+        if self.messages:
+            return metrics.default_period(timezone, self.today)
+        return metrics.Period(self.date_from.data, self.date_to.data, timezone)
+
+
+class MonthFilter(Field):
+    """A calendar month typed as YYYY-MM, ``data`` its first day; anything else leaves it off."""
+
+    def process_formdata(self, valuelist):
+        year, _, month = (valuelist[0] if valuelist else "").partition("-")
+        year, month = parse_count(year, 1900, 2999), parse_count(month, 1, 12)
+        self.data = date(year, month, 1) if year and month else None
+
+
+class BillFilterForm(FilterForm):
+    """A value that is not one of the lists' is left off without a word (the lists offer no other)."""
+
+    status = ChoiceFilter("Status", choices=list(estate_bills.STATUS_LABELS))
+    bill_type = ChoiceFilter("Type", name="type", choices=list(estate_bills.TYPE_LABELS))
+    due_month = MonthFilter("Due in month", name="month")
+
+    def filters(self) -> dict:
+        """``estate_bills.bills_page`` keyword arguments, once validated."""
+        return {"status": self.status.data, "bill_type": self.bill_type.data, "due_month": self.due_month.data}
+
+
+class CatalogueFilterForm(FilterForm):
+    """A value that is not one of the lists' is left off without a word (the lists offer no other)."""
+
+    search = TextFilter("Search name or code", name="q", max_length=100, collapse_spaces=True)
+    utility_type = ChoiceFilter("Utility type", name="type", choices=list(UTILITY_TYPES))
+    api_provider = ChoiceFilter("Bills provider", name="provider", choices=list(API_PROVIDERS))
+    active = ChoiceFilter("Offered", choices=["yes", "no"])
+
+    def filters(self) -> dict:
+        """``catalogue.entries_page`` keyword arguments, once validated."""
+        return {"search": self.search.data, "utility_type": self.utility_type.data,
+                "api_provider": self.api_provider.data, "active": {"yes": True, "no": False}.get(self.active.data)}
+
+
+class QueueForm(FilterForm):
+    """Which payment queue to show; anything else shows the default queue."""
+
+    queue = ChoiceFilter("Queue", choices=list(payment_operations.QUEUES))
+
+    def chosen(self) -> payment_operations.Queue:
+        return payment_operations.QUEUES[self.queue.data or payment_operations.DEFAULT_QUEUE]

@@ -57,7 +57,7 @@ def register_proxies(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from webapp.extensions import csrf, db, limiter, login_manager, migrate
+    from webapp.extensions import csrf, db, htmx, limiter, login_manager, migrate
     from webapp.models import User
     from webapp.models.base import render_alembic_item
     from webapp.presentation import page_cache
@@ -75,6 +75,7 @@ def register_extensions(app: Flask) -> None:
         render_item=render_alembic_item,
     )
     csrf.init_app(app)
+    htmx.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
     page_cache.init_app(app)
@@ -159,9 +160,11 @@ def register_response_headers(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    from webapp.presentation.templating import register
+    from webapp.presentation import nav, partials, templating
 
-    register(app)
+    templating.register(app)
+    partials.register(app)
+    nav.register(app)
 
 
 def register_cli(app: Flask) -> None:

@@ -1,8 +1,10 @@
-"""Styled error pages; HTMX requests get a short fragment instead of a whole page."""
+"""Styled error pages; HTMX requests get a short alert instead of a whole page."""
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, request
 from flask_wtf.csrf import CSRFError
+
+from webapp.presentation import partials
 
 MESSAGES = {
     400: ("Bad request", "The form could not be processed. Reload the page and try again."),
@@ -19,8 +21,7 @@ def render_error(code: int, detail: str | None = None):
     title, message = MESSAGES.get(code, MESSAGES[500])
     if request.path.startswith(("/webhooks/", "/healthz")) or request.accept_mimetypes.best == "application/json":
         return jsonify(error=title, detail=detail or message), code
-    template = "errors/fragment.html" if request.headers.get("HX-Request") else "errors/error.html"
-    return render_template(template, code=code, title=title, message=detail or message), code
+    return partials.render("errors/error.html", "alert", code=code, title=title, message=detail or message), code
 
 
 def register(app: Flask) -> None:

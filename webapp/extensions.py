@@ -1,4 +1,5 @@
 """Every Flask extension, created once and bound in ``create_app``."""
+from flask_htmx import HTMX
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -21,3 +22,4 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+htmx = HTMX()  # truthy inside a request sent by htmx; see webapp.presentation.partials

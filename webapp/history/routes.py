@@ -12,7 +12,9 @@ from flask_login import current_user
 from webapp.errors import render_error
 from webapp.extensions import limiter
 from webapp.history import bp
+from webapp.history.forms import HistoryFilterForm
 from webapp.models.catalogue import UTILITY_TYPES
+from webapp.presentation import partials
 from webapp.queries import history
 from webapp.request_numbers import parse_page
 from webapp.services.payments import outcomes
@@ -28,37 +30,28 @@ def status_label(status: str | None) -> str:
     return history.STATUS_LABELS.get(status, (status or "").capitalize())
 
 
-@bp.app_template_filter("utility_label")
-def utility_label(utility_type: str | None) -> str:
-    return history.UTILITY_LABELS.get(utility_type, (utility_type or "").replace("_", " ").capitalize())
-
-
-def _filters() -> tuple[history.HistoryFilters, list[str], list]:
+def _filters() -> tuple[HistoryFilterForm, history.HistoryFilters, list]:
     accounts = history.resident_accounts(current_user.id)
-    filters, errors = history.parse_filters(request.args, {a.id for a in accounts})
-    return filters, errors, accounts
-
-
-def _wants_fragment() -> bool:
-    # A history restore needs the whole page; any other HTMX request swaps the results only.
-    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-History-Restore-Request")
+    form = HistoryFilterForm(request.args)
+    form.account.choices = [(a.id, a.nickname) for a in accounts]
+    form.validate()
+    return form, form.filters(), accounts
 
 
 @bp.route("/")
 def index():
-    filters, errors, accounts = _filters()
+    form, filters, accounts = _filters()
     page = parse_page(request.args.get("page"))
     pagination = history.history_page(current_user, filters, page=page)
-    template = "history/_results.html" if _wants_fragment() else "history/index.html"
-    return render_template(
-        template, pagination=pagination, filters=filters, errors=errors, accounts=accounts,
-        utility_types=UTILITY_TYPES, statuses=list(history.STATUS_LABELS),
+    return partials.render(
+        "history/index.html", "results", pagination=pagination, form=form, filters=filters, errors=form.messages,
+        accounts=accounts, utility_types=UTILITY_TYPES, statuses=list(history.STATUS_LABELS),
     )
 
 
 @bp.route("/export.csv")
 def export_csv():
-    filters, _errors, _accounts = _filters()
+    _form, filters, _accounts = _filters()
     # Plain values only: the generator runs after this request's database session is closed.
     user_id, timezone = current_user.id, current_user.effective_timezone
 
@@ -117,9 +110,7 @@ def resend_token(payment_id: int):
         outcomes.resend_token(payment, current_user._get_current_object())
     except outcomes.NoToken as exc:
         return render_error(400, str(exc))
-    if request.headers.get("HX-Request"):
-        response = Response(render_template("history/_token_sent.html", message=TOKEN_SENT))
-        response.vary.add("HX-Request")
-        return response
+    if partials.is_partial():
+        return render_template("history/_token_sent.html", message=TOKEN_SENT)
     flash(TOKEN_SENT, "success")
     return redirect(url_for(".detail", payment_id=payment.id))

@@ -3,8 +3,7 @@ from flask_login import current_user, login_required
 
 from webapp.infra import health
 from webapp.main import bp
-from webapp.notifications.routes import remember_unread_count
-from webapp.presentation import charts, page_cache
+from webapp.presentation import charts, nav, page_cache
 from webapp.queries import history
 from webapp.services import estate_bills
 
@@ -25,7 +24,7 @@ def index():
         return render()
     # One statement tells whether anything on the page changed; most views are served from memory.
     version = history.dashboard_version(user)
-    remember_unread_count(version.unread_notifications)
+    nav.remember_unread_count(version.unread_notifications)
     return page_cache.page("dashboard", version.key, render, store=page_cache.settled(version.newest_change))
 
 

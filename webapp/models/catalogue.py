@@ -20,6 +20,9 @@ from webapp.models.base import TimestampMixin, UTCDateTime
 
 UTILITY_TYPES = ("electricity", "water", "internet", "cable_tv")
 API_PROVIDERS = ("flutterwave", "vtpass")
+# How people see each key: on pages (the ``utility_label`` filter), in forms, emails and CSV files.
+UTILITY_LABELS = {"electricity": "Electricity", "water": "Water", "internet": "Internet", "cable_tv": "Cable TV"}
+API_PROVIDER_LABELS = {"flutterwave": "Flutterwave", "vtpass": "VTpass"}
 METER_TYPES = ("prepaid", "postpaid")
 
 # What the customer number is called when the provider does not say.
@@ -29,6 +32,16 @@ DEFAULT_LABELS = {
     "internet": "Account Number",
     "cable_tv": "Smart Card Number",
 }
+
+
+def utility_label(utility_type: str | None) -> str:
+    """"Cable TV" for ``cable_tv``; a type without a label reads as its key in words."""
+    return UTILITY_LABELS.get(utility_type or "", (utility_type or "").replace("_", " ").capitalize())
+
+
+def api_provider_label(api_provider: str | None) -> str:
+    """How a bills provider spells its own name ("VTpass")."""
+    return API_PROVIDER_LABELS.get(api_provider or "", (api_provider or "").capitalize())
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

@@ -9,36 +9,10 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 
 from webapp.notifications import bp
+from webapp.presentation import nav, partials
 from webapp.request_numbers import parse_page
 from webapp.services import notify
 from webapp.services.notify import inbox, outbox, preferences
-
-_UNREAD_KEY = "autopay.unread_notifications"
-
-
-@bp.app_template_global()
-def unread_notification_count() -> int:
-    """The nav badge: one COUNT per request, however many templates ask (cached on the request)."""
-    if not current_user.is_authenticated:
-        return 0
-    if _UNREAD_KEY not in request.environ:
-        request.environ[_UNREAD_KEY] = inbox.unread_count(current_user.id)
-    return request.environ[_UNREAD_KEY]
-
-
-def remember_unread_count(count: int) -> None:
-    """A page that already read the count (the dashboard's version statement) saves the nav its query."""
-    request.environ[_UNREAD_KEY] = count
-
-
-def _fresh_unread_count() -> int:
-    request.environ.pop(_UNREAD_KEY, None)
-    return unread_notification_count()
-
-
-def _is_htmx() -> bool:
-    # A history restore needs the whole page; any other HTMX request swaps a region only.
-    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-History-Restore-Request")
 
 
 def _page_arg(source) -> int:
@@ -48,8 +22,8 @@ def _page_arg(source) -> int:
 @bp.route("/")
 def index():
     pagination = inbox.inbox_page(current_user.id, _page_arg(request.args))
-    template = "notifications/_list.html" if _is_htmx() else "notifications/index.html"
-    return render_template(template, pagination=pagination, outbox_enabled=_outbox_enabled())
+    return partials.render("notifications/index.html", "inbox", pagination=pagination,
+                           outbox_enabled=_outbox_enabled())
 
 
 @bp.route("/<int:notification_id>/read", methods=["POST"])
@@ -57,8 +31,8 @@ def mark_read(notification_id: int):
     notification = inbox.mark_read(current_user.id, notification_id)
     if notification is None:
         abort(404)
-    if _is_htmx():
-        _fresh_unread_count()
+    if partials.is_partial():
+        nav.fresh_unread_count()
         return render_template("notifications/_item_response.html", notification=notification)
     return redirect(url_for(".index", page=_page_arg(request.form)))
 
@@ -78,10 +52,10 @@ def open_link(notification_id: int):
 @bp.route("/read-all", methods=["POST"])
 def mark_all_read():
     changed = inbox.mark_all_read(current_user.id)
-    if _is_htmx():
-        _fresh_unread_count()
+    if partials.is_partial():
+        nav.fresh_unread_count()
         pagination = inbox.inbox_page(current_user.id, 1)
-        return render_template("notifications/_list_response.html", pagination=pagination)
+        return partials.render("notifications/index.html", "inbox", pagination=pagination, nav_badge=True)
     flash(f"Marked {changed} notification{'' if changed == 1 else 's'} as read." if changed
           else "Everything was already read.", "success")
     return redirect(url_for(".index"))

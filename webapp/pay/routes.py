@@ -5,11 +5,12 @@ from flask_login import current_user
 
 from webapp.errors import render_error
 from webapp.extensions import limiter
+from webapp.money import naira_input
 from webapp.pay import bp
 from webapp.pay.forms import ConfirmForm, PayForm
-from webapp.presentation.templating import naira
-from webapp.request_numbers import MAX_AMOUNT_KOBO, naira_text, parse_count
-from webapp.services import payments
+from webapp.presentation import partials
+from webapp.request_numbers import MAX_AMOUNT_KOBO, parse_count
+from webapp.services import access, payments
 from webapp.services.utility_accounts import list_accounts
 
 
@@ -29,7 +30,7 @@ def start():
         form.account.data = request.args["account"]
     amount_kobo = parse_count(request.args.get("amount"), 1, MAX_AMOUNT_KOBO)  # kobo, from "pay again" links
     if amount_kobo is not None:
-        form.amount.raw_text = naira_text(amount_kobo)
+        form.amount.raw_text = naira_input(amount_kobo)
     has_accounts = len(form.account.choices) > 1
     return render_template("pay/start.html", form=form, has_accounts=has_accounts)
 
@@ -73,6 +74,5 @@ def confirm():
 
 @bp.route("/<int:payment_id>")
 def status_page(payment_id: int):
-    payment = payments.get_for_user(current_user.id, payment_id) or abort(404)
-    template = "pay/_status.html" if request.headers.get("HX-Request") else "pay/status.html"
-    return render_template(template, payment=payment, naira=naira)
+    payment = access.own_payment(current_user.id, payment_id) or abort(404)
+    return partials.render("pay/status.html", "status", payment=payment)

@@ -7,6 +7,7 @@ readers get a <title>/<desc> summary and the same numbers as a table.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -16,8 +17,10 @@ from babel.dates import format_date
 from babel.numbers import format_compact_currency, get_currency_symbol, get_decimal_symbol, get_group_symbol
 from markupsafe import Markup, escape
 
-from webapp.presentation.templating import LOCALE, naira
-from webapp.queries.history import UTILITY_LABELS, MonthlySpend
+from webapp.models.catalogue import UTILITY_LABELS, utility_label
+from webapp.money import LOCALE, naira
+from webapp.queries.history import MonthlySpend
+from webapp.queries.metrics import DailyVolume, type_label
 
 WIDTH, HEIGHT = 720, 280
 LEFT, RIGHT, TOP, BOTTOM = 64, 8, 12, 44
@@ -152,8 +155,7 @@ def spend_chart(spend: MonthlySpend) -> BarChart:
     def y(kobo: int) -> int:
         return baseline - kobo * plot_height // top
 
-    legend = [Series(t, UTILITY_LABELS.get(t, t.replace("_", " ").capitalize()), COLOURS.get(t, FALLBACK_COLOUR))
-              for t in spend.types]
+    legend = [Series(t, utility_label(t), COLOURS.get(t, FALLBACK_COLOUR)) for t in spend.types]
     bars, labels, rows = [], [], []
     for i, month in enumerate(spend.months):
         x = LEFT + i * slot + (slot - bar_width) // 2
@@ -226,3 +228,69 @@ def render_svg(chart: BarChart) -> Markup:
             parts.append(f'<text x="{label.x}" y="{chart.baseline + 32}" fill="{LABEL_COLOUR}">{label.year}</text>')
     parts.append("</g></svg>")
     return Markup("".join(parts))  # noqa: S704 - texts escaped above; the rest are ints and constants
+
+
+# --- the admin's daily volume chart -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class VolumeChart:
+    width: int
+    height: int
+    left: int
+    right: int
+    baseline: int
+    bars: list[Bar]
+    ticks: list[Tick]
+    labels: list[MonthLabel]  # day labels under the bars (every few days)
+    legend: list[Series]
+    title: str
+    description: str
+
+    @property
+    def empty(self) -> bool:
+        return not self.bars
+
+
+def volume_chart(volume: DailyVolume) -> VolumeChart:
+    """Stacked bars, one per day, one segment per utility type; integer geometry on kobo."""
+    days = volume.days
+    slot = max(2, (WIDTH - LEFT - RIGHT) // len(days))
+    width = LEFT + RIGHT + slot * len(days)
+    bar_width = max(1, slot * 2 // 3)
+    baseline = HEIGHT - BOTTOM
+    plot_height = baseline - TOP
+    step = nice_step(max((volume.day_total(i) for i in range(len(days))), default=0))
+    top = step * TICKS
+
+    def y(kobo: int) -> int:
+        return baseline - kobo * plot_height // top
+
+    legend = [Series(t, type_label(t), COLOURS.get(t, FALLBACK_COLOUR)) for t in volume.types]
+    every = math.ceil(len(days) / 10)
+    bars, labels = [], []
+    for i, day in enumerate(days):
+        x = LEFT + i * slot + (slot - bar_width) // 2
+        below = 0
+        for series in legend:
+            kobo = volume.amounts.get((i, series.utility_type), 0)
+            if kobo <= 0:
+                continue
+            top_y = y(below + kobo)
+            count = volume.counts.get((i, series.utility_type), 0)
+            bars.append(Bar(x, min(top_y, y(below) - 1), bar_width, max(y(below) - top_y, 1), series.colour,
+                                   day, series.utility_type, kobo,
+                                   f"{format_date(day, 'd MMM yyyy', locale=LOCALE)}, {series.label}: "
+                                   f"{naira(kobo)} in {count} payment{'' if count == 1 else 's'}"))
+            below += kobo
+        if i % every == 0:
+            labels.append(MonthLabel(x + bar_width // 2, format_date(day, "d MMM", locale=LOCALE), None))
+    first, last = (format_date(d, "d MMMM yyyy", locale=LOCALE) for d in (days[0], days[-1]))
+    description = (f"No succeeded payments from {first} to {last}." if not volume.total_kobo else
+                   f"Stacked bars of succeeded payments per day from {first} to {last} "
+                   f"({', '.join(s.label for s in legend)}): {volume.total_count} payments, "
+                   f"{naira(volume.total_kobo)} in total.")
+    return VolumeChart(
+        width=width, height=HEIGHT, left=LEFT, right=width - RIGHT, baseline=baseline,
+        bars=bars, ticks=[Tick(y(step * n), _compact(step * n)) for n in range(TICKS + 1)],
+        labels=labels, legend=legend, title="Payment volume per utility type per day", description=description,
+    )

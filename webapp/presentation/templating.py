@@ -1,30 +1,15 @@
-"""Jinja filters and globals: money and dates are formatted in one place."""
+"""Jinja filters and globals: money, dates and names of things are formatted in one place."""
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from babel.numbers import format_currency
 from flask import Flask
 from flask_login import current_user
 
-LOCALE = "en_NG"
-
-
-def naira(kobo: int | None) -> str:
-    """Format integer kobo as naira: 123457 -> ₦1,234.57."""
-    if kobo is None:
-        return "—"
-    return _naira(int(kobo))
-
-
-@lru_cache(maxsize=8192)
-def _naira(kobo: int) -> str:
-    # Babel takes ~50 µs per amount; pages show the same amounts again and again, so remember them.
-    return format_currency(Decimal(kobo) / 100, "NGN", locale=LOCALE)
+from webapp.models.catalogue import api_provider_label, utility_label
+from webapp.money import LOCALE, naira
 
 
 def local_time(value: datetime | None, fmt: str = "d MMM yyyy, HH:mm") -> str:
@@ -39,9 +24,5 @@ def local_time(value: datetime | None, fmt: str = "d MMM yyyy, HH:mm") -> str:
 def register(app: Flask) -> None:
     app.add_template_filter(naira)
     app.add_template_filter(local_time)
-
-    @app.after_request
-    def vary_on_htmx(response):
-        # One URL serves a page or a fragment depending on HX-Request; caches must tell them apart.
-        response.vary.add("HX-Request")
-        return response
+    app.add_template_filter(utility_label)
+    app.add_template_filter(api_provider_label)

@@ -1,7 +1,8 @@
 """Utility account pages. Views parse input, call the utility accounts service and render.
 
-The link page is one template; HTMX requests (``HX-Request``) get one of its blocks instead of
-the whole page, so both renderings come from the same markup and the page works without JS.
+The link page is one template; HTMX requests get one of its blocks instead of the whole page
+(``presentation.partials``), so both renderings come from the same markup and the page works
+without JS.
 """
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
 from webapp.extensions import limiter
-from webapp.services import utility_accounts
+from webapp.presentation import partials
+from webapp.services import access, utility_accounts
 from webapp.services.utility_accounts import AccountError
 from webapp.utility_accounts import bp
 from webapp.utility_accounts.forms import LinkAccountForm, RemoveForm, RenameForm
@@ -33,23 +35,6 @@ def _resident_key() -> str:
 validation_limit = limiter.shared_limit(
     _validation_limit, scope="customer-validation", key_func=_resident_key, methods=["POST"]
 )
-
-
-def is_htmx() -> bool:
-    return bool(request.headers.get("HX-Request"))
-
-
-def render_block(template_name: str, block_name: str, **context) -> str:
-    """Render one block of a page template, for an HTMX response from the page's own markup."""
-    app = current_app._get_current_object()
-    template = app.jinja_env.get_or_select_template(template_name)
-    app.update_template_context(context)
-    return "".join(template.blocks[block_name](template.new_context(context)))
-
-
-@bp.context_processor
-def helpers():
-    return {"type_name": utility_accounts.type_name, "api_name": utility_accounts.api_name}
 
 
 @bp.route("/")
@@ -118,10 +103,8 @@ def providers():
     form = LinkAccountForm(formdata=None)
     form.utility_type.data = _type_arg()
     form.provider_id.data = request.args.get("provider_id")
-    context = _link_context(form)
-    if is_htmx():
-        return render_block(NEW_TEMPLATE, "provider_step", oob=True, **context)
-    return render_template(NEW_TEMPLATE, **context)
+    # Swapped in alone, the step also brings the number's label and hint (out of band).
+    return partials.render(NEW_TEMPLATE, "provider_step", oob=partials.is_partial(), **_link_context(form))
 
 
 @bp.route("/new/validate", methods=["POST"])
@@ -135,16 +118,16 @@ def validate():
     except AccountError as exc:
         problem = exc.message
     context = _link_context(form, preview=preview, problem=problem)
-    if is_htmx():
+    if partials.is_partial():
         # 200 either way: the fragment carries the message and HTMX swaps only successful answers.
-        return render_block(NEW_TEMPLATE, "number_feedback", **context)
+        return partials.render(NEW_TEMPLATE, "number_feedback", **context)
     return render_template(NEW_TEMPLATE, **context), 422 if problem else 200
 
 
 # --- managing -----------------------------------------------------------------------------
 
 def _account_or_404(account_id: int):
-    account = utility_accounts.get_account(current_user.id, account_id)
+    account = access.own_utility_account(current_user.id, account_id)
     if account is None:
         abort(404)
     return account

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from webapp.presentation import partials
 from webapp.request_numbers import parse_page
 from webapp.services import funding
 from webapp.wallet import bp
@@ -74,8 +75,7 @@ def result(reference: str):
     intent = funding.find_intent(reference, user_id=current_user.id)
     if intent is None:
         abort(404)
-    partial = bool(request.headers.get("HX-Request"))
-    return render_template("wallet/result.html", intent=intent, partial=partial)
+    return partials.render("wallet/result.html", "status", intent=intent)
 
 
 @bp.route("/statement")

@@ -9,7 +9,7 @@ from webapp.extensions import db
 from webapp.models import Estate, UtilityProvider
 from webapp.models.base import utcnow
 from webapp.providers.base import CatalogueItem
-from webapp.services import catalogue
+from webapp.services import access, catalogue
 
 from . import factories
 
@@ -238,8 +238,8 @@ def test_get_for_estate_finds_only_the_estates_own_entries(estate):
     other = factories.make_estate()
     sync(other.id, [IKEJA_PREPAID])
     foreign = entry(other.id, "prepaid")
-    assert catalogue.get_for_estate(estate.id, foreign.id) is None
-    assert catalogue.get_for_estate(other.id, foreign.id) == foreign
+    assert access.estate_catalogue_entry(estate.id, foreign.id) is None
+    assert access.estate_catalogue_entry(other.id, foreign.id) == foreign
 
 
 def test_active_for_estate_filters_by_type_and_skips_inactive(estate):

@@ -7,13 +7,14 @@ from webapp.errors import render_error
 from webapp.estate_bills import bp
 from webapp.estate_bills.forms import PayBillForm
 from webapp.extensions import limiter
-from webapp.request_numbers import naira_text
-from webapp.services import estate_bills, ledger, payments
+from webapp.models.bill import OPEN_BILL_STATUSES
+from webapp.money import naira_input
+from webapp.services import access, estate_bills, ledger, payments
 
 
 def _labels() -> dict:
     return {"type_labels": estate_bills.TYPE_LABELS, "status_labels": estate_bills.STATUS_LABELS,
-            "open_statuses": estate_bills.OPEN_STATUSES}
+            "open_statuses": OPEN_BILL_STATUSES}
 
 
 @bp.route("/")
@@ -26,7 +27,7 @@ def index():
 @bp.route("/<int:bill_id>/pay", methods=["GET", "POST"])
 @limiter.limit(lambda: "20 per minute", methods=["POST"])
 def pay(bill_id: int):
-    bill = estate_bills.bill_for_resident(current_user, bill_id) or abort(404)
+    bill = access.own_estate_bill(current_user.id, bill_id) or abort(404)
     form = PayBillForm()
     payable = estate_bills.payable_kobo(bill)
     if form.validate_on_submit():
@@ -41,7 +42,7 @@ def pay(bill_id: int):
             return redirect(url_for("pay.status_page", payment_id=payment.id))
     elif not form.is_submitted() and payable:
         # Offer the whole remainder, written as a person would type it.
-        form.amount.raw_text = naira_text(payable)
+        form.amount.raw_text = naira_input(payable)
     if form.errors or not form.submit_key.data:
         form.submit_key.data = secrets.token_urlsafe(24)
     return render_template("estate_bills/pay.html", bill=bill, form=form, payable_kobo=payable,

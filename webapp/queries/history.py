@@ -7,7 +7,7 @@ not grow with the number of payments (tests/test_query_counts.py holds that).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -30,17 +30,14 @@ from webapp.models import (
     UtilityAccount,
     UtilityProvider,
 )
-from webapp.models.catalogue import UTILITY_TYPES
-from webapp.request_numbers import parse_id
-from webapp.services import ledger
+from webapp.models.catalogue import UTILITY_LABELS, UTILITY_TYPES
+from webapp.money import naira_plain
+from webapp.services import access, ledger
 
 PER_PAGE = 20
 CSV_BATCH = 500
 SPEND_MONTHS = 12
-# Dates outside this range cannot be a payment here and would overflow timezone arithmetic.
-EARLIEST_YEAR, LATEST_YEAR = 2000, 2999
 
-UTILITY_LABELS = {"electricity": "Electricity", "water": "Water", "internet": "Internet", "cable_tv": "Cable TV"}
 STATUS_LABELS = {
     PaymentStatus.CREATED: "Queued",
     PaymentStatus.HELD: "On hold",
@@ -76,49 +73,6 @@ class HistoryFilters:
     @property
     def active(self) -> bool:
         return any(v is not None for v in asdict(self).values())
-
-
-def _parse_date(raw: str, label: str, errors: list[str]) -> date | None:
-    try:
-        value = date.fromisoformat(raw)
-    except ValueError:
-        errors.append(f"The {label} date “{raw[:20]}” is not a date; use the form 2025-01-31. It was ignored.")
-        return None
-    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
-        errors.append(f"The {label} date {raw} is out of range. It was ignored.")
-        return None
-    return value
-
-
-def parse_filters(args: Mapping[str, str], account_ids: set[int]) -> tuple[HistoryFilters, list[str]]:
-    """Read filters from query arguments. Bad values are dropped with a message, never an error page.
-
-    ``account_ids`` are the resident's own accounts (removed ones included); any other id is
-    refused with the same message whether or not it exists, so nothing leaks.
-    """
-    errors: list[str] = []
-    raw = {k: (args.get(k) or "").strip() for k in ("account", "type", "status", "from", "to")}
-
-    account_id = None
-    if raw["account"]:
-        account_id = parse_id(raw["account"])
-        if account_id not in account_ids:
-            account_id = None
-            errors.append("Choose one of your own accounts. The account filter was ignored.")
-    utility_type = raw["type"] or None
-    if utility_type and utility_type not in UTILITY_TYPES:
-        errors.append("Choose a utility type from the list. The type filter was ignored.")
-        utility_type = None
-    status = raw["status"] or None
-    if status and status not in {s.value for s in PaymentStatus}:
-        errors.append("Choose a status from the list. The status filter was ignored.")
-        status = None
-    date_from = _parse_date(raw["from"], "start", errors) if raw["from"] else None
-    date_to = _parse_date(raw["to"], "end", errors) if raw["to"] else None
-    if date_from and date_to and date_from > date_to:
-        errors.append("The start date is after the end date, so the dates were ignored.")
-        date_from = date_to = None
-    return HistoryFilters(account_id, utility_type, status, date_from, date_to), errors
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
@@ -206,13 +160,11 @@ class PaymentDetail:
         return self.payment.status_reason or "The payment could not be completed."
 
 
-def find_payment(user_id: int, payment_id: int) -> Payment | None:
-    """The payment if it belongs to ``user_id``; ``None`` for anyone else's (the caller answers 404)."""
-    return db.session.scalar(
-        select(Payment).where(Payment.id == payment_id, Payment.user_id == user_id)
-        .options(joinedload(Payment.utility_account).defer(UtilityAccount.customer_number),
-                 joinedload(Payment.provider))
-    )
+def find_payment(user_id: int, payment_id) -> Payment | None:
+    """The resident's payment with its account and provider loaded; ``None`` for anyone else's."""
+    return access.own_payment(user_id, payment_id,
+                              joinedload(Payment.utility_account).defer(UtilityAccount.customer_number),
+                              joinedload(Payment.provider))
 
 
 def payment_detail(user_id: int, payment_id: int) -> PaymentDetail | None:
@@ -241,13 +193,6 @@ def receipt(user_id: int, payment_id: int) -> Payment | None:
 
 CSV_HEADER = ["Date", "Reference", "Account", "Number", "Utility type", "Provider", "Amount (NGN)",
               "Fee (NGN)", "Total (NGN)", "Status", "Token", "Units", "Reason"]
-
-
-def naira_plain(kobo: int) -> str:
-    """Kobo as a plain decimal naira string for spreadsheets, without float: 123405 -> "1234.05"."""
-    sign = "-" if kobo < 0 else ""
-    kobo = abs(kobo)
-    return f"{sign}{kobo // 100}.{kobo % 100:02d}"
 
 
 def safe_cell(value: str | None) -> str:

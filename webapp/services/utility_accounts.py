@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -35,19 +34,10 @@ from webapp.providers.base import (
     ProviderConfigError,
     ProviderError,
 )
-from webapp.services import catalogue
+from webapp.services import access, catalogue
 
 NICKNAME_MAX = 60
 GENERIC_LABEL = "Meter or card number"
-TYPE_NAMES = {
-    "electricity": "Electricity",
-    "water": "Water",
-    "internet": "Internet",
-    "cable_tv": "Cable TV",
-}
-
-API_NAMES = {"vtpass": "VTpass", "flutterwave": "Flutterwave"}
-
 # (min, max) digits a number may have, per utility type. Meters and smart cards are 10-13 digits.
 NUMBER_LENGTHS = {"electricity": (10, 13), "cable_tv": (10, 13), "water": (6, 20), "internet": (6, 20)}
 _DIGITS = re.compile(r"\d+")
@@ -96,7 +86,7 @@ def provider_for(user, provider_id: int | None) -> UtilityProvider | None:
     """An entry the resident may link to: active and in their own estate (None otherwise)."""
     if not provider_id:
         return None
-    entry = catalogue.get_for_estate(user.estate_id, provider_id)
+    entry = access.estate_catalogue_entry(user.estate_id, provider_id)
     if entry is None or not entry.is_active:
         return None
     return entry
@@ -199,12 +189,8 @@ def validate_number(user, provider_id: int | None, raw_number: str | None) -> Cu
 
 # --- linking and managing accounts --------------------------------------------------------------
 
-def _live_accounts(user_id: int):
-    return select(UtilityAccount).where(UtilityAccount.user_id == user_id, UtilityAccount.removed_at.is_(None))
-
-
 def _already_linked(user_id: int, number_hash: str) -> UtilityAccount | None:
-    return db.session.scalar(_live_accounts(user_id).where(UtilityAccount.number_hash == number_hash))
+    return db.session.scalar(access.own_utility_accounts(user_id).where(UtilityAccount.number_hash == number_hash))
 
 
 def _duplicate_error(entry: UtilityProvider, existing: UtilityAccount | None) -> AccountError:
@@ -262,23 +248,15 @@ def link_account(user, provider_id: int | None, raw_number: str | None, nickname
 def list_accounts(user_id: int) -> list[UtilityAccount]:
     """The resident's accounts that are not removed, with their catalogue entries, in one query."""
     return list(db.session.scalars(
-        _live_accounts(user_id)
+        access.own_utility_accounts(user_id)
         .options(joinedload(UtilityAccount.provider))
         .order_by(UtilityAccount.nickname, UtilityAccount.id)
     ).unique())
 
 
-def get_account(user_id: int, account_id: int, include_removed: bool = False) -> UtilityAccount | None:
-    """One account, only if it is the resident's (and not removed, unless asked); None means 404."""
-    query = select(UtilityAccount).where(UtilityAccount.id == account_id, UtilityAccount.user_id == user_id)
-    if not include_removed:
-        query = query.where(UtilityAccount.removed_at.is_(None))
-    return db.session.scalar(query)
-
-
 def rename(user_id: int, account_id: int, nickname: str | None) -> UtilityAccount | None:
     """Give an account a new nickname. None if it is not the resident's; ``AccountError`` if blank."""
-    account = get_account(user_id, account_id)
+    account = access.own_utility_account(user_id, account_id)
     if account is None:
         return None
     name = _clean_nickname(nickname)
@@ -294,7 +272,7 @@ def remove(user_id: int, account_id: int) -> UtilityAccount | None:
 
     None if it is not the resident's (or already removed).
     """
-    account = get_account(user_id, account_id)
+    account = access.own_utility_account(user_id, account_id)
     if account is None:
         return None
     account.removed_at = utcnow()
@@ -302,16 +280,7 @@ def remove(user_id: int, account_id: int) -> UtilityAccount | None:
     return account
 
 
-def type_name(utility_type: str | None) -> str:
-    return TYPE_NAMES.get(utility_type or "", (utility_type or "").replace("_", " ").capitalize())
-
-
-def api_name(api_provider: str | None) -> str:
-    """How a bills provider spells its name (shown when two entries of an estate share a name)."""
-    return API_NAMES.get(api_provider or "", (api_provider or "").capitalize())
-
-
 __all__ = [
-    "AccountError", "CheckUnavailable", "LinkChoices", "choices", "get_account", "link_account", "list_accounts",
-    "api_name", "number_hint", "number_label", "provider_for", "remove", "rename", "type_name", "validate_number",
+    "AccountError", "CheckUnavailable", "LinkChoices", "choices", "link_account", "list_accounts",
+    "number_hint", "number_label", "provider_for", "remove", "rename", "validate_number",
 ]

@@ -19,7 +19,6 @@ from webapp.services.catalogue.sync import (  # noqa: F401
     active_for_estate,
     amount_problem,
     apply_sync,
-    get_for_estate,
     plan_sync,
     sync_from_provider,
 )

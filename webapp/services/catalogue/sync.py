@@ -23,7 +23,7 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.catalogue import API_PROVIDERS, METER_TYPES, UTILITY_TYPES, UtilityProvider
-from webapp.presentation.templating import naira
+from webapp.money import naira
 from webapp.providers.base import CatalogueItem
 
 
@@ -278,13 +278,6 @@ def active_for_estate(estate_id: int, provider_type: str | None = None) -> list[
     return list(db.session.scalars(
         query.order_by(UtilityProvider.provider_type, UtilityProvider.name, UtilityProvider.id)
     ))
-
-
-def get_for_estate(estate_id: int, entry_id: int) -> UtilityProvider | None:
-    """One entry, only if it belongs to the estate (None otherwise, so views can answer 404)."""
-    return db.session.scalar(
-        select(UtilityProvider).where(UtilityProvider.id == entry_id, UtilityProvider.estate_id == estate_id)
-    )
 
 
 def amount_problem(entry: UtilityProvider, amount_kobo: int) -> str | None:

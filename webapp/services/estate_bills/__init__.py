@@ -3,11 +3,9 @@ time (``overdue``).
 """
 from webapp.services.estate_bills.bills import (  # noqa: F401
     MIN_PARTIAL_KOBO,
-    OPEN_STATUSES,
     STATUS_LABELS,
     TYPE_LABELS,
     BillError,
-    bill_for_resident,
     bills_page,
     cancel_bill,
     estate_balance,

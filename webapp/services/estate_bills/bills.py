@@ -21,12 +21,10 @@ from sqlalchemy.orm import joinedload
 from webapp.extensions import db
 from webapp.models import Account, Bill, BillCategory, BillStatus, Estate, Payment, PaymentStatus, Role, User
 from webapp.models.base import utcnow
-from webapp.models.bill import CLUSTER_BILL_TYPES
-from webapp.presentation.templating import naira
-from webapp.request_numbers import parse_id
-from webapp.services import audit, ledger, notify, payments
+from webapp.models.bill import CLUSTER_BILL_TYPES, OPEN_BILL_STATUSES
+from webapp.money import naira
+from webapp.services import access, audit, ledger, notify, payments
 
-OPEN_STATUSES = (BillStatus.PENDING.value, BillStatus.PARTIALLY_PAID.value, BillStatus.OVERDUE.value)
 # Payments that may still move money onto a bill: counted against what is left to pay.
 IN_FLIGHT = (PaymentStatus.CREATED.value, PaymentStatus.HELD.value, PaymentStatus.DEBITED.value,
              PaymentStatus.SUBMITTED.value, PaymentStatus.UNKNOWN.value)
@@ -84,7 +82,7 @@ def bills_page(estate_ids: list[int], *, status: str | None = None, bill_type: s
         func.count(),
         func.coalesce(func.sum(case((live, matches.c.amount_kobo), else_=0)), 0),
         func.coalesce(func.sum(matches.c.amount_paid_kobo), 0),
-        func.coalesce(func.sum(case((matches.c.status.in_(OPEN_STATUSES),
+        func.coalesce(func.sum(case((matches.c.status.in_(OPEN_BILL_STATUSES),
                                      matches.c.amount_kobo - matches.c.amount_paid_kobo), else_=0)), 0),
     )).one()
     # int(): PostgreSQL sums BIGINT as NUMERIC.
@@ -207,35 +205,22 @@ def estate_balance(estate_id: int) -> int:
 
 # --- residents ------------------------------------------------------------------------------------
 
-def _resident_estate_bills(user: User):
-    return select(Bill).where(Bill.user_id == user.id, Bill.category == BillCategory.CLUSTER_MANAGED.value)
-
-
 def open_bills(user: User) -> list[Bill]:
     """The resident's unpaid estate bills: overdue first, then by due date."""
-    return list(db.session.scalars(_resident_estate_bills(user).where(Bill.status.in_(OPEN_STATUSES)).order_by(
+    return list(db.session.scalars(access.own_estate_bills(user.id).where(Bill.status.in_(OPEN_BILL_STATUSES)).order_by(
         (Bill.status != BillStatus.OVERDUE.value), Bill.due_date.is_(None), Bill.due_date, Bill.id)))
 
 
 def resident_bills(user: User, closed_limit: int = 20) -> list[Bill]:
     """The resident's estate bills: open ones first (overdue, then by due date), then recent closed ones."""
-    closed = db.session.scalars(_resident_estate_bills(user).where(Bill.status.not_in(OPEN_STATUSES))
+    closed = db.session.scalars(access.own_estate_bills(user.id).where(Bill.status.not_in(OPEN_BILL_STATUSES))
                                 .order_by(Bill.updated_at.desc(), Bill.id.desc()).limit(closed_limit)).all()
     return [*open_bills(user), *closed]
 
 
-def bill_for_resident(user: User, bill_id) -> Bill | None:
-    """The resident's own estate bill, or None (views answer 404)."""
-    bill_id = parse_id(bill_id)
-    if bill_id is None:
-        return None
-    return db.session.scalar(select(Bill).where(Bill.id == bill_id, Bill.user_id == user.id,
-                                                Bill.category == BillCategory.CLUSTER_MANAGED.value))
-
-
 def payable_kobo(bill: Bill) -> int:
     """What can be paid now: the outstanding amount less payments of it still in flight."""
-    if bill.status not in OPEN_STATUSES:
+    if bill.status not in OPEN_BILL_STATUSES:
         return 0
     return max(0, bill.outstanding_kobo - _in_flight_kobo(bill.id))
 
@@ -253,15 +238,14 @@ def pay_from_wallet(user: User, bill_id, amount_kobo, submit_key: str | None = N
         return existing
     if type(amount_kobo) is not int or amount_kobo <= 0:
         raise BillError("Enter an amount greater than ₦0.", "amount")
-    bill_id = parse_id(bill_id)
-    if bill_id is None:
+    query = access.own_estate_bill_query(user.id, bill_id)
+    if query is None:
         raise BillError("That bill is not one of yours.")
-    bill = _locked(select(Bill).where(Bill.id == bill_id, Bill.user_id == user.id,
-                                      Bill.category == BillCategory.CLUSTER_MANAGED.value))
+    bill = _locked(query)
     try:
         if bill is None or bill.estate_id != user.estate_id:
             raise BillError("That bill is not one of yours.")
-        if bill.status not in OPEN_STATUSES:
+        if bill.status not in OPEN_BILL_STATUSES:
             raise BillError(f"This bill is {STATUS_LABELS[bill.status].lower()}; there is nothing to pay.")
         payable = payable_kobo(bill)
         if payable <= 0:

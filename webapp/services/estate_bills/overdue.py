@@ -14,9 +14,10 @@ from sqlalchemy import select, update
 from webapp.extensions import db
 from webapp.models import Bill, BillCategory, BillStatus, Estate
 from webapp.models.base import utcnow
-from webapp.presentation.templating import naira
+from webapp.models.bill import OPEN_BILL_STATUSES
+from webapp.money import naira
 from webapp.services import notify
-from webapp.services.estate_bills.bills import OPEN_STATUSES, estate_today
+from webapp.services.estate_bills.bills import estate_today
 
 E = notify.NotificationEvent
 NOT_YET_OVERDUE = (BillStatus.PENDING.value, BillStatus.PARTIALLY_PAID.value)
@@ -79,7 +80,7 @@ def send_bill_reminders(now: datetime | None = None) -> int:
                 body=f"{naira(bill.outstanding_kobo)} for {bill.title} is due on {bill.due_date:%d %b %Y}.",
                 link="/bills/", dedup_key=f"estate_bill:{bill.id}:reminder:before"))
         still_unpaid = db.session.scalars(_estate_bills(estate.id).where(
-            Bill.status.in_(OPEN_STATUSES), Bill.due_date <= today - timedelta(days=days),
+            Bill.status.in_(OPEN_BILL_STATUSES), Bill.due_date <= today - timedelta(days=days),
         ).order_by(Bill.id)).all()
         for bill in still_unpaid:
             sent += bool(notify.notify(

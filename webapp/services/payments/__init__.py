@@ -1,4 +1,4 @@
-"""Payments: one-time purchases now, automations later, all through one lifecycle (DESIGN §4)."""
+"""Payments: one-time purchases, automation runs and estate bills, all through one lifecycle (DESIGN §4)."""
 from webapp.services.payments import admin_actions, invariants  # noqa: F401  (registers the payment invariants with the ledger check)
 from webapp.services.payments.creation import (
     PaymentRequestError,
@@ -8,7 +8,6 @@ from webapp.services.payments.creation import (
     create_utility_payment,
     enqueue,
     enqueue_many,
-    get_for_user,
     new_estate_bill_payment,
     new_utility_payment,
     payment_for_submit_key,
@@ -17,11 +16,10 @@ from webapp.services.payments.creation import (
 from webapp.services.payments.janitor import JanitorErrors, JanitorReport
 from webapp.services.payments.janitor import run_pass as run_janitor
 from webapp.services.payments.lifecycle import TransientPaymentError, process, requery, submit
-from webapp.services.payments.manager import UtilityPaymentManager
 
 __all__ = [
     "JanitorErrors", "JanitorReport", "PaymentRequestError", "Quote", "SubmitKeyTaken", "TransientPaymentError",
-    "UtilityPaymentManager", "account_for", "create_utility_payment", "enqueue", "enqueue_many", "get_for_user",
+    "account_for", "create_utility_payment", "enqueue", "enqueue_many",
     "new_estate_bill_payment", "new_utility_payment", "payment_for_submit_key", "process", "quote", "requery",
     "run_janitor", "submit",
 ]

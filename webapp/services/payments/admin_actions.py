@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from webapp.extensions import db
 from webapp.models import Payment, PaymentStatus
+from webapp.money import naira
 from webapp.services import audit, ledger, notify
 from webapp.services.payments import creation, lifecycle, state
 
@@ -17,12 +18,6 @@ FIELDS = ("status", "status_reason", "amount_kobo", "fee_kobo", "masked_token")
 
 class ActionRefused(ValueError):
     """The action does not apply to this payment in its current state (message for the page)."""
-
-
-def _naira(kobo: int) -> str:
-    from webapp.presentation.templating import naira
-
-    return naira(kobo)
 
 
 def _actor(admin) -> str:
@@ -41,7 +36,7 @@ def approve_held(payment_id: int, admin, reason: str = "") -> Payment:
     audit.record("payment.approve", "payment", payment.id, estate_id=payment.estate_id, before=before,
                  after=audit.snapshot(payment, FIELDS), reason=reason)
     notify.notify(payment.user_id, notify.NotificationEvent.PAYMENT_HELD, title="Payment approved",
-                  body=f"Your payment of {_naira(payment.amount_kobo)} was approved and is being processed.",
+                  body=f"Your payment of {naira(payment.amount_kobo)} was approved and is being processed.",
                   link=f"/pay/{payment.id}", dedup_key=f"payment:{payment.reference}:approved")
     db.session.commit()
     creation.enqueue(payment)
@@ -64,7 +59,7 @@ def reject_held(payment_id: int, admin, reason: str) -> Payment:
     audit.record("payment.reject", "payment", payment.id, estate_id=payment.estate_id, before=before,
                  after=audit.snapshot(payment, FIELDS), reason=reason)
     notify.notify(payment.user_id, notify.NotificationEvent.PAYMENT_FAILED, title="Payment rejected",
-                  body=f"Your payment of {_naira(payment.amount_kobo)} was not made: {reason}. Nothing was taken "
+                  body=f"Your payment of {naira(payment.amount_kobo)} was not made: {reason}. Nothing was taken "
                        "from your wallet.", link=f"/pay/{payment.id}",
                   dedup_key=f"payment:{payment.reference}:rejected")
     db.session.commit()
@@ -86,7 +81,7 @@ def refund_succeeded(payment_id: int, admin, reason: str) -> Payment:
     audit.record("payment.refund", "payment", payment.id, estate_id=payment.estate_id, before=before,
                  after=audit.snapshot(payment, FIELDS), reason=reason)
     notify.notify(payment.user_id, notify.NotificationEvent.PAYMENT_REFUNDED, title="Payment refunded",
-                  body=f"{_naira(payment.total_kobo)} is back in your wallet: {reason}.",
+                  body=f"{naira(payment.total_kobo)} is back in your wallet: {reason}.",
                   link=f"/payments/{payment.id}", dedup_key=f"payment:{payment.reference}:refunded")
     db.session.commit()
     notify.enqueue_pending_emails()

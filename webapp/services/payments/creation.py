@@ -4,20 +4,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from flask import current_app
-from rq import Retry
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
-from webapp.infra import queues
 from webapp.models import Payment, PaymentKind, PaymentStatus, User, UtilityAccount
+from webapp.money import naira
 from webapp.providers.vtpass_codes import reference_for
-from webapp.request_numbers import parse_id
-from webapp.services import audit, catalogue, ledger, notify
-from webapp.services.payments import fraud, state
-
-PAYMENT_JOB = "workers.payment_jobs.process_payment"
+from webapp.services import access, audit, catalogue, ledger, notify
+from webapp.services.payments import fraud, jobs, state
 
 log = logging.getLogger(__name__)
 
@@ -61,21 +56,9 @@ class Quote:
         return self.amount_kobo + self.fee_kobo
 
 
-def _naira(kobo: int) -> str:
-    from webapp.presentation.templating import naira
-
-    return naira(kobo)
-
-
 def account_for(user: User, account_id) -> UtilityAccount:
     """The user's own, live utility account; anything else is 'not found' for the page."""
-    account_id = parse_id(account_id)
-    if account_id is None:
-        raise PaymentRequestError("Choose one of your accounts.", "account")
-    account = db.session.scalar(
-        select(UtilityAccount).where(UtilityAccount.id == account_id, UtilityAccount.user_id == user.id,
-                                     UtilityAccount.removed_at.is_(None))
-    )
+    account = access.own_utility_account(user.id, account_id)
     if account is None:
         raise PaymentRequestError("Choose one of your accounts.", "account")
     return account
@@ -96,8 +79,8 @@ def quote(user: User, account_id, amount_kobo: int) -> Quote:
     result = Quote(account=account, amount_kobo=amount_kobo, fee_kobo=entry.fee_kobo, wallet_balance_kobo=balance)
     if result.total_kobo > balance:
         raise PaymentRequestError(
-            f"Your wallet has {_naira(balance)}; this payment needs {_naira(result.total_kobo)} "
-            f"including the {_naira(entry.fee_kobo)} fee. Fund your wallet first.", "amount")
+            f"Your wallet has {naira(balance)}; this payment needs {naira(result.total_kobo)} "
+            f"including the {naira(entry.fee_kobo)} fee. Fund your wallet first.", "amount")
     return result
 
 
@@ -152,7 +135,7 @@ def new_utility_payment(user: User, account: UtilityAccount, amount_kobo: int, *
     )
     db.session.add(payment)
     db.session.flush()
-    state.record_created(payment, f"{_naira(payment.total_kobo)} to {entry.name} requested",
+    state.record_created(payment, f"{naira(payment.total_kobo)} to {entry.name} requested",
                          actor or f"user:{user.id}")
     if verdict.hold:
         hold(payment, verdict.summary())
@@ -163,7 +146,7 @@ def hold(payment: Payment, why: str) -> None:
     """Hold for review: nothing is debited until an admin approves it."""
     state.transition(payment, PaymentStatus.HELD, f"Held for review: {why}")
     notify.notify(payment.user_id, notify.NotificationEvent.PAYMENT_HELD, title="Payment held for review",
-                  body=f"Your payment of {_naira(payment.amount_kobo)} is waiting for a quick check by your estate's "
+                  body=f"Your payment of {naira(payment.amount_kobo)} is waiting for a quick check by your estate's "
                        "admins. Nothing has been taken from your wallet.",
                   link=f"/pay/{payment.id}", dedup_key=f"payment:{payment.reference}:held")
 
@@ -179,35 +162,20 @@ def new_estate_bill_payment(user: User, bill, amount_kobo: int, *, submit_key: s
     )
     db.session.add(payment)
     db.session.flush()
-    state.record_created(payment, f"{_naira(amount_kobo)} towards {bill.title} requested", actor or f"user:{user.id}")
+    state.record_created(payment, f"{naira(amount_kobo)} towards {bill.title} requested", actor or f"user:{user.id}")
     return payment
 
 
 def enqueue(payment: Payment) -> None:
-    """Enqueue after commit; RQ's Retry reschedules the job after transient provider errors.
-    A payment held for review is not enqueued until an admin approves it."""
+    """Enqueue after commit. A payment held for review is not enqueued until an admin approves it."""
     if payment.status == PaymentStatus.CREATED:
         enqueue_many([(payment.id, payment.reference)])
 
 
-def enqueue_many(jobs: list[tuple[int, str]]) -> None:
+def enqueue_many(payments: list[tuple[int, str]]) -> None:
     """Enqueue the jobs of committed ``created`` payments, given as ``(id, reference)``, in one
-    Redis round trip; each job's id is the payment's reference."""
-    if not jobs:
-        return
-    intervals = current_app.config["PAYMENT_RQ_RETRY_INTERVALS"]
-    queue = queues.queue()
-    queue.enqueue_many([
-        queue.prepare_data(PAYMENT_JOB, (payment_id,), job_id=reference,
-                           retry=Retry(max=len(intervals), interval=list(intervals)) if intervals else None,
-                           timeout=current_app.config["PAYMENT_JOB_TIMEOUT_SECONDS"], result_ttl=3600,
-                           failure_ttl=7 * 86400)
-        for payment_id, reference in jobs
-    ])
+    Redis round trip; each job's id is the payment's reference, and RQ's Retry reschedules it
+    after transient provider errors."""
+    jobs.process_payment.enqueue_many([((payment_id,), reference) for payment_id, reference in payments])
 
 
-def get_for_user(user_id: int, payment_id) -> Payment | None:
-    payment_id = parse_id(payment_id)
-    if payment_id is None:
-        return None
-    return db.session.scalar(select(Payment).where(Payment.id == payment_id, Payment.user_id == user_id))

@@ -8,7 +8,7 @@ Rules kept here, in one place:
   authoritative "no record" (below).
 - A failure after debit posts the refund in the same transaction as the ``failed`` state.
 - A prepaid purchase that succeeds without its token is ``succeeded`` with the token outstanding;
-  ``fetch_token`` keeps asking for it on ``TOKEN_BACKOFF``.
+  ``fetch_token`` keeps asking for it on ``policy.TOKEN_BACKOFF``.
 
 What counts as "this purchase was never processed" (the only answer that allows a resend):
 - VTpass: ``POST requery`` answering code 015 "INVALID REQUEST ID" ("This RequestID was not used on
@@ -22,7 +22,7 @@ What counts as "this purchase was never processed" (the only answer that allows 
   ``FLUTTERWAVE_RECORD_LAG_SECONDS`` after the purchase was last sent. Once Flutterwave has given us
   a tx_ref or flw_ref for the bill, nothing ever counts as "no record". A listing with only a
   summary (the shape Flutterwave's published sample shows) never does either.
-Anything weaker leaves the payment ``unknown``: it is asked again on ``REQUERY_BACKOFF`` and, past
+Anything weaker leaves the payment ``unknown``: it is asked again on ``policy.REQUERY_BACKOFF`` and, past
 ``PAYMENT_ALERT_AFTER_SECONDS``, the estate's admins get one alert with what they need to resolve
 it by hand (the janitor).
 
@@ -37,7 +37,6 @@ made once per attempt, recorded before it is sent, and unique per payment.
 from __future__ import annotations
 
 import logging
-import random
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -48,41 +47,19 @@ from webapp.infra import provider_slots
 from webapp.models.base import utcnow
 from webapp.models.bill import Bill, BillStatus
 from webapp.models.payment import Payment, PaymentKind, PaymentStatus
+from webapp.money import naira
 from webapp.providers.base import ErrorClass, PaymentErrorType, ProviderError, PurchaseResult
-from webapp.services import audit, ledger, notify
+from webapp.services import audit, ledger, notify, policy
 from webapp.services.payments import calls, card, outcomes, references, state
 from webapp.services.payments.wording import describe_error
 
 log = logging.getLogger(__name__)
 S = PaymentStatus
 
-# Requery schedule for unknown outcomes (DESIGN §4): 1 m, 5 m, 15 m, 1 h, 6 h, then daily.
-REQUERY_BACKOFF = (60, 300, 900, 3600, 21600, 86400)
-# Asking for a token that did not come with the purchase: minutes at first, then hourly.
-TOKEN_BACKOFF = (120, 300, 600, 1800, 3600)
 
 
 class TransientPaymentError(RuntimeError):
     """Raised from the job after a transient provider error so RQ's Retry schedules the next try."""
-
-
-def requery_delay(checks_done: int) -> timedelta:
-    return timedelta(seconds=REQUERY_BACKOFF[min(checks_done, len(REQUERY_BACKOFF) - 1)])
-
-
-def retry_delay(attempt: int) -> timedelta:
-    """Exponential backoff with full jitter for transient errors before acceptance."""
-    base = current_app.config["PAYMENT_RETRY_BASE_SECONDS"]
-    cap = current_app.config["PAYMENT_RETRY_MAX_SECONDS"]
-    return timedelta(seconds=random.uniform(0, min(cap, base * 2 ** max(0, attempt - 1))))
-
-
-def token_delay(checks_done: int) -> timedelta:
-    return timedelta(seconds=TOKEN_BACKOFF[min(checks_done, len(TOKEN_BACKOFF) - 1)])
-
-
-def stale_after() -> timedelta:
-    return timedelta(seconds=current_app.config["PAYMENT_STALE_AFTER_SECONDS"])
 
 
 # --- steps -------------------------------------------------------------------------------------
@@ -126,8 +103,8 @@ def debit(payment_id: int) -> None:
         # The bill and the money move together, under the bill's lock: never pay more than is owed.
         bill = db.session.execute(select(Bill).where(Bill.id == payment.bill_id).with_for_update()).scalar_one()
         if bill.status in (BillStatus.PAID, BillStatus.CANCELLED) or payment.amount_kobo > bill.outstanding_kobo:
-            state.transition(payment, S.CANCELLED, f"{bill.title} no longer owes {_naira(payment.amount_kobo)} "
-                                                   f"({_naira(bill.outstanding_kobo)} outstanding). Nothing was taken.")
+            state.transition(payment, S.CANCELLED, f"{bill.title} no longer owes {naira(payment.amount_kobo)} "
+                                                   f"({naira(bill.outstanding_kobo)} outstanding). Nothing was taken.")
             outcomes.cancelled(payment)
             db.session.commit()
             return
@@ -158,13 +135,13 @@ def _debit_locked(payment: Payment, account_ids: tuple[int, int, int] | None = N
         payment = state.lock(payment_id)
         if payment.status == S.CREATED:
             state.transition(payment, S.CANCELLED,
-                             f"Not enough money in your wallet: {_naira(exc.available_kobo)} available, "
-                             f"{_naira(payment.total_kobo)} needed. Nothing was taken.")
+                             f"Not enough money in your wallet: {naira(exc.available_kobo)} available, "
+                             f"{naira(payment.total_kobo)} needed. Nothing was taken.")
             outcomes.cancelled(payment)
         db.session.commit()
         return False
-    payment.next_check_at = utcnow() + stale_after()
-    state.transition(payment, S.DEBITED, f"Wallet debited {_naira(payment.total_kobo)}")
+    payment.next_check_at = utcnow() + policy.payment_stale_after()
+    state.transition(payment, S.DEBITED, f"Wallet debited {naira(payment.total_kobo)}")
     audit.record("payment.debit", "payment", payment.id, estate_id=payment.estate_id, actor="worker",
                  after={"reference": payment.reference, "debited_kobo": payment.total_kobo})
     return True
@@ -197,7 +174,7 @@ def submit(payment_id: int, *, resend: bool = False, debit_first: bool = False) 
         return
     payment.purchase_attempts += 1
     payment.submitted_at = utcnow()
-    payment.next_check_at = utcnow() + stale_after()
+    payment.next_check_at = utcnow() + policy.payment_stale_after()
     request_id = context.request["reference"]
     if not resend:
         what = "Sent to provider"
@@ -240,7 +217,7 @@ def _after_purchase_error(payment_id: int, err: ProviderError, log_calls: list,
             _fail_and_refund(payment, "The provider could not be reached after several tries. "
                                       "Your money has been returned to your wallet.", context)
         else:
-            delay = retry_delay(payment.purchase_attempts)
+            delay = policy.purchase_retry_delay(payment.purchase_attempts)
             payment.next_check_at = utcnow() + delay
             state.transition(payment, S.DEBITED,
                              f"Provider unavailable ({err.error_type}); retrying in {int(delay.total_seconds())} s")
@@ -274,7 +251,7 @@ def apply_result(payment_id: int, result: PurchaseResult, log_calls: list, sourc
                          + (" with a token" if payment.token else "")
                          + ("; the token has not come yet, we keep asking for it" if token_owed else ""))
         if token_owed:
-            payment.token_next_check_at = utcnow() + token_delay(0)
+            payment.token_next_check_at = utcnow() + policy.token_check_delay(0)
         _after_success(payment, context)
     elif result.status == "failed":
         _fail_and_refund(payment, result.message or "The provider declined this payment.", context)
@@ -292,7 +269,7 @@ def requery(payment_id: int, now: datetime | None = None) -> None:
         return
     # Claim: push the next check out so a second janitor does not requery it concurrently.
     payment.status_checks += 1
-    payment.next_check_at = now + requery_delay(payment.status_checks - 1)
+    payment.next_check_at = now + policy.requery_delay(payment.status_checks - 1)
     api_provider, keys = payment.api_provider, references.keys_for(payment)
     db.session.commit()
     result, failure, log_calls = _ask_status(api_provider, keys)
@@ -338,7 +315,7 @@ def fetch_token(payment_id: int, now: datetime | None = None) -> bool:
         db.session.rollback()
         return False
     payment.token_checks += 1
-    payment.token_next_check_at = now + token_delay(payment.token_checks)
+    payment.token_next_check_at = now + policy.token_check_delay(payment.token_checks)
     api_provider, keys = payment.api_provider, references.keys_for(payment)
     db.session.commit()
     result, failure, log_calls = _ask_status(api_provider, keys)
@@ -403,7 +380,7 @@ def _ask_status(api_provider: str, keys) -> tuple[PurchaseResult | None, Provide
 
 def _mark_unknown(payment: Payment, reason: str) -> None:
     if payment.status == S.SUBMITTED:
-        payment.next_check_at = utcnow() + requery_delay(payment.status_checks)
+        payment.next_check_at = utcnow() + policy.requery_delay(payment.status_checks)
         state.transition(payment, S.UNKNOWN, reason)
     else:
         state.note(payment, reason)
@@ -415,7 +392,7 @@ def _fail_and_refund(payment: Payment, reason: str, context: calls.PurchaseConte
     ledger.refund_payment(payment.reference)
     audit.record("payment.refund", "payment", payment.id, estate_id=payment.estate_id, actor="worker",
                  after={"reference": payment.reference, "refunded_kobo": payment.total_kobo}, reason=reason)
-    state.note(payment, f"Refunded {_naira(payment.total_kobo)} to your wallet")
+    state.note(payment, f"Refunded {naira(payment.total_kobo)} to your wallet")
     if context is None:
         outcomes.failed(payment, refunded=True)
     else:
@@ -444,12 +421,6 @@ def _pause_at(point: str) -> None:
 
         log.info("pausing %s s at %s", seconds, point)
         time.sleep(seconds)
-
-
-def _naira(kobo: int) -> str:
-    from webapp.presentation.templating import naira
-
-    return naira(kobo)
 
 
 __all__ = ["PaymentErrorType", "TransientPaymentError", "process", "requery", "submit", "debit"]

@@ -6,15 +6,10 @@ from uuid import uuid4
 
 from webapp.extensions import db
 from webapp.models import Bill, Payment
+from webapp.money import naira
 from webapp.services import notify
 
 E = notify.NotificationEvent
-
-
-def _naira(kobo: int) -> str:
-    from webapp.presentation.templating import naira
-
-    return naira(kobo)
 
 
 def what_was_paid(payment: Payment) -> str:
@@ -31,7 +26,7 @@ def succeeded(payment: Payment, what: str | None = None, automation_id: int | No
 
     ``what``, ``automation_id`` and ``to`` may be read before the lock (``calls.purchase_context``).
     """
-    body = f"{_naira(payment.amount_kobo)} paid to {what or what_was_paid(payment)}."
+    body = f"{naira(payment.amount_kobo)} paid to {what or what_was_paid(payment)}."
     if payment.token:
         body += f" Token: {' '.join(payment.token_groups)}."
     elif payment.token_next_check_at is not None:
@@ -45,7 +40,7 @@ def succeeded(payment: Payment, what: str | None = None, automation_id: int | No
 
 def token_arrived(payment: Payment) -> None:
     """The token of a purchase that succeeded without it has come: tell the resident once."""
-    body = f"Your token for {what_was_paid(payment)} ({_naira(payment.amount_kobo)}): {' '.join(payment.token_groups)}."
+    body = f"Your token for {what_was_paid(payment)} ({naira(payment.amount_kobo)}): {' '.join(payment.token_groups)}."
     if payment.units:
         body += f" Units: {payment.units}."
     notify.notify(payment.user_id, E.PAYMENT_SUCCEEDED, title="Your token has arrived", body=body,
@@ -71,7 +66,7 @@ def resend_token(payment: Payment, user) -> list[str]:
         raise LookupError("not this resident's payment")
     if not payment.token:
         raise NoToken("This payment has no token to send.")
-    body = f"Your token for {what_was_paid(payment)} ({_naira(payment.amount_kobo)}): {' '.join(payment.token_groups)}."
+    body = f"Your token for {what_was_paid(payment)} ({naira(payment.amount_kobo)}): {' '.join(payment.token_groups)}."
     if payment.units:
         body += f" Units: {payment.units}."
     sent = notify.notify(user.id, E.PAYMENT_SUCCEEDED, title="Your token, as you asked", body=body,
@@ -83,10 +78,10 @@ def resend_token(payment: Payment, user) -> list[str]:
 
 
 def failed(payment: Payment, refunded: bool, what: str | None = None, to: notify.Recipient | None = None) -> None:
-    body = (f"{_naira(payment.amount_kobo)} to {what or what_was_paid(payment)} did not go through: "
+    body = (f"{naira(payment.amount_kobo)} to {what or what_was_paid(payment)} did not go through: "
             f"{payment.status_reason}")
     if refunded:
-        body += f" {_naira(payment.total_kobo)} is back in your wallet."
+        body += f" {naira(payment.total_kobo)} is back in your wallet."
     notify.notify(payment.user_id, E.PAYMENT_FAILED, title="Payment failed", body=body,
                   link=f"/payments/{payment.id}", dedup_key=f"payment:{payment.reference}:failed", to=to)
     _automation_outcome(payment, ok=False)
@@ -94,7 +89,7 @@ def failed(payment: Payment, refunded: bool, what: str | None = None, to: notify
 
 def cancelled(payment: Payment) -> None:
     notify.notify(payment.user_id, E.PAYMENT_FAILED, title="Payment not made",
-                  body=f"{_naira(payment.amount_kobo)} to {what_was_paid(payment)} was not made: "
+                  body=f"{naira(payment.amount_kobo)} to {what_was_paid(payment)} was not made: "
                        f"{payment.status_reason}",
                   link=f"/payments/{payment.id}", dedup_key=f"payment:{payment.reference}:cancelled")
     _automation_outcome(payment, ok=False)
@@ -102,7 +97,7 @@ def cancelled(payment: Payment) -> None:
 
 def delayed(payment: Payment) -> None:
     notify.notify(payment.user_id, E.PAYMENT_DELAYED, title="Payment delayed",
-                  body=f"{_naira(payment.amount_kobo)} to {what_was_paid(payment)} has not been confirmed by the "
+                  body=f"{naira(payment.amount_kobo)} to {what_was_paid(payment)} has not been confirmed by the "
                        "provider yet. We keep checking and will never charge you twice.",
                   link=f"/payments/{payment.id}", dedup_key=f"payment:{payment.reference}:delayed")
 

@@ -3,16 +3,21 @@ projected after each, and the shortfall warning."""
 from __future__ import annotations
 
 import html
-from datetime import UTC, date, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime, time
 
 import pytest
 import time_machine
 
 from webapp.extensions import db
 from webapp.models import AutomationOccurrence, Bill
-from webapp.queries.upcoming import upcoming, whole_naira
+from webapp.money import whole_naira
+from webapp.queries.upcoming import upcoming
 from webapp.services import ledger
 from webapp.services.automations import crud, settings
+from webapp.services.automations.inputs import AutomationInput
+from webapp.services.automations.schedules import Schedule
+from webapp.services.automations.settings import SettingsInput
 
 from .factories_payments import make_catalogue_entry, make_utility_account
 
@@ -41,16 +46,26 @@ def funded(resident):
     """₦10,000 in the wallet and a ₦2,000 minimum balance."""
     ledger.credit_funding(resident.id, 10_000_00, "paystack", "FUND-UPCOMING-1")
     db.session.commit()
-    settings.save_settings(resident, {"min_balance": "2000", "reminder_lead_hours": "24", "grace_hours": "72",
-                                      "pause_after_failures": "3"})
+    settings.save_settings(resident, SettingsInput(min_balance_kobo=2_000_00, reminder_lead_hours=24, grace_hours=72,
+                                                   pause_after_failures=3))
     return resident
 
 
-def running(user, target: str, **fields):
-    """An automation that is switched on (at the frozen time)."""
-    form = {"target": target, "amount_mode": "fixed", "amount": "5000", "schedule_kind": "monthly_day",
-            "day_of_month": "13", "time_of_day": "09:00", "starts_on": "2025-01-01", **fields}
-    automation = crud.create_automation(user, form)
+ON_THE_13TH = Schedule(kind="monthly_day", day_of_month=13, time_of_day=time(9, 0), timezone="Africa/Lagos",
+                       starts_on=date(2025, 1, 1))
+
+
+def every_week_on(*days: int, **changes) -> Schedule:
+    return replace(ON_THE_13TH, kind="weekly", day_of_month=None, weekdays=days, **changes)
+
+
+def running(user, account=None, bill_type: str | None = None, schedule: Schedule = ON_THE_13TH, **fields):
+    """An automation that is switched on (at the frozen time): ₦5,000 from the wallet on the 13th
+    of each month at 09:00 in Lagos, unless told otherwise."""
+    draft = AutomationInput(target_kind="utility" if account else "estate_bill",
+                            utility_account_id=account.id if account else None, bill_type=bill_type,
+                            schedule=schedule, **{"amount_kobo": 5_000_00, **fields})
+    automation = crud.create_automation(user, draft)
     crud.enable(user, automation.id)
     return automation
 
@@ -60,9 +75,9 @@ def two_automations(frozen, funded, prepaid):
     """₦5,000 on Monday the 13th and ₦6,300 every Wednesday, each with a ₦100 fee."""
     home = make_utility_account(funded, prepaid, nickname="Home meter")
     shop = make_utility_account(funded, prepaid, number="4444444444444", nickname="Shop meter")
-    monthly = running(funded, f"account:{home.id}")
-    weekly = running(funded, f"account:{shop.id}", amount="6300", schedule_kind="weekly", weekdays=["2"])
-    return monthly, weekly
+    monthly = running(funded, home)
+    wednesdays = running(funded, shop, amount_kobo=6_300_00, schedule=every_week_on(2))
+    return monthly, wednesdays
 
 
 def make_bill(user, amount_kobo: int, due_date: date | None, bill_type: str = "service_charge",
@@ -101,21 +116,20 @@ def test_shortfall_names_the_first_day_below_the_minimum_and_the_amount(two_auto
 
 def test_shortfall_counts_every_payment_due_that_day(two_automations, funded, prepaid):
     third = make_utility_account(funded, prepaid, number="5555555555555", nickname="Gate meter")
-    running(funded, f"account:{third.id}", amount="1000", schedule_kind="weekly", weekdays=["2"],
-            time_of_day="18:00")
+    running(funded, third, amount_kobo=1_000_00, schedule=every_week_on(2, time_of_day=time(18, 0)))
     assert upcoming(funded).shortfall.short_by_kobo == 4_600_00  # ₦3,500 + ₦1,000 + ₦100 fee
 
 
 def test_a_shortfall_more_than_a_week_away_names_the_date(frozen, funded, prepaid):
     home = make_utility_account(funded, prepaid)
-    running(funded, f"account:{home.id}", amount="9000", day_of_month="25")
+    running(funded, home, amount_kobo=9_000_00, schedule=replace(ON_THE_13TH, day_of_month=25))
     shortfall = upcoming(funded).shortfall
     assert shortfall.sentence == "₦1,100 short for payments due by 25 January — fund wallet"
 
 
 def test_no_shortfall_when_the_wallet_covers_everything(frozen, funded, prepaid):
     home = make_utility_account(funded, prepaid)
-    running(funded, f"account:{home.id}", amount="2000")
+    running(funded, home, amount_kobo=2_000_00)
     view = upcoming(funded)
     assert view.shortfall is None and view.end_balance_kobo == 7_900_00
 
@@ -161,8 +175,8 @@ def test_estate_bills_due_within_30_days_or_overdue_are_included(frozen, funded)
 
 def test_a_bill_paid_by_an_automation_is_counted_once(frozen, funded):
     make_bill(funded, 4_000_00, date(2025, 1, 17))
-    running(funded, "bill:service_charge", amount_mode="full_outstanding", amount="", schedule_kind="weekly",
-            weekdays=["0"])  # Mondays: 13, 20, 27 Jan and 3 Feb
+    running(funded, bill_type="service_charge", amount_mode="full_outstanding", amount_kobo=None,
+            schedule=every_week_on(0))  # Mondays: 13, 20, 27 Jan and 3 Feb
     view = upcoming(funded)
     assert [(i.kind, i.amount_kobo, i.bill_id is not None) for i in view.items] == [
         ("automation", 4_000_00, True), ("automation", 0, False), ("automation", 0, False),
@@ -174,7 +188,7 @@ def test_a_bill_paid_by_an_automation_is_counted_once(frozen, funded):
 
 def test_full_outstanding_of_a_utility_is_decided_at_run_time(frozen, funded, postpaid):
     account = make_utility_account(funded, postpaid, number="2222222222222")
-    automation = running(funded, f"account:{account.id}", amount_mode="full_outstanding", amount="")
+    automation = running(funded, account, amount_mode="full_outstanding", amount_kobo=None)
     item = upcoming(funded).items[0]
     assert item.amount_kobo is None and item.estimate_kobo is None and item.counted_kobo == 0
     assert "Amount decided at run time" in item.note
@@ -202,7 +216,7 @@ def test_card_payments_do_not_reduce_the_wallet(frozen, funded, prepaid):
     db.session.add(SavedCard(user_id=funded.id, authorization_code="AUTH_x", last4="4081", brand="visa"))
     db.session.commit()
     home = make_utility_account(funded, prepaid)
-    running(funded, f"account:{home.id}", payment_source="card", amount="20000")
+    running(funded, home, payment_source="card", amount_kobo=20_000_00)
     view = upcoming(funded)
     assert view.items[0].from_card and view.end_balance_kobo == 10_000_00 and view.shortfall is None
 

@@ -12,23 +12,22 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
-from babel.numbers import format_currency
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
 from webapp.models import Automation, AutomationOccurrence, Bill, BillStatus, OccurrenceStatus, User
 from webapp.models.base import utcnow
+from webapp.models.bill import OPEN_BILL_STATUSES
+from webapp.money import LOCALE, whole_naira
 from webapp.services import ledger
+from webapp.services.automations import allocation, targets
 from webapp.services.automations.common import schedule_of, settings_for
 from webapp.services.automations.crud import target_label
-
-OPEN_BILLS = (BillStatus.PENDING.value, BillStatus.PARTIALLY_PAID.value, BillStatus.OVERDUE.value)
-LOCALE = "en_NG"
+from webapp.services.automations.targets import Target
 
 
 @dataclass(frozen=True)
@@ -92,13 +91,6 @@ class UpcomingView:
         return sum(item.counted_kobo for item in self.items)
 
 
-def whole_naira(kobo: int) -> str:
-    """₦3,500 for whole naira, ₦3,500.50 otherwise (short enough for a headline)."""
-    if kobo % 100 == 0:
-        return format_currency(Decimal(kobo // 100), "NGN", locale=LOCALE, format="¤#,##0", currency_digits=False)
-    return format_currency(Decimal(kobo) / 100, "NGN", locale=LOCALE)
-
-
 def upcoming(user: User, days: int = 30, now: datetime | None = None) -> UpcomingView:
     """Everything due in the next ``days`` days, in date order, with the projected wallet balance."""
     now = now or utcnow()
@@ -138,7 +130,7 @@ def _active_automations(user_id: int) -> list[Automation]:
 
 def _open_bills(user_id: int) -> list[Bill]:
     return list(db.session.scalars(
-        select(Bill).where(Bill.user_id == user_id, Bill.status.in_(OPEN_BILLS))
+        select(Bill).where(Bill.user_id == user_id, Bill.status.in_(OPEN_BILL_STATUSES))
         .order_by(Bill.due_date.is_(None), Bill.due_date, Bill.id)
     ))
 
@@ -184,12 +176,13 @@ def _runs(automations: list[Automation], user_id: int, now: datetime, until: dat
 
 # --- items ------------------------------------------------------------------------------------
 
-def _limited(amount: int, automation: Automation) -> tuple[int, str | None]:
-    limit = automation.max_per_payment_kobo
-    if limit is None or amount <= limit:
-        return amount, None
-    if automation.allow_partial:
-        return limit, "Limited to your spending limit per payment"
+def _limited(a: Automation, target: Target) -> tuple[int, str | None]:
+    """What the run pays by the automation's own limits: the sweep's allocation, money aside."""
+    decision = allocation.within_limits(allocation.request_for(a, target))
+    if decision.outcome == allocation.FULL:
+        return decision.amount_kobo, None
+    if decision.outcome == allocation.PARTIAL:
+        return decision.amount_kobo, "Limited to your spending limit per payment"
     return 0, "Above your spending limit per payment, so it will not be paid"
 
 
@@ -208,7 +201,7 @@ def _automation_item(a: Automation, when: datetime, waiting: bool, skipped: bool
     account = a.utility_account
     fee = account.provider.fee_kobo if account is not None else 0
     if a.amount_mode == "fixed":
-        amount, limit_note = _limited(a.amount_kobo or 0, a)
+        amount, limit_note = _limited(a, targets.target_for(a))
         notes.extend(n for n in (limit_note,) if n)
         return UpcomingItem(amount_kobo=amount, fee_kobo=fee, note="; ".join(notes) or None, **base)
     notes.append("Amount decided at run time")
@@ -227,7 +220,7 @@ def _take_from_bills(a: Automation, bill_queues, consume: bool) -> tuple[int, st
     entry = queue[0]
     bill, remaining = entry
     wanted = remaining if a.amount_mode == "full_outstanding" else min(remaining, a.amount_kobo or 0)
-    amount, note = _limited(wanted, a)
+    amount, note = _limited(a, Target(wanted, "estate_bill", bill_id=bill.id))
     if consume:
         entry[1] -= amount
     return amount, note or f"Pays “{bill.title}”", bill.id
@@ -254,10 +247,12 @@ def _project(items: list[UpcomingItem], balance: int, min_balance: int, timezone
     breach_day: date | None = None
     lowest_that_day = balance
     for item in items:
+        # The sweep's rule: automation never spends below the minimum balance.
+        affordable = item.counted_kobo <= allocation.spendable_kobo(balance, min_balance)
         balance -= item.counted_kobo
         projected.append(replace(item, balance_after_kobo=balance))
         day = max(item.when.astimezone(zone).date(), today)
-        if breach_day is None and item.counted_kobo and balance < min_balance:
+        if breach_day is None and item.counted_kobo and not affordable:
             breach_day = day
         if breach_day == day:
             lowest_that_day = balance

@@ -57,13 +57,38 @@ class Decision:
         return self.amount_kobo > 0
 
 
+UNLIMITED_KOBO = 10**15  # "no money limit": a saved card, or the preview asking about limits alone
+
+
+def request_for(automation, target, key: Hashable | None = None) -> Request:
+    """The request of one automation run that wants ``target`` (an ``automations.targets.Target``).
+    The sweep and the upcoming preview both build requests here, so they apply the same limits."""
+    return Request(
+        key=automation.id if key is None else key, priority=automation.priority,
+        desired_kobo=target.amount_kobo, utility_type=target.utility_type, fee_kobo=target.fee_kobo,
+        max_per_payment_kobo=automation.max_per_payment_kobo,
+        allow_partial=automation.allow_partial and not target.fixed_price,
+        partial_min_kobo=max(automation.partial_min_kobo, target.min_kobo), order=automation.id,
+    )
+
+
+def spendable_kobo(wallet_balance_kobo: int, min_balance_kobo: int) -> int:
+    """What automation may spend from the wallet: never below the resident's minimum balance."""
+    return max(0, wallet_balance_kobo - min_balance_kobo)
+
+
+def within_limits(request: Request) -> Decision:
+    """What a request may pay by its own limits alone, with money no object (the preview's question)."""
+    return allocate([request], Limits(wallet_balance_kobo=UNLIMITED_KOBO))[0]
+
+
 def ordered(requests: Iterable[Request]) -> list[Request]:
     return sorted(requests, key=lambda r: (-r.priority, r.order))
 
 
 def allocate(requests: Iterable[Request], limits: Limits) -> list[Decision]:
     """Decide every request; the result follows the serving order."""
-    spendable = max(0, limits.wallet_balance_kobo - limits.min_balance_kobo)
+    spendable = spendable_kobo(limits.wallet_balance_kobo, limits.min_balance_kobo)
     overall = limits.overall_cap_remaining_kobo
     by_type = dict(limits.type_caps_remaining_kobo)
     decisions: list[Decision] = []

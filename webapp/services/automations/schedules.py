@@ -87,10 +87,6 @@ class Schedule:
             return rrule(MONTHLY, byweekday=weekday(self.weekday, self.nth), **common)
         return rrule(WEEKLY, byweekday=sorted(set(self.weekdays)), **common)
 
-    def local_occurrences(self) -> Iterator[datetime]:
-        self.validate()
-        return iter(self._rule())
-
     def occurrences_after(self, after: datetime, limit: int = 5, inclusive: bool = False) -> list[datetime]:
         """The next ``limit`` run times (UTC) strictly after ``after`` (or at it, if inclusive)."""
         result = []

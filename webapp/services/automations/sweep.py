@@ -28,10 +28,11 @@ from webapp.services.automations.allocation import (
     INSUFFICIENT_FUNDS,
     LIMIT_REACHED,
     PARTIAL,
+    UNLIMITED_KOBO,
     Decision,
     Limits,
-    Request,
     allocate,
+    request_for,
 )
 from webapp.services.automations.common import automation_spend_this_month, schedule_of, settings_for
 from webapp.services.automations.targets import desired_amounts
@@ -200,13 +201,7 @@ def _allocate_waiting(user: User, settings, wanted, now: datetime, report: Sweep
             report.skipped += 1
             continue
         by_key[occ.id] = (occ, automation, target)
-        requests.append(Request(
-            key=occ.id, priority=automation.priority, desired_kobo=target.amount_kobo,
-            utility_type=target.utility_type, fee_kobo=target.fee_kobo,
-            max_per_payment_kobo=automation.max_per_payment_kobo,
-            allow_partial=automation.allow_partial and not target.fixed_price,
-            partial_min_kobo=max(automation.partial_min_kobo, target.min_kobo), order=automation.id,
-        ))
+        requests.append(request_for(automation, target, key=occ.id))
     if not requests:
         return []
     spent = automation_spend_this_month(user.id, now, user.effective_timezone)
@@ -227,7 +222,8 @@ def _allocate_waiting(user: User, settings, wanted, now: datetime, report: Sweep
                 overall = None if overall is None else overall - d.amount_kobo
                 if kind in type_caps:
                     type_caps[kind] -= d.amount_kobo
-        decisions += allocate(card_requests, Limits(wallet_balance_kobo=10**15, overall_cap_remaining_kobo=overall,
+        decisions += allocate(card_requests, Limits(wallet_balance_kobo=UNLIMITED_KOBO,
+                                                    overall_cap_remaining_kobo=overall,
                                                     type_caps_remaining_kobo=type_caps))
     created = []
     for decision in decisions:

@@ -11,13 +11,13 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
-from webapp.models import Bill, BillStatus
+from webapp.models import Bill
 from webapp.models.automation import Automation, AutomationOccurrence, OccurrenceStatus
+from webapp.models.bill import OPEN_BILL_STATUSES
 from webapp.providers import registry
 from webapp.providers.base import ProviderError
 
 log = logging.getLogger(__name__)
-OPEN_BILLS = (BillStatus.PENDING.value, BillStatus.PARTIALLY_PAID.value, BillStatus.OVERDUE.value)
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def target_for(automation: Automation) -> Target:
 def _estate_bill_target(automation: Automation) -> Target:
     bill = db.session.scalar(
         select(Bill).where(Bill.user_id == automation.user_id, Bill.bill_type == automation.bill_type,
-                           Bill.status.in_(OPEN_BILLS))
+                           Bill.status.in_(OPEN_BILL_STATUSES))
         .order_by(Bill.due_date.is_(None), Bill.due_date, Bill.id).limit(1)
     )
     if bill is None:

@@ -7,6 +7,7 @@ from webapp import create_app
 from webapp.config import ConfigError
 from webapp.extensions import db
 from webapp.infra import crypto
+from webapp.models.base import EncryptedString
 
 OLD_KEY = Fernet.generate_key().decode()
 NEW_KEY = Fernet.generate_key().decode()
@@ -162,7 +163,7 @@ def probe_table(app):
     table = Table(
         "crypto_probe", MetaData(),
         Column("id", Integer, primary_key=True),
-        Column("number", crypto.EncryptedString()),
+        Column("number", EncryptedString()),
     )
     table.create(db.engine)
     yield table

@@ -14,7 +14,8 @@ Three tools, each for one job:
   stored hash, so set ``LOOKUP_HASH_KEY`` explicitly before ever rotating ``SECRET_KEY``.
 - ``mask`` is what people see: ``•••• 4521``.
 
-``EncryptedString`` is a column type that encrypts on the way in and decrypts on the way out.
+The column type that encrypts on the way in and decrypts on the way out is
+``webapp.models.base.EncryptedString``.
 """
 from __future__ import annotations
 
@@ -28,7 +29,6 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
-from sqlalchemy import Text, TypeDecorator
 
 from webapp.config import ConfigError
 
@@ -150,24 +150,3 @@ def mask(number: str | None) -> str:
     if len(normalised) <= 4:
         return MASK
     return f"{MASK} {normalised[-4:]}"
-
-
-class EncryptedString(TypeDecorator):
-    """A text column stored encrypted (Fernet token) and read back as plain text.
-
-    Needs an app context (the keys live in app config). The stored value is randomised, so never
-    filter or join on this column: keep a ``lookup_hash`` column beside it for that.
-    """
-
-    impl = Text
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        return encrypt(str(value))
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return decrypt(value)

@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy import text
 
 from webapp.extensions import db
-from webapp.infra import queues
+from webapp.infra import redis_client
 
 
 @dataclass
@@ -36,7 +36,7 @@ def check() -> HealthReport:
         report.checks["redis"] = {"ok": False, "error": "REDIS_URL is not set"}
         return report
     try:
-        conn = queues.redis_connection()
+        conn = redis_client.redis_connection()
         conn.ping()
         report.checks["redis"] = {"ok": True}
     except Exception as exc:  # connection refused, timeout, auth: all mean "down"
@@ -53,5 +53,5 @@ CRON_HEARTBEAT_KEY = "autopay:cron:last-seen"
 
 def record_cron_heartbeat() -> str:
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
-    queues.redis_connection().set(CRON_HEARTBEAT_KEY, stamp, ex=3600)
+    redis_client.redis_connection().set(CRON_HEARTBEAT_KEY, stamp, ex=3600)
     return stamp

@@ -154,7 +154,7 @@ def slots_for(provider: str) -> ProviderSlots | None:
     limit = int(config.get("PROVIDER_MAX_CONCURRENCY") or 0)
     if limit <= 0 or not config.get("REDIS_URL"):
         return None
-    from webapp.infra.queues import redis_connection
+    from webapp.infra.redis_client import redis_connection
 
     return ProviderSlots(redis_connection(), provider, limit=limit, lease_seconds=lease_seconds(config),
                          wait_seconds=float(config["PROVIDER_SLOT_WAIT_SECONDS"]))

@@ -1,4 +1,4 @@
-"""Automations (the seed's RecurringPayment, extended), their occurrences, and each resident's
+"""Automations (recurring payments), their occurrences, and each resident's
 automation settings (caps, minimum balance, reminders)."""
 from __future__ import annotations
 

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, TypeDecorator
+from sqlalchemy import DateTime, Text, TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.infra.crypto import decrypt, encrypt
 
 
 def utcnow() -> datetime:
@@ -37,6 +39,27 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC)
 
 
+class EncryptedString(TypeDecorator):
+    """A text column stored encrypted (Fernet token) and read back as plain text.
+
+    Needs an app context (the keys live in app config). The stored value is randomised, so never
+    filter or join on this column: keep a ``lookup_hash`` column beside it for that.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return encrypt(str(value))
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return decrypt(value)
+
+
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(
@@ -48,6 +71,6 @@ def render_alembic_item(type_, obj, autogen_context):
     """Write project column types into migrations as the plain SQLAlchemy types they store as."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
-    if type_ == "type" and type(obj).__name__ == "EncryptedString":
+    if type_ == "type" and isinstance(obj, EncryptedString):
         return "sa.Text()"
     return False

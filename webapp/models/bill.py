@@ -36,20 +36,11 @@ class BillStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-UTILITY_BILL_TYPES = {
-    BillType.ELECTRICITY_UTILITY: "electricity",
-    BillType.WATER_UTILITY: "water",
-    BillType.INTERNET_UTILITY: "internet",
-    BillType.CABLE_TV_UTILITY: "cable_tv",
-}
+# A bill in one of these still owes money: it is listed as due, can be paid and can be automated.
+OPEN_BILL_STATUSES = (BillStatus.PENDING.value, BillStatus.PARTIALLY_PAID.value, BillStatus.OVERDUE.value)
+
+
 CLUSTER_BILL_TYPES = (BillType.SECURITY, BillType.MAINTENANCE, BillType.SERVICE_CHARGE, BillType.WASTE_MANAGEMENT)
-
-
-def bill_type_for_utility(utility_type: str) -> BillType:
-    for bill_type, kind in UTILITY_BILL_TYPES.items():
-        if kind == utility_type:
-            return bill_type
-    return BillType.OTHER
 
 
 def _in(values) -> str:
@@ -80,7 +71,7 @@ class Bill(TimestampMixin, db.Model):
     status: Mapped[str] = mapped_column(String(20), nullable=False, default=BillStatus.PENDING.value)
     utility_provider_id: Mapped[int | None] = mapped_column(ForeignKey("utility_providers.id"))
     utility_account_id: Mapped[int | None] = mapped_column(ForeignKey("utility_accounts.id"))
-    # "metadata" is reserved on declarative classes; the column keeps the seed's name.
+    # "metadata" is reserved on declarative classes, so the attribute is named apart from its column.
     details: Mapped[dict] = mapped_column("metadata", JSON, nullable=False, default=dict)
     is_automated: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -92,17 +83,6 @@ class Bill(TimestampMixin, db.Model):
     @property
     def outstanding_kobo(self) -> int:
         return self.amount_kobo - self.amount_paid_kobo
-
-    def is_utility_bill(self) -> bool:
-        return self.bill_type in {t.value for t in UTILITY_BILL_TYPES}
-
-    def can_automate_payment(self) -> bool:
-        """Open bills can be automated; utility bills need a provider to pay through."""
-        if self.status in (BillStatus.PAID, BillStatus.CANCELLED):
-            return False
-        if self.is_utility_bill():
-            return self.utility_provider_id is not None and self.utility_account_id is not None
-        return self.category == BillCategory.CLUSTER_MANAGED
 
     def apply_payment(self, amount_kobo: int) -> None:
         """Record money received against this bill and move its stored status."""

@@ -13,8 +13,7 @@ from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Str
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.infra.crypto import EncryptedString
-from webapp.models.base import TimestampMixin, UTCDateTime, utcnow
+from webapp.models.base import EncryptedString, TimestampMixin, UTCDateTime, utcnow
 
 
 class FundingStatus(enum.StrEnum):

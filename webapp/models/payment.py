@@ -19,8 +19,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
-from webapp.infra.crypto import EncryptedString, mask
-from webapp.models.base import TimestampMixin, UTCDateTime, utcnow
+from webapp.infra.crypto import mask
+from webapp.models.base import EncryptedString, TimestampMixin, UTCDateTime, utcnow
 
 
 class PaymentStatus(enum.StrEnum):

@@ -7,8 +7,8 @@ from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
-from webapp.infra.crypto import EncryptedString, mask
-from webapp.models.base import TimestampMixin, UTCDateTime
+from webapp.infra.crypto import mask
+from webapp.models.base import EncryptedString, TimestampMixin, UTCDateTime
 
 
 class UtilityAccount(TimestampMixin, db.Model):

@@ -94,7 +94,7 @@ def app(_schema, base_config, config_overrides, redis_service):
     app = create_app({**base_config, **config_overrides})
     with app.app_context():
         _empty_all_tables()
-        from webapp.infra.queues import redis_connection
+        from webapp.infra.redis_client import redis_connection
 
         redis_connection().flushdb()
         yield app

@@ -17,7 +17,7 @@ processes too, and ``sandbox_fresh_state`` resets them before each test.
     live_stack.app()           an in-process Flask app with the same settings, for assertions
     live_stack.run_cli(*args, check=True, extra_env=None)  ``flask <args>`` like an operator,
                                e.g. run_cli("payments", "janitor"); returns CompletedProcess
-    live_stack.start_worker(name=None, extra_env=None, queues="default")  start another RQ worker
+    live_stack.start_worker(name=None, extra_env=None, queues=...)  start another RQ worker (every queue by default)
                                and return its Popen once it is registered in Redis
     live_stack.worker          the newest running worker's Popen (None if none runs)
     live_stack.kill_worker(sig=SIGKILL, process=None)  signal a worker (default the newest) and
@@ -48,6 +48,7 @@ from sqlalchemy.engine import make_url
 
 from webapp.config import DEV_ENCRYPTION_KEY, ROOT, normalise_database_url
 from webapp.infra.local_services import free_port
+from webapp.jobs import QUEUES
 from webapp.sandbox.runner import provider_settings
 
 BIN = Path(sys.executable).parent
@@ -172,7 +173,7 @@ class LiveStack:
         raise RuntimeError(f"the web server did not become healthy:\n{self.log_tail('web')}")
 
     def start_worker(self, name: str | None = None, extra_env: dict | None = None,
-                     queues: str = "default") -> subprocess.Popen:
+                     queues: str = ",".join(QUEUES)) -> subprocess.Popen:
         """Start ``flask worker`` and return once it is registered in Redis (ready to take jobs).
 
         ``extra_env`` adds settings for this worker only, e.g. ``{"PAYMENT_PAUSE_POINTS": "after_debit=5"}``.

@@ -14,7 +14,7 @@ from tests import factories
 from tests.factories_payments import make_catalogue_entry, make_payment, make_utility_account
 from tests.payments.helpers import entry_count, fund, link, pay, reload, run_worker
 from webapp.extensions import db
-from webapp.infra.queues import queue
+from webapp.jobs import PAYMENTS, queue
 from webapp.models import AdminAlert, AuditEntry, Notification, PaymentEvent, ProviderCallLog
 from webapp.models.base import utcnow
 from webapp.services import ledger
@@ -226,7 +226,7 @@ def test_approving_from_the_queue_queues_the_payment_tells_the_resident_and_audi
     assert "Approved." in page_text(response)
     payment = reload(held)
     assert payment.status == "created"
-    assert payment.reference in queue().job_ids
+    assert payment.reference in queue(PAYMENTS).job_ids
     assert audit_actions() == ["payment.approve"]
     entry = db.session.scalar(select(AuditEntry))
     assert (entry.actor, entry.object_id, entry.estate_id) == ("admin@example.com", held.id, held.estate_id)

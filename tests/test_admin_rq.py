@@ -11,7 +11,7 @@ from rq import Queue
 from rq.job import Job
 
 from tests import factories
-from webapp.infra.queues import redis_connection
+from webapp.infra.redis_client import redis_connection
 
 
 @pytest.fixture

@@ -11,16 +11,14 @@ delivers the event itself through the Flask test client.
 from __future__ import annotations
 
 import json
-import time
 from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from rq import Queue
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.infra.queues import redis_connection
+from webapp.jobs import PAYMENTS, queue
 from webapp.models import EmailMessage, Notification, ProviderCallLog
 from webapp.models.base import utcnow
 from webapp.sandbox.flutterwave import webhook_event
@@ -28,6 +26,7 @@ from webapp.sandbox.keys import SANDBOX_CREDENTIALS
 from webapp.services import ledger, payments
 
 from .payments.helpers import entry_count, fund, link, pay, prepaid_entry, reload, run_worker, sync_catalogue
+from .waiting import wait_until
 
 BILLS_URL = "/webhooks/flutterwave/bills"
 GOOD_HASH = {"verif-hash": SANDBOX_CREDENTIALS["FLUTTERWAVE_SECRET_HASH"]}
@@ -83,7 +82,7 @@ def post(client, body, headers=None, url: str = BILLS_URL):
 
 
 def queued_jobs() -> int:
-    return Queue("default", connection=redis_connection()).count
+    return queue(PAYMENTS).count
 
 
 def calls(payment) -> list[ProviderCallLog]:
@@ -151,12 +150,10 @@ def test_the_sandboxs_own_event_is_accepted_by_the_live_route(live_server, sandb
     sandbox.configure(bill_webhooks=True, bill_webhook_delay=0.0)
     payment = pay(funded, flutterwave_meter("1111111111111"))
     run_worker()
-    deadline = time.monotonic() + 10
-    delivered = []
-    while not delivered and time.monotonic() < deadline:
-        delivered = [w for w in sandbox.transactions()["webhooks"] if w["reference"] == payment.reference]
-        time.sleep(0.05)
-    assert delivered and delivered[0]["url"] == live_server + BILLS_URL
+    delivered = wait_until(
+        lambda: [w for w in sandbox.transactions()["webhooks"] if w["reference"] == payment.reference],
+        what="the sandbox sending its bill event")
+    assert delivered[0]["url"] == live_server + BILLS_URL
     assert delivered[0]["status_code"] == 200, delivered
     run_worker()  # whatever the event queued
     payment = reload(payment)

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from webapp.extensions import db
 from webapp.models import Account
 from webapp.models.base import utcnow
+from webapp.money import naira
 from webapp.presentation import charts
-from webapp.presentation.templating import naira
 from webapp.services import ledger
 
 from .factories_payments import make_payment, make_utility_account

@@ -10,8 +10,8 @@ import time_machine
 from flask import current_app
 from sqlalchemy import select
 
-import workers
 from webapp.extensions import db
+from webapp.jobs import use_app
 from webapp.models import Bill, Notification
 from webapp.services import estate_bills
 from workers import bill_jobs
@@ -154,7 +154,7 @@ def test_the_jobs_are_scheduled():
 
 
 def test_the_overdue_job_runs_the_service(bill):
-    workers.use_app(current_app._get_current_object())
+    use_app(current_app._get_current_object())
     with at(2031, 3, 6, 0, 30):
         assert bill_jobs.mark_overdue() == "estate bills: 1 marked overdue"
     assert status(bill.id) == "overdue"

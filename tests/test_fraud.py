@@ -10,13 +10,12 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from rq import Queue
 
 from tests import factories
 from tests.factories_payments import make_catalogue_entry
 from tests.payments.helpers import entry_count, fund, link, pay, reload, run_worker
 from webapp.extensions import db
-from webapp.infra.queues import redis_connection
+from webapp.jobs import PAYMENTS, queue
 from webapp.models import AuditEntry
 from webapp.models.base import utcnow
 from webapp.services import ledger
@@ -58,7 +57,7 @@ def account(funded, entry):
 
 
 def queued_job_ids() -> list[str]:
-    return Queue("default", connection=redis_connection()).job_ids
+    return queue(PAYMENTS).job_ids
 
 
 def assert_books_balanced():

@@ -13,7 +13,7 @@ import requests
 import time_machine
 from sqlalchemy import func, select, text
 
-import workers
+import webapp.jobs
 from webapp.extensions import db
 from webapp.models import FundingIntent, JournalEntry, SavedCard
 from webapp.models.payment import ProviderCallLog
@@ -276,7 +276,7 @@ def test_expiry_runs_as_a_scheduled_cron_job(app, resident, open_checkout, monke
     assert any(job.func is expire_abandoned_fundings for job in PERIODIC_JOBS)
     with time_machine.travel(T0, tick=False):
         intent = open_checkout(resident, 500_000)
-    monkeypatch.setattr(workers, "_app", app)  # the job runs against this test's app
+    monkeypatch.setattr(webapp.jobs, "_app", app)  # the job runs against this test's app
     with time_machine.travel(T0 + timedelta(minutes=61), tick=False):
         assert expire_abandoned_fundings() == 1
     assert reload(intent).status == "expired"

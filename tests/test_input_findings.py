@@ -15,10 +15,10 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import func, select
 
+from webapp.automations.forms import SETTINGS_NUMBERS
 from webapp.extensions import db
 from webapp.models import Automation, AutomationSettings, Bill, FundingIntent, Payment, UtilityProvider
 from webapp.models.base import utcnow
-from webapp.services.automations import settings
 
 from .factories_automations import make_automation, make_estate_bill
 from .factories_payments import make_catalogue_entry, make_payment, make_utility_account
@@ -124,7 +124,7 @@ def test_a_confirm_form_with_a_number_that_is_not_one_creates_nothing(as_residen
     assert count(Payment) == 0
 
 
-# --- automations/inputs.py and automations/routes.py ---------------------------------------------
+# --- automations/forms.py and automations/routes.py ---------------------------------------------
 
 def automation_form(target: str, **changes) -> dict:
     return {"target": target, "amount_mode": "fixed", "amount": "5000", "payment_source": "wallet",
@@ -178,7 +178,7 @@ def test_an_automation_amount_above_the_limit_is_422_with_the_form_kept(as_resid
     assert count(Automation) == 0
 
 
-# --- automations/settings.py ---------------------------------------------------------------------
+# --- automations/forms.py: settings ---------------------------------------------------------------
 
 SETTINGS = {"min_balance": "", "monthly_cap": "", "electricity_cap": "", "water_cap": "", "internet_cap": "",
             "cable_tv_cap": "", "estate_bills_cap": "", "reminder_lead_hours": "24", "grace_hours": "24",
@@ -191,7 +191,7 @@ def test_a_settings_hour_or_count_that_is_not_a_number_is_refused(as_resident, f
     for bad in NOT_A_NUMBER:
         response = as_resident.client.post("/automations/settings", data={**SETTINGS, field: bad, "csrf_token": token})
         assert response.status_code == 422, bad
-        assert settings.WHOLE_FIELDS[field][3] in text(response)
+        assert SETTINGS_NUMBERS[field][2] in text(response)
     assert count(AutomationSettings) == 0
 
 

@@ -9,11 +9,10 @@ import re
 from datetime import timedelta
 
 import pytest
-from rq import Queue
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.infra.queues import redis_connection
+from webapp.jobs import EMAILS, queue
 from webapp.models import EmailMessage, Notification
 from webapp.models.base import utcnow
 from webapp.services import notify
@@ -128,7 +127,7 @@ def test_after_the_click_the_page_says_it_was_sent_and_the_email_is_queued(resen
     html = resend(paid, follow_redirects=True).get_data(as_text=True)
     assert SENT in html
     _inbox, [email] = resent(resident)
-    assert f"email-{email.id}" in Queue("default", connection=redis_connection()).job_ids
+    assert f"email-{email.id}" in queue(EMAILS).job_ids
 
 
 def test_email_goes_out_even_when_payment_emails_are_turned_off(resend, resident, paid):

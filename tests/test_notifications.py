@@ -11,16 +11,18 @@ from email import message_from_bytes, policy
 
 import pytest
 from aiosmtpd.controller import Controller
-from rq import Queue, SimpleWorker
+from rq import SimpleWorker
 from sqlalchemy import event, select
 
-import workers
+import webapp.jobs
 from webapp.extensions import db
-from webapp.infra.queues import redis_connection
+from webapp.infra.redis_client import redis_connection
+from webapp.jobs import EMAILS, QUEUES, queue
 from webapp.models import EmailMessage, Notification, NotificationPreference
 from webapp.models.base import utcnow
 from webapp.services import notify
 from webapp.services.notify import channels as channel_registry
+from webapp.services.notify.jobs import deliver_email
 from workers import notification_jobs
 from workers.schedule import PERIODIC_JOBS
 
@@ -40,10 +42,10 @@ def config_overrides() -> dict:
 @pytest.fixture
 def jobs_run_here(app):
     """Job functions (and the in-process RQ worker) run against this test's app."""
-    previous = workers._app
-    workers.use_app(app)
+    previous = webapp.jobs._app
+    webapp.jobs.use_app(app)
     yield
-    workers._app = previous
+    webapp.jobs._app = previous
 
 
 class RecordingSMTPHandler:
@@ -114,7 +116,7 @@ def emails(user=None) -> list[EmailMessage]:
 
 def run_rq_worker() -> None:
     conn = redis_connection()
-    SimpleWorker([Queue("default", connection=conn)], connection=conn).work(burst=True, with_scheduler=False)
+    SimpleWorker([queue(name) for name in QUEUES], connection=conn).work(burst=True, with_scheduler=False)
 
 
 @pytest.fixture
@@ -197,7 +199,7 @@ def test_email_is_enqueued_only_after_the_commit_that_wrote_it(resident):
     db.session.commit()
     assert notify.enqueue_pending_emails() == 1
     [mail] = emails(resident)
-    assert Queue("default", connection=redis_connection()).fetch_job(f"email-{mail.id}") is not None
+    assert queue(EMAILS).fetch_job(f"email-{mail.id}") is not None
 
 
 @pytest.mark.parametrize("link", ["https://evil.example/", "//evil.example/x", "javascript:alert(1)", "payments/1"])
@@ -242,8 +244,8 @@ def test_a_new_channel_is_one_class_and_a_registry_entry_and_starts_off(resident
 def test_without_a_mail_server_the_job_keeps_mail_in_the_outbox_once_even_when_run_twice(resident, jobs_run_here):
     send(resident)
     [mail] = emails(resident)
-    assert notification_jobs.deliver_email(mail.id) == "sent"
-    assert notification_jobs.deliver_email(mail.id) == "skipped"
+    assert deliver_email(mail.id) == "sent"
+    assert deliver_email(mail.id) == "skipped"
     [mail] = emails(resident)
     assert (mail.status, mail.transport, mail.attempts) == ("sent", "outbox", 1)
     assert mail.sent_at is not None
@@ -252,8 +254,8 @@ def test_without_a_mail_server_the_job_keeps_mail_in_the_outbox_once_even_when_r
 def test_smtp_delivery_arrives_once_even_when_the_job_runs_twice(resident, smtp, jobs_run_here):
     send(resident)
     [mail] = emails(resident)
-    assert notification_jobs.deliver_email(mail.id) == "sent"
-    assert notification_jobs.deliver_email(mail.id) == "skipped"
+    assert deliver_email(mail.id) == "sent"
+    assert deliver_email(mail.id) == "skipped"
     [arrived] = smtp.messages
     assert arrived["To"] == "ada@example.com"
     assert arrived["Subject"] == "Electricity paid: ₦5,000.00"
@@ -268,7 +270,7 @@ def test_a_replayed_notification_and_a_doubled_job_through_rq_deliver_one_email(
     send(resident, key="payment:REF8:succeeded")  # the replay writes nothing
     assert notify.enqueue_pending_emails() == 0
     [mail] = emails(resident)
-    Queue("default", connection=redis_connection()).enqueue(notification_jobs.deliver_email, mail.id)  # a duplicate
+    deliver_email.enqueue(mail.id)  # a duplicate
     run_rq_worker()
     assert len(smtp.messages) == 1
     assert emails(resident)[0].status == "sent"
@@ -278,7 +280,7 @@ def test_a_refused_recipient_fails_for_good_without_retrying(resident, smtp, job
     smtp.refuse_recipients = True
     send(resident)
     [mail] = emails(resident)
-    assert notification_jobs.deliver_email(mail.id) == "failed"
+    assert deliver_email(mail.id) == "failed"
     [mail] = emails(resident)
     assert mail.status == "failed" and "550" in mail.last_error
     assert smtp.messages == []
@@ -289,19 +291,19 @@ def test_a_mail_server_that_is_down_leaves_the_message_queued_with_a_backoff(app
     send(resident)
     [mail] = emails(resident)
     with pytest.raises(notify.EmailDeliveryError):
-        notification_jobs.deliver_email(mail.id)
+        deliver_email(mail.id)
     [mail] = emails(resident)
     assert (mail.status, mail.attempts) == ("queued", 1)
     assert "ConnectionRefusedError" in mail.last_error
     assert mail.next_attempt_at > utcnow() + timedelta(seconds=30)
-    assert notification_jobs.deliver_email(mail.id) == "skipped", "not retried before its backoff"
+    assert deliver_email(mail.id) == "skipped", "not retried before its backoff"
 
 
 def test_the_last_allowed_attempt_gives_up(app, resident, jobs_run_here):
     app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=_free_port(), MAIL_USE_TLS=False, MAIL_MAX_ATTEMPTS=1)
     send(resident)
     with pytest.raises(notify.EmailDeliveryError):
-        notification_jobs.deliver_email(emails(resident)[0].id)
+        deliver_email(emails(resident)[0].id)
     [mail] = emails(resident)
     assert mail.status == "failed" and mail.last_error.startswith("gave up after 1 attempts")
 

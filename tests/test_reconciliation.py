@@ -13,9 +13,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-import workers
 from tests import factories
 from webapp.extensions import db
+from webapp.jobs import use_app
 from webapp.models import AdminAlert, ProviderCallLog, ReconciliationMismatch, ReconciliationRun
 from webapp.providers import registry
 from webapp.providers.vtpass_codes import lagos_now
@@ -314,7 +314,7 @@ def test_previous_lagos_day_follows_lagos_midnight():
 def test_the_nightly_job_reconciles_yesterday_at_0230_lagos(app, sandbox):
     [job] = [j for j in PERIODIC_JOBS if j.name == "payments-reconcile"]
     assert job.func is payment_jobs.reconcile_yesterday and job.cron == "30 1 * * *"
-    workers.use_app(app)
+    use_app(app)
     assert "0 mismatches" in payment_jobs.reconcile_yesterday()
     db.session.rollback()
     yesterday = reconciliation.previous_lagos_day()

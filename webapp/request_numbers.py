@@ -8,8 +8,8 @@ out-of-range number never reaches the database.
 
 The same rules serve URLs (``StrictIntConverter``, registered as ``int``), query strings (``parse_id``,
 ``parse_count``, ``parse_page``) and forms (``NairaField``, ``IdField``, ``CountField``). Naira
-text goes to integer kobo without floats or ``Decimal`` (``parse_naira``), and back again for a
-form's initial value (``naira_text``).
+text goes to integer kobo without floats or ``Decimal`` (``parse_naira``); ``money.naira_input``
+writes kobo back as text this reads.
 """
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ import re
 
 from werkzeug.routing import BaseConverter, ValidationError
 from wtforms import HiddenField, StringField
+
+from webapp.money import naira
 
 MAX_ID = 2**31 - 1  # every primary key is an INTEGER column (serial on PostgreSQL)
 MAX_PAGE = 100_000
@@ -36,16 +38,8 @@ TWO_DECIMALS = "Use at most two digits after the decimal point (kobo), like 5000
 CHOOSE_FROM_LIST = "Choose one of the options from the list."
 
 
-def _naira(kobo: int) -> str:
-    from webapp.presentation.templating import (
-        naira,  # Babel formatting lives there; imported late (templating needs Flask)
-    )
-
-    return naira(kobo)
-
-
 def amount_limit_message(maximum: int = MAX_AMOUNT_KOBO) -> str:
-    return f"Enter an amount up to {_naira(maximum)}."
+    return f"Enter an amount up to {naira(maximum)}."
 
 
 # --- whole numbers ----------------------------------------------------------------------------
@@ -117,13 +111,6 @@ def parse_naira(text: str | None, maximum: int = MAX_AMOUNT_KOBO) -> int:
     if kobo > maximum:
         raise ValueError(amount_limit_message(maximum))
     return kobo
-
-
-def naira_text(kobo: int | None) -> str:
-    """Kobo as the naira a person would type: 500000 -> "5000", 500050 -> "5000.50"."""
-    if not kobo:
-        return ""
-    return f"{kobo // 100}" + (f".{kobo % 100:02d}" if kobo % 100 else "")
 
 
 # --- form fields -------------------------------------------------------------------------------

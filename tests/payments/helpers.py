@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from flask import current_app
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import SimpleWorker
 from sqlalchemy import func, select
 
-import workers
 from webapp.extensions import db
 from webapp.infra import crypto
-from webapp.infra.queues import redis_connection
+from webapp.infra.redis_client import redis_connection
+from webapp.jobs import QUEUES, queue, use_app
 from webapp.models import JournalEntry, Payment, UtilityAccount, UtilityProvider
 from webapp.providers import registry
 from webapp.services import catalogue, ledger, payments
@@ -46,10 +46,10 @@ def fund(user, amount_kobo: int, reference: str = "seed-funding") -> None:
 
 
 def run_worker() -> None:
-    """Drain the default queue with a real RQ worker in this process (jobs run in the test's app)."""
-    workers.use_app(current_app._get_current_object())
+    """Drain every queue with a real RQ worker in this process (jobs run in the test's app)."""
+    use_app(current_app._get_current_object())
     conn: Redis = redis_connection()
-    SimpleWorker([Queue("default", connection=conn)], connection=conn).work(burst=True, with_scheduler=False)
+    SimpleWorker([queue(name) for name in QUEUES], connection=conn).work(burst=True, with_scheduler=False)
     db.session.rollback()  # read the worker's commits, not this session's older snapshot
 
 

@@ -6,11 +6,9 @@ from wtforms import BooleanField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from webapp.models.catalogue import API_PROVIDERS, METER_TYPES, UTILITY_TYPES
-from webapp.request_numbers import NairaField, naira_text
-
-UTILITY_LABELS = {"electricity": "Electricity", "water": "Water", "internet": "Internet", "cable_tv": "Cable TV"}
-PROVIDER_LABELS = {"flutterwave": "Flutterwave", "vtpass": "VTpass"}
+from webapp.models.catalogue import API_PROVIDER_LABELS, API_PROVIDERS, METER_TYPES, UTILITY_LABELS, UTILITY_TYPES
+from webapp.money import naira_input
+from webapp.request_numbers import NairaField
 
 
 class OptionalNairaField(NairaField):
@@ -26,7 +24,8 @@ class OptionalNairaField(NairaField):
 class EntryForm(FlaskForm):
     name = StringField("Name residents see", validators=[DataRequired("Enter a name."), Length(max=160)])
     provider_type = SelectField("Utility type", choices=[SelectChoice(t, UTILITY_LABELS[t]) for t in UTILITY_TYPES])
-    api_provider = SelectField("Bills provider", choices=[SelectChoice(p, PROVIDER_LABELS[p]) for p in API_PROVIDERS])
+    api_provider = SelectField("Bills provider",
+                               choices=[SelectChoice(p, API_PROVIDER_LABELS[p]) for p in API_PROVIDERS])
     provider_code = StringField("Provider code", validators=[DataRequired("Enter the provider code."),
                                                              Length(max=64)])
     item_code = StringField("Item code", validators=[DataRequired("Enter the item code."), Length(max=64)])
@@ -60,7 +59,7 @@ class EntryForm(FlaskForm):
         self.meter_type.data = entry.meter_type or ""
         for field, column in ((self.fixed_amount, "fixed_amount_kobo"), (self.min_amount, "min_amount_kobo"),
                               (self.max_amount, "max_amount_kobo"), (self.fee, "fee_kobo")):
-            field.raw_text = naira_text(getattr(entry, column))
+            field.raw_text = naira_input(getattr(entry, column) or None)  # 0 here means "not set"
             field.data = getattr(entry, column)
 
 

@@ -18,7 +18,8 @@ from webapp.admin import bp
 from webapp.admin.scope import visible_estate_ids, visible_estates
 from webapp.extensions import db
 from webapp.models import ReconciliationMismatch, ReconciliationRun
-from webapp.queries.history import naira_plain, safe_cell
+from webapp.money import naira_plain
+from webapp.queries.history import safe_cell
 from webapp.request_numbers import parse_id, parse_page
 from webapp.services import reconciliation as recon
 
@@ -105,7 +106,8 @@ def reconciliation_csv(run_id: int):
         writer.writerow([
             run.day.isoformat(), run.api_provider, safe_cell(names.get(m.estate_id, "") if m.estate_id else ""),
             m.kind, safe_cell(m.reference), safe_cell(m.provider_refs),
-            _naira(m.our_amount_kobo), _naira(m.provider_amount_kobo),
+            "" if m.our_amount_kobo is None else naira_plain(m.our_amount_kobo),
+            "" if m.provider_amount_kobo is None else naira_plain(m.provider_amount_kobo),
             "" if m.our_amount_kobo is None else str(m.our_amount_kobo),
             "" if m.provider_amount_kobo is None else str(m.provider_amount_kobo),
             safe_cell(m.our_status), safe_cell(m.provider_status),
@@ -113,7 +115,3 @@ def reconciliation_csv(run_id: int):
     filename = f"reconciliation-{run.api_provider}-{run.day.isoformat()}.csv"
     return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
-
-
-def _naira(kobo: int | None) -> str:
-    return "" if kobo is None else naira_plain(kobo)

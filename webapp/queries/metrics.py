@@ -9,21 +9,16 @@ belong to no payment, such as wallet funding).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
-from babel.numbers import format_compact_currency
 from sqlalchemy import and_, case, exists, func, literal, or_, select
 
 from webapp.extensions import db
 from webapp.models import Payment, PaymentEvent, PaymentStatus, ProviderCallLog
-from webapp.presentation import charts
-from webapp.presentation.templating import LOCALE, naira
-from webapp.queries.history import UTILITY_LABELS
+from webapp.models.catalogue import utility_label
 
 S = PaymentStatus
 DEFAULT_DAYS = 30
@@ -34,7 +29,6 @@ LATENCY_TARGET_MS = 2000
 # A refunded payment had succeeded at the provider; the refund was an admin's later decision.
 SUCCEEDED = (S.SUCCEEDED.value, S.REFUNDED.value)
 FINAL = tuple(s.value for s in (S.SUCCEEDED, S.REFUNDED, S.FAILED, S.CANCELLED))
-TYPE_LABELS = {**UTILITY_LABELS, "estate_bill": "Estate bills"}
 
 
 # --- the period --------------------------------------------------------------------------------
@@ -62,30 +56,14 @@ class Period:
         return self.midnight(self.end + timedelta(days=1))
 
 
+def local_today(timezone: str, now: datetime | None = None) -> date:
+    """The calendar day it is (or was at ``now``) in ``timezone``."""
+    return (now or datetime.now(UTC)).astimezone(ZoneInfo(timezone)).date()
+
+
 def default_period(timezone: str, today: date) -> Period:
+    """The last ``DEFAULT_DAYS`` local days, ``today`` included."""
     return Period(today - timedelta(days=DEFAULT_DAYS - 1), today, timezone)
-
-
-def parse_period(args: Mapping[str, str], timezone: str, now: datetime | None = None) -> tuple[Period, list[str]]:
-    """``from``/``to`` (YYYY-MM-DD) from the query string; with any problem, a message and the default
-    (the last 30 days, today included)."""
-    today = (now or datetime.now(UTC)).astimezone(ZoneInfo(timezone)).date()
-    fallback = default_period(timezone, today)
-    raw_from, raw_to = (args.get("from") or "").strip(), (args.get("to") or "").strip()
-    if not raw_from and not raw_to:
-        return fallback, []
-    try:
-        start = date.fromisoformat(raw_from) if raw_from else None
-        end = date.fromisoformat(raw_to) if raw_to else None
-    except ValueError:
-        return fallback, ["Enter dates as YYYY-MM-DD. Showing the last 30 days instead."]
-    end = end or today
-    start = start or end - timedelta(days=DEFAULT_DAYS - 1)
-    if start > end:
-        return fallback, ["The start date is after the end date. Showing the last 30 days instead."]
-    if (end - start).days + 1 > MAX_DAYS:
-        return fallback, [f"Choose at most {MAX_DAYS} days. Showing the last 30 days instead."]
-    return Period(start, end, timezone), []
 
 
 # --- figures -----------------------------------------------------------------------------------
@@ -266,75 +244,6 @@ def report(period: Period, estate_ids: list[int], all_calls: bool = False) -> Re
     )
 
 
-# --- the volume chart (geometry here, SVG in the template, like the resident's spend chart) ----
-
-@dataclass(frozen=True)
-class VolumeChart:
-    width: int
-    height: int
-    left: int
-    right: int
-    baseline: int
-    bars: list[charts.Bar]
-    ticks: list[charts.Tick]
-    labels: list[charts.MonthLabel]  # day labels under the bars (every few days)
-    legend: list[charts.Series]
-    title: str
-    description: str
-
-    @property
-    def empty(self) -> bool:
-        return not self.bars
-
-
 def type_label(kind: str) -> str:
-    return TYPE_LABELS.get(kind, kind.replace("_", " ").capitalize())
-
-
-def volume_chart(volume: DailyVolume) -> VolumeChart:
-    """Stacked bars, one per day, one segment per utility type; integer geometry on kobo."""
-    days = volume.days
-    slot = max(2, (charts.WIDTH - charts.LEFT - charts.RIGHT) // len(days))
-    width = charts.LEFT + charts.RIGHT + slot * len(days)
-    bar_width = max(1, slot * 2 // 3)
-    baseline = charts.HEIGHT - charts.BOTTOM
-    plot_height = baseline - charts.TOP
-    step = charts.nice_step(max((volume.day_total(i) for i in range(len(days))), default=0))
-    top = step * charts.TICKS
-
-    def y(kobo: int) -> int:
-        return baseline - kobo * plot_height // top
-
-    legend = [charts.Series(t, type_label(t), charts.COLOURS.get(t, charts.FALLBACK_COLOUR)) for t in volume.types]
-    every = math.ceil(len(days) / 10)
-    bars, labels = [], []
-    for i, day in enumerate(days):
-        x = charts.LEFT + i * slot + (slot - bar_width) // 2
-        below = 0
-        for series in legend:
-            kobo = volume.amounts.get((i, series.utility_type), 0)
-            if kobo <= 0:
-                continue
-            top_y = y(below + kobo)
-            count = volume.counts.get((i, series.utility_type), 0)
-            bars.append(charts.Bar(x, min(top_y, y(below) - 1), bar_width, max(y(below) - top_y, 1), series.colour,
-                                   day, series.utility_type, kobo,
-                                   f"{format_date(day, 'd MMM yyyy', locale=LOCALE)}, {series.label}: "
-                                   f"{naira(kobo)} in {count} payment{'' if count == 1 else 's'}"))
-            below += kobo
-        if i % every == 0:
-            labels.append(charts.MonthLabel(x + bar_width // 2, format_date(day, "d MMM", locale=LOCALE), None))
-    first, last = (format_date(d, "d MMMM yyyy", locale=LOCALE) for d in (days[0], days[-1]))
-    description = (f"No succeeded payments from {first} to {last}." if not volume.total_kobo else
-                   f"Stacked bars of succeeded payments per day from {first} to {last} "
-                   f"({', '.join(s.label for s in legend)}): {volume.total_count} payments, "
-                   f"{naira(volume.total_kobo)} in total.")
-    return VolumeChart(
-        width=width, height=charts.HEIGHT, left=charts.LEFT, right=width - charts.RIGHT, baseline=baseline,
-        bars=bars, ticks=[charts.Tick(y(step * n), _compact(step * n)) for n in range(charts.TICKS + 1)],
-        labels=labels, legend=legend, title="Payment volume per utility type per day", description=description,
-    )
-
-
-def _compact(kobo: int) -> str:
-    return format_compact_currency(Decimal(kobo) / 100, "NGN", locale=LOCALE, fraction_digits=1)
+    """A payment's kind: its utility type, or the estate bills paid from the wallet."""
+    return "Estate bills" if kind == "estate_bill" else utility_label(kind)

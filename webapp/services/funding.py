@@ -33,7 +33,7 @@ from webapp.extensions import db
 from webapp.models import Account, User
 from webapp.models.base import utcnow
 from webapp.models.funding import FINAL, FundingIntent, FundingStatus, Gateway, SavedCard
-from webapp.presentation.templating import naira
+from webapp.money import naira
 from webapp.providers import registry
 from webapp.providers.base import ProviderConfigError, ProviderError
 from webapp.services import audit, ledger, notify

@@ -42,7 +42,7 @@ from webapp.models.payment import (
     ReconciliationMismatch,
     ReconciliationRun,
 )
-from webapp.presentation.templating import naira
+from webapp.money import naira
 from webapp.providers import registry
 from webapp.providers.base import ProviderConfigError, ProviderError, PurchaseKeys, PurchaseResult
 from webapp.providers.vtpass_codes import LAGOS, lagos_now

@@ -9,12 +9,15 @@ import os
 import re
 
 import pytest
+from flask import Flask
 from sqlalchemy import text
 
 from webapp import create_app
 from webapp.config import normalise_database_url
-from webapp.extensions import db
+from webapp.extensions import db, limiter
 from webapp.infra.local_services import start_redis
+from webapp.infra.redis_client import redis_connection
+from webapp.presentation import page_cache
 
 from . import factories
 from .fixtures_funding import funding_config, live_server, open_checkout, pay_checkout, webhooks_lost  # noqa: F401
@@ -89,20 +92,55 @@ def config_overrides() -> dict:
     return {}
 
 
+class _Apps:
+    """One built app per configuration, reused by every test that asks for the same settings.
+
+    Building the app is most of a small test's cost (werkzeug compiles each of ~100 URL rules),
+    and nothing a test may change outlives it: the config is restored, the tables are emptied,
+    Redis is flushed and the page cache cleared before each test. A test that changes the app
+    itself (adds routes) asks for ``@pytest.mark.fresh_app`` and gets one of its own.
+    """
+
+    KEEP = 8  # modules run one after another, so a few recent configurations cover nearly all
+
+    def __init__(self):
+        self._apps: dict[str, Flask] = {}
+
+    def get(self, config: dict, fresh: bool) -> Flask:
+        key = repr(sorted(config.items()))
+        app = None if fresh else self._apps.pop(key, None)
+        if app is None:
+            app = create_app(config)
+            # Flask-Limiter is one object for every app, holding the storage of the last app built
+            # (a production-mode app in a test leaves it in memory): remember this app's.
+            app.extensions["tests.limiter"] = (limiter.enabled, limiter._storage, limiter._limiter)
+        if not fresh:
+            self._apps[key] = app  # most recent last
+            while len(self._apps) > self.KEEP:
+                self._apps.pop(next(iter(self._apps)))
+        limiter.enabled, limiter._storage, limiter._limiter = app.extensions["tests.limiter"]
+        return app
+
+
+_apps = _Apps()
+
+
 @pytest.fixture
-def app(_schema, base_config, config_overrides, redis_service):
-    app = create_app({**base_config, **config_overrides})
+def app(request, _schema, base_config, config_overrides, redis_service):
+    app = _apps.get({**base_config, **config_overrides}, fresh=request.node.get_closest_marker("fresh_app") is not None)
+    settings = app.config.copy()
     with app.app_context():
         _empty_all_tables()
-        from webapp.infra.redis_client import redis_connection
-
         redis_connection().flushdb()
+        page_cache.clear()
         yield app
-        _empty_all_tables()
-        # Each test builds its own app and engine: close its pooled connections now rather than
-        # whenever the garbage collector gets to them (PostgreSQL has a connection limit).
+        db.session.remove()
+        # Close pooled connections now rather than whenever the garbage collector gets to them
+        # (PostgreSQL has a connection limit); the next test opens its own.
         for engine in db.engines.values():
             engine.dispose()
+    app.config.clear()
+    app.config.update(settings)
 
 
 @pytest.fixture

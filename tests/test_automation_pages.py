@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.models import Automation, AutomationOccurrence, AutomationSettings, SavedCard
+from webapp.models.catalogue import UTILITY_LABELS
 from webapp.services.automations import crud, settings
-from webapp.services.automations.inputs import AutomationInput
+from webapp.services.automations.inputs import AutomationInput, problems
 from webapp.services.automations.schedules import Schedule
 from webapp.services.automations.settings import SettingsInput
 
@@ -288,6 +289,76 @@ def test_errors_are_shown_next_to_their_fields(frozen, signed_in, meter):
     assert re.search(r'id="amount"[^>]*aria-invalid="true"', text)
     assert 'id="amount-error"' in text and 'id="day_of_month-error"' in text
     assert 'value="abc"' in text  # what was typed stays in the box
+
+
+def error_of(text: str, field: str) -> str | None:
+    found = re.search(rf'<p class="error" id="{field}-error">([^<]*)</p>', text)
+    return found and found.group(1)
+
+
+def test_the_forms_problems_and_the_services_show_together(frozen, signed_in, meter):
+    response = signed_in.post("/automations/new", form_for(f"account:{meter.id}", amount="100", day_of_month="40"))
+    text = page_text(response)
+    assert response.status_code == 422 and "Please check the 2 highlighted fields." in text
+    assert error_of(text, "day_of_month") == "Choose a day of the month from 1 to 31."
+    assert error_of(text, "amount") == "The minimum for Ikeja Electric Prepaid is ₦500.00."
+    assert 'value="100"' in text and 'value="40"' in text
+    assert automation_count() == 0
+
+
+@pytest.mark.parametrize("changes,field,message", [
+    ({"ends_on": "2025-01-05"}, "ends_on", "This schedule has no run dates left."),
+    ({"payment_source": "card"}, "payment_source", "You have no saved card yet."),
+    ({"amount_mode": "full_outstanding"}, "amount_mode", "works only for postpaid meters"),
+    ({"max_per_payment": "1000"}, "max_per_payment", "This limit is below the amount"),
+], ids=["no runs left", "no saved card", "full outstanding of a prepaid meter", "limit below the amount"])
+def test_a_service_refusal_shows_beside_a_box_the_form_refused(frozen, signed_in, meter, changes, field, message):
+    response = signed_in.post("/automations/new", form_for(f"account:{meter.id}", priority="urgent", **changes))
+    text = page_text(response)
+    assert response.status_code == 422 and "Please check the 2 highlighted fields." in text
+    assert error_of(text, "priority") == "Choose high, normal or low priority."
+    assert message in error_of(text, field)
+    assert automation_count() == 0
+
+
+@pytest.mark.parametrize("changes,field,message", [
+    ({"amount": "abc", "max_per_payment": "1000"}, "amount", "Enter the amount in numbers only"),
+    ({"target": "account:x", "amount": "100"}, "target", "Choose one of your accounts or an estate bill."),
+    ({"amount_mode": "hourly", "amount": "100"}, "amount_mode", "Choose a fixed amount or the full outstanding."),
+    ({"day_of_month": "40", "ends_on": "2025-01-05"}, "day_of_month", "Choose a day of the month from 1 to 31."),
+    ({"payment_source": "card", "saved_card_id": "²"}, "saved_card_id", "Choose one of your saved cards."),
+], ids=["limit without an amount", "minimum without an account", "minimum without a mode",
+        "runs left without a schedule", "card without its id"])
+def test_a_rule_whose_box_did_not_parse_is_skipped(frozen, signed_in, resident, meter, changes, field, message):
+    for last4 in ("4081", "1111"):  # two cards, so none is chosen for the resident
+        db.session.add(SavedCard(user_id=resident.id, authorization_code=f"AUTH_{last4}", last4=last4,
+                                 brand="visa", exp_month="12", exp_year="2030"))
+    db.session.commit()
+    response = signed_in.post("/automations/new", {**form_for(f"account:{meter.id}"), **changes})
+    text = page_text(response)
+    assert response.status_code == 422 and "Please check the 1 highlighted field." in text
+    assert message in error_of(text, field)
+    assert automation_count() == 0
+
+
+def test_a_bad_edit_shows_every_problem_and_changes_nothing(frozen, signed_in, resident, meter):
+    automation = make_automation(resident, meter)
+    response = signed_in.post(f"/automations/{automation.id}/edit",
+                              form_for(f"account:{meter.id}", amount="600000", starts_on="someday"))
+    text = page_text(response)
+    assert response.status_code == 422
+    assert error_of(text, "amount") == "The maximum for Ikeja Electric Prepaid is ₦500,000.00."
+    assert error_of(text, "starts_on") == "Enter a date like 2025-01-31."
+    db.session.expire_all()
+    assert db.session.get(Automation, automation.id).amount_kobo == 5_000_00
+
+
+def test_the_service_checks_a_partial_draft_as_far_as_it_was_read(frozen, resident, meter):
+    draft = automation_input(meter, amount_kobo=100_00, schedule=None, unread=frozenset({"day_of_month"}))
+    assert problems(resident, draft) == {"amount": "The minimum for Ikeja Electric Prepaid is ₦500.00."}
+    with pytest.raises(ValueError, match="partial draft"):
+        crud.create_automation(resident, draft)
+    assert automation_count() == 0
 
 
 # --- switching on and off ---------------------------------------------------------------------
@@ -604,6 +675,12 @@ def test_settings_round_trip(signed_in, client, resident):
 
 SETTINGS = SettingsInput(min_balance_kobo=2_000_00, monthly_cap_kobo=50_000_00, electricity_cap_kobo=20_000_00,
                          cable_tv_cap_kobo=15_700_00, reminder_lead_hours=48, grace_hours=24, pause_after_failures=5)
+
+
+def test_the_utility_caps_are_labelled_as_everywhere_else(signed_in, client):
+    text = page_text(client.get("/automations/settings"))
+    for utility_type, label in UTILITY_LABELS.items():
+        assert f'<label for="{utility_type}_cap">{label}</label>' in text
 
 
 def test_second_save_updates_the_same_row(signed_in, resident):

@@ -157,6 +157,7 @@ def _remote_addr_route(app):
 FORWARDED = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "pay.example.com"}
 
 
+@pytest.mark.fresh_app
 @pytest.mark.parametrize("config_overrides", [{"TRUSTED_PROXIES": 1}], ids=["one proxy"])
 def test_behind_one_trusted_proxy_the_client_address_comes_from_x_forwarded_for(app):
     _remote_addr_route(app)
@@ -165,6 +166,7 @@ def test_behind_one_trusted_proxy_the_client_address_comes_from_x_forwarded_for(
     assert seen == {"addr": "203.0.113.7", "scheme": "https", "host": "pay.example.com"}
 
 
+@pytest.mark.fresh_app
 def test_without_trusted_proxies_forwarded_headers_are_ignored(app):
     _remote_addr_route(app)
     client = app.test_client()

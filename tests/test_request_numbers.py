@@ -7,12 +7,12 @@ from flask import Flask
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 
+from webapp.forms import NairaField
 from webapp.request_numbers import (
     MAX_AMOUNT_KOBO,
     MAX_ID,
     CountField,
     IdField,
-    NairaField,
     coerce_id,
     parse_count,
     parse_id,
@@ -117,6 +117,34 @@ def test_a_naira_field_above_the_limit_keeps_what_was_typed(request_context):
     assert form.errors == {"amount": ["Enter an amount up to ₦100,000,000.00."]}
     assert 'value="99999999999999999999"' in form.amount()
     assert (form.account.data, form.kobo.data) == (3, 500)
+
+
+@pytest.mark.parametrize("text", ["", "   "])
+def test_an_empty_naira_field_asks_for_an_amount_unless_it_is_optional(request_context, text):
+    class Amounts(FlaskForm):
+        class Meta:
+            csrf = False
+
+        required = NairaField("Amount")
+        optional = NairaField("Cap", optional=True)
+        nothing_is_zero = NairaField("Minimum", optional=True, empty=0, zero_is_empty=True)
+
+    form = Amounts(formdata=MultiDict({"required": text, "optional": text, "nothing_is_zero": "₦0.00"}))
+    assert not form.validate()
+    assert form.errors == {"required": ["Enter an amount in naira, like 5000 or 5,000.50."]}
+    assert (form.required.data, form.optional.data, form.nothing_is_zero.data) == (None, None, 0)
+
+
+def test_an_optional_naira_field_still_refuses_what_is_not_an_amount(request_context):
+    class Cap(FlaskForm):
+        class Meta:
+            csrf = False
+
+        cap = NairaField("Cap", optional=True)
+
+    form = Cap(formdata=MultiDict({"cap": "0"}))
+    assert not form.validate() and form.errors == {"cap": ["Enter an amount greater than ₦0."]}
+    assert 'value="0"' in form.cap()
 
 
 @pytest.mark.parametrize("text", ["²", "0", "-4", "99999999999999999999", "abc"])

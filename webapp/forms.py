@@ -1,17 +1,27 @@
-"""Form pieces shared by every blueprint: filter forms read from the query string, and the one
-reading of a from/to date range (its parsing, its limits and its messages).
+"""Form pieces shared by every blueprint: filter forms read from the query string, the one
+reading of a from/to date range (its parsing, its limits and its messages), and the boxes of posted
+forms that are read leniently, among them the one naira box (``NairaField``).
 
 A filter form changes nothing, so it has no CSRF token, and a filter it cannot use is switched off
 with a message on the page (never an error page); query parameters it does not name are ignored.
+
+A lenient box (``TypedField``) keeps the text as it was sent, so a refused form comes back as it
+was typed, and turns it into ``data`` or None, noting in ``problem`` what is wrong. The problem
+becomes the field's error when the form validates, unless a validator stopped validation because
+the box does not apply to what the rest of the form chose.
 """
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from wtforms import Field, Form, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
-from wtforms.widgets import DateInput
+from wtforms.widgets import DateInput, TextInput
+
+from webapp.money import naira_input
+from webapp.request_numbers import MAX_AMOUNT_KOBO, parse_naira
 
 # Dates outside this range cannot be a payment or an audit entry here, and would overflow timezone
 # arithmetic (midnight of 0001-01-01 in Lagos is before year 1 in UTC).
@@ -23,6 +33,9 @@ FROM_AFTER_TO = "The “from” date is after the “to” date."
 TOO_LONG = "Choose at most {days} days."
 DATE_IGNORED = "That date was ignored."
 DATES_IGNORED = "The dates were ignored."
+
+TYPED_LIMIT = 100  # longer text is cut before it is read: nobody types more into these boxes
+ZERO = re.compile(r"₦?\s*0+(\.0{1,2})?")
 
 
 class FilterForm(Form):
@@ -156,3 +169,66 @@ class DateRangeForm(FilterForm):
         bad_days = [f"{message} {self.instead or DATE_IGNORED}" for field in days for message in field.errors]
         bad_range = [f"{message} {self.instead or DATES_IGNORED}" for message in self.form_errors]
         return [*others, *bad_days, *bad_range]
+
+
+# --- boxes of posted forms, read leniently ---------------------------------------------------------
+
+class TypedField(Field):
+    """A box read leniently: ``data`` is the value (None when empty or unreadable) and ``problem``
+    says what is wrong with the text. The text is stripped and cut to ``limit`` characters (None:
+    not cut) before it is read.
+
+    ``raw_text`` is what the box shows: the text exactly as sent (nothing, for a box left out), or
+    what a view set it to; when neither, ``show(data)``.
+    """
+
+    widget = TextInput()
+    problem: str | None = None
+    raw_text: str | None = None
+
+    def __init__(self, label=None, validators=None, limit: int | None = TYPED_LIMIT, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.limit = limit
+
+    def process_formdata(self, valuelist):
+        self.raw_text = str(valuelist[0]) if valuelist else ""
+        self.data, self.problem = self.read(self.raw_text.strip()[:self.limit])
+
+    def read(self, text: str) -> tuple[object, str | None]:
+        return text or None, None
+
+    def post_validate(self, form, validation_stopped):
+        if not validation_stopped and self.problem:
+            raise ValidationError(self.problem)
+
+    def _value(self) -> str:
+        if self.raw_text is not None:
+            return self.raw_text
+        return "" if self.data is None else self.show(self.data)
+
+    def show(self, value) -> str:
+        return str(value)
+
+
+class NairaField(TypedField):
+    """A naira box whose ``data`` is integer kobo up to ``maximum``, read by ``parse_naira`` (whose
+    words are the field's error). An empty box is refused (``ENTER_AMOUNT``) unless ``optional``;
+    then it is ``empty`` (None, or 0 where nothing means zero) and shows empty again, and with
+    ``zero_is_empty`` a typed 0 counts as empty too. Not cut by default: ``parse_naira`` refuses
+    overlong text itself."""
+
+    def __init__(self, label=None, validators=None, optional: bool = False, empty: int | None = None,
+                 zero_is_empty: bool = False, maximum: int = MAX_AMOUNT_KOBO, limit: int | None = None, **kwargs):
+        super().__init__(label, validators, limit=limit, **kwargs)
+        self.optional, self.empty, self.zero_is_empty, self.maximum = optional, empty, zero_is_empty, maximum
+
+    def read(self, text):
+        if self.optional and (not text or (self.zero_is_empty and ZERO.fullmatch(text))):
+            return self.empty, None
+        try:
+            return parse_naira(text, self.maximum), None
+        except ValueError as exc:
+            return None, str(exc)
+
+    def show(self, value) -> str:
+        return "" if value == self.empty else naira_input(value)

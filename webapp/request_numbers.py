@@ -7,16 +7,16 @@ and answers None (or a ``ValueError`` with the words to show) for anything else,
 out-of-range number never reaches the database.
 
 The same rules serve URLs (``StrictIntConverter``, registered as ``int``), query strings (``parse_id``,
-``parse_count``, ``parse_page``) and forms (``NairaField``, ``IdField``, ``CountField``). Naira
-text goes to integer kobo without floats or ``Decimal`` (``parse_naira``); ``money.naira_input``
-writes kobo back as text this reads.
+``parse_count``, ``parse_page``) and forms (``IdField``, ``CountField``; the naira box,
+``webapp.forms.NairaField``, reads with ``parse_naira``). Naira text goes to integer kobo without
+floats or ``Decimal`` (``parse_naira``); ``money.naira_input`` writes kobo back as text this reads.
 """
 from __future__ import annotations
 
 import re
 
 from werkzeug.routing import BaseConverter, ValidationError
-from wtforms import HiddenField, StringField
+from wtforms import HiddenField
 
 from webapp.money import naira
 
@@ -114,23 +114,6 @@ def parse_naira(text: str | None, maximum: int = MAX_AMOUNT_KOBO) -> int:
 
 
 # --- form fields -------------------------------------------------------------------------------
-
-class NairaField(StringField):
-    """A text box for naira whose ``data`` is integer kobo (None when the text is not an amount
-    up to ``maximum``). What was typed is shown again with the error."""
-
-    def __init__(self, label=None, validators=None, maximum: int = MAX_AMOUNT_KOBO, **kwargs):
-        super().__init__(label, validators, **kwargs)
-        self.maximum = maximum
-
-    def process_formdata(self, valuelist):
-        self.raw_text = valuelist[0] if valuelist else ""
-        self.data = None
-        self.data = parse_naira(self.raw_text, self.maximum)  # a ValueError becomes the field's error
-
-    def _value(self):
-        return getattr(self, "raw_text", None) or ""
-
 
 class CountField(HiddenField):
     """A whole number from ``low`` to ``high`` carried by a form (``data`` None when empty or

@@ -7,8 +7,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from webapp.forms import NairaField
 from webapp.models.bill import CLUSTER_BILL_TYPES
-from webapp.request_numbers import NairaField, coerce_id
+from webapp.request_numbers import coerce_id
 from webapp.services.estate_bills.bills import TYPE_LABELS
 
 

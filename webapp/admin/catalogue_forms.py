@@ -6,19 +6,14 @@ from wtforms import BooleanField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
+from webapp.forms import NairaField
 from webapp.models.catalogue import API_PROVIDER_LABELS, API_PROVIDERS, METER_TYPES, UTILITY_LABELS, UTILITY_TYPES
 from webapp.money import naira_input
-from webapp.request_numbers import NairaField
 
 
-class OptionalNairaField(NairaField):
-    """A naira amount that may be left empty (``data`` None): no minimum, no maximum, no fee."""
-
-    def process_formdata(self, valuelist):
-        if valuelist and (valuelist[0] or "").strip():
-            super().process_formdata(valuelist)
-        else:
-            self.raw_text, self.data = "", None
+def _optional_naira(label: str) -> NairaField:
+    """An amount that may be left empty (``data`` None): no fixed price, minimum, maximum or fee."""
+    return NairaField(label, optional=True, render_kw={"inputmode": "decimal"})
 
 
 class EntryForm(FlaskForm):
@@ -33,10 +28,10 @@ class EntryForm(FlaskForm):
     meter_type = SelectField("Meter type", choices=[SelectChoice("", "Not a meter")]
                              + [SelectChoice(m, m.capitalize()) for m in METER_TYPES])
     label_name = StringField("What the customer number is called", validators=[Length(max=60)])
-    fixed_amount = OptionalNairaField("Fixed price (₦)", render_kw={"inputmode": "decimal"})
-    min_amount = OptionalNairaField("Minimum (₦)", render_kw={"inputmode": "decimal"})
-    max_amount = OptionalNairaField("Maximum (₦)", render_kw={"inputmode": "decimal"})
-    fee = OptionalNairaField("Fee (₦)", render_kw={"inputmode": "decimal"})
+    fixed_amount = _optional_naira("Fixed price (₦)")
+    min_amount = _optional_naira("Minimum (₦)")
+    max_amount = _optional_naira("Maximum (₦)")
+    fee = _optional_naira("Fee (₦)")
     supports_validation = BooleanField("The provider can check customer numbers", default=True)
     active = BooleanField("Offer it to residents now", default=True)
 

@@ -1,31 +1,23 @@
-"""The boxes of the automation forms, each read leniently by its field.
+"""The boxes of the automation forms, each read leniently by its field (``webapp.forms.TypedField``).
 
 A field keeps the text as it was typed (so a refused form comes back as it was sent) and turns it
-into ``data`` (kobo, a whole number, a date...) or None, noting in ``problem`` what is wrong. The
+into ``data`` (a choice, a whole number, a date...) or None, noting in ``problem`` what is wrong. The
 problem becomes the field's error when the form validates, unless a validator such as
-``applies_when`` said the box does not apply to what the rest of the form chose.
+``applies_when`` said the box does not apply to what the rest of the form chose. Naira boxes are
+the shared ``webapp.forms.NairaField``.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from datetime import date, time
 
 from flask_wtf import FlaskForm
-from wtforms import Field
 from wtforms.validators import StopValidation, ValidationError
-from wtforms.widgets import TextInput
 
-from webapp.money import naira_input
-from webapp.request_numbers import CHOOSE_FROM_LIST, parse_count, parse_id, parse_naira
+from webapp.forms import TypedField
+from webapp.request_numbers import CHOOSE_FROM_LIST, parse_count, parse_id
 
-TYPED_LIMIT = 100  # longer text is cut before it is read: nobody types more into these boxes
 PRIORITIES = {"high": 3, "normal": 2, "low": 1}
-ZERO = re.compile(r"₦?\s*0+(\.0{1,2})?")
-
-
-def _typed(valuelist, limit: int = TYPED_LIMIT) -> str:
-    return str(valuelist[0] if valuelist else "").strip()[:limit]
 
 
 def applies_when(test: Callable[[FlaskForm], bool]):
@@ -34,37 +26,6 @@ def applies_when(test: Callable[[FlaskForm], bool]):
         if not test(form):
             raise StopValidation()
     return only_then
-
-
-class TypedField(Field):
-    """A box read leniently: ``data`` is the value (None when empty or unreadable) and ``problem``
-    says what is wrong with the text. The problem becomes the field's error when the form
-    validates, unless a validator said the box does not apply."""
-
-    widget = TextInput()
-    problem: str | None = None
-
-    def __init__(self, label=None, validators=None, limit: int = TYPED_LIMIT, **kwargs):
-        super().__init__(label, validators, **kwargs)
-        self.limit = limit
-
-    def process_formdata(self, valuelist):
-        self.data, self.problem = self.read(_typed(valuelist, self.limit))
-
-    def read(self, text: str) -> tuple[object, str | None]:
-        return text or None, None
-
-    def post_validate(self, form, validation_stopped):
-        if not validation_stopped and self.problem:
-            raise ValidationError(self.problem)
-
-    def _value(self) -> str:
-        if self.raw_data is not None:  # posted: exactly what was sent (nothing, for a box left out)
-            return self.raw_data[0] if self.raw_data else ""
-        return "" if self.data is None else self.show(self.data)
-
-    def show(self, value) -> str:
-        return str(value)
 
 
 class OptionField(TypedField):
@@ -131,27 +92,6 @@ class RowIdField(TypedField):
             return None, None
         number = parse_id(text)
         return number, None if number is not None else self.message
-
-
-class NairaField(TypedField):
-    """A naira box whose ``data`` is integer kobo, read by ``parse_naira`` like every amount. An
-    empty box is ``empty`` (None, or 0 where nothing means zero) and shows empty again; with
-    ``zero_is_empty`` a typed 0 counts as empty too."""
-
-    def __init__(self, label=None, validators=None, empty: int | None = None, zero_is_empty: bool = False, **kwargs):
-        super().__init__(label, validators, **kwargs)
-        self.empty, self.zero_is_empty = empty, zero_is_empty
-
-    def read(self, text):
-        if not text or (self.zero_is_empty and ZERO.fullmatch(text)):
-            return self.empty, None
-        try:
-            return parse_naira(text), None
-        except ValueError as exc:
-            return None, str(exc)
-
-    def show(self, value) -> str:
-        return "" if value == self.empty else naira_input(value)
 
 
 class IsoDateField(TypedField):

@@ -1,11 +1,12 @@
 """The automation form and the automation settings form.
 
-Each box is read by its field (``fields.py``: naira to kobo with ``parse_naira``, whole numbers
-with ``parse_count``) and keeps the text as it was typed, so a refused form comes back as it was
-sent. Boxes that do not apply are ignored whatever they hold: the weekday of a monthly schedule, the
-smallest part payment when part payments are off. Rules that need the resident's data (their
-account, the provider's limits, their saved card) belong to ``services.automations.inputs``; the
-view puts its refusals on the fields they name.
+Each box is read by its field (``fields.py``; naira to kobo by ``webapp.forms.NairaField`` with
+``parse_naira``, whole numbers with ``parse_count``) and keeps the text as it was typed, so a
+refused form comes back as it was sent. Boxes that do not apply are ignored whatever they hold: the
+weekday of a monthly schedule, the smallest part payment when part payments are off. Rules that
+need the resident's data (their account, the provider's limits, their saved card) belong to
+``services.automations.inputs``; the view puts its refusals on the fields they name, with the
+form's own problems when it has some (``automation_input`` then gives a partial draft).
 """
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from wtforms import Field
 from webapp.automations.fields import (
     ClockField,
     IsoDateField,
-    NairaField,
     OptionField,
     PriorityField,
     RowIdField,
@@ -29,6 +29,8 @@ from webapp.automations.fields import (
     WholeNumberField,
     applies_when,
 )
+from webapp.forms import TYPED_LIMIT, NairaField
+from webapp.models.catalogue import UTILITY_LABELS
 from webapp.request_numbers import ENTER_AMOUNT, parse_id
 from webapp.services.automations.inputs import (
     CHOOSE_CARD,
@@ -49,6 +51,8 @@ KIND_NAMES = {"monthly_day": "Monthly on a day of the month", "last_day": "On th
 NTH_NAMES = {"1": "First", "2": "Second", "3": "Third", "4": "Fourth", "-1": "Last"}
 MAX_COUNT = 1000
 NOT_BOTH = "Choose an end date or a number of payments, not both."
+# Option boxes that hold no option when refused; a partial draft takes the draft's defaults for them instead.
+CHOICES = ("amount_mode", "payment_source", "priority", "catch_up")
 # The schedule's boxes in the order they are read, which is the order the preview lists their problems.
 SCHEDULE_FIELDS = ("schedule_kind", "starts_on", "time_of_day", "interval_unit", "interval_count", "day_of_month",
                    "nth", "weekday", "weekdays", "ends_on", "max_occurrences", "timezone")
@@ -56,6 +60,11 @@ SCHEDULE_FIELDS = ("schedule_kind", "starts_on", "time_of_day", "interval_unit",
 
 def for_kinds(*kinds: str):
     return applies_when(lambda form: form.schedule_kind.data in kinds)
+
+
+def _naira(label: str, validators=None, limit: int = TYPED_LIMIT, **kwargs) -> NairaField:
+    """Any naira box here may be left empty: the form or the service says when an amount is needed."""
+    return NairaField(label, validators, optional=True, limit=limit, **kwargs)
 
 
 # --- the automation form ---------------------------------------------------------------------------
@@ -74,11 +83,11 @@ class AutomationForm(FlaskForm):
                                                  ("full_outstanding", "The full outstanding amount")],
                               message="Choose a fixed amount or the full outstanding.", if_empty="fixed",
                               default="fixed")
-    amount_kobo = NairaField("Fixed amount (₦)", [applies_when(_fixed)], name="amount")
-    max_per_payment_kobo = NairaField("Spending limit per payment (₦, optional)", name="max_per_payment")
+    amount_kobo = _naira("Fixed amount (₦)", [applies_when(_fixed)], name="amount")
+    max_per_payment_kobo = _naira("Spending limit per payment (₦, optional)", name="max_per_payment")
     allow_partial = TickField("Allow part payments when my wallet or limits cannot cover the full amount")
-    partial_min_kobo = NairaField("Smallest part payment (₦, optional)",
-                                  [applies_when(lambda form: form.allow_partial.data)], name="partial_min", empty=0)
+    partial_min_kobo = _naira("Smallest part payment (₦, optional)",
+                              [applies_when(lambda form: form.allow_partial.data)], name="partial_min", empty=0)
 
     schedule_kind = OptionField("How often", choices=list(KIND_NAMES.items()),
                                 message="Choose how often this should run.", if_empty="monthly_day",
@@ -189,20 +198,27 @@ class AutomationForm(FlaskForm):
         return schedule
 
     def automation_input(self) -> AutomationInput:
-        """What a validated form asks for, for ``crud.create_automation``/``update_automation``."""
+        """What a validated form asks for, for ``crud.create_automation``/``update_automation``.
+        After a refused ``validate`` it is a partial draft for ``inputs.problems``: the boxes with
+        problems are named in ``unread`` (by HTML name) and stand at their defaults."""
+        unread = frozenset(field.name for field in self if field.errors)
         kind, _, value = self.target.data.partition(":")
         partial = self.allow_partial.data
-        return AutomationInput(
-            target_kind="estate_bill" if kind == "bill" else "utility",
-            utility_account_id=parse_id(value) if kind == "account" else None,
-            bill_type=value if kind == "bill" else None,
-            schedule=self.schedule, amount_mode=self.amount_mode.data,
-            amount_kobo=self.amount_kobo.data if _fixed(self) else None,
-            payment_source=self.payment_source.data,
-            saved_card_id=self.saved_card_id.data if self.payment_source.data == "card" else None,
-            priority=self.priority.data, max_per_payment_kobo=self.max_per_payment_kobo.data, allow_partial=partial,
-            partial_min_kobo=(self.partial_min_kobo.data or 0) if partial else 0, catch_up=self.catch_up.data,
-        )
+        values = {
+            "target_kind": "estate_bill" if kind == "bill" else "utility",
+            "utility_account_id": parse_id(value) if kind == "account" else None,
+            "bill_type": value if kind == "bill" else None,
+            "schedule": self.schedule, "amount_mode": self.amount_mode.data,
+            "amount_kobo": self.amount_kobo.data if _fixed(self) else None,
+            "payment_source": self.payment_source.data,
+            "saved_card_id": self.saved_card_id.data if self.payment_source.data == "card" else None,
+            "priority": self.priority.data, "max_per_payment_kobo": self.max_per_payment_kobo.data,
+            "allow_partial": partial, "partial_min_kobo": (self.partial_min_kobo.data or 0) if partial else 0,
+            "catch_up": self.catch_up.data,
+        }
+        for name in unread.intersection(CHOICES):
+            del values[name]
+        return AutomationInput(**values, unread=unread)
 
     def add_errors(self, errors: Mapping[str, str]) -> None:
         """Put a service's refusals next to the boxes they name (by HTML name)."""
@@ -227,7 +243,11 @@ SETTINGS_NUMBERS = {
 
 
 def _cap(label: str, name: str) -> NairaField:
-    return NairaField(label, name=name, limit=SETTINGS_LIMIT)
+    return _naira(label, name=name, limit=SETTINGS_LIMIT)
+
+
+def _utility_cap(utility_type: str) -> NairaField:
+    return _cap(UTILITY_LABELS[utility_type], f"{utility_type}_cap")
 
 
 def _settings_number(label: str, name: str) -> WholeNumberField:
@@ -238,13 +258,13 @@ def _settings_number(label: str, name: str) -> WholeNumberField:
 class SettingsForm(FlaskForm):
     """Populated from an ``AutomationSettings`` row (the fields carry its column names)."""
 
-    min_balance_kobo = NairaField("Keep at least this much in my wallet (₦)", name="min_balance", empty=0,
-                                  zero_is_empty=True, limit=SETTINGS_LIMIT)
+    min_balance_kobo = _naira("Keep at least this much in my wallet (₦)", name="min_balance", empty=0,
+                              zero_is_empty=True, limit=SETTINGS_LIMIT)
     monthly_cap_kobo = _cap("All automations", "monthly_cap")
-    electricity_cap_kobo = _cap("Electricity", "electricity_cap")
-    water_cap_kobo = _cap("Water", "water_cap")
-    internet_cap_kobo = _cap("Internet", "internet_cap")
-    cable_tv_cap_kobo = _cap("Cable TV", "cable_tv_cap")
+    electricity_cap_kobo = _utility_cap("electricity")
+    water_cap_kobo = _utility_cap("water")
+    internet_cap_kobo = _utility_cap("internet")
+    cable_tv_cap_kobo = _utility_cap("cable_tv")
     estate_bills_cap_kobo = _cap("Estate bills", "estate_bills_cap")
     reminder_lead_hours = _settings_number("Remind me this many hours before a payment", "reminder_lead_hours")
     grace_hours = _settings_number("When my wallet is short, keep retrying for (hours)", "grace_hours")

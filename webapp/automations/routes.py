@@ -20,7 +20,7 @@ from webapp.request_numbers import parse_id
 from webapp.services import access, utility_accounts
 from webapp.services.automations import crud, settings
 from webapp.services.automations.common import schedule_of
-from webapp.services.automations.inputs import BILL_NAMES, saved_cards
+from webapp.services.automations.inputs import BILL_NAMES, problems, saved_cards
 from webapp.services.automations.schedules import describe
 
 
@@ -66,8 +66,10 @@ def _preview_of(form: AutomationForm) -> tuple[list, str | None]:
 
 def _saved(form: AutomationForm, save):
     """``save(form.automation_input())`` once the form is valid; None (the problems on the form)
-    when the form or the service refuses it."""
+    when the form or the service refuses it. A refused form still gets the service's problems
+    with what did parse, so the page shows them all at once."""
     if not form.validate():
+        form.add_errors(problems(current_user, form.automation_input()))
         return None
     try:
         return save(form.automation_input())

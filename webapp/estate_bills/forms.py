@@ -1,7 +1,7 @@
 from flask_wtf import FlaskForm
 from wtforms import HiddenField
 
-from webapp.request_numbers import NairaField
+from webapp.forms import NairaField
 
 
 class PayBillForm(FlaskForm):

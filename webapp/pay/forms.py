@@ -2,7 +2,8 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField
 from wtforms.validators import InputRequired
 
-from webapp.request_numbers import MAX_AMOUNT_KOBO, CountField, IdField, NairaField
+from webapp.forms import NairaField
+from webapp.request_numbers import MAX_AMOUNT_KOBO, CountField, IdField
 
 
 class PayForm(FlaskForm):

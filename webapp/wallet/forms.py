@@ -6,7 +6,7 @@ from wtforms import RadioField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
-from webapp.request_numbers import NairaField
+from webapp.forms import NairaField
 
 
 class FundForm(FlaskForm):

@@ -4,7 +4,9 @@ The automation form turns what a resident typed into an ``AutomationInput``; ``c
 it against what only the database knows: the account is the resident's and still offered, the
 provider accepts the amount, the saved card is theirs, and the schedule has runs left. Every
 problem is collected with the name of the form field it belongs to, so ``AutomationError`` can be
-shown next to the fields all at once. Nothing here writes to the database.
+shown next to the fields all at once. A form with problems of its own sends a partial draft to
+``problems``, which checks what did parse, so the page still shows every problem together. Nothing
+here writes to the database.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import SavedCard, User, UtilityAccount
+from webapp.models.base import utcnow
 from webapp.models.bill import CLUSTER_BILL_TYPES
 from webapp.request_numbers import ENTER_AMOUNT
 from webapp.services import access, catalogue
@@ -50,12 +53,16 @@ class AutomationInput:
 
     ``amount_kobo`` None with a fixed amount means "the plan's price"; ``saved_card_id`` None when
     paying by card means "my only saved card".
+
+    A partial draft names in ``unread`` the boxes (by HTML name) the form could not read; their
+    values stand at their defaults, ``schedule`` is None when a schedule box is among them, and the
+    rules that read them are skipped. Only ``problems`` takes one.
     """
 
     target_kind: str
     utility_account_id: int | None
     bill_type: str | None
-    schedule: Schedule
+    schedule: Schedule | None
     amount_mode: str = "fixed"
     amount_kobo: int | None = None
     payment_source: str = "wallet"
@@ -65,6 +72,7 @@ class AutomationInput:
     allow_partial: bool = False
     partial_min_kobo: int = 0
     catch_up: str = "latest"
+    unread: frozenset[str] = frozenset()
 
     def __post_init__(self):
         # The form only offers these; anything else is a programming error, not a resident's typing.
@@ -73,6 +81,8 @@ class AutomationInput:
                                (self.priority, PRIORITY_NUMBERS)):
             if value not in allowed:
                 raise ValueError(f"{value!r} is not one of {allowed}")
+        if self.schedule is None and not self.unread:
+            raise ValueError("only a partial draft may lack its schedule")
 
     def row_values(self) -> dict:
         s = self.schedule
@@ -166,6 +176,8 @@ def saved_cards(user_id: int) -> list[SavedCard]:
 def _target_account(user: User, draft: AutomationInput, errors: dict[str, str]) -> UtilityAccount | None:
     """The account paid (None for an estate bill); it must be the resident's, live, and still
     offered in their estate."""
+    if "target" in draft.unread:
+        return None
     if draft.target_kind == "estate_bill":
         if draft.bill_type not in BILL_TYPES:
             errors.setdefault("target", CHOOSE_TARGET)
@@ -186,7 +198,9 @@ def _target_account(user: User, draft: AutomationInput, errors: dict[str, str]) 
 def _checked_amounts(draft: AutomationInput, account: UtilityAccount | None, errors: dict[str, str]) -> dict:
     entry = account.provider if account is not None else None
     amount = None
-    if draft.amount_mode == "fixed":
+    if "amount_mode" in draft.unread or (draft.amount_mode == "fixed" and "amount" in draft.unread):
+        pass  # what is paid is not known, so the rules about it wait until it is
+    elif draft.amount_mode == "fixed":
         amount = draft.amount_kobo
         if amount is None and entry is not None and entry.is_fixed_amount:
             amount = entry.fixed_amount_kobo  # a plan has one price: no need to type it
@@ -224,6 +238,8 @@ def _checked_card(user: User, draft: AutomationInput, errors: dict[str, str]) ->
         errors.setdefault("payment_source", "You have no saved card yet. Fund your wallet once with Paystack to save "
                                             "your card, or pay from your wallet.")
         return None
+    if "saved_card_id" in draft.unread:
+        return None
     if draft.saved_card_id is None and len(cards) == 1:
         return cards[0].id
     if draft.saved_card_id not in {card.id for card in cards}:
@@ -232,23 +248,38 @@ def _checked_card(user: User, draft: AutomationInput, errors: dict[str, str]) ->
     return draft.saved_card_id
 
 
+def _reviewed(user: User, draft: AutomationInput, now: datetime) -> tuple[dict[str, str], dict]:
+    """Every problem of ``draft`` by field, and the values ``checked`` fills in."""
+    errors: dict[str, str] = {}
+    account = _target_account(user, draft, errors)
+    values = _checked_amounts(draft, account, errors)
+    values["saved_card_id"] = _checked_card(user, draft, errors)
+    if draft.schedule is not None:
+        problem = schedule_problem(draft.schedule)
+        if problem:
+            errors.setdefault(*problem)
+        else:
+            start = start_problem(draft.schedule.starts_on, now.astimezone(draft.schedule.zone).date())
+            if start:
+                errors.setdefault("starts_on", start)
+            field = check_has_future_runs(draft.schedule, now)
+            if field:
+                errors.setdefault(field, NO_RUNS_LEFT)
+    return errors, values
+
+
+def problems(user: User, draft: AutomationInput, now: datetime | None = None) -> dict[str, str]:
+    """What ``checked`` would refuse in ``draft``, by field, without raising. For a form that has
+    problems of its own: a partial draft is checked as far as it was read."""
+    return _reviewed(user, draft, now or utcnow())[0]
+
+
 def checked(user: User, draft: AutomationInput, now: datetime) -> AutomationInput:
     """``draft`` with a plan's price and the only saved card filled in, once every rule holds;
     ``AutomationError`` lists every problem found otherwise."""
-    errors: dict[str, str] = {}
-    account = _target_account(user, draft, errors)
-    amounts = _checked_amounts(draft, account, errors)
-    card_id = _checked_card(user, draft, errors)
-    problem = schedule_problem(draft.schedule)
-    if problem:
-        errors.setdefault(*problem)
-    else:
-        start = start_problem(draft.schedule.starts_on, now.astimezone(draft.schedule.zone).date())
-        if start:
-            errors.setdefault("starts_on", start)
-        field = check_has_future_runs(draft.schedule, now)
-        if field:
-            errors.setdefault(field, NO_RUNS_LEFT)
+    if draft.unread:
+        raise ValueError("a partial draft cannot be saved; ask problems() what is wrong with it")
+    errors, values = _reviewed(user, draft, now)
     if errors:
         raise AutomationError(errors)
-    return replace(draft, saved_card_id=card_id, **amounts)
+    return replace(draft, **values)

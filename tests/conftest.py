@@ -75,15 +75,17 @@ def _schema(base_config):
 
 
 def _empty_all_tables() -> None:
+    """Every table empty and every id counting from 1 again, as on a fresh database.
+
+    DELETE rather than TRUNCATE on PostgreSQL: on tables this small TRUNCATE costs ~60 ms a test
+    (it rewrites each table's files), DELETE and one sequence reset a few."""
     db.session.remove()
     with db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
         if conn.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-            if names:
-                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in reversed(db.metadata.sorted_tables):
-                conn.execute(table.delete())
+            conn.execute(text("SELECT setval(c.oid, 1, false) FROM pg_class c "
+                              "WHERE c.relkind = 'S' AND c.relnamespace = current_schema()::regnamespace"))
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from webapp.infra.redis_client import redis_connection
 from webapp.presentation import page_cache
 
 from . import factories
+from .fixtures_automations import frozen, postpaid, prepaid  # noqa: F401  (a fixed Friday; electricity entries)
 from .fixtures_funding import funding_config, live_server, open_checkout, pay_checkout, webhooks_lost  # noqa: F401
 from .fixtures_live import live_stack  # noqa: F401  (the product's real processes, for browser/crash tests)
 from .fixtures_resident_accounts import decoder, logged_in, meter, power_entry, tv_entry  # noqa: F401
@@ -223,3 +224,27 @@ def other_resident(estate):
 @pytest.fixture
 def estate_admin(estate):
     return factories.make_user(estate=estate, email="admin@example.com", role="estate_admin")
+
+
+@pytest.fixture
+def other_estate(app):
+    return factories.make_estate(name="Banana Island")
+
+
+@pytest.fixture
+def other_admin(other_estate):
+    return factories.make_user(estate=other_estate, email="admin-b@example.com", role="estate_admin")
+
+
+@pytest.fixture
+def as_resident(auth, resident):
+    """``auth`` signed in as ``resident``."""
+    auth.login(resident.email)
+    return auth
+
+
+@pytest.fixture
+def as_admin(auth, estate_admin):
+    """``auth`` signed in as ``estate_admin``."""
+    auth.login(estate_admin.email)
+    return auth

@@ -67,6 +67,19 @@ class UserFactory(CommittedFactory):
             cls._meta.sqlalchemy_session.commit()
 
 
+class UserIdFactory(CommittedFactory):
+    """Base of factories for rows that hold only a ``user_id`` (no ``user`` relationship on the
+    model): ``user`` is a parameter, a fresh resident unless given."""
+
+    class Meta:
+        abstract = True
+
+    class Params:
+        user = factory.SubFactory(UserFactory)
+
+    user_id = factory.SelfAttribute("user.id")
+
+
 def given(**values) -> dict:
     """The arguments a caller actually gave: ``None`` means "the factory's default" here."""
     return {name: value for name, value in values.items() if value is not None}

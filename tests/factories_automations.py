@@ -14,7 +14,7 @@ import factory
 from webapp.models import Automation, AutomationSettings, Bill, User, UtilityAccount
 from webapp.services.automations import schedule_of
 
-from .factories import CommittedFactory, UserFactory
+from .factories import CommittedFactory, UserFactory, UserIdFactory
 
 
 class AutomationFactory(CommittedFactory):
@@ -49,14 +49,9 @@ class AutomationFactory(CommittedFactory):
             "first_run must be an occurrence of the schedule"
 
 
-class AutomationSettingsFactory(CommittedFactory):
+class AutomationSettingsFactory(UserIdFactory):
     class Meta:
         model = AutomationSettings
-
-    class Params:
-        user = factory.SubFactory(UserFactory)
-
-    user_id = factory.SelfAttribute("user.id")
 
 
 class EstateBillFactory(CommittedFactory):

@@ -1,4 +1,4 @@
-"""Factories for catalogue entries, utility accounts and payments.
+"""Factories for catalogue entries, utility accounts, payments and the admin alerts about them.
 
 They write rows directly (no provider calls, no ledger postings), for tests of what pages show
 and who may see what. A test of the money path must go through the payments service instead.
@@ -11,7 +11,7 @@ from datetime import datetime
 import factory
 
 from webapp.infra import crypto
-from webapp.models import Estate, Payment, PaymentStatus, User, UtilityAccount, UtilityProvider
+from webapp.models import AdminAlert, Estate, Payment, PaymentStatus, User, UtilityAccount, UtilityProvider
 from webapp.models.base import utcnow
 from webapp.providers.vtpass_codes import make_request_id
 
@@ -101,6 +101,22 @@ class PaymentFactory(CommittedFactory):
     utility_type = factory.SelfAttribute("provider.provider_type")
 
 
+class AdminAlertFactory(CommittedFactory):
+    """An alert to the admins of ``payment``'s estate about that payment."""
+
+    class Meta:
+        model = AdminAlert
+
+    class Params:
+        payment = factory.SubFactory(PaymentFactory)
+
+    estate_id = factory.SelfAttribute("payment.estate_id")
+    payment_id = factory.SelfAttribute("payment.id")
+    kind = "payment_unknown"
+    message = "A payment has been unknown for a day"
+    dedup_key = factory.Sequence(lambda n: f"test-alert:{n}")
+
+
 def make_catalogue_entry(estate: Estate, **fields) -> UtilityProvider:
     """An active catalogue entry of ``estate``; by default Ikeja Electric prepaid through VTpass."""
     return CatalogueEntryFactory(estate=estate, **fields)
@@ -118,3 +134,8 @@ def make_payment(user: User, account: UtilityAccount, status: str = PaymentStatu
     """A payment of ``user`` for ``account`` in ``status``, made at ``created_at`` (default now)."""
     return PaymentFactory(user=user, utility_account=account, status=PaymentStatus(status).value,
                           amount_kobo=amount_kobo, **given(created_at=created_at, token=token), **fields)
+
+
+def make_admin_alert(payment: Payment, **fields) -> AdminAlert:
+    """An open "payment unknown" alert to the admins of ``payment``'s estate."""
+    return AdminAlertFactory(payment=payment, **fields)

@@ -30,9 +30,15 @@ from webapp.models import (
 from webapp.models.base import utcnow
 
 from . import factories
-from .factories import CommittedFactory, UserFactory
+from .factories import CommittedFactory, UserFactory, UserIdFactory
 from .factories_automations import make_automation, make_estate_bill
-from .factories_payments import PaymentFactory, make_catalogue_entry, make_payment, make_utility_account
+from .factories_payments import (
+    PaymentFactory,
+    make_admin_alert,
+    make_catalogue_entry,
+    make_payment,
+    make_utility_account,
+)
 
 SECRET = "Zebra-7731"  # in A's nickname, bill title, notification, funding, entry name and mismatch reference
 FIRST_RUN = datetime(2031, 1, 15, 8, 0, tzinfo=UTC)
@@ -58,14 +64,10 @@ class World:
     mismatch: ReconciliationMismatch
 
 
-class NotificationFactory(CommittedFactory):
+class NotificationFactory(UserIdFactory):
     class Meta:
         model = Notification
 
-    class Params:
-        user = factory.SubFactory(UserFactory)
-
-    user_id = factory.SelfAttribute("user.id")
     event = "payment_succeeded"
     title = "Payment succeeded"
     body = "Your payment went through."
@@ -83,22 +85,6 @@ class FundingIntentFactory(CommittedFactory):
     gateway = "paystack"
     amount_kobo = 5_000_00
     expires_at = factory.LazyFunction(lambda: utcnow() + timedelta(hours=1))
-
-
-class AdminAlertFactory(CommittedFactory):
-    """An alert to the admins of ``payment``'s estate about that payment."""
-
-    class Meta:
-        model = AdminAlert
-
-    class Params:
-        payment = factory.SubFactory(PaymentFactory)
-
-    estate_id = factory.SelfAttribute("payment.estate_id")
-    payment_id = factory.SelfAttribute("payment.id")
-    kind = "payment_unknown"
-    message = "A payment has been unknown for a day"
-    dedup_key = factory.Sequence(lambda n: f"test-alert:{n}")
 
 
 class ReconciliationRunFactory(CommittedFactory):
@@ -144,7 +130,7 @@ def build_world() -> World:
     # marker goes in what the result page shows of a failed funding.
     intent = FundingIntentFactory(user=owner, reference="FND-world-0001", status="failed",
                                   failure_reason=f"{SECRET}: the card was declined")
-    alert = AdminAlertFactory(payment=payment, message=f"{SECRET} unknown for a day")
+    alert = make_admin_alert(payment, message=f"{SECRET} unknown for a day")
     run = ReconciliationRunFactory(day=date(2031, 1, 14), ours_count=1, ours_kobo=5_000_00, mismatch_count=1,
                                    by_estate={str(estate.id): {"ours_count": 1, "ours_kobo": 5_000_00,
                                                                "mismatches": 1}})

@@ -30,16 +30,6 @@ def config_overrides(sandbox_config):
 
 
 @pytest.fixture
-def other_estate(app):
-    return factories.make_estate(name="Banana Island")
-
-
-@pytest.fixture
-def other_admin(other_estate):
-    return factories.make_user(estate=other_estate, email="admin-b@example.com", role="estate_admin")
-
-
-@pytest.fixture
 def entry(estate):
     return make_catalogue_entry(estate)
 
@@ -47,12 +37,6 @@ def entry(estate):
 @pytest.fixture
 def foreign_entry(other_estate):
     return make_catalogue_entry(other_estate, name="Banana Electric")
-
-
-@pytest.fixture
-def as_admin(auth, estate_admin):
-    auth.login(estate_admin.email)
-    return auth
 
 
 def audit_rows(action: str | None = None) -> list[AuditEntry]:

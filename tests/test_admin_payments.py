@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from tests import factories
-from tests.factories_payments import make_catalogue_entry, make_payment, make_utility_account
+from tests.factories_payments import make_admin_alert, make_catalogue_entry, make_payment, make_utility_account
 from tests.payments.helpers import entry_count, fund, link, pay, reload, run_worker
 from webapp.extensions import db
 from webapp.jobs import PAYMENTS, queue
@@ -50,11 +50,6 @@ def estate_b():
 
 
 @pytest.fixture
-def admin_b(estate_b):
-    return factories.make_user(estate=estate_b, email="admin-b@example.com", role="estate_admin")
-
-
-@pytest.fixture
 def held_b(estate_b):
     resident_b = factories.make_user(estate=estate_b, email="zainab@example.com", full_name="Zainab Bello")
     account_b = make_utility_account(resident_b, make_catalogue_entry(estate_b), number="7012345678999",
@@ -83,10 +78,7 @@ def action_paths(payment_id: int) -> list[str]:
 # --- who may come in ----------------------------------------------------------------------------
 
 def test_a_resident_gets_404_on_every_payment_operations_route(client, auth, resident, held):
-    alert = AdminAlert(estate_id=held.estate_id, kind="payment_unknown", payment_id=held.id, message="m",
-                       dedup_key="a-1")
-    db.session.add(alert)
-    db.session.commit()
+    alert = make_admin_alert(held)
     auth.login(resident.email)
     for path in ["/admin/payments/", "/admin/payments/?queue=unknown", f"/admin/payments/{held.id}"]:
         assert client.get(path).status_code == 404, path
@@ -155,9 +147,7 @@ def test_a_long_queue_is_paginated_oldest_first(client, auth, estate_admin, resi
 # --- estate A's admin and estate B's payments ---------------------------------------------------
 
 def test_an_estate_admin_sees_only_their_estates_payments_and_alerts(client, auth, estate_admin, held, held_b):
-    db.session.add(AdminAlert(estate_id=held_b.estate_id, kind="payment_unknown", payment_id=held_b.id,
-                              message="Cedar payment stuck", dedup_key="b-1"))
-    db.session.commit()
+    make_admin_alert(held_b, message="Cedar payment stuck")
     auth.login(estate_admin.email)
     html = page_text(client.get("/admin/payments/"))
     assert f'id="payment-{held.id}"' in html
@@ -177,10 +167,7 @@ def test_the_admin_of_estate_a_cannot_see_or_act_on_estate_bs_payment(client, au
 
 
 def test_the_admin_of_estate_a_cannot_resolve_estate_bs_alert(client, auth, estate_admin, held_b):
-    alert = AdminAlert(estate_id=held_b.estate_id, kind="payment_unknown", payment_id=held_b.id, message="m",
-                       dedup_key="b-2")
-    db.session.add(alert)
-    db.session.commit()
+    alert = make_admin_alert(held_b)
     auth.login(estate_admin.email)
     response = auth.post(f"/admin/payments/alerts/{alert.id}/resolve", page="/admin/payments/")
     assert response.status_code == 404
@@ -334,11 +321,8 @@ def test_requery_now_asks_the_provider_and_audits_once(client, auth, estate_admi
 
 def test_open_alerts_are_listed_and_resolving_one_is_audited_once(client, auth, estate_admin, resident, account):
     payment = make_payment(resident, account, "unknown")
-    alert = AdminAlert(estate_id=payment.estate_id, kind="payment_unknown", payment_id=payment.id,
-                       message=f"Payment {payment.reference} has had no final answer for over 24 hours.",
-                       dedup_key=f"payment-unknown:{payment.reference}")
-    db.session.add(alert)
-    db.session.commit()
+    alert = make_admin_alert(payment, message=f"Payment {payment.reference} has had no final answer for over 24 hours.",
+                             dedup_key=f"payment-unknown:{payment.reference}")
     auth.login(estate_admin.email)
     assert "no final answer for over 24 hours" in page_text(client.get("/admin/payments/"))
     response = auth.post(f"/admin/payments/alerts/{alert.id}/resolve", {"note": "Called VTpass"},

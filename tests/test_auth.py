@@ -219,15 +219,11 @@ def test_wrong_password_and_unknown_email_get_the_same_generic_message(auth, res
         assert "Email or password is incorrect." in response.get_data(as_text=True)
 
 
-def test_get_logout_does_nothing(auth, client, resident):
+@pytest.mark.parametrize(("method", "status"), [("get", 405), ("post", 400)],
+                         ids=["get_logout", "logout_without_csrf_token"])
+def test_a_logout_that_is_not_a_post_with_a_csrf_token_does_nothing(auth, client, resident, method, status):
     auth.login("ada@example.com")
-    assert client.get("/auth/logout").status_code == 405
-    assert client.get("/").status_code == 200
-
-
-def test_logout_without_csrf_token_does_nothing(auth, client, resident):
-    auth.login("ada@example.com")
-    assert client.post("/auth/logout").status_code == 400
+    assert client.open("/auth/logout", method=method.upper()).status_code == status
     assert client.get("/").status_code == 200
 
 

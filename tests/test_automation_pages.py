@@ -8,7 +8,6 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, time
 
 import pytest
-import time_machine
 from sqlalchemy import func, select
 
 from webapp.extensions import db
@@ -20,25 +19,7 @@ from webapp.services.automations.schedules import Schedule
 from webapp.services.automations.settings import SettingsInput
 
 from .factories_payments import make_catalogue_entry, make_payment, make_utility_account
-
-# Friday 10 January 2025, 09:00 in Lagos (UTC+1).
-NOW = datetime(2025, 1, 10, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def frozen():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def prepaid(estate):
-    return make_catalogue_entry(estate)  # ₦500 to ₦500,000, ₦100 fee
-
-
-@pytest.fixture
-def postpaid(estate):
-    return make_catalogue_entry(estate, name="Ikeja Electric Postpaid", item_code="postpaid", meter_type="postpaid")
+from .fixtures_automations import NOW  # the Friday ``frozen`` stops the clock on
 
 
 @pytest.fixture

@@ -19,11 +19,6 @@ DUE = date.today() + timedelta(days=10)
 
 
 @pytest.fixture
-def other_estate(app):
-    return factories.make_estate(name="Banana Island")
-
-
-@pytest.fixture
 def foreign_resident(other_estate):
     return factories.make_user(estate=other_estate, email="tunde@example.com", full_name="Tunde Bakare")
 
@@ -36,18 +31,6 @@ def foreign_bill(foreign_resident):
 @pytest.fixture
 def bill(resident):
     return make_estate_bill(resident, amount_kobo=20_000_00, due_date=DUE, title="Service charge, June")
-
-
-@pytest.fixture
-def as_admin(auth, estate_admin):
-    auth.login(estate_admin.email)
-    return auth
-
-
-@pytest.fixture
-def as_resident(auth, resident):
-    auth.login(resident.email)
-    return auth
 
 
 def text(response) -> str:

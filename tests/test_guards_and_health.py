@@ -1,13 +1,11 @@
 from webapp import create_app
 
 from .factories import make_estate, make_user
+from .page_access import assert_sends_to_sign_in
 
 
 def test_anonymous_user_is_sent_to_login(client):
-    for path in ("/", "/admin/", "/auth/password"):
-        response = client.get(path)
-        assert response.status_code == 302, path
-        assert "/auth/login" in response.headers["Location"]
+    assert_sends_to_sign_in(client, "/", "/admin/", "/auth/password")
 
 
 def test_resident_opening_admin_page_gets_404(auth, client, resident):

@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,6 +14,8 @@ from webapp.models.base import utcnow
 from webapp.services import ledger
 
 from .factories_payments import make_payment, make_utility_account
+from .page_access import assert_sends_to_sign_in
+from .sql_counting import fetch
 
 LISTED = re.compile(r'href="/payments/(\d+)"')
 
@@ -34,10 +35,7 @@ def at(*args) -> datetime:
 # Who may see history
 
 def test_anonymous_visitor_is_sent_to_login(client):
-    for path in ("/payments/", "/payments/export.csv", "/payments/1", "/payments/1/receipt"):
-        response = client.get(path)
-        assert response.status_code == 302
-        assert "/auth/login" in response.headers["Location"]
+    assert_sends_to_sign_in(client, "/payments/", "/payments/export.csv", "/payments/1", "/payments/1/receipt")
 
 
 def test_admin_gets_404_on_history(auth, client, estate_admin):
@@ -221,14 +219,7 @@ def test_nonsense_page_number_shows_the_first_page(logged_in, resident, meter):
 def export(client, path: str = "/payments/export.csv"):
     """Fetch the CSV in its own app context, as a server would: the body streams after the
     request's database session is gone, which the test's shared app context would hide."""
-
-    def run():
-        response = client.get(path)
-        response.get_data()
-        return response
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
+    return fetch(client, path)
 
 
 def read_csv(response) -> list[list[str]]:

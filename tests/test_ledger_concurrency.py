@@ -22,7 +22,22 @@ def config_overrides():
     return {"SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": THREADS + 2, "max_overflow": 0}}
 
 
-def race(app, work) -> tuple[list, list[str], float]:
+@pytest.fixture
+def race(app, record_property):
+    """``race(work, timing, what)`` runs ``work(i)`` in THREADS threads released together, asserts none
+    of them failed, records (as ``timing``) and prints how long it took, and returns their results."""
+
+    def run_race(work, timing: str, what: str) -> list:
+        results, errors, elapsed = run_together(app, work)
+        record_property(timing, round(elapsed, 3))
+        print(f"\n{THREADS} {what} on PostgreSQL: {elapsed:.3f} s")
+        assert errors == []
+        return results
+
+    return run_race
+
+
+def run_together(app, work) -> tuple[list, list[str], float]:
     """Run ``work(i)`` in THREADS threads released together; return results, errors, elapsed seconds."""
     barrier = threading.Barrier(THREADS)
     results: list = [None] * THREADS
@@ -50,7 +65,7 @@ def race(app, work) -> tuple[list, list[str], float]:
     return results, errors, elapsed
 
 
-def test_concurrent_debits_never_overdraw_a_wallet(require_postgres, app, resident, record_property):
+def test_concurrent_debits_never_overdraw_a_wallet(require_postgres, race, resident):
     opening = 10_000
     ledger.credit_funding(resident.id, opening, "paystack", "FUND-C")
     db.session.commit()
@@ -65,11 +80,8 @@ def test_concurrent_debits_never_overdraw_a_wallet(require_postgres, app, reside
         db.session.commit()
         return True
 
-    results, errors, elapsed = race(app, debit)
-    record_property("concurrent_debits_seconds", round(elapsed, 3))
-    print(f"\n{THREADS} concurrent debits on PostgreSQL: {elapsed:.3f} s")
+    results = race(debit, "concurrent_debits_seconds", "concurrent debits")
 
-    assert errors == []
     taken = [amount for amount, ok in zip(amounts, results, strict=True) if ok]
     refused = [amount for amount, ok in zip(amounts, results, strict=True) if not ok]
     final = ledger.wallet_balance(resident.id)
@@ -82,17 +94,14 @@ def test_concurrent_debits_never_overdraw_a_wallet(require_postgres, app, reside
     assert ledger.check_invariants() == []
 
 
-def test_concurrent_replays_of_one_funding_credit_post_it_once(require_postgres, app, resident, record_property):
+def test_concurrent_replays_of_one_funding_credit_post_it_once(require_postgres, race, resident):
     def credit(i: int) -> int:
         entry_id = ledger.credit_funding(resident.id, 5_000, "flutterwave", "FUND-R").id
         db.session.commit()
         return entry_id
 
-    results, errors, elapsed = race(app, credit)
-    record_property("concurrent_replays_seconds", round(elapsed, 3))
-    print(f"\n{THREADS} concurrent replays of one credit on PostgreSQL: {elapsed:.3f} s")
+    results = race(credit, "concurrent_replays_seconds", "concurrent replays of one credit")
 
-    assert errors == []
     assert len(set(results)) == 1
     assert ledger.wallet_balance(resident.id) == 5_000
     assert db.session.scalar(select(func.count(JournalEntry.id))) == 1

@@ -24,14 +24,7 @@ from webapp.services.reconciliation import runs
 from workers import payment_jobs
 from workers.schedule import PERIODIC_JOBS
 
-from .payments.helpers import (
-    PROVIDERS,
-    link,
-    pay,
-    prepaid_entry,
-    reload,
-    run_worker,
-)
+from .payments.helpers import PROVIDERS, link, pay, prepaid_entry, reload, run_worker
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Upcoming payments: the next 30 days of automation runs and estate bills, the wallet balance
-projected after each, and the shortfall warning."""
+projected after each, and the shortfall warning. ``frozen`` stops the clock on Friday 10 January 2025,
+09:00 in Lagos (tests/fixtures_automations.py)."""
 from __future__ import annotations
 
 import html
@@ -7,7 +8,6 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, time
 
 import pytest
-import time_machine
 
 from webapp.extensions import db
 from webapp.models import AutomationOccurrence, Bill
@@ -19,26 +19,7 @@ from webapp.services.automations.inputs import AutomationInput
 from webapp.services.automations.schedules import Schedule
 from webapp.services.automations.settings import SettingsInput
 
-from .factories_payments import make_catalogue_entry, make_utility_account
-
-# Friday 10 January 2025, 09:00 in Lagos.
-NOW = datetime(2025, 1, 10, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def frozen():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def prepaid(estate):
-    return make_catalogue_entry(estate)  # ₦100 fee
-
-
-@pytest.fixture
-def postpaid(estate):
-    return make_catalogue_entry(estate, name="Ikeja Electric Postpaid", item_code="postpaid", meter_type="postpaid")
+from .factories_payments import make_utility_account
 
 
 @pytest.fixture

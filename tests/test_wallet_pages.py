@@ -8,6 +8,7 @@ from webapp.request_numbers import parse_naira
 from webapp.services import ledger
 
 from .conftest import csrf_token_from
+from .page_access import assert_sends_to_sign_in
 
 
 @pytest.fixture
@@ -27,10 +28,7 @@ def post_fund(auth, amount, gateway="paystack"):
 # Who may see the wallet
 
 def test_anonymous_visitor_is_sent_to_login(client):
-    for path in ("/wallet/", "/wallet/fund", "/wallet/statement"):
-        response = client.get(path)
-        assert response.status_code == 302
-        assert "/auth/login" in response.headers["Location"]
+    assert_sends_to_sign_in(client, "/wallet/", "/wallet/fund", "/wallet/statement")
 
 
 def test_admin_opening_the_wallet_gets_404(auth, client, estate_admin):

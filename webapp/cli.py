@@ -5,8 +5,8 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from webapp import jobs
 from webapp.extensions import db
+from webapp.jobs import QUEUES, use_app
 from webapp.models import Estate, Role, User
 from webapp.services.identity import credentials
 
@@ -108,7 +108,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(ledger)
 
     @app.cli.command("worker")
-    @click.option("--queues", default=",".join(jobs.QUEUES), show_default=True,
+    @click.option("--queues", default=",".join(QUEUES), show_default=True,
                   help="Comma-separated queue names, served in this order.")
     @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
     @click.option("--name", default=None, help="Worker name (defaults to host:pid).")
@@ -119,7 +119,7 @@ def register(app: Flask) -> None:
 
         from webapp.infra.redis_client import redis_connection
 
-        jobs.use_app(current_app._get_current_object())
+        use_app(current_app._get_current_object())
         worker = Worker(queues.split(","), connection=redis_connection(), name=name)
         worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
 

@@ -1,7 +1,6 @@
 """kill -9 a real `rq worker` mid-payment; the janitor finishes it with no double debit."""
 from __future__ import annotations
 
-import contextlib
 import os
 from datetime import timedelta
 
@@ -53,25 +52,6 @@ def job_started(payment: Payment) -> bool:
     return Job.fetch(payment.reference, connection=redis_connection()).get_status(refresh=True) == "started"
 
 
-def logged_pause(worker: WorkerProcess, pause_point: str):
-    """A predicate for ``wait_until``: has the worker logged that it is pausing at ``pause_point``?
-
-    The seam logs "pausing N s at <point>" once the work horse is there, which is the only sign of
-    a pause inside a transaction (nothing committed changes). Reads the worker's stderr as it comes.
-    """
-    fd = worker.process.stderr.fileno()
-    os.set_blocking(fd, False)
-    seen = bytearray()
-    wanted = f" s at {pause_point}".encode()
-
-    def paused() -> bool:
-        with contextlib.suppress(BlockingIOError):  # nothing new yet
-            seen.extend(os.read(fd, 65536))
-        return wanted in seen
-
-    return paused
-
-
 def crash_at(app, pause_point: str, wait_status: str, payment_factory) -> Payment:
     """Pause the worker at ``pause_point`` and kill it there. Waits for the payment to reach
     ``wait_status`` (for ``created``, for the job to start), then for the worker to say it is
@@ -83,7 +63,10 @@ def crash_at(app, pause_point: str, wait_status: str, payment_factory) -> Paymen
             wait_until(lambda: job_started(payment), timeout=30, what="the job starting")
         else:
             wait_until(lambda: status_of(payment.id) == wait_status, timeout=30, what=f"status {wait_status}")
-        wait_until(logged_pause(worker, pause_point), timeout=30, what=f"the worker pausing at {pause_point}")
+        # The seam logs "pausing N s at <point>" once the work horse is there: the only sign of a pause
+        # inside a transaction (nothing committed changes).
+        wait_until(lambda: worker.logged(f" s at {pause_point}"), timeout=30,
+                   what=f"the worker pausing at {pause_point}")
         horse = descendants(worker.process.pid)
         assert horse, "the job should be running in a work horse"
         worker.kill()
@@ -106,34 +89,29 @@ def finish_with_janitor(payment: Payment) -> Payment:
     return reload(payment)
 
 
+def assert_succeeded_with_one_debit(payment: Payment, purchase_attempts: int) -> None:
+    assert payment.status == "succeeded"
+    assert payment.purchase_attempts == purchase_attempts
+    assert entry_count(payment.reference, "debit") == 1 and entry_count(payment.reference, "refund") == 0
+    assert ledger.check_invariants() == []
+
+
 def test_kill_between_debit_and_submission(app, payment_in_flight):
     # The debit and `submitted` commit together: killed between them, nothing was committed.
     payment = crash_at(app, "after_debit", "created", payment_in_flight)
     assert entry_count(payment.reference, "debit") == 0
-    payment = finish_with_janitor(payment)
-    assert payment.status == "succeeded"
-    assert payment.purchase_attempts == 1
-    assert entry_count(payment.reference, "debit") == 1 and entry_count(payment.reference, "refund") == 0
-    assert ledger.check_invariants() == []
+    assert_succeeded_with_one_debit(finish_with_janitor(payment), purchase_attempts=1)
 
 
 def test_kill_after_submission_before_the_request_left(app, payment_in_flight):
-    payment = crash_at(app, "after_submit", "submitted", payment_in_flight)
-    payment = finish_with_janitor(payment)
-    assert payment.status == "succeeded"
+    payment = finish_with_janitor(crash_at(app, "after_submit", "submitted", payment_in_flight))
     # The provider had no record, so the same reference was sent once more, never a new one.
-    assert payment.purchase_attempts == 2
-    assert entry_count(payment.reference, "debit") == 1 and entry_count(payment.reference, "refund") == 0
-    assert ledger.check_invariants() == []
+    assert_succeeded_with_one_debit(payment, purchase_attempts=2)
 
 
 def test_kill_between_submission_and_result(app, payment_in_flight):
     # The purchase reached the provider (it answers at once for this number); the worker dies
     # before recording the answer.
-    payment = crash_at(app, "before_result", "submitted", payment_in_flight)
-    payment = finish_with_janitor(payment)
-    assert payment.status == "succeeded"
-    assert payment.purchase_attempts == 1  # learned by requery, not resent
+    payment = finish_with_janitor(crash_at(app, "before_result", "submitted", payment_in_flight))
+    assert_succeeded_with_one_debit(payment, purchase_attempts=1)  # learned by requery, not resent
     assert payment.token
-    assert entry_count(payment.reference, "debit") == 1 and entry_count(payment.reference, "refund") == 0
-    assert ledger.check_invariants() == []

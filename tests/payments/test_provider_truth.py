@@ -12,26 +12,31 @@ import pytest
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.models import AdminAlert, Notification, ProviderCallLog, ProviderReference
+from webapp.models import AdminAlert, Notification, Payment, ProviderCallLog, ProviderReference
 from webapp.models.base import utcnow
 from webapp.providers.vtpass_codes import lagos_now
 from webapp.services import ledger, payments
 from webapp.services.payments import references
 
-from .helpers import (
-    PROVIDERS,
-    entry_count,
-    link,
-    pay,
-    prepaid_entry,
-    reload,
-    run_worker,
-)
+from .helpers import PROVIDERS, entry_count, link, pay, prepaid_entry, reload, run_worker
 
 
 @pytest.fixture
 def config_overrides(sandbox_config):
     return {**sandbox_config, "PAYMENT_RQ_RETRY_INTERVALS": []}
+
+
+@pytest.fixture
+def pay_meter(funded, estate):
+    """Pay ₦5,000 from the funded wallet for meter ``number`` at ``api_provider``'s prepaid entry,
+    run the worker, and return the payment as committed then."""
+
+    def run(api_provider: str, number: str) -> Payment:
+        payment = pay(funded, link(funded, prepaid_entry(estate.id, api_provider), number))
+        run_worker()
+        return reload(payment)
+
+    return run
 
 
 @pytest.fixture
@@ -75,12 +80,8 @@ def notifications(user_id: int, title: str) -> int:
 
 # -- Flutterwave: requery by what it keys on ------------------------------------------------------------
 
-def test_flutterwave_purchase_keeps_its_tx_ref_and_flw_ref_and_requeries_by_tx_ref(funded, estate, sandbox,
-                                                                                  janitor):
-    account = link(funded, prepaid_entry(estate.id, "flutterwave"), "2010000000000")  # pending at first
-    payment = pay(funded, account)
-    run_worker()
-    payment = reload(payment)
+def test_flutterwave_purchase_keeps_its_tx_ref_and_flw_ref_and_requeries_by_tx_ref(pay_meter, sandbox, janitor):
+    payment = pay_meter("flutterwave", "2010000000000")  # pending at first
     assert payment.status == "unknown"
     kept = refs_of(payment)
     assert kept["tx_ref"][0].startswith("CF-FLYAPI-") and kept["flw_ref"]
@@ -92,11 +93,8 @@ def test_flutterwave_purchase_keeps_its_tx_ref_and_flw_ref_and_requeries_by_tx_r
     assert processed(sandbox, payment) == 1 and entry_count(payment.reference, "debit") == 1
 
 
-def test_flutterwave_timeout_that_was_processed_is_found_in_the_listing_and_bought_once(funded, estate, sandbox,
-                                                                                      janitor):
-    account = link(funded, prepaid_entry(estate.id, "flutterwave"), "3000000000000")
-    payment = pay(funded, account)
-    run_worker()
+def test_flutterwave_timeout_that_was_processed_is_found_in_the_listing_and_bought_once(pay_meter, sandbox, janitor):
+    payment = pay_meter("flutterwave", "3000000000000")
     assert reload(payment).status == "unknown"
     assert refs_of(reload(payment)) == {}  # the answer never came: we hold only our reference
     janitor(timedelta(hours=1))
@@ -108,12 +106,10 @@ def test_flutterwave_timeout_that_was_processed_is_found_in_the_listing_and_boug
     assert entry_count(payment.reference, "debit") == 1 and entry_count(payment.reference, "refund") == 0
 
 
-def test_a_404_by_the_wrong_key_never_leads_to_a_resend(funded, estate, sandbox, janitor):
+def test_a_404_by_the_wrong_key_never_leads_to_a_resend(pay_meter, sandbox, janitor):
     """Flutterwave gave a tx_ref, then its records say nothing by any key: the bill exists somewhere,
     so the payment stays unknown and is never sent again."""
-    account = link(funded, prepaid_entry(estate.id, "flutterwave"), "2010000000000")
-    payment = pay(funded, account)
-    run_worker()
+    payment = pay_meter("flutterwave", "2010000000000")
     sandbox.disagree("flutterwave", payment.reference, "missing")
     for hours in (1, 2, 3, 30):
         janitor(timedelta(hours=hours))
@@ -123,11 +119,9 @@ def test_a_404_by_the_wrong_key_never_leads_to_a_resend(funded, estate, sandbox,
     assert any("could not confirm" in e.reason for e in payment.events)
 
 
-def test_a_listing_with_only_a_summary_is_never_no_record_and_alerts_once(funded, estate, sandbox, janitor):
+def test_a_listing_with_only_a_summary_is_never_no_record_and_alerts_once(pay_meter, sandbox, janitor):
     sandbox.configure(flw_listing_items=False)  # the shape of Flutterwave's published listing sample
-    account = link(funded, prepaid_entry(estate.id, "flutterwave"), "3000000000001")  # timed out, no record
-    payment = pay(funded, account)
-    run_worker()
+    payment = pay_meter("flutterwave", "3000000000001")  # timed out, no record
     for hours in (1, 2, 8, 25, 50):
         janitor(timedelta(hours=hours))
     payment = reload(payment)
@@ -139,11 +133,9 @@ def test_a_listing_with_only_a_summary_is_never_no_record_and_alerts_once(funded
     assert processed(sandbox, payment) == 0 and entry_count(payment.reference, "refund") == 0
 
 
-def test_flutterwave_listing_must_wait_out_the_record_lag_before_a_resend(app, funded, estate, sandbox, janitor):
+def test_flutterwave_listing_must_wait_out_the_record_lag_before_a_resend(app, pay_meter, sandbox, janitor):
     app.config["FLUTTERWAVE_RECORD_LAG_SECONDS"] = 3600  # compared with the real clock by the client
-    account = link(funded, prepaid_entry(estate.id, "flutterwave"), "3000000000001")
-    payment = pay(funded, account)
-    run_worker()
+    payment = pay_meter("flutterwave", "3000000000001")
     janitor(timedelta(minutes=10))
     payment = reload(payment)
     assert (payment.status, payment.purchase_attempts) == ("unknown", 1)
@@ -153,11 +145,8 @@ def test_flutterwave_listing_must_wait_out_the_record_lag_before_a_resend(app, f
 # -- tokens that come later ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("api_provider", PROVIDERS)
-def test_late_token_is_asked_for_stored_once_and_notified_once(funded, estate, sandbox, janitor, api_provider):
-    account = link(funded, prepaid_entry(estate.id, api_provider), "6000000000000")
-    payment = pay(funded, account)
-    run_worker()
-    payment = reload(payment)
+def test_late_token_is_asked_for_stored_once_and_notified_once(funded, pay_meter, sandbox, janitor, api_provider):
+    payment = pay_meter(api_provider, "6000000000000")
     assert payment.status == "succeeded" and payment.token is None and payment.token_on_its_way
     assert notifications(funded.id, "Payment succeeded") == 1
     janitor(timedelta(minutes=3))  # 1st status check: not yet
@@ -175,10 +164,8 @@ def test_late_token_is_asked_for_stored_once_and_notified_once(funded, estate, s
     assert ledger.check_invariants() == []
 
 
-def test_a_token_that_never_comes_alerts_an_admin_once_after_24_hours(funded, estate, sandbox, janitor):
-    account = link(funded, prepaid_entry(estate.id, "vtpass"), "6000000000001")
-    payment = pay(funded, account)
-    run_worker()
+def test_a_token_that_never_comes_alerts_an_admin_once_after_24_hours(pay_meter, sandbox, janitor):
+    payment = pay_meter("vtpass", "6000000000001")
     for hours in (1, 5, 23):
         janitor(timedelta(hours=hours))
     assert alerts("token_missing") == []
@@ -193,11 +180,8 @@ def test_a_token_that_never_comes_alerts_an_admin_once_after_24_hours(funded, es
 
 # -- VTpass across midnight ----------------------------------------------------------------------------
 
-def test_vtpass_resend_on_the_next_lagos_day_goes_out_under_a_new_request_id_once(funded, estate, sandbox,
-                                                                                janitor):
-    account = link(funded, prepaid_entry(estate.id, "vtpass"), "3000000000001")  # 1st call: timeout, no record
-    payment = pay(funded, account)
-    run_worker()
+def test_vtpass_resend_on_the_next_lagos_day_goes_out_under_a_new_request_id_once(pay_meter, sandbox, janitor):
+    payment = pay_meter("vtpass", "3000000000001")  # 1st call: timeout, no record
     assert reload(payment).status == "unknown"
     next_day = lagos_now().replace(hour=10, minute=0) + timedelta(days=1) - lagos_now()
     janitor(next_day)
@@ -213,13 +197,9 @@ def test_vtpass_resend_on_the_next_lagos_day_goes_out_under_a_new_request_id_onc
     assert ledger.check_invariants() == []
 
 
-def test_vtpass_old_request_id_is_still_asked_and_its_success_settles_the_payment(funded, estate, sandbox,
-                                                                                janitor):
+def test_vtpass_old_request_id_is_still_asked_and_its_success_settles_the_payment(pay_meter, sandbox, janitor):
     """A success on the first request_id, learned after a second one was made, is the purchase."""
-    account = link(funded, prepaid_entry(estate.id, "vtpass"), "2010000000000")  # pending at first
-    payment = pay(funded, account)
-    run_worker()
-    payment = reload(payment)
+    payment = pay_meter("vtpass", "2010000000000")  # pending at first
     new_id = references.add_request_id(payment, utcnow() + timedelta(days=1))  # as if a resend had been made
     db.session.commit()
     for hours in (1, 2):

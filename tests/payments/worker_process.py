@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from flask import Flask
@@ -73,6 +74,20 @@ class WorkerProcess:
             argv.append("--burst")
         self.process = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # Read the log as it comes: a worker whose pipe fills up blocks on its next log line.
+        self._log = bytearray()
+        self._log_lock = threading.Lock()
+        threading.Thread(target=self._read_log, daemon=True).start()
+
+    def _read_log(self) -> None:
+        for line in iter(self.process.stderr.readline, b""):
+            with self._log_lock:
+                self._log.extend(line)
+
+    def logged(self, text: str) -> bool:
+        """Whether the worker has written ``text`` to its log so far."""
+        with self._log_lock:
+            return text.encode() in self._log
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         kill_tree(self.process.pid, sig)

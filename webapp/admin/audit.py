@@ -2,17 +2,15 @@
 changes or deletes an entry (the model refuses both anyway)."""
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from flask import Response, render_template, request, stream_with_context
+from flask import render_template, request
 from flask_login import current_user
 
 from webapp.admin import bp
 from webapp.admin.filter_forms import AuditFilterForm
 from webapp.admin.scope import visible_estate_ids, visible_estates
+from webapp.presentation.csv_download import csv_download
 from webapp.queries import audit_log
 from webapp.request_numbers import parse_page
 
@@ -48,19 +46,5 @@ def audit_export():
     # Plain values only: the generator runs after this request's database session is closed.
     scope, timezone = _scope(), current_user.effective_timezone
 
-    def generate() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        yield "\ufeff"  # spreadsheet programs then read the file as UTF-8
-        for row in audit_log.csv_rows(scope, filters, timezone):
-            writer.writerow(row)
-            if buffer.tell() > 16_384:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    filename = f"audit-{datetime.now(UTC).strftime('%Y%m%d')}.csv"
-    return Response(stream_with_context(generate()), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
-                             "Cache-Control": "no-store"})
+    return csv_download(audit_log.csv_rows(scope, filters, timezone),
+                        f"audit-{datetime.now(UTC).strftime('%Y%m%d')}.csv")

@@ -6,11 +6,9 @@ provider's bills that are none of ours (``unknown_to_us``: no estate), and those
 """
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 
-from flask import Response, abort, render_template, request
+from flask import abort, render_template, request
 from flask_login import current_user
 from sqlalchemy import or_, select
 
@@ -19,6 +17,7 @@ from webapp.admin.scope import visible_estate_ids, visible_estates
 from webapp.extensions import db
 from webapp.models import ReconciliationMismatch, ReconciliationRun
 from webapp.money import naira_plain
+from webapp.presentation.csv_download import csv_download
 from webapp.queries.history import safe_cell
 from webapp.request_numbers import parse_id, parse_page
 from webapp.services import reconciliation as recon
@@ -99,19 +98,13 @@ def reconciliation_detail(run_id: int):
 def reconciliation_csv(run_id: int):
     run = _run_or_404(run_id)
     names = _estate_names()
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_HEADER)
-    for m in _mismatches(run):
-        writer.writerow([
-            run.day.isoformat(), run.api_provider, safe_cell(names.get(m.estate_id, "") if m.estate_id else ""),
-            m.kind, safe_cell(m.reference), safe_cell(m.provider_refs),
-            "" if m.our_amount_kobo is None else naira_plain(m.our_amount_kobo),
-            "" if m.provider_amount_kobo is None else naira_plain(m.provider_amount_kobo),
-            "" if m.our_amount_kobo is None else str(m.our_amount_kobo),
-            "" if m.provider_amount_kobo is None else str(m.provider_amount_kobo),
-            safe_cell(m.our_status), safe_cell(m.provider_status),
-        ])
-    filename = f"reconciliation-{run.api_provider}-{run.day.isoformat()}.csv"
-    return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+    rows = [CSV_HEADER, *([
+        run.day.isoformat(), run.api_provider, safe_cell(names.get(m.estate_id, "") if m.estate_id else ""),
+        m.kind, safe_cell(m.reference), safe_cell(m.provider_refs),
+        "" if m.our_amount_kobo is None else naira_plain(m.our_amount_kobo),
+        "" if m.provider_amount_kobo is None else naira_plain(m.provider_amount_kobo),
+        "" if m.our_amount_kobo is None else str(m.our_amount_kobo),
+        "" if m.provider_amount_kobo is None else str(m.provider_amount_kobo),
+        safe_cell(m.our_status), safe_cell(m.provider_status),
+    ] for m in _mismatches(run))]
+    return csv_download(rows, f"reconciliation-{run.api_provider}-{run.day.isoformat()}.csv")

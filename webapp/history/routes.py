@@ -1,12 +1,9 @@
 """History pages. Views parse the query string, call the history service and render."""
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from webapp.errors import render_error
@@ -15,6 +12,7 @@ from webapp.history import bp
 from webapp.history.forms import HistoryFilterForm
 from webapp.models.catalogue import UTILITY_TYPES
 from webapp.presentation import partials
+from webapp.presentation.csv_download import csv_download
 from webapp.queries import history
 from webapp.request_numbers import parse_page
 from webapp.services.payments import outcomes
@@ -55,24 +53,8 @@ def export_csv():
     # Plain values only: the generator runs after this request's database session is closed.
     user_id, timezone = current_user.id, current_user.effective_timezone
 
-    def generate() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        yield "\ufeff"  # lets spreadsheet programs read the file as UTF-8 (masked numbers use •)
-        for row in history.csv_rows(user_id, timezone, filters):
-            writer.writerow(row)
-            if buffer.tell() > 16_384:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    filename = f"payments-{datetime.now(UTC).strftime('%Y%m%d')}.csv"
-    return Response(
-        stream_with_context(generate()),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
-    )
+    return csv_download(history.csv_rows(user_id, timezone, filters),
+                        f"payments-{datetime.now(UTC).strftime('%Y%m%d')}.csv")
 
 
 @bp.route("/<int:payment_id>")

@@ -1,12 +1,18 @@
 """Shared column types and mixins."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Text, TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.infra.crypto import decrypt, encrypt
+
+
+def one_of(column: str, values: Iterable) -> str:
+    """The SQL of a check that ``column`` holds one of ``values`` (enum members or strings)."""
+    return f"{column} IN ({', '.join(repr(str(getattr(v, 'value', v))) for v in values)})"
 
 
 def utcnow() -> datetime:

@@ -8,7 +8,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Date, Foreign
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
-from webapp.models.base import TimestampMixin
+from webapp.models.base import TimestampMixin, one_of
 
 
 class BillType(enum.StrEnum):
@@ -43,16 +43,13 @@ OPEN_BILL_STATUSES = (BillStatus.PENDING.value, BillStatus.PARTIALLY_PAID.value,
 CLUSTER_BILL_TYPES = (BillType.SECURITY, BillType.MAINTENANCE, BillType.SERVICE_CHARGE, BillType.WASTE_MANAGEMENT)
 
 
-def _in(values) -> str:
-    return ", ".join(f"'{v.value}'" for v in values)
-
 
 class Bill(TimestampMixin, db.Model):
     __tablename__ = "bills"
     __table_args__ = (
-        CheckConstraint(f"bill_type IN ({_in(BillType)})", name="bill_type_known"),
-        CheckConstraint(f"category IN ({_in(BillCategory)})", name="category_known"),
-        CheckConstraint(f"status IN ({_in(BillStatus)})", name="status_known"),
+        CheckConstraint(one_of("bill_type", BillType), name="bill_type_known"),
+        CheckConstraint(one_of("category", BillCategory), name="category_known"),
+        CheckConstraint(one_of("status", BillStatus), name="status_known"),
         CheckConstraint("amount_kobo > 0", name="amount_positive"),
         CheckConstraint("amount_paid_kobo >= 0 AND amount_paid_kobo <= amount_kobo", name="paid_within_amount"),
         Index("ix_bills_user_status", "user_id", "status"),

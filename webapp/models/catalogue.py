@@ -16,13 +16,14 @@ from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.models.base import TimestampMixin, UTCDateTime
+from webapp.models.base import TimestampMixin, UTCDateTime, one_of
+from webapp.providers.http import DISPLAY_NAMES
 
 UTILITY_TYPES = ("electricity", "water", "internet", "cable_tv")
 API_PROVIDERS = ("flutterwave", "vtpass")
 # How people see each key: on pages (the ``utility_label`` filter), in forms, emails and CSV files.
 UTILITY_LABELS = {"electricity": "Electricity", "water": "Water", "internet": "Internet", "cable_tv": "Cable TV"}
-API_PROVIDER_LABELS = {"flutterwave": "Flutterwave", "vtpass": "VTpass"}
+API_PROVIDER_LABELS = {p: DISPLAY_NAMES[p] for p in API_PROVIDERS}
 METER_TYPES = ("prepaid", "postpaid")
 
 # What the customer number is called when the provider does not say.
@@ -44,9 +45,6 @@ def api_provider_label(api_provider: str | None) -> str:
     return API_PROVIDER_LABELS.get(api_provider or "", (api_provider or "").capitalize())
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
 
 class UtilityProvider(TimestampMixin, db.Model):
     """A catalogue entry: one purchasable item of a bills provider, offered in one estate."""
@@ -55,9 +53,9 @@ class UtilityProvider(TimestampMixin, db.Model):
     __table_args__ = (
         UniqueConstraint("estate_id", "api_provider", "provider_code", "item_code",
                          name="uq_utility_providers_entry"),
-        CheckConstraint(_in("provider_type", UTILITY_TYPES), name="provider_type_known"),
-        CheckConstraint(_in("api_provider", API_PROVIDERS), name="api_provider_known"),
-        CheckConstraint(f"meter_type IS NULL OR {_in('meter_type', METER_TYPES)}", name="meter_type_known"),
+        CheckConstraint(one_of("provider_type", UTILITY_TYPES), name="provider_type_known"),
+        CheckConstraint(one_of("api_provider", API_PROVIDERS), name="api_provider_known"),
+        CheckConstraint(f"meter_type IS NULL OR {one_of('meter_type', METER_TYPES)}", name="meter_type_known"),
         CheckConstraint(
             "fixed_amount_kobo >= 0 AND min_amount_kobo >= 0 AND fee_kobo >= 0 "
             "AND (max_amount_kobo IS NULL OR max_amount_kobo >= 0)",

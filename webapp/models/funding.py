@@ -13,7 +13,7 @@ from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Str
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.models.base import EncryptedString, TimestampMixin, UTCDateTime, utcnow
+from webapp.models.base import EncryptedString, TimestampMixin, UTCDateTime, one_of, utcnow
 
 
 class FundingStatus(enum.StrEnum):
@@ -35,15 +35,12 @@ class Gateway(enum.StrEnum):
 FINAL = frozenset({FundingStatus.CREDITED, FundingStatus.FLAGGED})
 
 
-def _in(values) -> str:
-    return ", ".join(f"'{v.value}'" for v in values)
-
 
 class FundingIntent(TimestampMixin, db.Model):
     __tablename__ = "funding_intents"
     __table_args__ = (
-        CheckConstraint(f"status IN ({_in(FundingStatus)})", name="status_known"),
-        CheckConstraint(f"gateway IN ({_in(Gateway)})", name="gateway_known"),
+        CheckConstraint(one_of("status", FundingStatus), name="status_known"),
+        CheckConstraint(one_of("gateway", Gateway), name="gateway_known"),
         CheckConstraint("amount_kobo > 0", name="amount_positive"),
         # The expiry job scans pending intents by expiry time.
         Index("ix_funding_intents_status_expires_at", "status", "expires_at"),

@@ -12,7 +12,7 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, Str
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.models.base import UTCDateTime, utcnow
+from webapp.models.base import UTCDateTime, one_of, utcnow
 
 
 class Notification(db.Model):
@@ -65,16 +65,13 @@ class EmailStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-def _in(values) -> str:
-    return ", ".join(f"'{v.value}'" for v in values)
-
 
 class EmailMessage(db.Model):
     """The email outbox: written in the caller's transaction, delivered by a job after commit."""
 
     __tablename__ = "email_messages"
     __table_args__ = (
-        CheckConstraint(f"status IN ({_in(EmailStatus)})", name="status_known"),
+        CheckConstraint(one_of("status", EmailStatus), name="status_known"),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
         # Serves the periodic sender: queued rows whose next attempt is due.
         Index("ix_email_messages_status_next_attempt", "status", "next_attempt_at"),

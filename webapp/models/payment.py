@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.infra.crypto import mask
-from webapp.models.base import EncryptedString, TimestampMixin, UTCDateTime, utcnow
+from webapp.models.base import EncryptedString, TimestampMixin, UTCDateTime, one_of, utcnow
 
 
 class PaymentStatus(enum.StrEnum):
@@ -62,15 +62,12 @@ class PaymentKind(enum.StrEnum):
     ESTATE_BILL = "estate_bill"
 
 
-def _in(values) -> str:
-    return ", ".join(f"'{v.value}'" for v in values)
-
 
 class Payment(TimestampMixin, db.Model):
     __tablename__ = "payments"
     __table_args__ = (
-        CheckConstraint(f"status IN ({_in(PaymentStatus)})", name="status_known"),
-        CheckConstraint(f"kind IN ({_in(PaymentKind)})", name="kind_known"),
+        CheckConstraint(one_of("status", PaymentStatus), name="status_known"),
+        CheckConstraint(one_of("kind", PaymentKind), name="kind_known"),
         CheckConstraint("amount_kobo > 0 AND fee_kobo >= 0", name="amounts_valid"),
         Index("ix_payments_user_created", "user_id", "created_at"),
         # The dashboard's version (newest change per resident) reads one index entry.
@@ -174,7 +171,7 @@ class ProviderReference(db.Model):
     __tablename__ = "payment_provider_refs"
     __table_args__ = (
         UniqueConstraint("api_provider", "kind", "value", name="uq_provider_ref"),
-        CheckConstraint(f"kind IN ({_in(ProviderRefKind)})", name="provider_ref_kind_known"),
+        CheckConstraint(one_of("kind", ProviderRefKind), name="provider_ref_kind_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -54,13 +54,12 @@ from webapp.providers.flutterwave_common import (
     classify_refusal,
     data_of,
     envelope_ok,
-    first,
     is_error_envelope,
     message_text,
     status_of,
 )
 from webapp.providers.flutterwave_funding import FlutterwaveFundingClient
-from webapp.providers.http import ProviderHttp, Reply
+from webapp.providers.http import ProviderHttp, Reply, first
 from webapp.providers.tokens import token_and_units
 
 __all__ = ["FlutterwaveUtilityService", "FlutterwaveFundingClient"]

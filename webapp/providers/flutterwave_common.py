@@ -7,7 +7,6 @@ duplicate) win over everything, because calling those permanent could refund a p
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from webapp.providers.base import ErrorClass, PaymentErrorType
 from webapp.providers.http import Reply
@@ -47,16 +46,6 @@ def is_error_envelope(body: Mapping) -> bool:
 def data_of(body: Mapping) -> Mapping | None:
     data = body.get("data")
     return data if isinstance(data, Mapping) else None
-
-
-def first(source: Any, *keys: str) -> Any:
-    if not isinstance(source, Mapping):
-        return None
-    for key in keys:
-        value = source.get(key)
-        if value not in (None, ""):
-            return value
-    return None
 
 
 def message_text(body: Mapping) -> str:

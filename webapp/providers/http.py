@@ -36,6 +36,7 @@ from webapp.providers.redact import Redactor
 
 log = logging.getLogger("webapp.providers")
 
+# How people read each provider's name: the one home of these names.
 DISPLAY_NAMES = {"flutterwave": "Flutterwave", "vtpass": "VTpass", "paystack": "Paystack"}
 POOL_SIZE = 32
 
@@ -279,3 +280,14 @@ def header_value(headers: Mapping[str, str] | Any, name: str) -> str:
         wanted = name.lower()
         value = next((v for k, v in headers.items() if str(k).lower() == wanted), None)
     return str(value) if value is not None else ""
+
+
+def first(source: Any, *keys: str) -> Any:
+    """The first of ``keys`` that ``source`` (a JSON object, or anything else) has a non-empty value for."""
+    if not isinstance(source, Mapping):
+        return None
+    for key in keys:
+        value = source.get(key)
+        if value not in (None, ""):
+            return value
+    return None

@@ -25,7 +25,7 @@ from webapp.providers.base import (
     PurchaseResult,
     UtilityServiceInterface,
 )
-from webapp.providers.http import ProviderHttp, Reply
+from webapp.providers.http import ProviderHttp, Reply, first
 from webapp.providers.tokens import token_and_units
 from webapp.providers.vtpass_codes import (
     ERRORS,
@@ -130,10 +130,10 @@ class VTpassUtilityService(UtilityServiceInterface):
                 label_name=LABELS.get(utility_type, "Customer Number"),
                 fixed_amount_kobo=(naira_to_kobo(variation.get("variation_amount")) or 0) if fixed else 0,
                 fee_kobo=fee,
-                min_amount_kobo=_positive_kobo(_first(variation, "minimum_amount") or
-                                               _first(service, "minimum_amount", "minimium_amount")),
-                max_amount_kobo=_positive_kobo(_first(variation, "maximum_amount") or
-                                               _first(service, "maximum_amount")),
+                min_amount_kobo=_positive_kobo(first(variation, "minimum_amount") or
+                                               first(service, "minimum_amount", "minimium_amount")),
+                max_amount_kobo=_positive_kobo(first(variation, "maximum_amount") or
+                                               first(service, "maximum_amount")),
                 supports_validation=utility_type in ("electricity", "cable_tv", "water") or meter_type is not None,
                 meter_type=meter_type,
             ))
@@ -158,18 +158,18 @@ class VTpassUtilityService(UtilityServiceInterface):
                 "The provider could not find this customer number. Please check it and try again.",
                 operation="validate", http_status=reply.status, raw=reply.body,
                 detail=str(content.get("error") or "wrong billers code"))
-        name = _first(content, "Customer_Name", "customer_name", "Name", "name")
+        name = first(content, "Customer_Name", "customer_name", "Name", "name")
         if not name:
             raise self._malformed("validate", reply, moves_money=False)
         return CustomerInfo(
             customer_id=customer_id, name=str(name).strip(),
-            address=_str_or_none(_first(content, "Address", "address", "Customer_Address")),
+            address=_str_or_none(first(content, "Address", "address", "Customer_Address")),
             meter_type=_meter_type_from(content) or meter_type,
-            min_amount_kobo=_positive_kobo(_first(content, "Minimum_Amount", "Min_Purchase_Amount",
+            min_amount_kobo=_positive_kobo(first(content, "Minimum_Amount", "Min_Purchase_Amount",
                                                   "minimum_amount", "Minimum_Purchase_Amount")),
-            max_amount_kobo=_positive_kobo(_first(content, "Maximum_Amount", "Max_Purchase_Amount",
+            max_amount_kobo=_positive_kobo(first(content, "Maximum_Amount", "Max_Purchase_Amount",
                                                   "maximum_amount", "Maximum_Purchase_Amount")),
-            outstanding_kobo=naira_to_kobo(_first(content, "Outstanding", "Outstanding_Balance",
+            outstanding_kobo=naira_to_kobo(first(content, "Outstanding", "Outstanding_Balance",
                                                   "Customer_Arrears", "Arrears", "outstanding")),
             raw=reply.redacted,
         )
@@ -247,7 +247,7 @@ class VTpassUtilityService(UtilityServiceInterface):
         else:  # unknown or missing transaction status: pending, requery later (VTpass's own rule)
             status = TRANSACTION_STATUS.get(str(transaction.get("status", "")).strip().lower(), "pending")
         token, units = token_and_units(body, content, transaction)
-        amount = naira_to_kobo(_first(transaction, "amount", "unit_price")) or naira_to_kobo(body.get("amount"))
+        amount = naira_to_kobo(first(transaction, "amount", "unit_price")) or naira_to_kobo(body.get("amount"))
         provider_ref = transaction.get("transactionId") or body.get("transactionId")
         return PurchaseResult(
             reference=reference, status=status, provider_reference=str(provider_ref) if provider_ref else None,
@@ -304,16 +304,6 @@ def _description(body: Mapping) -> str:
     return str(body.get("response_description") or body.get("message") or "")
 
 
-def _first(source: Any, *keys: str) -> Any:
-    if not isinstance(source, Mapping):
-        return None
-    for key in keys:
-        value = source.get(key)
-        if value not in (None, ""):
-            return value
-    return None
-
-
 def _str_or_none(value: Any) -> str | None:
     return str(value).strip() or None if value is not None else None
 
@@ -339,7 +329,7 @@ def _meter_type(item: CatalogueItemLike) -> str | None:
 
 
 def _meter_type_from(content: Mapping) -> str | None:
-    value = str(_first(content, "Meter_Type", "meter_type", "Customer_Account_Type") or "").lower()
+    value = str(first(content, "Meter_Type", "meter_type", "Customer_Account_Type") or "").lower()
     for kind in METER_TYPES:
         if kind in value:
             return kind

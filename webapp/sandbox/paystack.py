@@ -103,18 +103,27 @@ def _reference(body: dict):
     return reference, None
 
 
+def _charge_request(body: dict):
+    """``(reference, amount, email)`` of a checkout or charge request, or the answer refusing it, in
+    this order: the reference, the rate limit, then the amount."""
+    reference, problem = _reference(body)
+    if problem:
+        return (None, None, None), problem
+    limited = rate_limited(reference)
+    if limited:
+        return (None, None, None), limited
+    amount, email = parse_kobo(body.get("amount")), str(body.get("email") or "").strip()
+    if amount is None:
+        return (None, None, None), fail("Invalid Amount Sent")
+    return (reference, amount, email), None
+
+
 @bp.post("/transaction/initialize")
 def initialize():
     body = request_body()
-    reference, problem = _reference(body)
+    (reference, amount, email), problem = _charge_request(body)
     if problem:
         return problem
-    limited = rate_limited(reference)
-    if limited:
-        return limited
-    amount, email = parse_kobo(body.get("amount")), str(body.get("email") or "").strip()
-    if amount is None:
-        return fail("Invalid Amount Sent")
     if "@" not in email:
         return fail("Invalid Email Address Passed")
     sandbox = state()
@@ -143,16 +152,10 @@ def verify(reference: str):
 @bp.post("/transaction/charge_authorization")
 def charge_authorization():
     body = request_body()
-    reference, problem = _reference(body)
+    (reference, amount, email), problem = _charge_request(body)
     if problem:
         return problem
-    limited = rate_limited(reference)
-    if limited:
-        return limited
-    amount, email = parse_kobo(body.get("amount")), str(body.get("email") or "").strip()
     code = str(body.get("authorization_code") or "")
-    if amount is None:
-        return fail("Invalid Amount Sent")
     sandbox = state()
     with sandbox.lock:
         saved = sandbox.authorizations.get(code)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import Account, EntryKind, JournalEntry
+from webapp.providers.http import DISPLAY_NAMES
 from webapp.services.ledger.accounts import estate_account, system_account, wallet_account
 from webapp.services.ledger.entries import entry_postings, find_entry, post_entry
 from webapp.services.ledger.errors import InvalidPostings, NothingToRefund
@@ -15,7 +16,6 @@ from webapp.services.ledger.errors import InvalidPostings, NothingToRefund
 FUNDING_GATEWAYS = ("paystack", "flutterwave")
 BILLS_PROVIDERS = ("flutterwave", "vtpass")
 FEES_ACCOUNT = "fees"
-DISPLAY_NAMES = {"paystack": "Paystack", "flutterwave": "Flutterwave", "vtpass": "VTpass"}
 
 
 def funding_credit_key(reference: str) -> str:

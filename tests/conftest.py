@@ -2,6 +2,10 @@
 
 ``TEST_DATABASE_URL`` selects PostgreSQL; without it each run uses a fresh SQLite file.
 ``REDIS_URL`` selects a Redis server; without it a private one is started for the session.
+
+Under ``pytest -n N`` (pytest-xdist; ``make test`` runs so) each worker process ``gw<k>`` has a
+database of its own (``<test db>_gw<k>`` on PostgreSQL, its own file on SQLite) and its own pair
+of Redis database numbers, so workers never see each other's rows, queues or rate-limit counters.
 """
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ import re
 
 import pytest
 from flask import Flask
-from sqlalchemy import text
 
 from webapp import create_app
 from webapp.config import normalise_database_url
@@ -20,6 +23,7 @@ from webapp.infra.redis_client import redis_connection
 from webapp.presentation import page_cache
 
 from . import factories
+from .databases import REDIS_DATABASES, private_postgres_database, redis_db_number, redis_url_with_db
 from .fixtures_automations import frozen, postpaid, prepaid  # noqa: F401  (a fixed Friday; electricity entries)
 from .fixtures_funding import funding_config, live_server, open_checkout, pay_checkout, webhooks_lost  # noqa: F401
 from .fixtures_live import live_stack  # noqa: F401  (the product's real processes, for browser/crash tests)
@@ -29,17 +33,38 @@ from .fixtures_sandbox import funded, sandbox, sandbox_config, sandbox_fresh_sta
 TEST_PASSWORD = factories.TEST_PASSWORD
 
 
+def _xdist_worker() -> int | None:
+    """k for pytest-xdist's worker ``gw<k>``; None when the tests run in one process."""
+    name = os.environ.get("PYTEST_XDIST_WORKER")
+    return int(name.removeprefix("gw")) if name else None
+
+
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str:
+def database_url(tmp_path_factory):
     url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        return normalise_database_url(url)
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    if not url:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"  # per worker: xdist gives each its own tmp
+        return
+    url = normalise_database_url(url)
+    worker = _xdist_worker()
+    if worker is None:
+        yield url
+        return
+    database = private_postgres_database(url, f"gw{worker}")
+    yield database.url
+    database.drop()
 
 
 @pytest.fixture(scope="session")
 def redis_service():
-    handle = start_redis(os.environ.get("REDIS_URL"))
+    """Redis for the in-process app; the live stack uses the next database number (see fixtures_live)."""
+    url = os.environ.get("REDIS_URL")
+    worker = _xdist_worker()
+    if url and worker:
+        number = redis_db_number(url) + 2 * worker
+        # Past the server's database numbers a worker starts a private server instead.
+        url = redis_url_with_db(url, number) if number + 1 < REDIS_DATABASES else None
+    handle = start_redis(url)
     yield handle
     handle.stop()
 
@@ -79,20 +104,33 @@ def _empty_all_tables() -> None:
     """Every table empty and every id counting from 1 again, as on a fresh database.
 
     DELETE rather than TRUNCATE on PostgreSQL: on tables this small TRUNCATE costs ~60 ms a test
-    (it rewrites each table's files), DELETE and one sequence reset a few."""
+    (it rewrites each table's files). There the DELETEs and the sequence reset go in one round trip
+    (psycopg runs a parameterless string of statements at once); SQLite takes one at a time."""
     db.session.remove()
+    tables = [table.name for table in reversed(db.metadata.sorted_tables)]
     with db.engine.begin() as conn:
-        for table in reversed(db.metadata.sorted_tables):
-            conn.execute(table.delete())
         if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT setval(c.oid, 1, false) FROM pg_class c "
-                              "WHERE c.relkind = 'S' AND c.relnamespace = current_schema()::regnamespace"))
+            conn.exec_driver_sql("".join(f'DELETE FROM "{name}";' for name in tables) +
+                                 "SELECT setval(c.oid, 1, false) FROM pg_class c "
+                                 "WHERE c.relkind = 'S' AND c.relnamespace = current_schema()::regnamespace")
+        else:
+            for name in tables:
+                conn.exec_driver_sql(f'DELETE FROM "{name}"')
 
 
 @pytest.fixture
 def config_overrides() -> dict:
     """Override in a test module to change settings for its app."""
     return {}
+
+
+def _close_connections(app: Flask) -> None:
+    """Close an app's pooled connections now rather than whenever the garbage collector gets to
+    them (PostgreSQL has a connection limit). Apps kept for reuse keep theirs: opening a
+    PostgreSQL connection costs more than most tests."""
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose()
 
 
 class _Apps:
@@ -120,7 +158,7 @@ class _Apps:
         if not fresh:
             self._apps[key] = app  # most recent last
             while len(self._apps) > self.KEEP:
-                self._apps.pop(next(iter(self._apps)))
+                _close_connections(self._apps.pop(next(iter(self._apps))))
         limiter.enabled, limiter._storage, limiter._limiter = app.extensions["tests.limiter"]
         return app
 
@@ -138,10 +176,8 @@ def app(request, _schema, base_config, config_overrides, redis_service):
         page_cache.clear()
         yield app
         db.session.remove()
-        # Close pooled connections now rather than whenever the garbage collector gets to them
-        # (PostgreSQL has a connection limit); the next test opens its own.
-        for engine in db.engines.values():
-            engine.dispose()
+        if request.node.get_closest_marker("fresh_app"):
+            _close_connections(app)
     app.config.clear()
     app.config.update(settings)
 

@@ -3,12 +3,12 @@ provider sandbox, all configured through environment variables exactly as an ope
 
 Browser tests and worker crash tests use it. It has its own database (a fresh SQLite file, or on
 PostgreSQL a database ``<test db>_live``, else a schema, so the in-process ``app`` fixture's table
-truncation never touches it) and its own Redis database number on the test Redis (the ``app``
-fixture flushes database 0). The schema comes from ``flask db upgrade`` and the demo data from
-``flask seed-demo``. One stack serves the whole session and nothing is emptied between tests, so a
-test must not assume an empty database (make your own rows or compare before/after). The
-providers are the session's ``sandbox``: its knobs (``sandbox.configure``) reach the live
-processes too, and ``sandbox_fresh_state`` resets them before each test.
+emptying never touches it) and its own Redis database number, next to the ``app`` fixture's. The
+schema comes from ``flask db upgrade`` and the demo data from ``flask seed-demo``. One stack
+serves the whole session (of each pytest-xdist worker that needs one) and nothing is emptied
+between tests, so a test must not assume an empty database (make your own rows or compare
+before/after). The providers are the session's ``sandbox``: its knobs (``sandbox.configure``)
+reach the live processes too, and ``sandbox_fresh_state`` resets them before each test.
 
     live_stack.url             base URL of the web server, e.g. "http://127.0.0.1:41234"
     live_stack.db_url          DATABASE_URL the processes use
@@ -34,79 +34,27 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from unittest import mock
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 from redis import Redis
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect
 
-from webapp.config import DEV_ENCRYPTION_KEY, ROOT, normalise_database_url
+from webapp.config import DEV_ENCRYPTION_KEY, ROOT
 from webapp.infra.local_services import free_port
 from webapp.jobs import QUEUES
 from webapp.sandbox.runner import provider_settings
 
+from .databases import PrivateDatabase, private_postgres_database, redis_db_number, redis_url_with_db
+
 BIN = Path(sys.executable).parent
-# The in-process `app` fixture flushes Redis database 0 before every test; the live stack keeps its
-# queues, rate-limit counters and worker registrations elsewhere.
-LIVE_REDIS_DB = 13
 LIVE_SECRET_KEY = "live-stack-test-secret-key-0123456789abcdef"
 START_TIMEOUT = 45.0
 STOP_TIMEOUT = 10.0
-
-
-def _redis_url_with_db(url: str, db_number: int) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{db_number}"))
-
-
-@dataclass
-class _Database:
-    url: str
-    drop: Callable[[], None] | None = None
-
-
-def _sqlite_database(tmp_dir: Path) -> _Database:
-    return _Database(url=f"sqlite:///{tmp_dir / 'live.db'}")
-
-
-def _postgres_database(test_url: str) -> _Database:
-    """A database ``<name>_live`` when the role may create one, else a schema in the test database."""
-    base = make_url(normalise_database_url(test_url))
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    live_name = f"{base.database}_live"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{live_name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{live_name}"'))
-    except Exception as exc:  # no CREATEDB privilege: fall back to a schema below
-        reason = type(exc).__name__
-    else:
-        def drop_database():
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{live_name}" WITH (FORCE)'))
-            admin.dispose()
-
-        url = base.set(database=live_name).render_as_string(hide_password=False)
-        return _Database(url=url, drop=drop_database)
-    schema = "live_stack"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop_schema():
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
-
-    sep = "&" if "?" in test_url else "?"
-    warnings.warn(f"live stack uses schema {schema!r} (could not create a database: {reason})", stacklevel=2)
-    return _Database(url=f"{test_url}{sep}options={quote(f'-csearch_path={schema}')}", drop=drop_schema)
 
 
 def _gunicorn_has_option(flag: str) -> bool:
@@ -276,9 +224,11 @@ def live_stack(tmp_path_factory, database_url, redis_service, sandbox):
     tmp_dir = tmp_path_factory.mktemp("live")
     logs_dir = tmp_dir / "logs"
     logs_dir.mkdir()
-    database = _postgres_database(database_url) if database_url.startswith("postgresql") \
-        else _sqlite_database(tmp_dir)
-    redis_url = _redis_url_with_db(redis_service.url, LIVE_REDIS_DB)
+    database = private_postgres_database(database_url, "live") if database_url.startswith("postgresql") \
+        else PrivateDatabase(url=f"sqlite:///{tmp_dir / 'live.db'}")
+    # The in-process `app` fixture flushes its Redis database before every test: the live stack
+    # keeps its queues, rate-limit counters and worker registrations in the next one.
+    redis_url = redis_url_with_db(redis_service.url, redis_db_number(redis_service.url) + 1)
     Redis.from_url(redis_url).flushdb()
     url = f"http://127.0.0.1:{free_port()}"
     env = {

@@ -77,6 +77,7 @@ def test_the_cipher_is_built_once_per_key_set():
         ("not-a-key", "entry 1 of 1 is not a valid Fernet key"),
         (f"{NEW_KEY},short", "entry 2 of 2 is not a valid Fernet key"),
     ],
+    ids=["empty", "only-separators", "not-a-key", "second-too-short"],  # NEW_KEY differs per process
 )
 def test_invalid_key_configuration_is_a_config_error_naming_the_problem(configured, message):
     with pytest.raises(ConfigError, match=message):

@@ -214,7 +214,10 @@ def test_a_statement_page_past_the_end_is_empty(funded_wallet):
 def test_ledger_check_reports_ok_with_counts(runner, resident, funded_wallet):
     result = runner.invoke(args=["ledger", "check"])
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "ledger ok: 1 entries, 2 accounts"
+    assert result.output.strip() == "ledger ok: 1 entries, 2 accounts, 1 system postings awaiting the roll-up"
+    assert runner.invoke(args=["ledger", "roll-up"]).output.strip() == "rolled up 1 system account(s)"
+    assert runner.invoke(args=["ledger", "check"]).output.strip() == \
+        "ledger ok: 1 entries, 2 accounts, 0 system postings awaiting the roll-up"
 
 
 def test_ledger_check_names_an_account_whose_cached_balance_was_corrupted(runner, resident, funded_wallet):

@@ -7,10 +7,10 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from webapp.extensions import db
-from webapp.models import JournalEntry
+from webapp.models import JournalEntry, Posting
 from webapp.services import ledger
 
 THREADS = 20
@@ -106,3 +106,94 @@ def test_concurrent_replays_of_one_funding_credit_post_it_once(require_postgres,
     assert ledger.wallet_balance(resident.id) == 5_000
     assert db.session.scalar(select(func.count(JournalEntry.id))) == 1
     assert ledger.check_invariants() == []
+
+
+# --- system accounts are never locked by a payment -----------------------------------------------
+
+def _funded_residents(estate, n: int, kobo: int) -> list[int]:
+    from tests.factories import make_user
+
+    ids = []
+    for i in range(n):
+        user = make_user(estate=estate, email=f"payer{i}@example.com")
+        ledger.credit_funding(user.id, kobo, "paystack", f"FUND-S{i}")
+        ids.append(user.id)
+    for code in ("clearing:vtpass", "clearing:flutterwave", "fees"):  # opened once, long before
+        ledger.system_account(code)
+    db.session.commit()
+    return ids
+
+
+def test_a_debit_never_waits_for_another_residents_open_debit_to_the_same_provider(require_postgres, app, estate):
+    """Two residents' debits share ``clearing:vtpass`` and ``fees``; one holding its transaction
+    open must not hold up the other. The second runs with a lock timeout, so waiting on any row fails."""
+    first, second = _funded_residents(estate, 2, 10_000)
+    ledger.debit_payment(first, 4_000, 100, "vtpass", "PAY-OPEN")  # flushed, not committed: its locks held
+    outcome: list = []
+
+    def other_resident_pays() -> None:
+        with app.app_context():
+            try:
+                db.session.execute(text("SET LOCAL lock_timeout = '2s'"))
+                ledger.debit_payment(second, 3_000, 100, "vtpass", "PAY-OTHER")
+                db.session.commit()
+                outcome.append("committed")
+            except Exception as exc:  # reported by the assertion below
+                outcome.append(repr(exc))
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=other_resident_pays)
+    thread.start()
+    thread.join(timeout=30)
+    db.session.commit()
+    assert outcome == ["committed"]
+    assert ledger.check_invariants() == []
+    assert ledger.balance(ledger.system_account("clearing:vtpass").id) == 7_000
+    assert ledger.balance(ledger.system_account("fees").id) == 200
+
+
+def test_roll_ups_racing_with_payments_count_every_posting_once(require_postgres, app, estate):
+    """Payments commit while roll-ups run over and over; every invariant holds at each check and
+    after a last roll-up each system balance is exactly the sum of its postings."""
+    payers = _funded_residents(estate, THREADS, 50_000)
+    ledger.roll_up()
+    done = threading.Event()
+    problems: list[str] = []
+
+    def roll_up_and_check() -> None:
+        with app.app_context():
+            try:
+                while not done.is_set():
+                    ledger.roll_up()
+                    problems.extend(ledger.check_invariants())
+                    db.session.rollback()
+            finally:
+                db.session.remove()
+
+    checker = threading.Thread(target=roll_up_and_check)
+    checker.start()
+    try:
+        def pay(i: int) -> None:
+            for n in range(5):
+                ledger.debit_payment(payers[i], 1_000 + n, 50, "vtpass" if i % 2 else "flutterwave", f"PAY-R{i}-{n}")
+                db.session.commit()
+                if n == 2:
+                    ledger.refund_payment(f"PAY-R{i}-{n}")
+                    db.session.commit()
+
+        results, errors, _ = run_together(app, pay)
+        assert errors == []
+    finally:
+        done.set()
+        checker.join(timeout=60)
+    assert problems == []
+    ledger.roll_up()
+    assert ledger.pending_postings() == 0
+    assert ledger.check_invariants() == []
+    for code in ("clearing:vtpass", "clearing:flutterwave", "fees", "funding:paystack"):
+        account = ledger.system_account(code)
+        postings = db.session.scalar(select(func.sum(Posting.amount_kobo)).where(Posting.account_id == account.id))
+        assert account.balance_kobo == postings, code
+    # 4 kept payments of (1,000..1,004 - 1,002) + 50 fee each per resident
+    assert ledger.balance(ledger.system_account("fees").id) == THREADS * 4 * 50

@@ -18,4 +18,11 @@ def check_command() -> None:
             click.echo(problem)
         raise SystemExit(1)
     entries, accounts = ledger_service.ledger_counts()
-    click.echo(f"ledger ok: {entries} entries, {accounts} accounts")
+    click.echo(f"ledger ok: {entries} entries, {accounts} accounts, "
+               f"{ledger_service.pending_postings()} system postings awaiting the roll-up")
+
+
+@ledger.command("roll-up")
+def roll_up_command() -> None:
+    """Add the system accounts' pending postings to their balances (the worker does it every minute)."""
+    click.echo(f"rolled up {ledger_service.roll_up()} system account(s)")

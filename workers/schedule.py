@@ -22,11 +22,13 @@ class PeriodicJob:
 
 
 def _jobs() -> list[PeriodicJob]:
-    from workers import automation_jobs, bill_jobs, funding_jobs, jobs, notification_jobs, payment_jobs
+    from workers import automation_jobs, bill_jobs, funding_jobs, jobs, ledger_jobs, notification_jobs, payment_jobs
 
     return [
         PeriodicJob("record-cron-heartbeat", jobs.record_cron_heartbeat, interval=60),
         PeriodicJob("payments-janitor", payment_jobs.run_janitor, interval=60),
+        # System accounts' balances trail their postings by at most about a minute.
+        PeriodicJob("ledger-roll-up", ledger_jobs.roll_up_system_balances, interval=60),
         # At second 0 of every minute, so an occurrence due at 09:00 is paid at 09:00.
         PeriodicJob("automations-sweep", automation_jobs.run_sweep, cron="* * * * *"),
         PeriodicJob("automation-reminders", automation_jobs.send_reminders, interval=300),

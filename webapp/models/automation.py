@@ -108,6 +108,8 @@ class AutomationOccurrence(TimestampMixin, db.Model):
         UniqueConstraint("automation_id", "scheduled_for", name="uq_automation_occurrences_key"),
         CheckConstraint("status IN ('waiting', 'paid', 'skipped', 'missed', 'limit_reached')", name="status_known"),
         Index("ix_automation_occurrences_waiting", "status", "retry_until"),
+        # A payment's outcome finds the automation it paid (automations.outcomes.automation_id_for).
+        Index("ix_automation_occurrences_payment_id", "payment_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

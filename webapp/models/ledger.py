@@ -1,9 +1,11 @@
 """The double-entry wallet ledger: accounts, journal entries and their postings.
 
 Only ``webapp.services.ledger`` writes these tables. Every money movement is one ``JournalEntry``
-with two or more ``Posting`` rows that sum to zero; ``Account.balance_kobo`` is a cache of the sum
-of an account's postings, updated in the same transaction. The CHECK constraints are the last line
-of defence behind the service's own checks.
+with two or more ``Posting`` rows that sum to zero. ``Account.balance_kobo`` is a cache of the sum
+of the account's postings marked ``in_balance``: a wallet's postings are all in its balance from the
+transaction that writes them (the wallet row is locked and updated there), a system account's are
+appended unlocked and added to its balance later in aggregate (``ledger.roll_up``). The CHECK
+constraints are the last line of defence behind the service's own checks.
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from sqlalchemy import (
     Index,
     String,
     UniqueConstraint,
+    text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -114,6 +118,9 @@ class Posting(db.Model):
         UniqueConstraint("entry_id", "account_id", name="uq_postings_entry_id_account_id"),
         # Statements page through one account's postings in id order.
         Index("ix_postings_account_id_id", "account_id", "id"),
+        # The roll-up finds the few postings not yet in a balance without scanning the rest.
+        Index("ix_postings_pending", "account_id", postgresql_where=text("NOT in_balance"),
+              sqlite_where=text("NOT in_balance")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -121,6 +128,9 @@ class Posting(db.Model):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), nullable=False)
     # Signed: positive increases the account's balance.
     amount_kobo: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # Counted in the account's cached balance yet. False only for a system account's postings
+    # between their transaction and the next roll-up.
+    in_balance: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
     entry: Mapped[JournalEntry] = relationship(back_populates="postings")

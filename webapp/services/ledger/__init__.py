@@ -25,6 +25,7 @@ from webapp.services.ledger.movements import (
     payment_refund_key,
     refund_payment,
 )
+from webapp.services.ledger.rollup import pending_postings, roll_up
 from webapp.services.ledger.statements import StatementLine, statement
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "funding_credit_key",
     "ledger_counts",
     "pay_estate",
+    "pending_postings",
     "payment_account_ids",
     "payment_debit_key",
     "payment_refund_key",
@@ -52,6 +54,7 @@ __all__ = [
     "refund_payment",
     "register_invariant",
     "registered_invariants",
+    "roll_up",
     "statement",
     "system_account",
     "wallet_account",

@@ -1,11 +1,11 @@
 """Finding (or opening) ledger accounts and reading their balances."""
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.extensions import db
-from webapp.models import Account, AccountKind, Estate, User
+from webapp.models import Account, AccountKind, Estate, Posting, User
 from webapp.services.ledger.errors import UnknownAccount
 
 # Fixed system accounts. They stand for money outside the platform (gateway inflow, what we owe
@@ -83,11 +83,16 @@ def system_account(code: str) -> Account:
 
 
 def balance(account_id: int) -> int:
-    """The account's balance in kobo as stored (reflects this transaction's own postings)."""
-    value = db.session.scalar(select(Account.balance_kobo).where(Account.id == account_id))
+    """The account's balance in kobo, this transaction's own postings included.
+
+    A wallet's is its stored balance; a system account's also counts the postings the roll-up
+    has not added yet (``rollup``)."""
+    pending = (select(func.coalesce(func.sum(Posting.amount_kobo), 0))
+               .where(Posting.account_id == Account.id, ~Posting.in_balance).scalar_subquery())
+    value = db.session.scalar(select(Account.balance_kobo + pending).where(Account.id == account_id))
     if value is None:
         raise UnknownAccount(f"no account {account_id}")
-    return value
+    return int(value)
 
 
 def wallet_balance(user_id: int) -> int:

@@ -87,31 +87,39 @@ def _replay(idempotency_key: str, kind: str, pairs: Sequence[tuple[int, int]]) -
     return existing
 
 
-def _lock_accounts(account_ids: Sequence[int]) -> dict[int, Account]:
-    """Lock the accounts (in id order, so two movements never deadlock) and re-read their balances.
+def _accounts_for(account_ids: Sequence[int]) -> tuple[dict[int, Account], set[int]]:
+    """Lock the entry's wallets (in id order, so two movements never deadlock) and re-read their
+    balances; return them with the ids of its system accounts, which are never locked.
 
-    PostgreSQL: ``SELECT ... FOR UPDATE``. SQLite has no row locks and ignores FOR UPDATE, so a
-    no-op UPDATE takes the database write lock first: other writers wait until we commit, the
-    balances read next cannot change under us, and pysqlite has a real transaction open so the
-    SAVEPOINT below nests inside the caller's transaction instead of committing on release.
+    A system account (``allow_negative``) has no limit to guard, so nothing needs its lock: its
+    postings are appended pending and ``roll_up`` adds them to its balance later. Were every payment
+    to lock ``clearing:<provider>`` and ``fees``, those two rows would serialise all debits.
+
+    PostgreSQL: ``SELECT ... FOR UPDATE`` on the wallets. SQLite has no row locks and ignores FOR
+    UPDATE, so a no-op UPDATE takes the database write lock first: other writers wait until we
+    commit and the balances read next cannot change under us.
     """
+    kinds = dict(db.session.execute(select(Account.id, Account.allow_negative).where(Account.id.in_(account_ids))).all())
+    missing = sorted(set(account_ids) - set(kinds))
+    if missing:
+        raise UnknownAccount(f"no account {missing[0]}")
+    wallet_ids = sorted(account_id for account_id, may_go_negative in kinds.items() if not may_go_negative)
+    system_ids = set(kinds) - set(wallet_ids)
+    if not wallet_ids:
+        return {}, system_ids
     if db.session.get_bind().dialect.name == "sqlite":
         db.session.execute(
-            update(Account).where(Account.id.in_(account_ids)).values(balance_kobo=Account.balance_kobo),
+            update(Account).where(Account.id.in_(wallet_ids)).values(balance_kobo=Account.balance_kobo),
             execution_options={"synchronize_session": False},
         )
-    accounts = db.session.scalars(
+    wallets = db.session.scalars(
         select(Account)
-        .where(Account.id.in_(account_ids))
+        .where(Account.id.in_(wallet_ids))
         .order_by(Account.id)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).all()
-    found = {account.id: account for account in accounts}
-    missing = sorted(set(account_ids) - set(found))
-    if missing:
-        raise UnknownAccount(f"no account {missing[0]}")
-    return found
+    return {account.id: account for account in wallets}, system_ids
 
 
 def post_entry(
@@ -127,12 +135,13 @@ def post_entry(
     ``postings`` are ``(account or account id, signed int kobo)``; positive increases the account's
     balance; they must sum to zero. Posting the same key again returns the first entry (so a
     retried job or replayed webhook is harmless); the same key with different postings raises
-    ``IdempotencyConflict``. Accounts are locked in id order and a wallet is never taken below
-    zero (``InsufficientFunds``). On any error nothing is written.
+    ``IdempotencyConflict``. Wallets are locked in id order and never taken below zero
+    (``InsufficientFunds``); system accounts are not locked (their postings wait for ``roll_up``).
+    On any error nothing is written.
 
     The entry, postings and cached balances are flushed inside the caller's transaction; the
     caller commits, so its own state change (e.g. a payment's status) commits atomically with the
-    money. Never call this while waiting on HTTP: the account rows stay locked until commit.
+    money. Never call this while waiting on HTTP: the wallet rows stay locked until commit.
     """
     _check_text(idempotency_key, kind, memo, reference)
     pairs = normalise_postings(postings)
@@ -141,24 +150,26 @@ def post_entry(
     if replayed is not None:
         return replayed
 
-    accounts = _lock_accounts([account_id for account_id, _ in pairs])
+    wallets, system_ids = _accounts_for([account_id for account_id, _ in pairs])
     # A concurrent post of the same key may have committed while we waited for the locks.
     replayed = _replay(idempotency_key, kind, pairs)
     if replayed is not None:
         return replayed
 
     for account_id, amount in pairs:
-        account = accounts[account_id]
-        if not account.allow_negative and account.balance_kobo + amount < 0:
-            raise InsufficientFunds(account_id, account.balance_kobo, -amount)
+        wallet = wallets.get(account_id)
+        if wallet is not None and wallet.balance_kobo + amount < 0:
+            raise InsufficientFunds(account_id, wallet.balance_kobo, -amount)
 
     try:
         with db.session.begin_nested():
             entry = JournalEntry(idempotency_key=idempotency_key, kind=kind, memo=memo, reference=reference)
-            entry.postings = [Posting(account_id=account_id, amount_kobo=amount) for account_id, amount in pairs]
+            entry.postings = [Posting(account_id=account_id, amount_kobo=amount, in_balance=account_id not in system_ids)
+                              for account_id, amount in pairs]
             db.session.add(entry)
             for account_id, amount in pairs:
-                accounts[account_id].balance_kobo += amount
+                if account_id in wallets:
+                    wallets[account_id].balance_kobo += amount
             db.session.flush()
     except IntegrityError:
         # The unique key is the final guard: someone else posted this key between our check and insert.

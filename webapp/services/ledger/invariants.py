@@ -64,8 +64,10 @@ def _entries_balanced() -> list[str]:
 
 
 def _cached_balances_match() -> list[str]:
+    """Each account's cached balance is the sum of its postings counted in it (``rollup``)."""
     sums = (
         select(Posting.account_id, func.sum(Posting.amount_kobo).label("total"))
+        .where(Posting.in_balance)
         .group_by(Posting.account_id)
         .subquery()
     )
@@ -80,6 +82,19 @@ def _cached_balances_match() -> list[str]:
     return [
         f"{_describe(*row[:5])}: cached balance {row[5]} kobo != postings sum {int(row[6])} kobo" for row in rows
     ]
+
+
+def _wallet_postings_counted() -> list[str]:
+    """Only a system account's postings may wait for the roll-up; a wallet's are in its balance at once."""
+    rows = db.session.execute(
+        select(Account.id, Account.kind, Account.code, Account.user_id, Account.estate_id, func.count(Posting.id))
+        .join(Posting, Posting.account_id == Account.id)
+        .where(~Account.allow_negative, ~Posting.in_balance)
+        .group_by(Account.id, Account.kind, Account.code, Account.user_id, Account.estate_id)
+        .order_by(Account.id)
+        .limit(MAX_REPORTED)
+    )
+    return [f"{_describe(*row[:5])} has {row[5]} posting(s) left out of its balance" for row in rows]
 
 
 def _wallets_not_negative() -> list[str]:
@@ -111,6 +126,7 @@ LEDGER_CHECKS: tuple[Check, ...] = (
     _postings_sum_to_zero,
     _entries_balanced,
     _cached_balances_match,
+    _wallet_postings_counted,
     _wallets_not_negative,
     _keys_unique,
     _no_zero_postings,

@@ -99,7 +99,8 @@ def _accounts_for(account_ids: Sequence[int]) -> tuple[dict[int, Account], set[i
     UPDATE, so a no-op UPDATE takes the database write lock first: other writers wait until we
     commit and the balances read next cannot change under us.
     """
-    kinds = dict(db.session.execute(select(Account.id, Account.allow_negative).where(Account.id.in_(account_ids))).all())
+    kinds = dict(db.session.execute(
+        select(Account.id, Account.allow_negative).where(Account.id.in_(account_ids))).all())
     missing = sorted(set(account_ids) - set(kinds))
     if missing:
         raise UnknownAccount(f"no account {missing[0]}")
@@ -164,8 +165,9 @@ def post_entry(
     try:
         with db.session.begin_nested():
             entry = JournalEntry(idempotency_key=idempotency_key, kind=kind, memo=memo, reference=reference)
-            entry.postings = [Posting(account_id=account_id, amount_kobo=amount, in_balance=account_id not in system_ids)
-                              for account_id, amount in pairs]
+            entry.postings = [
+                Posting(account_id=account_id, amount_kobo=amount, in_balance=account_id not in system_ids)
+                for account_id, amount in pairs]
             db.session.add(entry)
             for account_id, amount in pairs:
                 if account_id in wallets:

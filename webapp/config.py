@@ -163,6 +163,10 @@ def from_env() -> dict:
         # Delays (seconds) at which RQ re-runs a purchase job that raised; unset: services/policy.py.
         "PAYMENT_RQ_RETRY_INTERVALS": _int_list("PAYMENT_RQ_RETRY_INTERVALS", None),
         "PAYMENT_JOB_TIMEOUT_SECONDS": _int("PAYMENT_JOB_TIMEOUT_SECONDS", 180),
+        # Payments bought together by one job (DESIGN §9): how many per job, and how many of a
+        # batch's purchase calls are in flight at once (the provider cap still bounds all workers).
+        "PAYMENT_BATCH_SIZE": _int("PAYMENT_BATCH_SIZE", 32),
+        "PAYMENT_BATCH_CONCURRENCY": _int("PAYMENT_BATCH_CONCURRENCY", 32),
         "JANITOR_INTERVAL_SECONDS": _int("JANITOR_INTERVAL_SECONDS", 60),
         # A payment still unknown this long after it was sent alerts the estate's admins once.
         "PAYMENT_ALERT_AFTER_SECONDS": _int("PAYMENT_ALERT_AFTER_SECONDS", 86400),

@@ -5,7 +5,7 @@ writes flushes inside the caller's transaction and leaves the commit to the call
 status change and its money movement commit together.
 """
 from webapp.services.ledger.accounts import balance, estate_account, system_account, wallet_account, wallet_balance
-from webapp.services.ledger.entries import entry_postings, find_entry, post_entry
+from webapp.services.ledger.entries import entry_postings, find_entry, lock_wallets, post_entry
 from webapp.services.ledger.errors import (
     IdempotencyConflict,
     InsufficientFunds,
@@ -45,6 +45,7 @@ __all__ = [
     "find_entry",
     "funding_credit_key",
     "ledger_counts",
+    "lock_wallets",
     "pay_estate",
     "pending_postings",
     "payment_account_ids",

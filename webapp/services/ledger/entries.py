@@ -123,6 +123,19 @@ def _accounts_for(account_ids: Sequence[int]) -> tuple[dict[int, Account], set[i
     return {account.id: account for account in wallets}, system_ids
 
 
+def lock_wallets(user_ids: Iterable[int]) -> None:
+    """Lock these residents' wallets in id order, for a transaction that will debit several of
+    them (a batch of payments): taking them all first, in one order, means two batches never
+    deadlock however their residents overlap. ``post_entry`` then finds them already held."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return
+    if db.session.get_bind().dialect.name == "sqlite":  # no row locks: take the write lock (see above)
+        db.session.execute(update(Account).where(Account.user_id.in_(ids)).values(balance_kobo=Account.balance_kobo),
+                           execution_options={"synchronize_session": False})
+    db.session.execute(select(Account.id).where(Account.user_id.in_(ids)).order_by(Account.id).with_for_update())
+
+
 def post_entry(
     idempotency_key: str,
     postings: Iterable[PostingSpec],

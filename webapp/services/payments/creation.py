@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -174,8 +175,17 @@ def enqueue(payment: Payment) -> None:
 
 def enqueue_many(payments: list[tuple[int, str]]) -> None:
     """Enqueue the jobs of committed ``created`` payments, given as ``(id, reference)``, in one
-    Redis round trip; each job's id is the payment's reference, and RQ's Retry reschedules it
-    after transient provider errors."""
-    jobs.process_payment.enqueue_many([((payment_id,), reference) for payment_id, reference in payments])
+    Redis round trip: one job per ``PAYMENT_BATCH_SIZE`` payments (a lone payment's job id is its
+    reference, a batch's ``batch-<first reference>``); RQ's Retry reruns a job after transient
+    provider errors."""
+    size = max(1, current_app.config["PAYMENT_BATCH_SIZE"])
+    chunks = [payments[start:start + size] for start in range(0, len(payments), size)]
+    singles = [((chunk[0][0],), chunk[0][1]) for chunk in chunks if len(chunk) == 1]
+    batches = [(([payment_id for payment_id, _ in chunk],), f"batch-{chunk[0][1]}")
+               for chunk in chunks if len(chunk) > 1]
+    if singles:
+        jobs.process_payment.enqueue_many(singles)
+    if batches:
+        jobs.process_payments.enqueue_many(batches)
 
 

@@ -109,6 +109,7 @@ def debit(payment_id: int) -> None:
             db.session.commit()
             return
     if not _debit_locked(payment):
+        db.session.commit()  # cancelled: nothing was taken
         return
     if estate_bill:
         bill.apply_payment(payment.amount_kobo)
@@ -120,8 +121,8 @@ def debit(payment_id: int) -> None:
 def _debit_locked(payment: Payment, account_ids: tuple[int, int, int] | None = None) -> bool:
     """created → debited on the locked payment, posting the debit in the caller's transaction.
 
-    When the wallet cannot cover it the transaction is rolled back and the payment cancelled and
-    committed instead (nothing moves); returns False then.
+    When the wallet cannot cover it the payment is cancelled instead and False returned: the
+    ledger refuses before it writes anything, so nothing moves. The caller commits either way.
     """
     try:
         if payment.kind == PaymentKind.ESTATE_BILL:
@@ -130,15 +131,10 @@ def _debit_locked(payment: Payment, account_ids: tuple[int, int, int] | None = N
             ledger.debit_payment(payment.user_id, payment.amount_kobo, payment.fee_kobo,
                                  payment.api_provider, payment.reference, account_ids=account_ids)
     except ledger.InsufficientFunds as exc:
-        payment_id = payment.id
-        db.session.rollback()
-        payment = state.lock(payment_id)
-        if payment.status == S.CREATED:
-            state.transition(payment, S.CANCELLED,
-                             f"Not enough money in your wallet: {naira(exc.available_kobo)} available, "
-                             f"{naira(payment.total_kobo)} needed. Nothing was taken.")
-            outcomes.cancelled(payment)
-        db.session.commit()
+        state.transition(payment, S.CANCELLED,
+                         f"Not enough money in your wallet: {naira(exc.available_kobo)} available, "
+                         f"{naira(payment.total_kobo)} needed. Nothing was taken.")
+        outcomes.cancelled(payment)
         return False
     payment.next_check_at = utcnow() + policy.payment_stale_after()
     state.transition(payment, S.DEBITED, f"Wallet debited {naira(payment.total_kobo)}")
@@ -166,16 +162,32 @@ def submit(payment_id: int, *, resend: bool = False, debit_first: bool = False) 
     payment = state.lock(payment_id)
     if debit_first and payment.status == S.CREATED:
         if not _debit_locked(payment, context.account_ids):
+            db.session.commit()  # cancelled: nothing was taken
             return
         _pause_at("after_debit")  # inside the transaction: a crash here commits nothing
     expected = S.UNKNOWN if resend else S.DEBITED
     if payment.status != expected:
         db.session.rollback()
         return
+    mark_submitted(payment, context.request["reference"], resend=resend)
+    db.session.commit()
+    _pause_at("after_submit")
+
+    db.session.rollback()  # nothing pending; hold no transaction open across the HTTP call
+    result, err, log_calls = send_purchase(context)
+    _pause_at("before_result")
+    if err is not None:
+        _after_purchase_error(payment_id, err, log_calls, context)
+    else:
+        apply_result(payment_id, result, log_calls, source="purchase", context=context)
+
+
+def mark_submitted(payment: Payment, request_id: str, *, resend: bool = False) -> None:
+    """debited (or unknown, for a resend) → submitted, in the caller's transaction, which must
+    commit before the purchase is sent."""
     payment.purchase_attempts += 1
     payment.submitted_at = utcnow()
     payment.next_check_at = utcnow() + policy.payment_stale_after()
-    request_id = context.request["reference"]
     if not resend:
         what = "Sent to provider"
     elif request_id == payment.reference:
@@ -183,30 +195,36 @@ def submit(payment_id: int, *, resend: bool = False, debit_first: bool = False) 
     else:
         what = f"Resent under request_id {request_id} (provider had no record of the earlier one)"
     state.transition(payment, S.SUBMITTED, f"{what}, attempt {payment.purchase_attempts}")
-    db.session.commit()
-    _pause_at("after_submit")
 
-    db.session.rollback()  # nothing pending; hold no transaction open across the HTTP call
+
+def send_purchase(context: calls.PurchaseContext) -> tuple[PurchaseResult | None, ProviderError | None, list]:
+    """The purchase call (no transaction open, no lock held): its result or its error, and the
+    calls made. Thread-safe: it touches no database session."""
     log_calls: list = []
     try:
-        result = calls.service_for(context.api_provider, log_calls).purchase_utility(**context.request)
+        return calls.service_for(context.api_provider, log_calls).purchase_utility(**context.request), None, log_calls
     except ProviderError as err:
-        _pause_at("before_result")
-        _after_purchase_error(payment_id, err, log_calls, context)
-    else:
-        _pause_at("before_result")
-        apply_result(payment_id, result, log_calls, source="purchase", context=context)
+        return None, err, log_calls
 
 
 def _after_purchase_error(payment_id: int, err: ProviderError, log_calls: list,
                           context: calls.PurchaseContext | None = None) -> None:
     payment = state.lock(payment_id)
+    retry = record_error(payment, err, log_calls, context)
+    db.session.commit()
+    if retry:
+        raise TransientPaymentError(f"{payment.reference}: {err.error_type}")
+
+
+def record_error(payment: Payment, err: ProviderError, log_calls: list,
+                 context: calls.PurchaseContext | None = None) -> bool:
+    """Record a purchase that raised, on the locked payment, in the caller's transaction. True
+    when it went back to ``debited`` to be sent again after a delay (the caller has the job retried)."""
     calls.persist(payment, log_calls)
     payment.error_type = err.error_type.value
     if payment.status not in (S.SUBMITTED, S.UNKNOWN):
         note_late(payment, f"purchase error after the payment moved on: {err.error_type}")
-        db.session.commit()
-        return
+        return False
     if err.error_class == ErrorClass.PERMANENT:
         _fail_and_refund(payment, describe_error(err), context)
     elif err.error_class == ErrorClass.TRANSIENT and payment.status == S.SUBMITTED:
@@ -221,21 +239,26 @@ def _after_purchase_error(payment_id: int, err: ProviderError, log_calls: list,
             payment.next_check_at = utcnow() + delay
             state.transition(payment, S.DEBITED,
                              f"Provider unavailable ({err.error_type}); retrying in {int(delay.total_seconds())} s")
-            db.session.commit()
-            raise TransientPaymentError(f"{payment.reference}: {err.error_type}")
+            return True
     else:
         _mark_unknown(payment, f"Outcome not known yet ({err.error_type}); checking with the provider")
-    db.session.commit()
+    return False
 
 
 def apply_result(payment_id: int, result: PurchaseResult, log_calls: list, source: str,
                  context: calls.PurchaseContext | None = None) -> None:
     """Record what the provider said. Final truths win over ``submitted``/``unknown``."""
     payment = state.lock(payment_id)
+    record_result(payment, result, log_calls, source, context)
+    db.session.commit()
+
+
+def record_result(payment: Payment, result: PurchaseResult, log_calls: list, source: str,
+                  context: calls.PurchaseContext | None = None) -> None:
+    """``apply_result`` on the locked payment, in the caller's transaction."""
     calls.persist(payment, log_calls)
     if payment.status not in (S.SUBMITTED, S.UNKNOWN):
         note_late(payment, f"{source} answered '{result.status}' after the payment was {payment.status}")
-        db.session.commit()
         return
     if result.provider_reference:
         payment.provider_reference = result.provider_reference
@@ -257,7 +280,6 @@ def apply_result(payment_id: int, result: PurchaseResult, log_calls: list, sourc
         _fail_and_refund(payment, result.message or "The provider declined this payment.", context)
     else:  # pending, or not_found right after a purchase: ask again later
         _mark_unknown(payment, f"Provider says {result.status}; checking again later")
-    db.session.commit()
 
 
 def requery(payment_id: int, now: datetime | None = None) -> None:

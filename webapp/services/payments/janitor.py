@@ -4,6 +4,7 @@ One pass (``flask payments janitor`` or the cron job) looks at payments due for 
 - ``created`` long ago (the job was lost): processed now;
 - ``debited`` past its check time (a transient-error retry is due, or the worker died before
   sending): submitted — ``debited`` always means "not sent yet", so sending is safe;
+  both in batches (``batch.process``), so a pile of lost work is bought concurrently;
 - ``submitted`` past its check time (the worker died during or after the call): never resent
   blindly; it becomes ``unknown`` and the provider is asked;
 - ``unknown`` past its check time: requeried on the backoff schedule;
@@ -25,7 +26,7 @@ from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.payment import AdminAlert, Payment, PaymentStatus, ProviderCallLog
 from webapp.services import policy
-from webapp.services.payments import lifecycle, outcomes, references, state
+from webapp.services.payments import batch, lifecycle, outcomes, references, state
 
 log = logging.getLogger(__name__)
 S = PaymentStatus
@@ -79,8 +80,23 @@ def run_pass(now: datetime | None = None) -> JanitorReport:
                 log.exception("janitor: payment %s", payment_id)
                 report.errors.append(f"payment {payment_id}: {type(exc).__name__}: {exc}")
 
-    each(_due(S.CREATED, now - stale, Payment.created_at), lifecycle.process, "processed")
-    each(_due(S.DEBITED, now), lifecycle.submit, "submitted")
+    def in_batches(ids, counter):
+        size = max(1, current_app.config["PAYMENT_BATCH_SIZE"])
+        for start in range(0, len(ids), size):
+            chunk = ids[start:start + size]
+            try:
+                batch.process(chunk)
+            except lifecycle.TransientPaymentError:
+                db.session.rollback()  # recorded on each payment with its next check time
+            except Exception as exc:  # one bad batch must not stop the others; re-raised below
+                db.session.rollback()
+                log.exception("janitor: payments %s", chunk)
+                report.errors.append(f"payments {chunk}: {type(exc).__name__}: {exc}")
+                continue
+            setattr(report, counter, getattr(report, counter) + len(chunk))
+
+    in_batches(_due(S.CREATED, now - stale, Payment.created_at), "processed")
+    in_batches(_due(S.DEBITED, now), "submitted")
     each(_due(S.SUBMITTED, now), lambda pid: _orphaned_submission(pid, now), "orphaned")
     each(_due(S.UNKNOWN, now), lambda pid: lifecycle.requery(pid, now), "requeried")
     each(_due(S.SUCCEEDED, now, Payment.token_next_check_at), lambda pid: lifecycle.fetch_token(pid, now),

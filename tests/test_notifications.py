@@ -22,7 +22,7 @@ from webapp.models import EmailMessage, Notification, NotificationPreference
 from webapp.models.base import utcnow
 from webapp.services import notify
 from webapp.services.notify import channels as channel_registry
-from webapp.services.notify.jobs import deliver_email
+from webapp.services.notify.jobs import deliver_email, deliver_emails
 from workers import notification_jobs
 from workers.schedule import PERIODIC_JOBS
 
@@ -200,6 +200,18 @@ def test_email_is_enqueued_only_after_the_commit_that_wrote_it(resident):
     assert notify.enqueue_pending_emails() == 1
     [mail] = emails(resident)
     assert queue(EMAILS).fetch_job(f"email-{mail.id}") is not None
+
+
+def test_the_emails_of_one_commit_go_out_in_one_job_each_once(resident, smtp, jobs_run_here):
+    for n in range(3):
+        notify.notify(resident.id, E.PAYMENT_FAILED, title=f"Failed {n}", body="b", dedup_key=f"payment:B{n}:failed")
+    db.session.commit()
+    assert notify.enqueue_pending_emails() == 3
+    mails = emails(resident)
+    assert queue(EMAILS).job_ids == [f"emails-{min(mail.id for mail in mails)}"]
+    assert deliver_emails([mail.id for mail in mails]) == "3 sent"
+    assert deliver_emails([mail.id for mail in mails]) == "3 skipped"  # the job run again sends nothing twice
+    assert sorted(message["Subject"] for message in smtp.messages) == ["Failed 0", "Failed 1", "Failed 2"]
 
 
 @pytest.mark.parametrize("link", ["https://evil.example/", "//evil.example/x", "javascript:alert(1)", "payments/1"])

@@ -1,4 +1,5 @@
-"""Sending one outbox email in the background (job id ``email-<message id>``)."""
+"""Sending outbox emails in the background: one email (job id ``email-<message id>``), or the
+emails one commit wrote, in one job (``emails-<first message id>``)."""
 from __future__ import annotations
 
 import logging
@@ -18,6 +19,24 @@ def deliver_email(message_id: int) -> str:
     return outbox.deliver(message_id)
 
 
+@job(EMAILS, timeout=600)
+def deliver_emails(message_ids: list[int]) -> str:
+    """Each email at most once, as ``deliver_email``; one that could not be sent now (put back in
+    the queue with its backoff) does not stop the others, and fails the job at the end."""
+    results: dict[str, int] = {}
+    errors = []
+    for message_id in message_ids:
+        try:
+            result = outbox.deliver(message_id)
+        except outbox.EmailDeliveryError as exc:
+            errors.append(exc)
+            result = "retry later"
+        results[result] = results.get(result, 0) + 1
+    if errors:
+        raise errors[0]
+    return ", ".join(f"{n} {result}" for result, n in sorted(results.items()))
+
+
 def enqueue_pending_emails() -> int:
     """Enqueue delivery of the outbox rows this session wrote. Call it after ``db.session.commit()``.
 
@@ -25,13 +44,15 @@ def enqueue_pending_emails() -> int:
     the periodic ``deliver-emails`` job sends anything still queued.
     """
     ids = db.session.info.pop(PENDING_EMAILS_KEY, [])
-    enqueued = 0
-    for message_id in ids:
-        try:
-            deliver_email.enqueue(message_id, job_id=f"email-{message_id}")
-        except RedisError as exc:
-            log.warning("could not enqueue email %s (%s); the periodic sender will deliver it",
-                        message_id, type(exc).__name__)
-            continue
-        enqueued += 1
-    return enqueued
+    if not ids:
+        return 0
+    try:
+        if len(ids) == 1:
+            deliver_email.enqueue(ids[0], job_id=f"email-{ids[0]}")
+        else:
+            deliver_emails.enqueue(ids, job_id=f"emails-{ids[0]}")
+    except RedisError as exc:
+        log.warning("could not enqueue emails %s (%s); the periodic sender will deliver them",
+                    ids, type(exc).__name__)
+        return 0
+    return len(ids)

@@ -263,3 +263,44 @@ def test_the_unique_key_is_the_final_guard_when_a_duplicate_slips_past_the_check
     assert again.id == first.id
     assert counts()[:2] == (1, 2)
     assert ledger.balance(funded_wallet.id) == 10_000
+
+
+# --- many debits at once (the batch worker) ------------------------------------------------------
+
+def _debits(resident, *amounts, provider="vtpass", fee=100, prefix="PAY-B"):
+    ids = (ledger.wallet_account(resident.id).id, ledger.system_account(f"clearing:{provider}").id,
+           ledger.system_account("fees").id)
+    return [ledger.Debit(resident.id, amount, fee, provider, f"{prefix}{n}", ids) for n, amount in enumerate(amounts)]
+
+
+def test_bulk_debits_are_taken_in_order_while_the_wallet_covers_them(resident, funded_wallet):
+    refused = ledger.debit_payments(_debits(resident, 4_000, 7_000, 3_000))
+    db.session.commit()
+    assert refused["PAY-B0"] is None and refused["PAY-B2"] is None
+    assert isinstance(refused["PAY-B1"], ledger.InsufficientFunds)  # 5,900 left when it came
+    assert (refused["PAY-B1"].available_kobo, refused["PAY-B1"].requested_kobo) == (5_900, 7_100)
+    assert ledger.balance(funded_wallet.id) == 10_000 - 4_100 - 3_100
+    assert ledger.find_entry(ledger.payment_debit_key("PAY-B1")) is None
+    assert ledger.balance(ledger.system_account("clearing:vtpass").id) == 7_000
+    assert ledger.balance(ledger.system_account("fees").id) == 200
+    assert ledger.check_invariants() == []
+
+
+def test_bulk_debits_posted_before_are_not_posted_again(resident, funded_wallet):
+    ledger.debit_payments(_debits(resident, 1_000, 2_000))
+    db.session.commit()
+    assert ledger.debit_payments(_debits(resident, 1_000, 2_000)) == {"PAY-B0": None, "PAY-B1": None}
+    db.session.commit()
+    assert ledger.balance(funded_wallet.id) == 10_000 - 1_100 - 2_100
+    with pytest.raises(ledger.IdempotencyConflict):  # the same key for another amount
+        ledger.debit_payments(_debits(resident, 1_500))
+    db.session.rollback()
+    assert ledger.check_invariants() == []
+
+
+def test_bulk_debits_refuse_what_is_not_a_bill_payment(resident, funded_wallet):
+    with pytest.raises(ledger.InvalidPostings, match="bills provider"):
+        ledger.debit_payments(_debits(resident, 1_000, provider="paystack"))
+    with pytest.raises(ledger.InvalidPostings, match="once"):
+        ledger.debit_payments(_debits(resident, 1_000) + _debits(resident, 2_000))
+    assert ledger.check_invariants() == []

@@ -5,6 +5,7 @@ writes flushes inside the caller's transaction and leaves the commit to the call
 status change and its money movement commit together.
 """
 from webapp.services.ledger.accounts import balance, estate_account, system_account, wallet_account, wallet_balance
+from webapp.services.ledger.bulk import Debit, debit_payments
 from webapp.services.ledger.entries import entry_postings, find_entry, lock_wallets, post_entry
 from webapp.services.ledger.errors import (
     IdempotencyConflict,
@@ -29,6 +30,7 @@ from webapp.services.ledger.rollup import pending_postings, roll_up
 from webapp.services.ledger.statements import StatementLine, statement
 
 __all__ = [
+    "Debit",
     "IdempotencyConflict",
     "InsufficientFunds",
     "InvalidPostings",
@@ -40,6 +42,7 @@ __all__ = [
     "check_invariants",
     "credit_funding",
     "debit_payment",
+    "debit_payments",
     "entry_postings",
     "estate_account",
     "find_entry",

@@ -4,8 +4,9 @@ the purchase calls go out concurrently, one more transaction records every outco
 The rules are the single payment's (``lifecycle``), applied to many rows per transaction:
 - Transaction 1 locks the batch's payments that are still ``created`` or ``debited``, skipping any
   another worker holds (``FOR UPDATE SKIP LOCKED``; SQLite has one writer at a time), then their
-  residents' wallets in id order, then debits each ``created`` one (or cancels it when the wallet
-  cannot cover it) and marks every one ``submitted``. Commit: the evidence exists before any call.
+  residents' wallets in id order, then debits every ``created`` one in a few multi-row statements
+  (``ledger.debit_payments``; one the wallet cannot cover is cancelled, nothing taken) and marks
+  every one ``submitted``. Commit: the evidence exists before any call.
 - The call stage sends each purchase from a thread of its own (no transaction open, no lock held,
   no database session touched), through the process's keep-alive connection pool and within the
   provider's cap shared by all workers (``provider_slots``).
@@ -119,12 +120,25 @@ def _debit_and_submit(contexts: dict[int, calls.PurchaseContext], report: BatchR
     payments = _lock(ids, (S.CREATED, S.DEBITED), skip_locked=True)
     report.skipped = len(ids) - len(payments)
     ledger.lock_wallets(payment.user_id for payment in payments)
+    # Every debit whose accounts exist in a few multi-row statements; a resident's very first
+    # payment to a provider (accounts still to open) goes one by one.
+    bulk = [payment for payment in payments if payment.status == S.CREATED and contexts[payment.id].account_ids]
+    refused = ledger.debit_payments([
+        ledger.Debit(payment.user_id, payment.amount_kobo, payment.fee_kobo, payment.api_provider, payment.reference,
+                     contexts[payment.id].account_ids) for payment in bulk])
     submitted = []
     for payment in payments:
         context = contexts[payment.id]
-        if payment.status == S.CREATED and not lifecycle._debit_locked(payment, context.account_ids):
-            report.cancelled += 1
-            continue
+        if payment.status == S.CREATED:
+            if payment.reference in refused:
+                if refused[payment.reference] is not None:
+                    lifecycle.cancel_for_funds(payment, refused[payment.reference])
+                    report.cancelled += 1
+                    continue
+                lifecycle.record_debit(payment)
+            elif not lifecycle._debit_locked(payment, context.account_ids):
+                report.cancelled += 1
+                continue
         lifecycle.mark_submitted(payment, context.request["reference"])
         submitted.append(payment.id)
     lifecycle._pause_at("after_debit")  # inside the transaction: a crash here commits nothing

@@ -131,16 +131,26 @@ def _debit_locked(payment: Payment, account_ids: tuple[int, int, int] | None = N
             ledger.debit_payment(payment.user_id, payment.amount_kobo, payment.fee_kobo,
                                  payment.api_provider, payment.reference, account_ids=account_ids)
     except ledger.InsufficientFunds as exc:
-        state.transition(payment, S.CANCELLED,
-                         f"Not enough money in your wallet: {naira(exc.available_kobo)} available, "
-                         f"{naira(payment.total_kobo)} needed. Nothing was taken.")
-        outcomes.cancelled(payment)
+        cancel_for_funds(payment, exc)
         return False
+    record_debit(payment)
+    return True
+
+
+def record_debit(payment: Payment) -> None:
+    """created → debited once its debit is posted (in the same transaction)."""
     payment.next_check_at = utcnow() + policy.payment_stale_after()
     state.transition(payment, S.DEBITED, f"Wallet debited {naira(payment.total_kobo)}")
     audit.record("payment.debit", "payment", payment.id, estate_id=payment.estate_id, actor="worker",
                  after={"reference": payment.reference, "debited_kobo": payment.total_kobo})
-    return True
+
+
+def cancel_for_funds(payment: Payment, exc: ledger.InsufficientFunds) -> None:
+    """created → cancelled: the wallet could not cover it and nothing was taken."""
+    state.transition(payment, S.CANCELLED,
+                     f"Not enough money in your wallet: {naira(exc.available_kobo)} available, "
+                     f"{naira(payment.total_kobo)} needed. Nothing was taken.")
+    outcomes.cancelled(payment)
 
 
 def submit(payment_id: int, *, resend: bool = False, debit_first: bool = False) -> None:

@@ -1,31 +1,38 @@
-"""Benchmark: the resident dashboard against a bare Flask hello-world, both under gunicorn.
+"""Benchmark: the resident dashboard against a bare Flask hello-world, both under gunicorn, loaded by wrk.
 
 Seeds a fresh SQLite file with one resident, 20 utility accounts and 1,000 payments, serves the
-app and a hello-world app with the same gunicorn settings (2 sync workers), loads each with the
-same ``wrk`` settings (or a small threaded Python load generator when ``wrk`` is missing), and
-prints as its last line:
+app and a hello-world app with the same gunicorn settings (2 sync workers), and loads each with
+the same ``wrk`` settings in alternating rounds, so a busy machine slows both alike. Around each
+round it reads the CPU time of that gunicorn's whole process group from /proc: CPU per request is
+what the server spends on a view, which other work on the machine disturbs far less than the rate.
+The dashboard is rendered afresh on every view (there is no page cache). It prints each round,
+the load average, and as its last line (one line; wrapped here):
 
-    dashboard: <req/s> req/s, p99 <ms> ms; hello: <req/s> req/s; ratio <dashboard/hello>
+    dashboard: <req/s> req/s, p99 <ms> ms, cpu/request <ms> ms;
+    hello: <req/s> req/s, cpu/request <ms> ms; ratio <dashboard/hello req/s>
 
-The dashboard is served from the page cache whenever the resident's data has not changed for
-``PAGE_CACHE_SETTLE_SECONDS`` (see ``webapp/services/page_cache.py``), so the benchmark waits that
-long after signing in before it measures; ``--no-page-cache`` measures every view rendered afresh.
+The aim: the dashboard's CPU per request at most 4x the bare app's (ratio 0.25 or more) and p99 at
+most 25 ms at 16 connections.
 
-Run with ``python bench/dashboard.py`` (``--duration``/``--connections`` to change the load).
+Needs ``wrk`` (Debian/Ubuntu: ``sudo apt-get install wrk``). ``--profile N`` profiles N dashboard
+views in-process with cProfile instead (no wrk, no gunicorn) and prints where the time goes.
+
+Run with ``python bench/dashboard.py`` (``--duration``/``--connections``/``--rounds`` to change the load).
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
 import os
+import pstats
 import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
-import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -120,7 +127,10 @@ def seed(config: dict) -> tuple[str, str]:
 # --- serving -----------------------------------------------------------------------------------
 
 def gunicorn(app_path: str, chdir: Path, env: dict) -> tuple[subprocess.Popen, str]:
-    """Start gunicorn with the settings both apps share; returns the process and its base URL."""
+    """Start gunicorn with the settings both apps share; returns the process and its base URL.
+
+    It leads a process group of its own (``start_new_session``), so its CPU can be read as a group.
+    """
     port = free_port()
     binary = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
     process = subprocess.Popen(
@@ -143,17 +153,19 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def cpu_seconds(process: subprocess.Popen) -> float | None:
-    """CPU time used so far by the gunicorn master's workers (Linux /proc), for a per-request cost
-    that noisy neighbours on the machine do not distort as much as the request rate."""
-    try:
-        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
-        ticks = 0
-        for pid in children:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime + stime
-    except (OSError, ValueError, IndexError):
-        return None
+def group_cpu_seconds(group: int) -> float:
+    """User + system CPU time of every live process in process group ``group`` (Linux /proc)."""
+    ticks = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            # Fields after the ")" that ends the command name: state, ppid, pgrp, ... utime (12th), stime.
+            fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[2]) == group:
+            ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
@@ -174,66 +186,82 @@ def login(base_url: str, email: str, password: str) -> str:
 
 # --- load --------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Round:
+    requests: int
+    seconds: float
+    p99_ms: float
+    cpu_seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+
 def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
-def run_wrk(url: str, cookie: str | None, duration: int, connections: int) -> tuple[float, float]:
-    """Requests per second and p99 latency in ms from ``wrk --latency``; refuses error responses."""
-    argv = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{duration}s", "--latency"]
+def run_wrk(url: str, cookie: str | None, seconds: int, connections: int, server: subprocess.Popen) -> Round:
+    """One ``wrk --latency`` run, with the server's CPU time around it; refuses error responses."""
+    argv = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if cookie:
         argv += ["-H", f"Cookie: {cookie}"]
+    before = group_cpu_seconds(server.pid)
     output = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
+    cpu = group_cpu_seconds(server.pid) - before
     if "Non-2xx" in output or "Socket errors" in output:
         raise SystemExit(f"wrk saw failed requests:\n{output}")
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    done = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b", output)
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s|m)\b", output)
-    return rps, _ms(*p99.groups())
+    return Round(int(done.group(1)), _ms(done.group(2), done.group(3)) / 1000, _ms(*p99.groups()), cpu)
 
 
-def run_python(url: str, cookie: str | None, duration: int, connections: int) -> tuple[float, float]:
-    """The same measurement without wrk: one thread and one keep-alive session per connection."""
-    latencies: list[float] = []
-    failures: list[int] = []
-    lock = threading.Lock()
-    deadline = time.monotonic() + duration
+def require_wrk() -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed; this benchmark needs it as its load generator.\n"
+                 "Install it with `sudo apt-get install wrk` (Debian/Ubuntu) or build it from "
+                 "https://github.com/wg/wrk, then run again.")
 
-    def worker():
-        session = requests.Session()
-        headers = {"Cookie": cookie} if cookie else {}
-        mine = []
-        while time.monotonic() < deadline:
-            started = time.perf_counter()
-            response = session.get(url, headers=headers, allow_redirects=False, timeout=30)
-            mine.append((time.perf_counter() - started) * 1000)
-            if response.status_code != 200:
-                failures.append(response.status_code)
-        with lock:
-            latencies.extend(mine)
 
-    started = time.monotonic()
-    threads = [threading.Thread(target=worker) for _ in range(connections)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise SystemExit(f"{len(failures)} requests failed, e.g. HTTP {failures[0]}")
-    latencies.sort()
-    return len(latencies) / (time.monotonic() - started), latencies[int(len(latencies) * 0.99) - 1]
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" (1, 5, 15 min; {os.cpu_count()} CPUs)"
+
+
+# --- profiling ---------------------------------------------------------------------------------
+
+def profile(config: dict, email: str, password: str, views: int) -> None:
+    """Render the dashboard ``views`` times in-process under cProfile and print the heaviest calls."""
+    from webapp import create_app
+
+    app = create_app(config)
+    client = app.test_client()
+    page = client.get("/auth/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    client.post("/auth/login", data={"email": email, "password": password, "csrf_token": token})
+    for _ in range(50):  # warm up: templates compiled, statements cached
+        assert client.get("/").status_code == 200
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(views):
+        client.get("/")
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("cumulative").print_stats(45)
+    stats.sort_stats("tottime").print_stats(25)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=15, help="seconds of load per app (default 15)")
-    parser.add_argument("--connections", type=int, default=4, help="concurrent connections (default 4)")
+    parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="alternate the two apps this many times so a busy machine slows both alike")
-    parser.add_argument("--no-page-cache", action="store_true",
-                        help="render the dashboard afresh on every view (PAGE_CACHE_SECONDS=0)")
+    parser.add_argument("--profile", type=int, metavar="VIEWS", default=0,
+                        help="profile this many dashboard views in-process instead of loading gunicorn")
     args = parser.parse_args()
-    load = run_wrk if shutil.which("wrk") else run_python
-    tool = "wrk" if load is run_wrk else "a threaded Python client"
+    if not args.profile:
+        require_wrk()
     slice_seconds = max(1, args.duration // args.rounds)
 
     workdir = Path(tempfile.mkdtemp(prefix="autopay-bench-"))
@@ -243,53 +271,52 @@ def main() -> None:
         database = f"sqlite:///{workdir / 'bench.db'}"
         config = {"SQLALCHEMY_DATABASE_URI": database, "REDIS_URL": redis.url, "RATELIMIT_STORAGE_URI": redis.url}
         email, password = seed(config)
-        print(f"seeded 1 resident, {ACCOUNTS} accounts, {PAYMENTS} payments; load with {tool}, "
-              f"{args.connections} connections, {args.rounds} x {slice_seconds} s per app, "
-              f"gunicorn {WORKERS} sync workers, page cache {'off' if args.no_page_cache else 'on'}")
+        if args.profile:
+            profile(config, email, password, args.profile)
+            return
+        print(f"seeded 1 resident, {ACCOUNTS} accounts, {PAYMENTS} payments; wrk with {args.connections} "
+              f"connections, {args.rounds} x {slice_seconds} s per app, gunicorn {WORKERS} sync workers")
+        print(f"load average before: {load_average()}")
         env = {**os.environ, "DATABASE_URL": database, "REDIS_URL": redis.url, "PYTHONPATH": str(ROOT)}
-        if args.no_page_cache:
-            env["PAGE_CACHE_SECONDS"] = "0"
         (workdir / "hello.py").write_text(HELLO_APP)
         app_process, app_url = gunicorn("wsgi:app", ROOT, env)
         processes.append(app_process)
         hello_process, hello_url = gunicorn("hello:app", workdir, env)
         processes.append(hello_process)
 
+        targets = {"dashboard": (f"{app_url}/", app_process), "hello": (f"{hello_url}/", hello_process)}
         cookie = login(app_url, email, password)
-        if not args.no_page_cache:
-            # Signing in stamps the resident's row; the page is cached once the data has settled.
-            settle = float(os.environ.get("PAGE_CACHE_SETTLE_SECONDS", 10)) + 1
-            print(f"waiting {settle:.0f} s for the resident's data to settle (PAGE_CACHE_SETTLE_SECONDS)")
-            time.sleep(settle)
-        targets = {"dashboard": (f"{app_url}/", cookie, app_process), "hello": (f"{hello_url}/", None, hello_process)}
-        for url, header, _ in targets.values():
-            load(url, header, 2, args.connections)  # warm up workers, connections and template caches
-        results: dict[str, list[tuple[float, float]]] = {name: [] for name in targets}
-        cpu: dict[str, float] = {name: 0.0 for name in targets}
+        for url, process in targets.values():  # warm up workers, connections, templates, statements
+            run_wrk(url, cookie if process is app_process else None, 2, args.connections, process)
+        rounds: dict[str, list[Round]] = {name: [] for name in targets}
         for round_no in range(1, args.rounds + 1):
-            for name, (url, header, process) in targets.items():
-                before = cpu_seconds(process)
-                results[name].append(load(url, header, slice_seconds, args.connections))
-                after = cpu_seconds(process)
-                rps, p99 = results[name][-1]
-                if before is not None and after is not None:
-                    cpu[name] += (after - before) / (rps * slice_seconds)
-                print(f"round {round_no} {name}: {rps:.0f} req/s, p99 {p99:.1f} ms")
-        if all(cpu.values()):
-            per_request = {name: 1000 * total / args.rounds for name, total in cpu.items()}
-            print(f"server CPU per request: dashboard {per_request['dashboard']:.2f} ms, "
-                  f"hello {per_request['hello']:.2f} ms (ratio {per_request['hello'] / per_request['dashboard']:.2f})")
+            for name, (url, process) in targets.items():
+                # A fresh sign-in each round: a session older than a minute rewrites its cookie on every view.
+                header = login(app_url, email, password) if name == "dashboard" else None
+                result = run_wrk(url, header, slice_seconds, args.connections, process)
+                rounds[name].append(result)
+                print(f"round {round_no} {name}: {result.rate:.0f} req/s, p99 {result.p99_ms:.1f} ms, "
+                      f"cpu/request {1000 * result.cpu_seconds / result.requests:.2f} ms")
+        print(f"load average after: {load_average()}")
     finally:
         for process in processes:
             stop(process)
         redis.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    # Equal-length rounds: the mean rate is total requests over total time; p99 is the worst round's.
-    dash_rps = sum(r for r, _ in results["dashboard"]) / args.rounds
-    dash_p99 = max(p for _, p in results["dashboard"])
-    hello_rps = sum(r for r, _ in results["hello"]) / args.rounds
-    print(f"dashboard: {dash_rps:.0f} req/s, p99 {dash_p99:.1f} ms; hello: {hello_rps:.0f} req/s; "
-          f"ratio {dash_rps / hello_rps:.2f}")
+
+    def summary(name: str) -> tuple[float, float, float]:
+        """Mean rate (all requests over all time), the worst round's p99, CPU ms per request."""
+        done = rounds[name]
+        requests_done = sum(r.requests for r in done)
+        return (requests_done / sum(r.seconds for r in done), max(r.p99_ms for r in done),
+                1000 * sum(r.cpu_seconds for r in done) / requests_done)
+
+    dash_rps, dash_p99, dash_cpu = summary("dashboard")
+    hello_rps, _, hello_cpu = summary("hello")
+    print(f"server CPU per request: dashboard {dash_cpu:.2f} ms, {dash_cpu / hello_cpu:.1f} x hello's "
+          f"{hello_cpu:.2f} ms")
+    print(f"dashboard: {dash_rps:.0f} req/s, p99 {dash_p99:.1f} ms, cpu/request {dash_cpu:.2f} ms; "
+          f"hello: {hello_rps:.0f} req/s, cpu/request {hello_cpu:.2f} ms; ratio {dash_rps / hello_rps:.2f}")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from webapp.config import normalise_database_url
 from webapp.extensions import db, limiter
 from webapp.infra.local_services import start_redis
 from webapp.infra.redis_client import redis_connection
-from webapp.presentation import page_cache
 
 from . import factories
 from .databases import REDIS_DATABASES, private_postgres_database, redis_db_number, redis_url_with_db
@@ -173,7 +172,6 @@ def app(request, _schema, base_config, config_overrides, redis_service):
     with app.app_context():
         _empty_all_tables()
         redis_connection().flushdb()
-        page_cache.clear()
         yield app
         db.session.remove()
         if request.node.get_closest_marker("fresh_app"):

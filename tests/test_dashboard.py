@@ -1,23 +1,28 @@
-"""The resident's home page: balance, recent payments, pay-again shortcuts and the spend chart."""
+"""The resident's home page: balance, recent payments, pay-again shortcuts, estate bills and the spend chart."""
 from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from flask import before_render_template, template_rendered
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.models import Account
+from webapp.models import Account, Notification, PaymentStatus, User
 from webapp.models.base import utcnow
 from webapp.money import naira
 from webapp.presentation import charts
 from webapp.services import ledger
+from webapp.services.notify import notify
 
-from .factories_payments import make_payment, make_utility_account
+from .conftest import csrf_token_from
+from .factories_automations import make_estate_bill
+from .factories_payments import PaymentFactory, make_catalogue_entry, make_payment, make_utility_account
+from .sql_counting import counted_statements, fetch
 
 LAGOS = ZoneInfo("Africa/Lagos")
 NOW = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
@@ -28,8 +33,6 @@ RECT = re.compile(r'<rect\b[^>]*?\by="(\d+)"[^>]*?\bheight="(\d+)"[^>]*?data-mon
 
 def at(*args) -> datetime:
     return datetime(*args, tzinfo=UTC)
-
-
 
 
 def home(client) -> str:
@@ -53,6 +56,21 @@ def test_admin_is_sent_to_the_admin_area(auth, client, estate_admin):
     auth.login("admin@example.com")
     response = client.get("/")
     assert response.status_code == 302 and response.headers["Location"].endswith("/admin/")
+
+
+# Who it greets
+
+def test_greets_the_resident_by_first_name_in_their_estate(logged_in, resident, estate):
+    html = home(logged_in)
+    assert "Hello, Ada</h1>" in html
+    assert f"You are a resident of <strong>{estate.name}</strong>." in html
+
+
+def test_a_new_name_shows_on_the_next_view(logged_in, resident):
+    home(logged_in)
+    db.session.get(User, resident.id).full_name = "Adaeze Okafor"
+    db.session.commit()
+    assert "Hello, Adaeze</h1>" in home(logged_in)
 
 
 # Balance
@@ -84,6 +102,39 @@ def test_without_payments_says_how_to_start(logged_in):
     assert "No payments yet." in home(logged_in)
 
 
+def test_recent_payments_show_their_account_and_token_in_groups_of_four(logged_in, resident, meter):
+    make_payment(resident, meter, token="12345678901234567890")
+    recent = home(logged_in).split('id="recent-heading"')[1]
+    assert "<code>1234 5678 9012 3456 7890</code>" in recent  # read back decrypted
+    assert "Flat 3 meter" in recent and f"•••• {meter.number_last4}" in recent
+
+
+def test_a_payments_new_status_shows_on_the_next_view(logged_in, resident, meter):
+    pending = make_payment(resident, meter, status=PaymentStatus.SUBMITTED)
+    assert "badge badge-submitted" in home(logged_in)
+    pending.status = PaymentStatus.SUCCEEDED.value  # as a worker would record the provider's answer
+    pending.token = "12345678901234567890"
+    db.session.commit()
+    html = home(logged_in)
+    assert "badge badge-submitted" not in html and "1234 5678 9012 3456 7890" in html
+
+
+def test_an_estate_bill_payment_has_no_account_to_show(logged_in, resident):
+    bill = make_estate_bill(resident)
+    PaymentFactory(utility_account=None, user=resident, provider=None, kind="estate_bill", bill_id=bill.id,
+                   utility_type=None, api_provider=None, fee_kobo=0, amount_kobo=3_000_00, vends_token=False)
+    row = home(logged_in).split('id="recent-heading"')[1].split("</tr>")[1]
+    assert "<td>—</td>" in row.replace("\n", "").replace("  ", "") and "Estate bill" in row
+
+
+def test_times_are_shown_in_the_residents_timezone(logged_in, resident, meter):
+    make_payment(resident, meter, created_at=at(2025, 5, 1, 23, 30))
+    assert "2 May 2025, 00:30" in home(logged_in)  # the estate's Lagos, UTC+1
+    db.session.get(User, resident.id).timezone = "Asia/Tokyo"
+    db.session.commit()
+    assert "2 May 2025, 08:30" in home(logged_in)
+
+
 # Pay again
 
 def test_pay_again_links_each_recent_account_with_its_last_succeeded_amount(logged_in, resident, meter, decoder):
@@ -107,6 +158,89 @@ def test_no_pay_again_for_removed_accounts_or_entries_no_longer_offered(logged_i
     html = home(logged_in)
     assert "/pay/?account=" not in html
     assert 'id="pay-again"' not in html
+
+
+def test_at_most_four_shortcuts_newest_account_first(logged_in, resident, estate):
+    entry = make_catalogue_entry(estate)
+    accounts = [make_utility_account(resident, entry, f"450123400{n:02d}", nickname=f"Meter {n}") for n in range(6)]
+    for n, account in enumerate(accounts):
+        make_payment(resident, account, amount_kobo=(n + 1) * 1_000_00, created_at=at(2025, 5, 1 + n, 9))
+    links = re.findall(r'href="/pay/\?account=(\d+)&amp;amount=(\d+)"', home(logged_in))
+    assert links == [(str(a.id), str((n + 1) * 1_000_00)) for n, a in reversed(list(enumerate(accounts)))][:4]
+
+
+# Estate bills
+
+def test_open_estate_bills_are_listed_overdue_first_with_what_is_outstanding(logged_in, resident):
+    later = make_estate_bill(resident, title="Service charge, August", due_date=date(2099, 8, 31))
+    overdue = make_estate_bill(resident, title="Security levy, June", due_date=date(2025, 6, 30), status="overdue")
+    part_paid = make_estate_bill(resident, title="Waste, July", amount_kobo=5_000_00, amount_paid_kobo=2_000_00,
+                                 due_date=date(2099, 7, 31), status="partially_paid")
+    make_estate_bill(resident, title="Water levy, May", status="paid", amount_paid_kobo=20_000_00)
+    html = home(logged_in)
+    bills = html[html.index('id="open-estate-bills"'):].split("</ul>")[0]
+    assert [int(i) for i in re.findall(r"/bills/(\d+)/pay", bills)] == [overdue.id, part_paid.id, later.id]
+    assert "Waste, July · ₦3,000.00 · due 31 Jul 2099" in bills
+    assert bills.count("Overdue") == 1 and "Water levy" not in html
+
+
+def test_without_open_bills_there_is_no_bills_card(logged_in):
+    assert 'id="open-estate-bills"' not in home(logged_in)
+
+
+# The layout around it
+
+def test_the_unread_badge_counts_the_residents_unread_notifications(logged_in, resident, other_resident):
+    assert "unread" not in home(logged_in).split("nav-notifications")[1][:300]
+    notify(resident.id, "payment_succeeded", title="Paid", body="Your payment went through.", dedup_key="dash-1")
+    notify(other_resident.id, "payment_succeeded", title="Paid", body="Someone else's.", dedup_key="dash-2")
+    db.session.commit()
+    assert "Notifications, 1 unread" in home(logged_in)
+    for note in db.session.scalars(select(Notification).where(Notification.user_id == resident.id)):
+        note.read_at = utcnow()
+    db.session.commit()
+    assert "unread" not in home(logged_in).split("nav-notifications")[1][:300]
+
+
+def test_a_flash_message_shows_once(logged_in):
+    with logged_in.session_transaction() as session:
+        session["_flashes"] = [("success", "Your wallet was funded.")]
+    assert "Your wallet was funded." in home(logged_in)
+    assert "Your wallet was funded." not in home(logged_in)
+
+
+def test_the_pages_own_csrf_token_signs_the_resident_out(logged_in):
+    token = csrf_token_from(home(logged_in))
+    response = logged_in.post("/auth/logout", data={"csrf_token": token})
+    assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+
+
+# What it costs
+
+def test_the_page_is_read_before_rendering_and_renders_without_sql(app, logged_in, resident, meter, decoder):
+    """Two statements after the user's, none while the templates run: nothing on the page lazy-loads."""
+    make_payment(resident, meter, token="12345678901234567890")
+    make_payment(resident, decoder, status=PaymentStatus.UNKNOWN)
+    make_estate_bill(resident)
+    notify(resident.id, "payment_succeeded", title="Paid", body="Your payment went through.", dedup_key="dash-3")
+    db.session.commit()
+    fetch(logged_in, "/")  # warm up
+    marks: list[int] = []
+
+    def mark(_app, **_extra):
+        marks.append(len(statements))
+
+    with counted_statements() as statements:
+        before_render_template.connect(mark, app)
+        template_rendered.connect(mark, app)
+        try:
+            assert fetch(logged_in, "/").status_code == 200
+        finally:
+            before_render_template.disconnect(mark, app)
+            template_rendered.disconnect(mark, app)
+    queries = [s for s in statements if s.strip().upper() != "BEGIN"]
+    assert len(queries) == 3 and queries[0].lstrip().startswith("SELECT users."), "\n".join(queries)
+    assert marks == [len(statements), len(statements)], "SQL ran while the templates rendered"
 
 
 # Spend chart

@@ -60,7 +60,6 @@ def register_extensions(app: Flask) -> None:
     from webapp.extensions import csrf, db, htmx, limiter, login_manager, migrate
     from webapp.models import User
     from webapp.models.base import render_alembic_item
-    from webapp.presentation import page_cache
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Writers wait for each other instead of failing with "database is locked".
@@ -78,7 +77,6 @@ def register_extensions(app: Flask) -> None:
     htmx.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
-    page_cache.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():
             _tune_sqlite(db.engine)

@@ -120,12 +120,6 @@ def from_env() -> dict:
         "REMEMBER_COOKIE_SECURE": app_env == "production",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "WTF_CSRF_TIME_LIMIT": None,
-        # Rendered fragments (the resident dashboard) kept in each process's memory under a version
-        # of their data (services/page_cache): seconds an entry lives (0 = off), how long data must
-        # be unchanged before it is kept, and the most characters kept per process.
-        "PAGE_CACHE_SECONDS": _int("PAGE_CACHE_SECONDS", 600),
-        "PAGE_CACHE_SETTLE_SECONDS": _int("PAGE_CACHE_SETTLE_SECONDS", 10),
-        "PAGE_CACHE_MAX_CHARS": _int("PAGE_CACHE_MAX_CHARS", 8_000_000),
         # Providers: with a base URL set, the clients talk to it as to the real provider.
         # In production the base URLs have no default: they must be set (check_production).
         "FLUTTERWAVE_BASE_URL": os.environ.get(

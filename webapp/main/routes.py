@@ -3,9 +3,8 @@ from flask_login import current_user, login_required
 
 from webapp.infra import health
 from webapp.main import bp
-from webapp.presentation import charts, nav, page_cache
-from webapp.queries import history
-from webapp.services import estate_bills
+from webapp.presentation import charts, nav, templating
+from webapp.queries import dashboard
 
 
 @bp.route("/")
@@ -13,19 +12,11 @@ from webapp.services import estate_bills
 def index():
     if current_user.is_admin:
         return redirect(url_for("admin.index"))
-    user = current_user._get_current_object()
-
-    def render() -> str:
-        board = history.dashboard(user)
-        return render_template("main/index.html", board=board, chart=charts.spend_chart(board.spend),
-                               open_bills=estate_bills.open_bills(user))
-
-    if not page_cache.enabled():
-        return render()
-    # One statement tells whether anything on the page changed; most views are served from memory.
-    version = history.dashboard_version(user)
-    nav.remember_unread_count(version.unread_notifications)
-    return page_cache.page("dashboard", version.key, render, store=page_cache.settled(version.newest_change))
+    board = dashboard.dashboard(current_user._get_current_object())
+    # The page's statement read what the layout would otherwise query or lazy-load for itself.
+    nav.remember_unread_count(board.unread_notifications)
+    templating.remember_timezone(board.timezone)
+    return render_template("main/index.html", board=board, chart=charts.spend_chart(board.spend))
 
 
 @bp.route("/healthz")

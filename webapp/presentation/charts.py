@@ -19,7 +19,7 @@ from markupsafe import Markup, escape
 
 from webapp.models.catalogue import UTILITY_LABELS, utility_label
 from webapp.money import LOCALE, naira
-from webapp.queries.history import MonthlySpend
+from webapp.queries.dashboard import MonthlySpend
 from webapp.queries.metrics import DailyVolume, type_label
 
 WIDTH, HEIGHT = 720, 280
@@ -143,7 +143,7 @@ def _compact(kobo: int) -> str:
 
 
 def spend_chart(spend: MonthlySpend) -> BarChart:
-    """Stacked bars, one per month, one segment per utility type, from ``history.monthly_spend``."""
+    """Stacked bars, one per month, one segment per utility type, from ``dashboard.monthly_spend``."""
     plot_height = HEIGHT - TOP - BOTTOM
     baseline = HEIGHT - BOTTOM
     slot = (WIDTH - LEFT - RIGHT) // len(spend.months)

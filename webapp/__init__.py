@@ -78,8 +78,10 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     login_manager.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        from webapp.infra import sqlite_files
+
         with app.app_context():
-            _tune_sqlite(db.engine)
+            sqlite_files.tune(db.engine)  # WAL, busy timeout, BEGIN IMMEDIATE for writers
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
@@ -90,30 +92,6 @@ def register_extensions(app: Flask) -> None:
 
         # A revoked, idle or too-old session is refused here, on every request (services/sessions).
         return sessions.accept(db.session.get(User, int(user_id)) if user_id.isdigit() else None)
-
-
-def _tune_sqlite(engine) -> None:
-    """SQLite settings for several processes sharing one file.
-
-    WAL lets pages read while a worker writes; the busy timeout makes writers queue, not fail.
-    pysqlite's own transaction handling is switched off and SQLAlchemy emits BEGIN itself (the
-    recipe in SQLAlchemy's SQLite notes), so SAVEPOINTs nest inside the real transaction instead of
-    committing it early.
-    """
-    from sqlalchemy import event
-
-    @event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection, _record):
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
 
 
 def register_blueprints(app: Flask) -> None:

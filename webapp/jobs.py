@@ -21,6 +21,7 @@ from rq import Queue, Retry
 from rq.job import Job
 
 from webapp.extensions import db
+from webapp.infra import sqlite_files
 from webapp.infra.redis_client import redis_connection
 
 PERIODIC = "periodic"  # the cron process's jobs: few, short, and never stuck behind a burst
@@ -101,8 +102,9 @@ def job(queue_name: str, *, timeout: int | str = 300,
         @functools.wraps(func)
         def run(*args, **kwargs):
             # A context of its own even inside another (tests call jobs from one), so the job's
-            # session is removed at its end like a worker's.
-            with get_app().app_context():
+            # session is removed at its end like a worker's. A job may write: on SQLite each of its
+            # transactions takes the write lock at BEGIN (infra/sqlite_files.tune).
+            with get_app().app_context(), sqlite_files.writing():
                 try:
                     return func(*args, **kwargs)
                 finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from webapp.infra import sqlite_files
 from webapp.presentation import partials
 from webapp.request_numbers import parse_page
 from webapp.services import funding
@@ -52,6 +53,7 @@ def fund():
 
 
 @bp.route("/fund/return/<gateway>")
+@sqlite_files.writes_on_get
 def fund_return(gateway: str):
     # A GET because that is how gateways send people back. It only asks the gateway and settles
     # the intent (idempotent); it never trusts the query string beyond picking the reference.

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
+from webapp.infra import sqlite_files
 from webapp.models import Bill, Payment, PaymentStatus, User
 from webapp.models.automation import Automation, AutomationOccurrence, OccurrenceStatus
 from webapp.models.base import utcnow
@@ -109,11 +110,12 @@ def sweep_residents(user_ids: list[int], now: datetime, report: SweepReport) -> 
     """Sweep these residents in one transaction, each in a savepoint; the ``(id, reference)`` of
     the ``created`` payments to enqueue after the commit."""
     prepared = []
-    for user_id in user_ids:
-        wanted = desired_amounts(user_id, now)  # may call providers: before any lock is taken
-        settings = settings_for(user_id)
-        prepared.append((user_id, wanted, settings))
-        db.session.rollback()  # SQLite: a read-then-write transaction fails at once if a worker committed between
+    with sqlite_files.reading():  # SQLite: no write lock held across these provider calls
+        for user_id in user_ids:
+            wanted = desired_amounts(user_id, now)  # may call providers: before any lock is taken
+            settings = settings_for(user_id)
+            prepared.append((user_id, wanted, settings))
+            db.session.rollback()  # SQLite: a read-then-write transaction fails at once if a worker committed between
     created: list[tuple[int, str]] = []
     for user_id, wanted, settings in prepared:
         try:

@@ -82,6 +82,7 @@ def register_extensions(app: Flask) -> None:
 
         with app.app_context():
             sqlite_files.tune(db.engine)  # WAL, busy timeout, BEGIN IMMEDIATE for writers
+        app.teardown_request(lambda _exc: sqlite_files.release_write_lock(db.session))
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"

@@ -83,6 +83,7 @@ NEUTRAL_VERBS = frozenset({"SAVEPOINT", "RELEASE", "ROLLBACK"})  # take no snaps
 WRITE, READ = "write", "read"
 _declared: ContextVar[str | None] = ContextVar("sqlite_declared", default=None)
 _WATCH, _HAS_READ = "sqlite_read_only_transaction", "sqlite_read_only_transaction_has_read"
+_IMMEDIATE, _WROTE = "sqlite_holds_the_write_lock", "sqlite_transaction_wrote"
 
 
 class ReadOnlyTransactionWrote(RuntimeError):
@@ -145,6 +146,33 @@ def takes_write_lock() -> bool:
     return command is not None and command.command.name != "shell"
 
 
+def release_write_lock(session) -> None:
+    """End a request's transaction that still holds the write lock (a POST view that read something
+    after its commit, say ``payment.id`` for the redirect), when the request ends.
+
+    In production the app context's teardown removes the session just after; a test keeps one app
+    context (and session) across its requests, so without this the lock would outlive the request
+    and every worker would wait on it. Nothing is lost: what a view left uncommitted is discarded
+    at teardown in production too. A transaction the test itself began is left alone.
+
+    A transaction that only read is committed without expiring the objects (a test's objects stay
+    loaded, as they would have); one that wrote or has writes pending is rolled back."""
+    session = session()  # the request's own Session behind the scoped one
+    if not session.in_transaction():
+        return
+    info = session.connection().info
+    if not info.get(_IMMEDIATE):
+        return
+    if info.get(_WROTE) or session.new or session.dirty or session.deleted:
+        session.rollback()
+        return
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
+
+
 def tune(engine: Engine) -> None:
     """SQLite settings for several processes sharing one file, so none sees "database is locked".
 
@@ -179,6 +207,8 @@ def tune(engine: Engine) -> None:
     def on_begin(connection):
         writes = takes_write_lock()
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+        connection.info[_IMMEDIATE] = writes
+        connection.info[_WROTE] = False
         connection.info[_WATCH] = not writes and _read_only_scope()
         connection.info[_HAS_READ] = False
 
@@ -186,6 +216,13 @@ def tune(engine: Engine) -> None:
     @event.listens_for(engine, "rollback")
     def on_end(connection):
         connection.info[_WATCH] = False
+        connection.info[_IMMEDIATE] = False
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def note_writes(connection, _cursor, statement, _parameters, context, _executemany):
+        if connection.info.get(_IMMEDIATE) and not connection.info.get(_WROTE):
+            words = statement.lstrip()[:16].split(None, 1)
+            connection.info[_WROTE] = bool(words) and words[0].upper() in WRITE_VERBS
 
     @event.listens_for(engine, "before_cursor_execute")
     def on_statement(connection, _cursor, statement, _parameters, context, _executemany):

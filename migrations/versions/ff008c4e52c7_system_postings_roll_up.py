@@ -6,6 +6,8 @@
   (``webapp.services.ledger.rollup``) counts them, so no payment locks a shared ledger row.
 - ``ix_postings_pending``: a partial index over the few postings not yet counted.
 - ``ix_automation_occurrences_payment_id``: a payment's outcome looks up its automation by payment.
+- ``ix_automations_user_due``: the sweep's lock of one resident's due automations; without it SQLite
+  scanned every due automation for each resident (the sweep grew with the square of the due rows).
 
 Revision ID: ff008c4e52c7
 Revises: 07c2a7b779d7
@@ -27,6 +29,9 @@ def upgrade():
     with op.batch_alter_table('automation_occurrences', schema=None) as batch_op:
         batch_op.create_index('ix_automation_occurrences_payment_id', ['payment_id'], unique=False)
 
+    with op.batch_alter_table('automations', schema=None) as batch_op:
+        batch_op.create_index('ix_automations_user_due', ['user_id', 'enabled', 'next_run_at'], unique=False)
+
     with op.batch_alter_table('postings', schema=None) as batch_op:
         batch_op.add_column(sa.Column('in_balance', sa.Boolean(), server_default=sa.true(), nullable=False))
         batch_op.create_index('ix_postings_pending', ['account_id'], unique=False,
@@ -41,6 +46,9 @@ def downgrade():
         batch_op.drop_index('ix_postings_pending', postgresql_where=sa.text('NOT in_balance'),
                             sqlite_where=sa.text('NOT in_balance'))
         batch_op.drop_column('in_balance')
+
+    with op.batch_alter_table('automations', schema=None) as batch_op:
+        batch_op.drop_index('ix_automations_user_due')
 
     with op.batch_alter_table('automation_occurrences', schema=None) as batch_op:
         batch_op.drop_index('ix_automation_occurrences_payment_id')

@@ -13,8 +13,15 @@ from webapp.services.automations.common import settings_for
 
 def automation_id_for(payment_id: int) -> int | None:
     """The automation whose occurrence ``payment_id`` pays, if any."""
-    return db.session.scalar(select(AutomationOccurrence.automation_id)
-                             .where(AutomationOccurrence.payment_id == payment_id))
+    return automation_ids_for([payment_id]).get(payment_id)
+
+
+def automation_ids_for(payment_ids: list[int]) -> dict[int, int]:
+    """payment id -> the automation whose occurrence it pays, for those that pay one (one query)."""
+    if not payment_ids:
+        return {}
+    return dict(db.session.execute(select(AutomationOccurrence.payment_id, AutomationOccurrence.automation_id)
+                                   .where(AutomationOccurrence.payment_id.in_(payment_ids))).all())
 
 
 def record(payment: Payment, ok: bool, automation_id: int | None = None) -> None:

@@ -64,12 +64,20 @@ def payment_account_ids(user_id: int, provider: str) -> tuple[int, int, int] | N
     """The ids of the wallet, the provider's clearing account and ``fees`` when all three exist
     (accounts are never deleted), else None. Reads only: a worker looks them up before it takes
     any lock and passes them to ``debit_payment``."""
-    rows = dict(db.session.execute(
-        select(Account.code, Account.id).where(Account.code.in_((f"clearing:{provider}", FEES_ACCOUNT)))).all())
-    wallet = db.session.scalar(select(Account.id).where(Account.user_id == user_id))
-    if wallet is None or len(rows) != 2:
-        return None
-    return wallet, rows[f"clearing:{provider}"], rows[FEES_ACCOUNT]
+    return payment_account_ids_for({(user_id, provider)})[(user_id, provider)]
+
+
+def payment_account_ids_for(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], tuple[int, int, int] | None]:
+    """``payment_account_ids`` for many (user id, provider) pairs in two queries."""
+    codes = {f"clearing:{provider}" for _, provider in pairs} | {FEES_ACCOUNT}
+    system = dict(db.session.execute(select(Account.code, Account.id).where(Account.code.in_(codes))).all())
+    wallets = dict(db.session.execute(select(Account.user_id, Account.id)
+                                      .where(Account.user_id.in_({user_id for user_id, _ in pairs}))).all())
+    found = {}
+    for user_id, provider in pairs:
+        clearing, fees, wallet = system.get(f"clearing:{provider}"), system.get(FEES_ACCOUNT), wallets.get(user_id)
+        found[(user_id, provider)] = None if None in (clearing, fees, wallet) else (wallet, clearing, fees)
+    return found
 
 
 def debit_payment(user_id: int, amount_kobo: int, fee_kobo: int, provider: str, reference: str,

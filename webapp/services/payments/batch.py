@@ -60,16 +60,11 @@ def process(payment_ids: list[int]) -> BatchReport:
     payments already final are skipped then)."""
     report = BatchReport()
     ids = sorted(set(payment_ids))
-    contexts: dict[int, calls.PurchaseContext] = {}
-    singles: list[int] = []
-    for payment in _load(ids):
-        context = None
-        if payment.kind != PaymentKind.ESTATE_BILL and not payment.details.get("card_id"):
-            context = calls.purchase_context(payment.id)
-        if context is None:
-            singles.append(payment.id)
-        else:
-            contexts[payment.id] = context
+    loaded = _load(ids)
+    wallet_purchases = [payment.id for payment in loaded
+                        if payment.kind != PaymentKind.ESTATE_BILL and not payment.details.get("card_id")]
+    contexts = calls.purchase_contexts(wallet_purchases) if wallet_purchases else {}
+    singles = [payment.id for payment in loaded if payment.id not in contexts]
     db.session.rollback()
     for payment_id in singles:  # estate bills and card payments have steps of their own
         lifecycle.process(payment_id)

@@ -50,27 +50,41 @@ class PurchaseContext:
 
 def purchase_context(payment_id: int) -> PurchaseContext | None:
     """One read of the payment and what it pays (None for a payment that is not a utility purchase)."""
-    from webapp.services.automations.outcomes import automation_id_for
-    from webapp.services.payments.outcomes import what_was_paid
+    return purchase_contexts([payment_id]).get(payment_id)
 
-    row = db.session.execute(
-        select(Payment).where(Payment.id == payment_id)
+
+def purchase_contexts(payment_ids: list[int]) -> dict[int, PurchaseContext]:
+    """``purchase_context`` of many payments in a handful of queries, whatever their number (the
+    batch worker reads its whole batch so); payments that are not utility purchases are left out."""
+    from webapp.services.automations.outcomes import automation_ids_for
+    from webapp.services.payments.outcomes import what_was_paid
+    from webapp.services.payments.references import rows_by_payment
+
+    rows = [row for row in db.session.scalars(
+        select(Payment).where(Payment.id.in_(payment_ids))
         .options(lazyload(Payment.events), joinedload(Payment.utility_account), joinedload(Payment.provider),
                  joinedload(Payment.user))
-    ).scalar_one_or_none()
-    if row is None or row.utility_account is None or row.provider is None:
-        return None
-    automation_id = automation_id_for(row.id) if row.source == "automation" and row.occurrence_key else None
+    ).unique() if row.utility_account is not None and row.provider is not None]
+    if not rows:
+        return {}
+    automations = automation_ids_for([row.id for row in rows if row.source == "automation" and row.occurrence_key])
+    accounts = ledger.payment_account_ids_for({(row.user_id, row.api_provider) for row in rows})
+    references = rows_by_payment([row.id for row in rows])
     E = notify.NotificationEvent
-    return PurchaseContext(
-        api_provider=row.api_provider, request=purchase_request(row), what=what_was_paid(row),
-        automation_id=automation_id, account_ids=ledger.payment_account_ids(row.user_id, row.api_provider),
-        recipients={event: notify.recipient(row.user_id, event) for event in (E.PAYMENT_SUCCEEDED, E.PAYMENT_FAILED)},
+    recipients: dict[tuple[int, notify.NotificationEvent], notify.Recipient | None] = {}
+    for row in rows:
+        for event in (E.PAYMENT_SUCCEEDED, E.PAYMENT_FAILED):
+            if (row.user_id, event) not in recipients:
+                recipients[(row.user_id, event)] = notify.recipient(row.user_id, event)
+    return {row.id: PurchaseContext(
+        api_provider=row.api_provider, request=purchase_request(row, references[row.id]), what=what_was_paid(row),
+        automation_id=automations.get(row.id), account_ids=accounts[(row.user_id, row.api_provider)],
+        recipients={event: recipients[(row.user_id, event)] for event in (E.PAYMENT_SUCCEEDED, E.PAYMENT_FAILED)},
         expects_token=expects_token(row),
-    )
+    ) for row in rows}
 
 
-def purchase_request(payment: Payment) -> dict:
+def purchase_request(payment: Payment, reference_rows: list | None = None) -> dict:
     """The purchase call's arguments; ``reference`` is the request_id the next attempt goes out
     under (our reference, or a later one for a VTpass resend on another Lagos day)."""
     from webapp.services.payments.references import current_request_id
@@ -81,7 +95,7 @@ def purchase_request(payment: Payment) -> dict:
         "item": ItemRef(entry.provider_code, entry.item_code, entry.meter_type),
         "customer_id": account.customer_number,
         "amount_kobo": payment.amount_kobo,
-        "reference": current_request_id(payment),
+        "reference": current_request_id(payment, reference_rows),
         "phone": payment.user.phone,
     }
 

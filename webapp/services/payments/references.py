@@ -33,8 +33,17 @@ def request_ids(payment: Payment, rows: list[ProviderReference] | None = None) -
     return (payment.reference, *(r.value for r in rows if r.kind == K.REQUEST_ID))
 
 
-def current_request_id(payment: Payment) -> str:
-    return request_ids(payment)[-1]
+def current_request_id(payment: Payment, rows: list[ProviderReference] | None = None) -> str:
+    return request_ids(payment, rows)[-1]
+
+
+def rows_by_payment(payment_ids: list[int]) -> dict[int, list[ProviderReference]]:
+    """``rows_for`` of many payments in one query."""
+    found: dict[int, list[ProviderReference]] = {payment_id: [] for payment_id in payment_ids}
+    for row in db.session.scalars(select(ProviderReference).where(ProviderReference.payment_id.in_(payment_ids))
+                                  .order_by(ProviderReference.id)):
+        found[row.payment_id].append(row)
+    return found
 
 
 def keys_for(payment: Payment) -> PurchaseKeys:

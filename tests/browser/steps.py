@@ -32,8 +32,13 @@ def open_menu(page) -> None:
 
 
 def open_from_menu(page, name: str) -> None:
-    open_menu(page)
-    page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
+    link = page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True)
+    # Wait for the page to show its menu (the link, or on a phone the button folding it): checking the
+    # button before the page after a redirect has rendered would skip unfolding it.
+    expect(link.or_(page.get_by_role("button", name="Menu")).first).to_be_visible()
+    if not link.is_visible():
+        open_menu(page)
+    link.click()
 
 
 def htmx_settled(page) -> None:

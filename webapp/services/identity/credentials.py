@@ -187,11 +187,12 @@ def authenticate(email: str, password: str) -> User:
     per account and per client address by the sign-in route's rate limits instead.
     """
     user = find_user_by_email(email or "")
-    if user is None:
-        # Same work as a real check so timing does not reveal which emails exist.
-        User(password_hash=_DUMMY_HASH).check_password(password or "")
-        raise AccountError(GENERIC_LOGIN_ERROR)
-    if not user.check_password(password or ""):
+    # Same work for an unknown email as a real check, so timing does not reveal which emails exist.
+    stored = user.password_hash if user is not None else _DUMMY_HASH
+    # The slow hash check runs with no transaction open: on SQLite a sign-in POST's transaction
+    # holds the database's write lock, and every other writer would wait out the hash with it.
+    db.session.rollback()
+    if not User(password_hash=stored).check_password(password or "") or user is None:
         raise AccountError(GENERIC_LOGIN_ERROR)
     if is_pending(user):
         raise AccountError(CONFIRM_FIRST)  # only said to someone who knows the password

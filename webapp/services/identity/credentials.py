@@ -172,7 +172,9 @@ def confirm_signup(token: str, password: str) -> User:
     user = pending_signup(token)
     if user is None:
         raise AccountError(LINK_ERROR)
-    if not user.check_password(password or ""):
+    stored = user.password_hash
+    db.session.rollback()  # no transaction (on SQLite: the write lock) held across the slow hash check
+    if not User(password_hash=stored).check_password(password or ""):
         raise AccountError("That is not the password you chose when you signed up.", "password")
     user.is_active_flag = True
     user.last_login_at = utcnow()

@@ -248,7 +248,7 @@ def test_the_unique_key_is_the_final_guard_when_a_duplicate_slips_past_the_check
     from webapp.services.ledger import entries
 
     first = ledger.find_entry(ledger.funding_credit_key("FUND-1"))
-    real_replay = entries._replay
+    real_replay = entries.replay
     calls = []
 
     def blind_until_the_insert_fails(*args):
@@ -256,7 +256,7 @@ def test_the_unique_key_is_the_final_guard_when_a_duplicate_slips_past_the_check
         calls.append(args)
         return None if len(calls) <= 2 else real_replay(*args)
 
-    monkeypatch.setattr(entries, "_replay", blind_until_the_insert_fails)
+    monkeypatch.setattr(entries, "replay", blind_until_the_insert_fails)
     again = ledger.credit_funding(resident.id, 10_000, "paystack", "FUND-1")
     db.session.commit()
     assert len(calls) == 3

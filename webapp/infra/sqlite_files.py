@@ -219,19 +219,17 @@ def tune(engine: Engine) -> None:
         connection.info[_IMMEDIATE] = False
 
     @event.listens_for(engine, "before_cursor_execute")
-    def note_writes(connection, _cursor, statement, _parameters, context, _executemany):
-        if connection.info.get(_IMMEDIATE) and not connection.info.get(_WROTE):
-            words = statement.lstrip()[:16].split(None, 1)
-            connection.info[_WROTE] = bool(words) and words[0].upper() in WRITE_VERBS
-
-    @event.listens_for(engine, "before_cursor_execute")
     def on_statement(connection, _cursor, statement, _parameters, context, _executemany):
+        words = statement.lstrip()[:16].split(None, 1)
+        verb = words[0].upper() if words else ""
+        writes = verb in WRITE_VERBS or (context is not None and (context.isinsert or context.isupdate
+                                                                   or context.isdelete))
+        if writes and connection.info.get(_IMMEDIATE):
+            connection.info[_WROTE] = True  # release_write_lock rolls such a transaction back
         # Only while the scope lasts: tests keep one session across requests and their own code.
         if not connection.info.get(_WATCH) or not _read_only_scope():
             return
-        words = statement.lstrip()[:16].split(None, 1)
-        verb = words[0].upper() if words else ""
-        if verb in WRITE_VERBS or (context is not None and (context.isinsert or context.isupdate or context.isdelete)):
+        if writes:
             if connection.info.get(_HAS_READ):
                 where = "sqlite_files.reading()" if _declared.get() == READ else f"{request.method} {request.path}"
                 raise ReadOnlyTransactionWrote(

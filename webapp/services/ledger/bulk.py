@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, insert, select, update
 from webapp.extensions import db
 from webapp.models import Account, EntryKind, JournalEntry, Posting
 from webapp.providers.http import DISPLAY_NAMES
-from webapp.services.ledger.entries import _replay, lock_wallets, normalise_postings
+from webapp.services.ledger.entries import lock_wallets, normalise_postings, replay
 from webapp.services.ledger.errors import InsufficientFunds, InvalidPostings
 from webapp.services.ledger.movements import BILLS_PROVIDERS, payment_debit_key
 
@@ -54,7 +54,7 @@ def debit_payments(debits: list[Debit]) -> dict[str, InsufficientFunds | None]:
     posted = set(db.session.scalars(select(JournalEntry.idempotency_key)
                                     .where(JournalEntry.idempotency_key.in_(list(keys)))))
     for key in posted:  # already posted (rare: a retried batch): it must be the same movement
-        _replay(key, EntryKind.PAYMENT_DEBIT, keys[key].postings())
+        replay(key, EntryKind.PAYMENT_DEBIT, keys[key].postings())
 
     lock_wallets(debit.user_id for debit in debits)
     wallet_ids = sorted({debit.account_ids[0] for debit in debits})

@@ -77,7 +77,7 @@ def entry_postings(entry_id: int) -> list[tuple[int, int]]:
     return [(account_id, amount) for account_id, amount in rows]
 
 
-def _replay(idempotency_key: str, kind: str, pairs: Sequence[tuple[int, int]]) -> JournalEntry | None:
+def replay(idempotency_key: str, kind: str, pairs: Sequence[tuple[int, int]]) -> JournalEntry | None:
     """The already-posted entry for this key when it is the same movement; raise when it is not."""
     existing = find_entry(idempotency_key)
     if existing is None:
@@ -160,13 +160,13 @@ def post_entry(
     _check_text(idempotency_key, kind, memo, reference)
     pairs = normalise_postings(postings)
 
-    replayed = _replay(idempotency_key, kind, pairs)
+    replayed = replay(idempotency_key, kind, pairs)
     if replayed is not None:
         return replayed
 
     wallets, system_ids = _accounts_for([account_id for account_id, _ in pairs])
     # A concurrent post of the same key may have committed while we waited for the locks.
-    replayed = _replay(idempotency_key, kind, pairs)
+    replayed = replay(idempotency_key, kind, pairs)
     if replayed is not None:
         return replayed
 
@@ -188,7 +188,7 @@ def post_entry(
             db.session.flush()
     except IntegrityError:
         # The unique key is the final guard: someone else posted this key between our check and insert.
-        replayed = _replay(idempotency_key, kind, pairs)
+        replayed = replay(idempotency_key, kind, pairs)
         if replayed is None:
             raise
         return replayed

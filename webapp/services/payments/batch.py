@@ -71,10 +71,10 @@ def process(payment_ids: list[int]) -> BatchReport:
         report.one_by_one += 1
 
     submitted = _debit_and_submit(contexts, report)
-    lifecycle._pause_at("after_submit")
+    lifecycle.pause_at("after_submit")
     db.session.rollback()  # nothing pending; no transaction open across the calls
     answers = _send_all([contexts[payment_id] for payment_id in submitted])
-    lifecycle._pause_at("before_result")
+    lifecycle.pause_at("before_result")
     retry, crashed = _record_all(submitted, answers, contexts, report)
     for payment in _load(ids):
         report.statuses[payment.status] = report.statuses.get(payment.status, 0) + 1
@@ -131,12 +131,12 @@ def _debit_and_submit(contexts: dict[int, calls.PurchaseContext], report: BatchR
                     report.cancelled += 1
                     continue
                 lifecycle.record_debit(payment)
-            elif not lifecycle._debit_locked(payment, context.account_ids):
+            elif not lifecycle.debit_locked(payment, context.account_ids):
                 report.cancelled += 1
                 continue
         lifecycle.mark_submitted(payment, context.request["reference"])
         submitted.append(payment.id)
-    lifecycle._pause_at("after_debit")  # inside the transaction: a crash here commits nothing
+    lifecycle.pause_at("after_debit")  # inside the transaction: a crash here commits nothing
     db.session.commit()
     report.submitted = len(submitted)
     return submitted

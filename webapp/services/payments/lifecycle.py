@@ -108,7 +108,7 @@ def debit(payment_id: int) -> None:
             outcomes.cancelled(payment)
             db.session.commit()
             return
-    if not _debit_locked(payment):
+    if not debit_locked(payment):
         db.session.commit()  # cancelled: nothing was taken
         return
     if estate_bill:
@@ -118,7 +118,7 @@ def debit(payment_id: int) -> None:
     db.session.commit()
 
 
-def _debit_locked(payment: Payment, account_ids: tuple[int, int, int] | None = None) -> bool:
+def debit_locked(payment: Payment, account_ids: tuple[int, int, int] | None = None) -> bool:
     """created → debited on the locked payment, posting the debit in the caller's transaction.
 
     When the wallet cannot cover it the payment is cancelled instead and False returned: the
@@ -171,21 +171,21 @@ def submit(payment_id: int, *, resend: bool = False, debit_first: bool = False) 
     db.session.rollback()
     payment = state.lock(payment_id)
     if debit_first and payment.status == S.CREATED:
-        if not _debit_locked(payment, context.account_ids):
+        if not debit_locked(payment, context.account_ids):
             db.session.commit()  # cancelled: nothing was taken
             return
-        _pause_at("after_debit")  # inside the transaction: a crash here commits nothing
+        pause_at("after_debit")  # inside the transaction: a crash here commits nothing
     expected = S.UNKNOWN if resend else S.DEBITED
     if payment.status != expected:
         db.session.rollback()
         return
     mark_submitted(payment, context.request["reference"], resend=resend)
     db.session.commit()
-    _pause_at("after_submit")
+    pause_at("after_submit")
 
     db.session.rollback()  # nothing pending; hold no transaction open across the HTTP call
     result, err, log_calls = send_purchase(context)
-    _pause_at("before_result")
+    pause_at("before_result")
     if err is not None:
         _after_purchase_error(payment_id, err, log_calls, context)
     else:
@@ -445,7 +445,7 @@ def note_late(payment: Payment, reason: str) -> None:
     state.note(payment, reason)
 
 
-def _pause_at(point: str) -> None:
+def pause_at(point: str) -> None:
     """A test seam: crash-safety tests pause the worker here and kill it with SIGKILL."""
     seconds = current_app.config.get("PAYMENT_PAUSE_POINTS", {}).get(point)
     if seconds:

@@ -104,6 +104,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--cap", type=int, default=32, help="PROVIDER_MAX_CONCURRENCY (per provider)")
     parser.add_argument("--latency", type=float, default=1.0, help="sandbox seconds per provider call")
     parser.add_argument("--timeout", type=float, default=240.0, help="give up after this many seconds of processing")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="also profile the CPU of every job's own thread (cProfile) and print the N functions "
+                             "with the most time of their own (a batch's purchase threads are not profiled)")
     parser.add_argument("--top-sql", type=int, default=0, metavar="N",
                         help="also time every statement in the workers and print the N they spent most time in")
     parser.add_argument("--keep-logs", action="store_true", help="keep the temporary directory with the logs")
@@ -366,7 +369,8 @@ def start_workers(args, env: dict, workdir: Path, children: Children, conn) -> N
         queues = [PERIODIC] if args.sweep_only else list(QUEUES)
         children.start("workers", [sys.executable, __file__, "--worker-pool", str(args.workers),
                                    "--pool-queues", ",".join(queues), "--stats-dir", str(workdir)]
-                       + (["--top-sql", str(args.top_sql)] if args.top_sql else []), env,
+                       + (["--top-sql", str(args.top_sql)] if args.top_sql else [])
+                       + (["--profile", str(args.profile)] if args.profile else []), env,
                        workdir / "workers.log")
     else:
         for i in range(args.workers):
@@ -644,6 +648,8 @@ def run(args: argparse.Namespace, workdir: Path, children: Children) -> int:
             print(f"    outside jobs (RQ between jobs, the pool's parent): {outside:.1f} s CPU", flush=True)
         for statement, executions, seconds in probes.top_statements(workdir, args.top_sql):
             print(f"    {seconds:6.2f} s in {executions:6d} x {statement[:300]}", flush=True)
+        if args.profile:
+            probes.print_profile(workdir, args.profile)
         commands, own, per_command = probes.command_delta(redis_before, redis_after)
         print(f"  Redis: {(commands - own) / count:.1f} commands per {what} ({commands - own} in all, inside Lua "
               f"scripts included; the bench's {own} taken out); most called: "
@@ -673,7 +679,7 @@ def run(args: argparse.Namespace, workdir: Path, children: Children) -> int:
     return 0 if ok and final == n else 1
 
 
-def worker_pool(count: int, queues: list[str], stats_dir: str, statement_times: bool) -> int:
+def worker_pool(count: int, queues: list[str], stats_dir: str, statement_times: bool, profile: bool) -> int:
     """Build the app once, instrument its engine, then fork ``count`` SimpleWorkers that share it
     (no fork per job); each writes its counters to ``stats_dir`` after every job."""
     from redis import Redis
@@ -687,7 +693,7 @@ def worker_pool(count: int, queues: list[str], stats_dir: str, statement_times: 
     app = create_app()
     jobs.use_app(app)
     redis = Redis.from_url(app.config["REDIS_URL"])
-    probes.CountingWorker.counters = counters = probes.WorkerCounters(stats_dir, statement_times)
+    probes.CountingWorker.counters = counters = probes.WorkerCounters(stats_dir, statement_times, profile)
     with app.app_context():
         from webapp.extensions import db
 
@@ -700,7 +706,8 @@ def worker_pool(count: int, queues: list[str], stats_dir: str, statement_times: 
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.worker_pool:
-        return worker_pool(args.worker_pool, args.pool_queues.split(","), args.stats_dir, bool(args.top_sql))
+        return worker_pool(args.worker_pool, args.pool_queues.split(","), args.stats_dir, bool(args.top_sql),
+                           bool(args.profile))
 
     def stop(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")

@@ -17,8 +17,11 @@ In the bench process:
 from __future__ import annotations
 
 import contextlib
+import cProfile
 import json
 import os
+import pstats
+import sys
 import threading
 import time
 from collections import Counter, defaultdict
@@ -37,8 +40,10 @@ CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")  # transaction
 class WorkerCounters:
     """One process's counters (a forked worker starts from zero). ``install`` hooks an engine."""
 
-    def __init__(self, directory: str, statement_times: bool = False) -> None:
+    def __init__(self, directory: str, statement_times: bool = False, profile: bool = False) -> None:
         self.directory = Path(directory)
+        # the CPU of every job's own thread (``--profile``)
+        self.profiler = cProfile.Profile(time.thread_time) if profile else None
         self.job = "outside jobs"
         self.values: defaultdict[str, float] = defaultdict(float)
         # statement text -> [executions, seconds], when asked for (``--top-sql``)
@@ -47,6 +52,8 @@ class WorkerCounters:
 
     def _forked(self) -> None:
         self.values.clear()
+        if self.profiler is not None:
+            self.profiler = cProfile.Profile(time.thread_time)
         if self.statements is not None:
             self.statements.clear()
 
@@ -107,6 +114,8 @@ class WorkerCounters:
                 path = self.directory / f"{name}-{os.getpid()}.json"
                 path.with_suffix(".tmp").write_text(json.dumps(data))
                 path.with_suffix(".tmp").replace(path)
+        if self.profiler is not None:
+            self.profiler.dump_stats(self.directory / f"profile-{os.getpid()}.prof")
 
 
 class CountingWorker(SimpleWorker):
@@ -119,14 +128,31 @@ class CountingWorker(SimpleWorker):
         counters = type(self).counters
         counters.job = job.func_name.rsplit(".", 1)[-1]
         cpu, wall = time.process_time(), time.perf_counter()
+        if counters.profiler is not None:
+            counters.profiler.enable()
         try:
             return super().perform_job(job, queue, execution)
         finally:
+            if counters.profiler is not None:
+                counters.profiler.disable()
             counters.add("jobs")
             counters.add("cpu", time.process_time() - cpu)
             counters.add("wall", time.perf_counter() - wall)
             counters.job = "outside jobs"
             counters.dump()  # before the worker reports itself idle
+
+
+def print_profile(directory: Path, count: int) -> None:
+    """The ``count`` functions the workers' jobs spent most time in themselves, then by total time."""
+    files = sorted(str(path) for path in directory.glob("profile-*.prof"))
+    if not files:
+        print("  profile: none written", flush=True)
+        return
+    stats = pstats.Stats(*files, stream=sys.stdout)
+    stats.strip_dirs()
+    for order in ("tottime", "cumulative"):
+        print(f"  profile of the jobs' own threads, by {order}:", flush=True)
+        stats.sort_stats(order).print_stats(count)
 
 
 def read_worker_counters(directory: Path) -> dict[str, float]:

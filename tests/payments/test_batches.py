@@ -3,15 +3,21 @@ purchase calls, one outcome transaction, and the same end for every payment as i
 from __future__ import annotations
 
 import threading
+from collections import Counter
 
 import pytest
+from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.infra import provider_slots
 from webapp.jobs import PAYMENTS, queue
+from webapp.models import Notification
+from webapp.models.payment import ProviderCallLog, ProviderReference
+from webapp.providers.base import PurchaseResult
 from webapp.services import ledger, payments
-from webapp.services.payments import batch, jobs
+from webapp.services.payments import batch, calls, jobs
 
+from ..sql_counting import counted_statements
 from ..waiting import wait_until
 from .helpers import PROVIDERS, entry_count, fund, link, prepaid_entry, reload, run_worker, sync_catalogue
 from .test_lifecycle_sandbox import SANDBOX_NUMBERS, processed
@@ -142,3 +148,58 @@ def test_two_workers_given_the_same_batch_buy_each_payment_once(require_postgres
         assert payment.status == "succeeded" and payment.purchase_attempts == 1
         assert entry_count(payment.reference, "debit") == 1 and processed(sandbox, payment) == 1
     assert ledger.check_invariants() == []
+
+
+def _batch_statements(resident, accounts) -> tuple[list[str], list]:
+    made = created_without_jobs(resident, accounts)
+    with counted_statements() as seen:
+        batch.process([payment.id for payment in made])
+    return seen, made
+
+
+def test_a_batch_writes_its_timelines_logs_and_notifications_a_table_at_a_time(app, catalogue, resident, sandbox):
+    """The rows a batch adds per payment (events, audit, call logs, references, notifications,
+    outbox emails) cost a few statements per batch, not per payment; and every payment still
+    ends with its whole timeline and one notification of each kind."""
+    fund(resident, 1_000_000_00)
+    entry = prepaid_entry(catalogue.id, "flutterwave")
+    small, large = ([link(resident, entry, f"1234567{size}{i:03d}") for i in range(size)] for size in (3, 9))
+    _batch_statements(resident, small[:1])  # the resident's first payment opens the ledger accounts
+    counts = {}
+    for accounts in (small[1:], large):
+        seen, made = _batch_statements(resident, accounts)
+        counts[len(made)] = Counter(" ".join(s.split()[:3]) for s in seen if s.startswith("INSERT"))
+        for payment in made:
+            payment = reload(payment)
+            assert payment.status == "succeeded"
+            assert [(e.from_status, e.to_status) for e in payment.events] == [
+                (None, "created"), ("created", "debited"), ("debited", "submitted"), ("submitted", "succeeded")]
+            assert db.session.scalar(select(func.count()).select_from(ProviderCallLog)
+                                     .where(ProviderCallLog.payment_id == payment.id)) >= 1
+            keys = db.session.scalars(select(Notification.dedup_key).where(
+                Notification.dedup_key.like(f"payment:{payment.reference}:%"))).all()
+            assert keys == [f"payment:{payment.reference}:succeeded"]
+    few, many = counts[2], counts[9]
+    for table in ("INSERT INTO payment_events", "INSERT INTO audit_entries", "INSERT INTO provider_calls",
+                  "INSERT INTO notifications", "INSERT INTO email_messages"):
+        assert many[table] == few[table] and few[table] <= 2, (table, few, many)
+    assert ledger.check_invariants() == []
+
+
+def test_payments_of_one_batch_answered_with_the_same_provider_reference_keep_it_once(app, catalogue, resident):
+    """Two answers naming one provider reference (a provider bug): the first payment keeps it and
+    the batch still commits, as it did one payment at a time."""
+    fund(resident, 100_000_00)
+    accounts = [link(resident, prepaid_entry(catalogue.id, "flutterwave"), f"1234567890{i}") for i in range(2)]
+    made = created_without_jobs(resident, accounts)
+    ids = sorted(payment.id for payment in made)
+    contexts = calls.purchase_contexts(ids)
+    db.session.rollback()
+    assert batch._debit_and_submit(contexts, batch.BatchReport()) == ids  # transaction 1, as a worker runs it
+    answers = [(PurchaseResult(reference=contexts[i].request["reference"], status="succeeded",
+                               provider_reference="FLW-SAME", refs={"flw_ref": "FLW-SAME"}), None, []) for i in ids]
+    retry, crashed = batch._record_all(ids, answers, contexts, batch.BatchReport())
+    assert (retry, crashed) == (0, [])
+    owners = db.session.scalars(select(ProviderReference.payment_id).where(ProviderReference.value == "FLW-SAME")).all()
+    assert owners == [ids[0]]
+    assert {reload(payment).status for payment in made} == {"succeeded"}

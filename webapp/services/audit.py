@@ -7,7 +7,7 @@ from datetime import date, datetime
 from flask import has_request_context, request
 from flask_login import current_user
 
-from webapp.extensions import db
+from webapp.infra import bulk_writes
 from webapp.models.audit import AuditEntry
 
 
@@ -30,13 +30,14 @@ def snapshot(obj, fields: tuple[str, ...]) -> dict:
 
 def record(action: str, object_type: str, object_id: int | None, *, estate_id: int | None,
            before: Mapping | None = None, after: Mapping | None = None, reason: str | None = None,
-           actor: str | None = None) -> AuditEntry:
-    """Add one audit row in the caller's transaction (it commits with the action it describes).
+           actor: str | None = None) -> AuditEntry | None:
+    """Add one audit row in the caller's transaction (it commits with the action it describes);
+    the new entry, or None inside ``bulk_writes.deferred()`` (written at the block's end).
 
     The actor is the signed-in user when there is one, else ``actor`` (e.g. "system", "janitor").
     """
     user = current_user if has_request_context() and current_user and current_user.is_authenticated else None
-    entry = AuditEntry(
+    return bulk_writes.add(AuditEntry, dict(
         estate_id=estate_id,
         actor_id=user.id if user is not None else None,
         actor=(user.email if user is not None else actor or "system")[:120],
@@ -45,6 +46,4 @@ def record(action: str, object_type: str, object_id: int | None, *, estate_id: i
         after=_plain(dict(after)) if after is not None else None,
         reason=(reason or None) and reason[:255],
         ip=(request.remote_addr or "")[:45] if has_request_context() else None,
-    )
-    db.session.add(entry)
-    return entry
+    ))

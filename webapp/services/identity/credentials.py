@@ -21,13 +21,13 @@ from werkzeug.security import generate_password_hash
 from zxcvbn import zxcvbn
 
 from webapp.extensions import db
+from webapp.infra.bulk_writes import insert_once
 from webapp.models import EmailMessage, Estate, Role, User
 from webapp.models.base import utcnow
 from webapp.models.user import hash_password
 from webapp.services import notify
 from webapp.services.identity import sessions
-from webapp.services.notify.channels import UNCOMMITTED_EMAILS_KEY, absolute_url
-from webapp.services.notify.dedup import insert_once
+from webapp.services.notify.channels import absolute_url, email_written
 
 MIN_PASSWORD_LENGTH = 10
 # zxcvbn's 0-4 scale; 3 is "safely unguessable" (about 10^8 guesses or more).
@@ -227,11 +227,10 @@ def _password_fingerprint(user: User) -> str:
 
 def _queue_email(user: User, subject: str, body: str) -> None:
     """Write one outbox row in this transaction; ``enqueue_pending_emails`` sends it after commit."""
-    message_id = insert_once(EmailMessage, {
+    insert_once(EmailMessage, {
         "user_id": user.id, "to_address": user.email, "subject": subject, "body_text": body,
         "dedup_key": f"signup:{user.id}:{secrets.token_hex(8)}",
-    })
-    db.session.info.setdefault(UNCOMMITTED_EMAILS_KEY, []).append(message_id)
+    }, then=email_written)
 
 
 def _confirm_email_body(user: User) -> str:

@@ -10,8 +10,8 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from webapp.extensions import db
+from webapp.infra.bulk_writes import insert_once
 from webapp.models import EmailMessage, Notification, User
-from webapp.services.notify.dedup import insert_once
 from webapp.services.notify.events import NotificationEvent
 
 
@@ -69,19 +69,20 @@ def _emails_rolled_back(session: Session) -> None:
     session.info.pop(UNCOMMITTED_EMAILS_KEY, None)
 
 
+def email_written(message_id: int) -> None:
+    """Note an outbox row this transaction wrote, for ``enqueue_pending_emails`` after its commit."""
+    db.session.info.setdefault(UNCOMMITTED_EMAILS_KEY, []).append(message_id)
+
+
 class EmailChannel(Channel):
     name = "email"
     label = "Email"
 
     def send(self, user: User, message: NotificationMessage) -> bool:
-        message_id = insert_once(EmailMessage, {
+        return insert_once(EmailMessage, {
             "user_id": user.id, "to_address": user.email, "subject": message.title,
             "body_text": email_body(message), "dedup_key": f"{message.dedup_key}:email",
-        })
-        if message_id is None:
-            return False
-        db.session.info.setdefault(UNCOMMITTED_EMAILS_KEY, []).append(message_id)
-        return True
+        }, then=email_written) is not None
 
 
 def absolute_url(path: str) -> str:

@@ -29,10 +29,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import lazyload
 
 from webapp.extensions import db
+from webapp.infra import bulk_writes
 from webapp.models.payment import Payment, PaymentKind, PaymentStatus
 from webapp.providers.base import ProviderError, PurchaseResult
 from webapp.services import ledger
-from webapp.services.payments import calls, lifecycle
+from webapp.services.payments import calls, lifecycle, references
 
 log = logging.getLogger(__name__)
 S = PaymentStatus
@@ -122,24 +123,30 @@ def _debit_and_submit(contexts: dict[int, calls.PurchaseContext], report: BatchR
         ledger.Debit(payment.user_id, payment.amount_kobo, payment.fee_kobo, payment.api_provider, payment.reference,
                      contexts[payment.id].account_ids) for payment in bulk])
     submitted = []
-    for payment in payments:
-        context = contexts[payment.id]
-        if payment.status == S.CREATED:
-            if payment.reference in refused:
-                if refused[payment.reference] is not None:
-                    lifecycle.cancel_for_funds(payment, refused[payment.reference])
-                    report.cancelled += 1
-                    continue
-                lifecycle.record_debit(payment)
-            elif not lifecycle.debit_locked(payment, context.account_ids):
-                report.cancelled += 1
-                continue
-        lifecycle.mark_submitted(payment, context.request["reference"])
-        submitted.append(payment.id)
+    with bulk_writes.deferred():  # the timeline events and audit rows, a statement per table
+        for payment in payments:
+            submitted += _debit_or_cancel(payment, contexts[payment.id], refused, report)
     lifecycle.pause_at("after_debit")  # inside the transaction: a crash here commits nothing
     db.session.commit()
     report.submitted = len(submitted)
     return submitted
+
+
+def _debit_or_cancel(payment: Payment, context: calls.PurchaseContext, refused: dict,
+                     report: BatchReport) -> list[int]:
+    """One locked payment of transaction 1: ``[its id]`` once it is ``submitted``, else ``[]``."""
+    if payment.status == S.CREATED:
+        if payment.reference in refused:
+            if refused[payment.reference] is not None:
+                lifecycle.cancel_for_funds(payment, refused[payment.reference])
+                report.cancelled += 1
+                return []
+            lifecycle.record_debit(payment)
+        elif not lifecycle.debit_locked(payment, context.account_ids):
+            report.cancelled += 1
+            return []
+    lifecycle.mark_submitted(payment, context.request["reference"])
+    return [payment.id]
 
 
 Answer = tuple[PurchaseResult | None, ProviderError | BaseException | None, list]
@@ -177,13 +184,20 @@ def _record_all(ids: list[int], answers: list[Answer], contexts: dict[int, calls
             crashed.append(err)
         else:
             answered[payment_id] = (result, err, log_calls)
-    for payment in _lock(sorted(answered)) if answered else []:
-        result, err, log_calls = answered[payment.id]
-        context = contexts[payment.id]
-        if err is not None:
-            retry += lifecycle.record_error(payment, err, log_calls, context)
-        else:
-            lifecycle.record_result(payment, result, log_calls, source="purchase", context=context)
+    # Nothing below reads back what it writes (the ledger flushes for itself): no autoflush, and
+    # the events, call logs, references and notifications go in a few multi-row statements.
+    with db.session.no_autoflush, bulk_writes.deferred():
+        locked = _lock(sorted(answered)) if answered else []
+        known = references.owners((contexts[payment.id].api_provider, answered[payment.id][0].refs)
+                                  for payment in locked if answered[payment.id][0] is not None)
+        for payment in locked:
+            result, err, log_calls = answered[payment.id]
+            context = contexts[payment.id]
+            if err is not None:
+                retry += lifecycle.record_error(payment, err, log_calls, context)
+            else:
+                lifecycle.record_result(payment, result, log_calls, source="purchase", context=context,
+                                        known=known)
     db.session.commit()
     report.retrying = retry
     return retry, crashed

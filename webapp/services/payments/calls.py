@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, lazyload
 
 from webapp.extensions import db
-from webapp.infra import provider_slots
+from webapp.infra import bulk_writes, provider_slots
 from webapp.models.payment import Payment, ProviderCallLog
 from webapp.providers import registry
 from webapp.services import ledger, notify
@@ -120,7 +120,7 @@ def _text(body) -> str | None:
 def persist(payment: Payment | None, log_calls: list) -> None:
     """Store the (already redacted) provider calls, linked to the payment when there is one."""
     for call in log_calls:
-        db.session.add(ProviderCallLog(
+        bulk_writes.add(ProviderCallLog, dict(
             payment_id=payment.id if payment else None,
             provider=call.provider,
             operation=call.operation,

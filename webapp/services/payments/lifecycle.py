@@ -264,15 +264,16 @@ def apply_result(payment_id: int, result: PurchaseResult, log_calls: list, sourc
 
 
 def record_result(payment: Payment, result: PurchaseResult, log_calls: list, source: str,
-                  context: calls.PurchaseContext | None = None) -> None:
-    """``apply_result`` on the locked payment, in the caller's transaction."""
+                  context: calls.PurchaseContext | None = None, known: references.Owners | None = None) -> None:
+    """``apply_result`` on the locked payment, in the caller's transaction (``known``: the owners
+    of the answer's references, read once for a batch)."""
     calls.persist(payment, log_calls)
     if payment.status not in (S.SUBMITTED, S.UNKNOWN):
         note_late(payment, f"{source} answered '{result.status}' after the payment was {payment.status}")
         return
     if result.provider_reference:
         payment.provider_reference = result.provider_reference
-    references.record(payment, result.refs)
+    references.record(payment, result.refs, known)
     if result.status == "succeeded":
         payment.token = result.token or payment.token
         payment.units = result.units or payment.units

@@ -8,12 +8,13 @@ on a later Lagos day adds a request_id of its own. Status queries get all of the
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from webapp.extensions import db
+from webapp.infra import bulk_writes
 from webapp.models.payment import Payment, ProviderReference, ProviderRefKind
 from webapp.providers.base import PurchaseKeys
 from webapp.providers.vtpass_codes import lagos_now, request_id_day, resend_request_id
@@ -55,25 +56,48 @@ def keys_for(payment: Payment) -> PurchaseKeys:
                         last_sent_at=payment.submitted_at)
 
 
-def record(payment: Payment, refs: Mapping[str, str]) -> None:
+Owners = dict[tuple[str, str, str], int]  # (api_provider, kind, value) -> the payment holding it
+
+
+def owners(answers: Iterable[tuple[str, Mapping[str, str]]]) -> Owners:
+    """Who already holds the references of these ``(api_provider, refs)`` answers: one query."""
+    wanted: dict[str, set[str]] = {}
+    for api_provider, refs in answers:
+        wanted.setdefault(api_provider, set()).update(str(value)[:120] for value in refs.values() if value)
+    wanted = {api_provider: values for api_provider, values in wanted.items() if values}
+    if not wanted:
+        return {}
+    rows = db.session.execute(select(ProviderReference.api_provider, ProviderReference.kind, ProviderReference.value,
+                                     ProviderReference.payment_id)
+                              .where(or_(*(and_(ProviderReference.api_provider == api_provider,
+                                                ProviderReference.value.in_(sorted(values)))
+                                           for api_provider, values in wanted.items()))))
+    return {(api_provider, kind, value): payment_id for api_provider, kind, value, payment_id in rows}
+
+
+def record(payment: Payment, refs: Mapping[str, str], known: Owners | None = None) -> None:
     """Keep the provider's references from an answer (each once; a reference another payment
-    already holds is logged and not taken, since it cannot be this purchase's)."""
+    already holds is logged and not taken, since it cannot be this purchase's).
+
+    ``known`` (from ``owners``, for a batch of answers) saves the query and is kept up to date,
+    so two answers of one batch naming the same reference give it to the first only."""
     if not refs:
         return
-    known = {(r.kind, r.value): r.payment_id for r in db.session.scalars(
-        select(ProviderReference).where(ProviderReference.api_provider == payment.api_provider,
-                                        ProviderReference.value.in_(list(refs.values()))))}
+    if known is None:
+        known = owners([(payment.api_provider, refs)])
     for kind, value in refs.items():
         if kind not in {k.value for k in K} or not value:
             continue
-        owner = known.get((kind, value))
+        key = (payment.api_provider, kind, str(value)[:120])
+        owner = known.get(key)
         if owner == payment.id:
             continue
         if owner is not None:
             log.error("payment %s: %s %s already belongs to payment %s", payment.reference, kind, value, owner)
             continue
-        db.session.add(ProviderReference(payment_id=payment.id, api_provider=payment.api_provider,
-                                         kind=kind, value=str(value)[:120]))
+        known[key] = payment.id
+        bulk_writes.add(ProviderReference, {"payment_id": payment.id, "api_provider": payment.api_provider,
+                                            "kind": kind, "value": key[2], "attempt": None})
 
 
 def needs_new_request_id(payment: Payment, now: datetime) -> bool:

@@ -5,6 +5,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import lazyload
 
 from webapp.extensions import db
+from webapp.infra import bulk_writes
 from webapp.models.base import utcnow
 from webapp.models.payment import FINAL_STATUSES, TRANSITIONS, Payment, PaymentEvent, PaymentStatus
 
@@ -23,19 +24,22 @@ def transition(payment: Payment, to: PaymentStatus, reason: str, actor: str = "s
         payment.next_check_at = None
     if to in (PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.HELD):
         payment.status_reason = reason[:255]
-    db.session.add(PaymentEvent(payment_id=payment.id, from_status=current.value, to_status=to.value,
-                                reason=reason[:255], actor=actor[:60]))
+    _event(payment, current.value, to.value, reason, actor)
 
 
 def record_created(payment: Payment, reason: str, actor: str) -> None:
-    db.session.add(PaymentEvent(payment_id=payment.id, from_status=None, to_status=payment.status,
-                                reason=reason[:255], actor=actor[:60]))
+    _event(payment, None, payment.status, reason, actor)
 
 
 def note(payment: Payment, reason: str, actor: str = "system") -> None:
     """A timeline entry that is not a state change (a requery that learned nothing new, say)."""
-    db.session.add(PaymentEvent(payment_id=payment.id, from_status=payment.status, to_status=payment.status,
-                                reason=reason[:255], actor=actor[:60]))
+    _event(payment, payment.status, payment.status, reason, actor)
+
+
+def _event(payment: Payment, from_status: str | None, to_status: str, reason: str, actor: str) -> None:
+    # Append-only: a batch writes its payments' events together (``bulk_writes.deferred``).
+    bulk_writes.add(PaymentEvent, {"payment_id": payment.id, "from_status": from_status, "to_status": to_status,
+                                   "reason": reason[:255], "actor": actor[:60]})
 
 
 def lock(payment_id: int) -> Payment:

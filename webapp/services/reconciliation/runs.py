@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 
 from webapp.extensions import db
+from webapp.infra.bulk_writes import insert_once
 from webapp.models.base import utcnow
 from webapp.models.payment import (
     AdminAlert,
@@ -46,7 +47,6 @@ from webapp.money import naira
 from webapp.providers import registry
 from webapp.providers.base import ProviderConfigError, ProviderError, PurchaseKeys, PurchaseResult
 from webapp.providers.vtpass_codes import LAGOS, lagos_now
-from webapp.services.notify.dedup import insert_once
 from webapp.services.payments import calls, references
 from webapp.services.reconciliation import flutterwave_listing as listing
 

@@ -27,6 +27,7 @@ from workers import notification_jobs
 from workers.schedule import PERIODIC_JOBS
 
 from . import factories
+from .sql_counting import counted_statements
 
 E = notify.NotificationEvent
 
@@ -252,6 +253,34 @@ def test_a_new_channel_is_one_class_and_a_registry_entry_and_starts_off(resident
 
 
 # ---------------------------------------------------------------- email delivery
+
+def test_without_a_mail_server_a_batch_of_mail_is_kept_in_the_outbox_by_one_statement(resident, jobs_run_here):
+    for n in range(4):
+        notify.notify(resident.id, E.PAYMENT_FAILED, title=f"Failed {n}", body="b", dedup_key=f"payment:K{n}:failed")
+    db.session.commit()
+    ids = [mail.id for mail in emails(resident)]
+    db.session.rollback()
+    with counted_statements() as seen:
+        assert deliver_emails(ids) == "4 sent"
+    assert [s.split()[0] for s in seen if "email_messages" in s] == ["UPDATE"], seen
+    assert deliver_emails(ids) == "4 skipped"
+    assert {(mail.status, mail.transport, mail.attempts) for mail in emails(resident)} == {("sent", "outbox", 1)}
+
+
+def test_an_smtp_batch_with_a_server_that_stops_requeues_only_what_was_not_sent(app, resident, smtp, jobs_run_here):
+    for n in range(2):
+        notify.notify(resident.id, E.PAYMENT_FAILED, title=f"Failed {n}", body="b", dedup_key=f"payment:M{n}:failed")
+    db.session.commit()
+    first, second = sorted(mail.id for mail in emails(resident))
+    db.session.rollback()
+    assert deliver_emails([first]) == "1 sent"
+    app.config.update(MAIL_PORT=_free_port(), MAIL_TIMEOUT_SECONDS=2.0)  # the server goes away
+    with pytest.raises(notify.EmailDeliveryError, match="1 of 2 emails to retry later"):
+        deliver_emails([first, second])
+    statuses = {mail.id: (mail.status, mail.attempts) for mail in emails(resident)}
+    assert statuses == {first: ("sent", 1), second: ("queued", 1)}
+    assert len(smtp.messages) == 1
+
 
 def test_without_a_mail_server_the_job_keeps_mail_in_the_outbox_once_even_when_run_twice(resident, jobs_run_here):
     send(resident)

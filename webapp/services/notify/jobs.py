@@ -3,6 +3,7 @@ emails one commit wrote, in one job (``emails-<first message id>``)."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 
 from redis.exceptions import RedisError
 
@@ -21,19 +22,10 @@ def deliver_email(message_id: int) -> str:
 
 @job(EMAILS, timeout=600)
 def deliver_emails(message_ids: list[int]) -> str:
-    """Each email at most once, as ``deliver_email``; one that could not be sent now (put back in
-    the queue with its backoff) does not stop the others, and fails the job at the end."""
-    results: dict[str, int] = {}
-    errors = []
-    for message_id in message_ids:
-        try:
-            result = outbox.deliver(message_id)
-        except outbox.EmailDeliveryError as exc:
-            errors.append(exc)
-            result = "retry later"
-        results[result] = results.get(result, 0) + 1
-    if errors:
-        raise errors[0]
+    """Each email at most once, as ``deliver_email`` (``outbox.deliver_many``); one that could not
+    be sent now (put back in the queue with its backoff) does not stop the others, and fails the
+    job at the end."""
+    results = Counter(outbox.deliver_many(message_ids).values())
     return ", ".join(f"{n} {result}" for result, n in sorted(results.items()))
 
 

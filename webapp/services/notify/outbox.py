@@ -55,19 +55,44 @@ def _claim(message_id: int) -> bool:
     return result.rowcount == 1
 
 
-def _keep_in_outbox(message_id: int) -> bool:
-    """queued → sent (transport ``outbox``) in one conditional UPDATE; False if not ours to send now."""
+def _keep_in_outbox(message_ids: list[int]) -> set[int]:
+    """queued → sent (transport ``outbox``) in one conditional UPDATE for all of them; the ids
+    that were ours to send now."""
     now = utcnow()
-    result = db.session.execute(
+    kept = db.session.scalars(
         update(EmailMessage)
-        .where(EmailMessage.id == message_id, EmailMessage.status == EmailStatus.QUEUED.value,
+        .where(EmailMessage.id.in_(message_ids), EmailMessage.status == EmailStatus.QUEUED.value,
                or_(EmailMessage.next_attempt_at.is_(None), EmailMessage.next_attempt_at <= now))
         .values(status=EmailStatus.SENT.value, transport="outbox", claimed_at=now, sent_at=now,
                 attempts=EmailMessage.attempts + 1, last_error=None, next_attempt_at=None)
+        .returning(EmailMessage.id)
         .execution_options(synchronize_session=False)
-    )
+    ).all()
     db.session.commit()
-    return result.rowcount == 1
+    return set(kept)
+
+
+def deliver_many(message_ids: list[int]) -> dict[int, str]:
+    """``deliver`` for each, message id -> its outcome. Without ``MAIL_SERVER`` nothing leaves the
+    machine, so the whole batch is claimed and kept in the outbox by one statement. With SMTP each
+    message is claimed just before its own send: a worker killed mid-batch strands one message in
+    ``sending``, not the batch (stranded ones are never retried, so none can arrive twice). A
+    temporary failure requeues that message and goes on; ``EmailDeliveryError`` is raised at the
+    end, after the others are delivered."""
+    if not current_app.config["MAIL_SERVER"]:
+        kept = _keep_in_outbox(message_ids) if message_ids else set()
+        log.info("%s emails kept in the development outbox", len(kept))
+        return {message_id: "sent" if message_id in kept else "skipped" for message_id in message_ids}
+    outcomes, errors = {}, []
+    for message_id in message_ids:
+        try:
+            outcomes[message_id] = deliver(message_id)
+        except EmailDeliveryError as exc:
+            outcomes[message_id] = "retry later"
+            errors.append(exc)
+    if errors:
+        raise EmailDeliveryError(f"{len(errors)} of {len(message_ids)} emails to retry later; first: {errors[0]}")
+    return outcomes
 
 
 def deliver(message_id: int) -> str:
@@ -80,7 +105,7 @@ def deliver(message_id: int) -> str:
     config = current_app.config
     if not config["MAIL_SERVER"]:
         # Nothing leaves the machine, so there is no send to guard with a claim: one write.
-        if not _keep_in_outbox(message_id):
+        if not _keep_in_outbox([message_id]):
             return "skipped"
         log.info("email %s kept in the development outbox", message_id)
         return "sent"

@@ -1,8 +1,9 @@
-"""Append-only rows written many at a time: one statement per table at the end of a block.
+"""Rows written many at a time: one statement per table at the end of a block.
 
 A batch of payments adds several rows per payment that nothing reads back in the same
 transaction: timeline events, audit entries, provider call logs, notifications and outbox
-emails. Added one by one through the ORM, each is a statement of its own (SQLite cannot return
+emails, and flags such as an automation's failure count set back to 0. Added one by one
+through the ORM, each is a statement of its own (SQLite cannot return
 the ids of a multi-row INSERT in order, so SQLAlchemy sends them singly) and costs the unit of
 work's bookkeeping. Inside ``deferred()`` those rows are kept in the session instead and written
 when the block ends, before the caller commits, with one executemany per table:
@@ -26,10 +27,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from webapp.extensions import db
 
@@ -50,9 +52,11 @@ class _Pending:
     plain: dict[type, list[dict]] = field(default_factory=dict)
     # model -> dedup_key -> (values, called with the new id once the row is written)
     once: dict[type, dict[str, tuple[dict, Callable[[int], None] | None]]] = field(default_factory=dict)
+    # (model, the values to set) -> ids of the rows to set them on
+    settings: dict[tuple[type, tuple], set[int]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.plain or self.once)
+        return bool(self.plain or self.once or self.settings)
 
 
 def _pending() -> _Pending | None:
@@ -126,10 +130,44 @@ def _insert_once_now(model, values: dict) -> int | None:
     return row.id
 
 
+def set_where_different(model, row_id: int, **values) -> None:
+    """``UPDATE model SET values WHERE id = row_id`` and some of them differ (a row that already
+    has them is not written, nor locked). Inside a block, one statement per model and values for
+    all the rows given them. A row this session has loaded is set on its object instead (the ORM
+    writes it), so the object never goes stale; call ``write_settings`` before reading such a row
+    in the block. Not for NULLs."""
+    loaded = db.session.identity_map.get(identity_key(model, row_id))
+    if loaded is not None:
+        for name, value in values.items():
+            setattr(loaded, name, value)
+        return
+    pending = _pending()
+    if pending is not None:
+        pending.settings.setdefault((model, tuple(sorted(values.items()))), set()).add(row_id)
+        return
+    _set_where_different(model, [row_id], values)
+
+
+def write_settings() -> None:
+    """Write the block's pending ``set_where_different`` now (before reading rows they touch)."""
+    pending = _pending()
+    if pending is not None and pending.settings:
+        settings, pending.settings = pending.settings, {}
+        for (model, values), ids in settings.items():
+            _set_where_different(model, sorted(ids), dict(values))  # in id order: PostgreSQL locks them so
+
+
+def _set_where_different(model, ids: list[int], values: dict) -> None:
+    db.session.execute(update(model).where(model.id.in_(ids),
+                                           or_(*(getattr(model, name) != value for name, value in values.items())))
+                       .values(**values).execution_options(synchronize_session=False))
+
+
 def write(pending: _Pending) -> None:
     """Write what a block kept: plain rows with one executemany per table, rows with a dedup key
     with multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING``."""
     with db.session.no_autoflush:
+        write_settings()
         plain, once = pending.plain, pending.once
         pending.plain, pending.once = {}, {}
         for model, rows in plain.items():

@@ -1,9 +1,10 @@
 """After an automation's payment ends: reset or count consecutive failures, pause after N."""
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from webapp.extensions import db
+from webapp.infra import bulk_writes
 from webapp.models import Payment
 from webapp.models.automation import Automation, AutomationOccurrence
 from webapp.models.base import utcnow
@@ -31,10 +32,9 @@ def record(payment: Payment, ok: bool, automation_id: int | None = None) -> None
     writes nothing when the count is already 0.
     """
     if ok and automation_id is not None:
-        db.session.execute(update(Automation).where(Automation.id == automation_id,
-                                                    Automation.consecutive_failures != 0)
-                           .values(consecutive_failures=0).execution_options(synchronize_session=False))
+        bulk_writes.set_where_different(Automation, automation_id, consecutive_failures=0)
         return
+    bulk_writes.write_settings()  # a success earlier in this batch may have set the count back to 0
     automation = db.session.scalar(
         select(Automation).join(AutomationOccurrence, AutomationOccurrence.automation_id == Automation.id)
         .where(AutomationOccurrence.payment_id == payment.id)

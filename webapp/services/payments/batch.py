@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import lazyload
 
 from webapp.extensions import db
@@ -61,11 +61,12 @@ def process(payment_ids: list[int]) -> BatchReport:
     payments already final are skipped then)."""
     report = BatchReport()
     ids = sorted(set(payment_ids))
-    loaded = _load(ids)
-    wallet_purchases = [payment.id for payment in loaded
-                        if payment.kind != PaymentKind.ESTATE_BILL and not payment.details.get("card_id")]
+    found = db.session.execute(select(Payment.id, Payment.kind, Payment.details).where(Payment.id.in_(ids))
+                               .order_by(Payment.id)).all()
+    wallet_purchases = [payment_id for payment_id, kind, details in found
+                        if kind != PaymentKind.ESTATE_BILL and not (details or {}).get("card_id")]
     contexts = calls.purchase_contexts(wallet_purchases) if wallet_purchases else {}
-    singles = [payment.id for payment in loaded if payment.id not in contexts]
+    singles = [payment_id for payment_id, _, _ in found if payment_id not in contexts]
     db.session.rollback()
     for payment_id in singles:  # estate bills and card payments have steps of their own
         lifecycle.process(payment_id)
@@ -77,8 +78,8 @@ def process(payment_ids: list[int]) -> BatchReport:
     answers = _send_all([contexts[payment_id] for payment_id in submitted])
     lifecycle.pause_at("before_result")
     retry, crashed = _record_all(submitted, answers, contexts, report)
-    for payment in _load(ids):
-        report.statuses[payment.status] = report.statuses.get(payment.status, 0) + 1
+    report.statuses = dict(db.session.execute(select(Payment.status, func.count()).where(Payment.id.in_(ids))
+                                              .group_by(Payment.status)).all())
     db.session.rollback()
     if crashed:
         raise crashed[0]
@@ -101,11 +102,6 @@ def _lock(ids: list[int], statuses=None, *, skip_locked: bool = False) -> list[P
     return list(db.session.scalars(
         query.order_by(Payment.id).with_for_update(skip_locked=skip_locked)
         .options(lazyload(Payment.events)).execution_options(populate_existing=True)))
-
-
-def _load(ids: list[int]) -> list[Payment]:
-    return list(db.session.scalars(select(Payment).where(Payment.id.in_(ids)).order_by(Payment.id)
-                                   .options(lazyload(Payment.events)).execution_options(populate_existing=True)))
 
 
 def _debit_and_submit(contexts: dict[int, calls.PurchaseContext], report: BatchReport) -> list[int]:

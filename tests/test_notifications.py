@@ -194,6 +194,20 @@ def test_a_notification_rolls_back_with_the_callers_transaction(resident):
     assert notify.enqueue_pending_emails() == 0
 
 
+def test_the_choices_of_many_people_read_at_once_match_each_read_alone(resident, other_resident):
+    notify.set_preference(resident.id, E.PAYMENT_SUCCEEDED, "email", False)
+    notify.set_preference(other_resident.id, E.PAYMENT_FAILED, "in_app", False)
+    notify.set_preference(other_resident.id, E.LOW_BALANCE, "email", False)  # an event not asked for
+    db.session.commit()
+    events = (E.PAYMENT_SUCCEEDED, E.PAYMENT_FAILED)
+    together = notify.recipients([resident, other_resident], events)
+    alone = {(user.id, event): notify.recipient(user.id, event) for user in (resident, other_resident)
+             for event in events}
+    assert together == alone
+    assert together[(resident.id, E.PAYMENT_SUCCEEDED)].channels == {"in_app"}
+    assert together[(other_resident.id, E.PAYMENT_FAILED)].channels == {"email"}
+
+
 def test_email_is_enqueued_only_after_the_commit_that_wrote_it(resident):
     notify.notify(resident.id, E.PAYMENT_FAILED, title="Failed", body="b", dedup_key="payment:REF5:failed")
     assert notify.enqueue_pending_emails() == 0, "nothing is enqueued before commit"

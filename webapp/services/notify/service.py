@@ -1,13 +1,14 @@
 """``notify``: the one call payments, automations, funding and admin tools make to tell someone."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from webapp.extensions import db
 from webapp.models import User
 from webapp.services.notify.channels import NotificationMessage, all_channels
 from webapp.services.notify.events import NotificationEvent
-from webapp.services.notify.preferences import enabled_channels
+from webapp.services.notify.preferences import enabled_channels, enabled_channels_of
 
 MAX_DEDUP_KEY = 190  # the email row appends ":email" to it
 
@@ -39,6 +40,15 @@ def recipient(user_id: int, event: NotificationEvent) -> Recipient | None:
     if user is None:
         return None
     return Recipient(id=user.id, email=user.email, channels=frozenset(enabled_channels(user_id, event)))
+
+
+def recipients(users: Iterable[User], events: Iterable[NotificationEvent]
+               ) -> dict[tuple[int, NotificationEvent], Recipient]:
+    """``recipient`` of many people (already loaded) and events, their choices read in one query."""
+    users = {user.id: user for user in users}
+    chosen = enabled_channels_of(users, events)
+    return {(user_id, event): Recipient(id=user_id, email=users[user_id].email, channels=frozenset(channels))
+            for (user_id, event), channels in chosen.items()}
 
 
 def notify(user_id: int, event: NotificationEvent | str, *, title: str, body: str, link: str | None = None,

@@ -71,11 +71,7 @@ def purchase_contexts(payment_ids: list[int]) -> dict[int, PurchaseContext]:
     accounts = ledger.payment_account_ids_for({(row.user_id, row.api_provider) for row in rows})
     references = rows_by_payment([row.id for row in rows])
     E = notify.NotificationEvent
-    recipients: dict[tuple[int, notify.NotificationEvent], notify.Recipient | None] = {}
-    for row in rows:
-        for event in (E.PAYMENT_SUCCEEDED, E.PAYMENT_FAILED):
-            if (row.user_id, event) not in recipients:
-                recipients[(row.user_id, event)] = notify.recipient(row.user_id, event)
+    recipients = notify.recipients({row.user for row in rows}, (E.PAYMENT_SUCCEEDED, E.PAYMENT_FAILED))
     return {row.id: PurchaseContext(
         api_provider=row.api_provider, request=purchase_request(row, references[row.id]), what=what_was_paid(row),
         automation_id=automations.get(row.id), account_ids=accounts[(row.user_id, row.api_provider)],

@@ -10,6 +10,7 @@ import os
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from redis import Redis
@@ -134,6 +135,86 @@ def test_a_released_slot_goes_to_a_waiter(redis_url):
 def test_each_provider_has_its_own_slots(redis_url):
     slots(redis_url, "vtpass", limit=1).acquire()
     assert slots(redis_url, "flutterwave", limit=1, wait=0.1).try_acquire() is not None
+
+
+# --- slots shared by the calls of one batch -----------------------------------------------------
+
+class CountingSlots(ProviderSlots):
+    """Counts the scripts that take slots."""
+
+    takes = 0
+
+    def try_acquire_many(self, wanted: int) -> list[str]:
+        type(self).takes += 1
+        return super().try_acquire_many(wanted)
+
+
+def test_a_batch_takes_the_slots_its_calls_wait_for_in_one_script(redis_url):
+    CountingSlots.takes = 0
+    sem = CountingSlots(Redis.from_url(redis_url), "vtpass", limit=8, lease_seconds=30.0, wait_seconds=5.0)
+    shared = provider_slots.SharedSlots(sem, calls=8, concurrency=8)
+    inside, checked, all_in = threading.Barrier(9), threading.Event(), []
+
+    def call():
+        with shared.slot("purchase"):
+            all_in.append(inside.wait(5))  # every call holds its slot at the same time
+            checked.wait(5)
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    inside.wait(5)
+    assert sem.holders() == 8
+    checked.set()
+    for thread in threads:
+        thread.join(5)
+    assert len(all_in) == 8
+    assert CountingSlots.takes == 1, "the first call takes the slots of all eight"
+    shared.close()
+    assert sem.holders() == 0, "every slot goes back to Redis once no call of the batch waits"
+
+
+def test_a_batch_never_has_more_calls_in_flight_than_the_cap_and_hands_slots_on(redis_url):
+    sem = slots(redis_url, limit=LIMIT, wait=10.0)
+    other_worker = slots(redis_url, limit=LIMIT, wait=10.0)
+    held_elsewhere = other_worker.acquire()  # another worker holds one of the three
+    shared = provider_slots.SharedSlots(sem, calls=40, concurrency=12)
+    live, peak, lock = [0], [0], threading.Lock()
+
+    def call(_):
+        with shared.slot("purchase"):
+            with lock:
+                live[0] += 1
+                peak[0] = max(peak[0], live[0])
+            time.sleep(0.02)  # a provider call in flight; the other calls contend meanwhile
+            with lock:
+                live[0] -= 1
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        list(pool.map(call, range(40)))
+    assert peak[0] == LIMIT - 1, "the batch filled the two free slots, never more"
+    shared.close()
+    assert sem.holders() == 1, "only the other worker's slot is still held"
+    other_worker.release(held_elsewhere)
+
+
+def test_a_batch_call_that_gets_no_slot_in_time_is_busy_and_leaks_nothing(redis_url):
+    holder = slots(redis_url, limit=1)
+    token = holder.acquire()
+    shared = provider_slots.SharedSlots(slots(redis_url, limit=1, wait=0.3), calls=1, concurrency=1)
+    with pytest.raises(ProviderBusy), shared.slot("purchase"):
+        pass
+    holder.release(token)
+    shared.close()
+    assert holder.holders() == 0
+
+
+def test_a_slot_whose_lease_ended_cannot_be_renewed(redis_url):
+    sem = slots(redis_url, limit=1, lease=0.2)
+    token = sem.acquire()
+    assert sem.renew(token)
+    wait_until(lambda: sem.holders() == 0, timeout=5, what="the lease to end")
+    assert not sem.renew(token), "a slot another worker may now hold is never handed on"
 
 
 # --- through the payment lifecycle ---------------------------------------------------------------

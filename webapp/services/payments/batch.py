@@ -9,7 +9,8 @@ The rules are the single payment's (``lifecycle``), applied to many rows per tra
   every one ``submitted``. Commit: the evidence exists before any call.
 - The call stage sends each purchase from a thread of its own (no transaction open, no lock held,
   no database session touched), through the process's keep-alive connection pool and within the
-  provider's cap shared by all workers (``provider_slots``).
+  provider's cap shared by all workers: the batch takes slots for its waiting calls a script at a
+  time and hands a finished call's slot to the next (``provider_slots.SharedSlots``).
 - Transaction 2 locks each payment again and records its answer exactly as ``lifecycle.apply_result``
   does (success with token, failure with refund, unknown to be requeried), then commits once.
 A crash at any point leaves each payment in a state the janitor already knows how to finish:
@@ -21,6 +22,7 @@ processed one by one through ``lifecycle.process``.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -29,7 +31,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import lazyload
 
 from webapp.extensions import db
-from webapp.infra import bulk_writes
+from webapp.infra import bulk_writes, provider_slots
 from webapp.models.payment import Payment, PaymentKind, PaymentStatus
 from webapp.providers.base import ProviderError, PurchaseResult
 from webapp.services import ledger
@@ -157,16 +159,18 @@ def _send_all(contexts: list[calls.PurchaseContext]) -> list[Answer]:
     def send(context: calls.PurchaseContext) -> Answer:
         with app.app_context():
             try:
-                return lifecycle.send_purchase(context)
+                return lifecycle.send_purchase(context, shared.get(context.api_provider))
             except Exception as exc:  # a bug, not a provider answer: the payment stays submitted
                 log.exception("purchase %s crashed", context.request.get("reference"))
                 return None, exc, []
 
     threads = min(len(contexts), current_app.config["PAYMENT_BATCH_CONCURRENCY"])
-    if threads == 1:
-        return [send(context) for context in contexts]
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="purchase") as pool:
-        return list(pool.map(send, contexts))
+    # The batch takes its providers' slots together and hands them from call to call.
+    with provider_slots.shared_by_batch(Counter(context.api_provider for context in contexts), threads) as shared:
+        if threads == 1:
+            return [send(context) for context in contexts]
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="purchase") as pool:
+            return list(pool.map(send, contexts))
 
 
 def _record_all(ids: list[int], answers: list[Answer], contexts: dict[int, calls.PurchaseContext],

@@ -15,14 +15,15 @@ from webapp.providers import registry
 from webapp.services import ledger, notify
 
 
-def service_for(api_provider: str, log_calls: list):
+def service_for(api_provider: str, log_calls: list, shared_slots: provider_slots.SharedSlots | None = None):
     """A bills client for ``api_provider`` that appends every HTTP call it makes to ``log_calls``.
 
     Its purchase and status calls wait for one of the provider's slots (``PROVIDER_MAX_CONCURRENCY``
-    across all workers); no slot in time raises a transient ``rate_limited`` error before sending.
+    across all workers; ``shared_slots``: those its batch holds); no slot in time raises a
+    transient ``rate_limited`` error before sending.
     """
     service = registry.utility_service(api_provider, current_app.config, call_logger=log_calls.append)
-    return provider_slots.capped(service, api_provider)
+    return provider_slots.capped(service, api_provider, shared_slots)
 
 
 @dataclass(frozen=True)

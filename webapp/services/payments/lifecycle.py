@@ -207,12 +207,15 @@ def mark_submitted(payment: Payment, request_id: str, *, resend: bool = False) -
     state.transition(payment, S.SUBMITTED, f"{what}, attempt {payment.purchase_attempts}")
 
 
-def send_purchase(context: calls.PurchaseContext) -> tuple[PurchaseResult | None, ProviderError | None, list]:
+def send_purchase(context: calls.PurchaseContext, shared_slots: provider_slots.SharedSlots | None = None
+                  ) -> tuple[PurchaseResult | None, ProviderError | None, list]:
     """The purchase call (no transaction open, no lock held): its result or its error, and the
-    calls made. Thread-safe: it touches no database session."""
+    calls made (in one of ``shared_slots``, its batch's, when given). Thread-safe: it touches no
+    database session."""
     log_calls: list = []
     try:
-        return calls.service_for(context.api_provider, log_calls).purchase_utility(**context.request), None, log_calls
+        service = calls.service_for(context.api_provider, log_calls, shared_slots)
+        return service.purchase_utility(**context.request), None, log_calls
     except ProviderError as err:
         return None, err, log_calls
 

@@ -382,6 +382,17 @@ def test_a_message_abandoned_mid_send_is_marked_failed_never_resent(resident, sm
     assert smtp.messages == []
 
 
+def test_without_a_mail_server_the_periodic_sender_keeps_what_is_due_in_the_outbox_at_once(resident, jobs_run_here):
+    for n in range(3):
+        notify.notify(resident.id, E.PAYMENT_FAILED, title=f"Failed {n}", body="b", dedup_key=f"payment:P{n}:failed")
+    db.session.commit()  # their enqueue "missed"
+    later = emails(resident)[-1]
+    later.next_attempt_at = utcnow() + timedelta(hours=1)  # waiting out a backoff: not due yet
+    db.session.commit()
+    assert notification_jobs.deliver_queued_emails().startswith("sent 2,")
+    assert sorted(mail.status for mail in emails(resident)) == ["queued", "sent", "sent"]
+
+
 def test_the_periodic_sender_is_in_the_schedule():
     [job] = [j for j in PERIODIC_JOBS if j.name == "deliver-emails"]
     assert job.func is notification_jobs.deliver_queued_emails and job.interval == 60

@@ -162,8 +162,11 @@ def from_env() -> dict:
         "PAYMENT_BATCH_SIZE": _int("PAYMENT_BATCH_SIZE", 32),
         "PAYMENT_BATCH_CONCURRENCY": _int("PAYMENT_BATCH_CONCURRENCY", 32),
         "JANITOR_INTERVAL_SECONDS": _int("JANITOR_INTERVAL_SECONDS", 60),
-        # A payment still unknown this long after it was sent alerts the estate's admins once.
-        "PAYMENT_ALERT_AFTER_SECONDS": _int("PAYMENT_ALERT_AFTER_SECONDS", 86400),
+        # An unknown payment whose provider has given no answer at all for this long (timeouts,
+        # 5xx): the estate's admins are alerted once and the resident told what is happening.
+        "PAYMENT_ALERT_AFTER_SECONDS": _int("PAYMENT_ALERT_AFTER_SECONDS", 3600),
+        # A payment still unknown this long after it was sent, answered or not: one more alert.
+        "PAYMENT_UNRESOLVED_ALERT_AFTER_SECONDS": _int("PAYMENT_UNRESOLVED_ALERT_AFTER_SECONDS", 86400),
         # Prepaid purchases that succeeded without a token: admins are alerted once after this
         # long, and the janitor stops asking after TOKEN_GIVE_UP_SECONDS.
         "TOKEN_ALERT_AFTER_SECONDS": _int("TOKEN_ALERT_AFTER_SECONDS", 86400),

@@ -2,7 +2,8 @@
 
 A job is a plain function declared with ``@job(PAYMENTS, ...)`` beside the service it runs. Called
 directly it runs inside an app context, exactly as an RQ worker runs it; ``func.enqueue(*ids)``
-puts it on its queue with the options declared once, here at the decorator. Jobs receive ids,
+(or ``func.enqueue_at(when, *ids)``) puts it on its queue with the options declared once, here at
+the decorator. Jobs receive ids,
 never objects, and are enqueued only after the commit that created their rows (STYLE habit 4).
 
 Where jobs live: a job that a service enqueues sits in that service's package (``jobs.py``), so
@@ -15,6 +16,7 @@ import functools
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import Flask, current_app
 from rq import Queue, Retry
@@ -112,6 +114,7 @@ def job(queue_name: str, *, timeout: int | str = 300,
 
         run.options = options
         run.enqueue = functools.partial(_enqueue, run)
+        run.enqueue_at = functools.partial(_enqueue_at, run)
         run.enqueue_many = functools.partial(_enqueue_many, run)
         return run
 
@@ -123,6 +126,13 @@ def _enqueue(func: Callable, *args, job_id: str | None = None, unique: bool = Fa
     first waits (``rq.exceptions.DuplicateJobError``)."""
     options: JobOptions = func.options
     return queue(options.queue).enqueue(func, *args, job_id=job_id, unique=unique, **options.rq_arguments())
+
+
+def _enqueue_at(func: Callable, when: datetime, *args, job_id: str | None = None) -> Job:
+    """Queue one call of ``func`` to run at ``when`` (workers run with RQ's scheduler, which moves
+    it to the queue then); the same ``job_id`` again replaces the earlier one."""
+    options: JobOptions = func.options
+    return queue(options.queue).enqueue_at(when, func, *args, job_id=job_id, **options.rq_arguments())
 
 
 def _enqueue_many(func: Callable, calls: Iterable[tuple[tuple, str | None]]) -> list[Job]:

@@ -104,6 +104,11 @@ class Payment(TimestampMixin, db.Model):
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Status calls that got no answer at all (timeout, 5xx, unreadable) since the provider last
+    # answered: how many in a row, since when, and when admins and the resident were told.
+    status_call_failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    no_answer_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    no_answer_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # A prepaid purchase that succeeded without its token: when the janitor next asks the provider
     # for it (set only while the token is outstanding), how often it asked, when it arrived, and
     # when admins were told it had not come.

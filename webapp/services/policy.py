@@ -41,6 +41,19 @@ def requery_delay(checks_done: int) -> timedelta:
     return _step(REQUERY_BACKOFF, checks_done)
 
 
+# A status call that got no answer is tried again soon (it says nothing about the purchase, so it
+# must not push the next real check out along REQUERY_BACKOFF): doubling from the base, capped,
+# with jitter so a provider coming back is not met by every waiting payment in the same second.
+NO_ANSWER_RETRY_BASE_SECONDS = 5
+NO_ANSWER_RETRY_MAX_SECONDS = 120
+
+
+def no_answer_retry_delay(failures: int) -> timedelta:
+    """How long after its ``failures``-th status call in a row with no answer (>= 1) to ask again."""
+    ceiling = min(NO_ANSWER_RETRY_MAX_SECONDS, NO_ANSWER_RETRY_BASE_SECONDS * 2 ** max(0, failures - 1))
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+
+
 def token_check_delay(checks_done: int) -> timedelta:
     """How long after ``checks_done`` asks for a late token the next ask comes."""
     return _step(TOKEN_BACKOFF, checks_done)

@@ -9,7 +9,7 @@ from webapp.extensions import db
 from webapp.models import Payment, PaymentStatus
 from webapp.money import naira
 from webapp.services import audit, ledger, notify
-from webapp.services.payments import creation, lifecycle, state
+from webapp.services.payments import creation, jobs, lifecycle, state
 
 S = PaymentStatus
 # The audit log is read by admins and kept for years: a token goes in masked, never whole.
@@ -96,7 +96,9 @@ def requery_now(payment_id: int, admin) -> Payment:
         raise ActionRefused("Only a payment whose outcome is unknown can be requeried.")
     before = audit.snapshot(payment, FIELDS)
     db.session.rollback()
-    lifecycle.requery(payment_id)
+    retry_at = lifecycle.requery(payment_id, due_only=False)  # an admin asks now, whatever the schedule
+    if retry_at is not None:  # no answer: asked again within seconds, as the janitor would
+        jobs.requery_later(payment_id, retry_at)
     payment = db.session.get(Payment, payment_id)
     audit.record("payment.requery", "payment", payment.id, estate_id=payment.estate_id, before=before,
                  after=audit.snapshot(payment, FIELDS))

@@ -7,9 +7,13 @@ One pass (``flask payments janitor`` or the cron job) looks at payments due for 
   both in batches (``batch.process``), so a pile of lost work is bought concurrently;
 - ``submitted`` past its check time (the worker died during or after the call): never resent
   blindly; it becomes ``unknown`` and the provider is asked;
-- ``unknown`` past its check time: requeried on the backoff schedule;
-- ``unknown`` for longer than ``PAYMENT_ALERT_AFTER_SECONDS``: the estate's admins are alerted once,
-  with every reference and what the provider last said, so they can settle it by hand;
+- ``unknown`` past its check time: requeried on the backoff schedule; a status call that got no
+  answer is asked again within seconds by a job of its own (``jobs.requery_payment``);
+- ``unknown`` with no answer from the provider at all for ``PAYMENT_ALERT_AFTER_SECONDS`` (an
+  hour): the estate's admins are alerted once and the resident told we keep asking;
+- ``unknown`` for longer than ``PAYMENT_UNRESOLVED_ALERT_AFTER_SECONDS`` (a day), answered or not:
+  the estate's admins are alerted once, with every reference and what the provider last said, so
+  they can settle it by hand;
 - ``succeeded`` with its token still to come, past its token check time: the provider is asked
   for the token; still missing after ``TOKEN_ALERT_AFTER_SECONDS``: admins are alerted once.
 """
@@ -26,7 +30,7 @@ from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.payment import AdminAlert, Payment, PaymentStatus, ProviderCallLog
 from webapp.services import policy
-from webapp.services.payments import batch, lifecycle, outcomes, references, state
+from webapp.services.payments import batch, jobs, lifecycle, outcomes, references, state
 
 log = logging.getLogger(__name__)
 S = PaymentStatus
@@ -98,13 +102,19 @@ def run_pass(now: datetime | None = None) -> JanitorReport:
     in_batches(_due(S.CREATED, now - stale, Payment.created_at), "processed")
     in_batches(_due(S.DEBITED, now), "submitted")
     each(_due(S.SUBMITTED, now), lambda pid: _orphaned_submission(pid, now), "orphaned")
-    each(_due(S.UNKNOWN, now), lambda pid: lifecycle.requery(pid, now), "requeried")
+    each(_due(S.UNKNOWN, now), lambda pid: _requery(pid, now), "requeried")
     each(_due(S.SUCCEEDED, now, Payment.token_next_check_at), lambda pid: lifecycle.fetch_token(pid, now),
          "tokens_checked")
-    report.alerted = _alert_long_unknown(now) + _alert_late_tokens(now)
+    report.alerted = _alert_no_answer(now) + _alert_long_unknown(now) + _alert_late_tokens(now)
     if report.errors:
         raise JanitorErrors(report.summary() + "\n" + "\n".join(report.errors))
     return report
+
+
+def _requery(payment_id: int, now: datetime) -> None:
+    retry_at = lifecycle.requery(payment_id, now)
+    if retry_at is not None:  # no answer: ask again within seconds, not at the next pass
+        jobs.requery_later(payment_id, retry_at)
 
 
 def _orphaned_submission(payment_id: int, now: datetime) -> None:
@@ -116,7 +126,7 @@ def _orphaned_submission(payment_id: int, now: datetime) -> None:
     state.transition(payment, S.UNKNOWN, "No answer recorded from the provider call (worker stopped); "
                                          "checking with the provider")
     db.session.commit()
-    lifecycle.requery(payment_id, now)
+    _requery(payment_id, now)
 
 
 def alert_details(payment: Payment) -> dict:
@@ -148,8 +158,27 @@ def _alert_once(rows: list[Payment], now: datetime, *, kind: str, stamp: str, me
     return len(rows)
 
 
-def _alert_long_unknown(now: datetime) -> int:
+def _alert_no_answer(now: datetime) -> int:
+    """Unknown, and the provider has not answered at all for ``PAYMENT_ALERT_AFTER_SECONDS``:
+    admins alerted once, the resident told we keep asking."""
     after = timedelta(seconds=current_app.config["PAYMENT_ALERT_AFTER_SECONDS"])
+    rows = db.session.scalars(
+        select(Payment).where(Payment.status == S.UNKNOWN.value, Payment.no_answer_alerted_at.is_(None),
+                              Payment.no_answer_since <= now - after).limit(BATCH)
+    ).all()
+    minutes = f"{after.total_seconds() / 60:g}"
+    count = _alert_once(rows, now, kind="payment_no_answer", stamp="no_answer_alerted_at",
+                        message="Payment {p.reference}: {p.api_provider} has not answered a status check "
+                                f"for over {minutes} minutes (timeouts or errors); still asking.",
+                        note=f"Estate admins alerted: the provider has not answered for {minutes} minutes")
+    for payment in rows:
+        outcomes.no_answer(payment)
+    db.session.commit()
+    return count
+
+
+def _alert_long_unknown(now: datetime) -> int:
+    after = timedelta(seconds=current_app.config["PAYMENT_UNRESOLVED_ALERT_AFTER_SECONDS"])
     rows = db.session.scalars(
         select(Payment).where(Payment.status == S.UNKNOWN.value, Payment.alerted_at.is_(None),
                               Payment.submitted_at <= now - after).limit(BATCH)

@@ -1,10 +1,18 @@
 """The payment jobs: buying one payment (job id = the payment's reference), buying a batch (job id
-``batch-<first reference>``), and the status check a bill webhook asks for (``check-<reference>``)."""
+``batch-<first reference>``), the status check a bill webhook asks for (``check-<reference>``),
+and the status check again soon after one that got no answer (``requery-<id>-<when>``)."""
 from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from redis.exceptions import RedisError
 
 from webapp.jobs import PAYMENTS, job
 from webapp.services import notify, policy
 from webapp.services.payments import batch, lifecycle
+
+log = logging.getLogger(__name__)
 
 
 @job(PAYMENTS, timeout="PAYMENT_JOB_TIMEOUT_SECONDS", retry_intervals=policy.purchase_job_retries,
@@ -37,3 +45,27 @@ def check_payment(payment_id: int) -> str:
         return lifecycle.check_now(payment_id)
     finally:
         notify.enqueue_pending_emails()
+
+
+@job(PAYMENTS, timeout="PAYMENT_JOB_TIMEOUT_SECONDS", result_ttl=0, failure_ttl=600)
+def requery_payment(payment_id: int) -> str:
+    """An unknown payment whose last status call got no answer: ask again now if it is still due
+    (the janitor may have asked meanwhile), and schedule the next try if there is still none."""
+    try:
+        retry_at = lifecycle.requery(payment_id)
+        if retry_at is not None:
+            requery_later(payment_id, retry_at)
+            return f"no answer; asking again at {retry_at:%H:%M:%S} UTC"
+        return "done"
+    finally:
+        notify.enqueue_pending_emails()
+
+
+def requery_later(payment_id: int, when: datetime) -> None:
+    """Ask about ``payment_id`` again at ``when`` (its ``next_check_at``). Without Redis the
+    janitor's next pass asks instead, a minute later at most."""
+    try:
+        requery_payment.enqueue_at(when, payment_id, job_id=f"requery-{payment_id}-{when:%Y%m%dT%H%M%S}")
+    except RedisError as exc:
+        log.warning("could not schedule the next status check of payment %s (%s); the janitor will ask",
+                    payment_id, type(exc).__name__)

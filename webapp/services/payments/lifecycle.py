@@ -254,7 +254,8 @@ def record_error(payment: Payment, err: ProviderError, log_calls: list,
                              f"Provider unavailable ({err.error_type}); retrying in {int(delay.total_seconds())} s")
             return True
     else:
-        _mark_unknown(payment, f"Outcome not known yet ({err.error_type}); checking with the provider")
+        _mark_unknown(payment, f"Outcome not known yet ({err.error_type}); checking with the provider",
+                      answered=False)
     return False
 
 
@@ -293,42 +294,49 @@ def record_result(payment: Payment, result: PurchaseResult, log_calls: list, sou
     elif result.status == "failed":
         _fail_and_refund(payment, result.message or "The provider declined this payment.", context)
     else:  # pending, or not_found right after a purchase: ask again later
-        _mark_unknown(payment, f"Provider says {result.status}; checking again later")
+        _mark_unknown(payment, f"Provider says {result.status}; checking again later", answered=True)
 
 
-def requery(payment_id: int, now: datetime | None = None) -> None:
-    """Ask the provider for the truth about an unknown payment (the janitor's main step)."""
+def requery(payment_id: int, now: datetime | None = None, *, due_only: bool = True) -> datetime | None:
+    """Ask the provider for the truth about an unknown payment (the janitor's main step).
+
+    Only when its check is due (``due_only``; a bill webhook asks at once). Returns when to ask
+    again if the status call got no answer at all (timeout, 5xx, unreadable): such a call says
+    nothing about the purchase, so it does not count as a check and the next one comes within
+    seconds (``policy.no_answer_retry_delay``); only an answer, such as "pending", moves the
+    payment along ``policy.REQUERY_BACKOFF``.
+    """
     now = now or utcnow()
     payment = state.lock(payment_id)
-    if payment.status != S.UNKNOWN:
+    if payment.status != S.UNKNOWN or (due_only and payment.next_check_at is not None
+                                       and payment.next_check_at > now):
         db.session.rollback()
-        return
+        return None
     # Claim: push the next check out so a second janitor does not requery it concurrently.
     payment.status_checks += 1
     payment.next_check_at = now + policy.requery_delay(payment.status_checks - 1)
     api_provider, keys = payment.api_provider, references.keys_for(payment)
     db.session.commit()
     result, failure, log_calls = _ask_status(api_provider, keys)
-    if failure is not None:
-        payment = state.lock(payment_id)
-        calls.persist(payment, log_calls)
-        state.note(payment, f"Status check failed ({failure.error_type}); next check at "
-                            f"{payment.next_check_at:%Y-%m-%d %H:%M} UTC")
+    payment = state.lock(payment_id)
+    calls.persist(payment, log_calls)
+    if payment.status != S.UNKNOWN:  # settled meanwhile (a webhook's check, an admin)
         db.session.commit()
-        return
+        return None
+    if failure is not None:
+        payment.status_checks -= 1  # no answer: not a check
+        retry_at = _no_answer(payment, now)
+        state.note(payment, f"Status check got no answer ({failure.error_type}); asking again at "
+                            f"{retry_at:%Y-%m-%d %H:%M:%S} UTC")
+        db.session.commit()
+        return retry_at
+    _answered(payment)
     if result.status == "unconfirmed":  # a lookup that cannot prove anything: ask again later
-        payment = state.lock(payment_id)
-        calls.persist(payment, log_calls)
         state.note(payment, f"Provider could not confirm yet ({result.message or 'no answer'}); "
                             f"next check at {payment.next_check_at:%Y-%m-%d %H:%M} UTC")
         db.session.commit()
-        return
+        return None
     if result.status == "not_found":  # authoritative (see the module docstring)
-        payment = state.lock(payment_id)
-        calls.persist(payment, log_calls)
-        if payment.status != S.UNKNOWN:
-            db.session.rollback()
-            return
         if references.needs_new_request_id(payment, now):
             new_id = references.add_request_id(payment, now)
             state.note(payment, f"Provider has no record of this purchase; its request_id is from an earlier "
@@ -337,8 +345,10 @@ def requery(payment_id: int, now: datetime | None = None) -> None:
             state.note(payment, "Provider has no record of this reference")
         db.session.commit()
         submit(payment_id, resend=True)
-        return
-    apply_result(payment_id, result, log_calls, source="status check")
+        return None
+    record_result(payment, result, [], source="status check")
+    db.session.commit()
+    return None
 
 
 def fetch_token(payment_id: int, now: datetime | None = None) -> bool:
@@ -395,7 +405,7 @@ def check_now(payment_id: int) -> str:
     if status == S.UNKNOWN or status == S.SUBMITTED:
         if status == S.SUBMITTED:
             return "in flight"  # the worker that sent it records the answer
-        requery(payment_id, now)
+        requery(payment_id, now, due_only=False)
         return "requeried"
     if owed:
         fetch_token(payment_id, now)
@@ -414,12 +424,31 @@ def _ask_status(api_provider: str, keys) -> tuple[PurchaseResult | None, Provide
         return None, err, log_calls
 
 
-def _mark_unknown(payment: Payment, reason: str) -> None:
+def _mark_unknown(payment: Payment, reason: str, *, answered: bool) -> None:
+    """submitted → unknown (or a note on one already unknown). ``answered``: the provider said
+    something (pending); else the call got no answer, which starts the no-answer clock."""
+    if answered:
+        _answered(payment)
+    elif payment.no_answer_since is None:
+        payment.no_answer_since = utcnow()
     if payment.status == S.SUBMITTED:
         payment.next_check_at = utcnow() + policy.requery_delay(payment.status_checks)
         state.transition(payment, S.UNKNOWN, reason)
     else:
         state.note(payment, reason)
+
+
+def _no_answer(payment: Payment, now: datetime) -> datetime:
+    """A status call got no answer: count it, and ask again within seconds. When to ask."""
+    payment.status_call_failures += 1
+    payment.no_answer_since = payment.no_answer_since or now
+    payment.next_check_at = now + policy.no_answer_retry_delay(payment.status_call_failures)
+    return payment.next_check_at
+
+
+def _answered(payment: Payment) -> None:
+    payment.status_call_failures = 0
+    payment.no_answer_since = None
 
 
 def _fail_and_refund(payment: Payment, reason: str, context: calls.PurchaseContext | None = None) -> None:

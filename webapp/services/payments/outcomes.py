@@ -102,6 +102,16 @@ def delayed(payment: Payment) -> None:
                   link=f"/payments/{payment.id}", dedup_key=f"payment:{payment.reference}:delayed")
 
 
+def no_answer(payment: Payment) -> None:
+    """The provider has not answered about this payment for a while: say so, and what happens."""
+    notify.notify(payment.user_id, E.PAYMENT_DELAYED, title="We can't reach the provider",
+                  body=f"{naira(payment.amount_kobo)} to {what_was_paid(payment)}: the provider has not answered "
+                       "us for a while, so we cannot confirm it yet. We keep asking every few minutes and will "
+                       "tell you the moment we know. You will never be charged twice, and if it did not go "
+                       "through you get your money back.",
+                  link=f"/payments/{payment.id}", dedup_key=f"payment:{payment.reference}:no-answer")
+
+
 def _automation_outcome(payment: Payment, ok: bool, automation_id: int | None = None) -> None:
     if payment.source != "automation" or not payment.occurrence_key:
         return

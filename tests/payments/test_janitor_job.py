@@ -1,0 +1,35 @@
+"""The janitor's periodic job: one pass at a time, whatever cron enqueues meanwhile."""
+from __future__ import annotations
+
+import pytest
+
+import webapp.jobs
+from webapp.infra.redis_client import redis_connection
+from workers import payment_jobs
+
+from .helpers import link, pay, prepaid_entry, reload
+
+
+@pytest.fixture
+def config_overrides(sandbox_config):
+    return {**sandbox_config, "PAYMENT_RQ_RETRY_INTERVALS": [], "PAYMENT_STALE_AFTER_SECONDS": 0}
+
+
+@pytest.fixture
+def jobs_here(app):
+    """The job functions run against this test's app."""
+    previous = webapp.jobs._app
+    webapp.jobs.use_app(app)
+    yield
+    webapp.jobs._app = previous
+
+
+def test_a_second_janitor_steps_aside_while_one_runs_and_runs_once_it_is_done(jobs_here, funded, estate):
+    payment = pay(funded, link(funded, prepaid_entry(estate.id, "vtpass"), "12345678901"))  # its job "lost"
+    held = redis_connection().lock(payment_jobs.JANITOR_LOCK, timeout=60)
+    assert held.acquire(blocking=False), "a pass is running"
+    assert "steps aside" in payment_jobs.run_janitor()
+    assert reload(payment).status == "created", "the second pass did nothing"
+    held.release()
+    assert payment_jobs.run_janitor().startswith("janitor: 1 created processed")
+    assert reload(payment).status == "succeeded"

@@ -1,8 +1,9 @@
 """`make run`: the whole product on one machine, stopped together with Ctrl-C.
 
-Starts (or reuses) Redis, migrates and seeds the database, then runs the web server, one RQ worker
-and one `rq cron` process. Every child runs in its own process group so that stopping kills whole
-trees; nothing is left behind and no pid files are written.
+Starts (or reuses) Redis, migrates and seeds the database, then runs the web server, an RQ worker,
+a worker for the periodic queue and one `rq cron` process. A child that dies is started again after
+a short backoff (a line says so); Ctrl-C stops them all. Every child runs in its own process group
+so that stopping kills whole trees; nothing is left behind and no pid files are written.
 """
 from __future__ import annotations
 
@@ -12,19 +13,47 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from webapp.cli import DEMO_USERS
 from webapp.config import ROOT
 from webapp.infra.local_services import start_redis, wait_for_port
+from webapp.jobs import PERIODIC
 
 BIN = os.path.dirname(sys.executable)
+
+
+RESTART_BACKOFF = (1, 2, 5, 10, 30)  # seconds before the 1st, 2nd, ... restart in a row
+STEADY_AFTER = 60  # a child that ran this long before it died starts again from the first step
 
 
 @dataclass
 class Child:
     name: str
     process: subprocess.Popen
+    argv: list[str]
+    env: dict
+    started_at: float = field(default_factory=time.monotonic)
+    restarts: int = 0  # in a row, without a steady run between
+    restart_at: float | None = None  # when a child that died is started again
+
+
+def _supervise(child: Child, now: float) -> None:
+    """A child that died is started again after a short backoff, with a line saying so: a worker
+    lost to a Redis blip or a crash must not stop the whole product."""
+    if child.restart_at is None:
+        if child.process.poll() is None:
+            return
+        if now - child.started_at >= STEADY_AFTER:
+            child.restarts = 0
+        delay = RESTART_BACKOFF[min(child.restarts, len(RESTART_BACKOFF) - 1)]
+        child.restart_at = now + delay
+        print(f"{child.name} exited with code {child.process.returncode}; restarting it in {delay} s", flush=True)
+        return
+    if now >= child.restart_at:
+        child.process = subprocess.Popen(child.argv, env=child.env, cwd=ROOT, start_new_session=True)
+        child.started_at, child.restart_at, child.restarts = now, None, child.restarts + 1
+        print(f"{child.name} restarted (pid {child.process.pid})", flush=True)
 
 
 def _bin(name: str) -> str:
@@ -34,7 +63,7 @@ def _bin(name: str) -> str:
 
 def _spawn(name: str, argv: list[str], env: dict) -> Child:
     process = subprocess.Popen(argv, env=env, cwd=ROOT, start_new_session=True)
-    return Child(name, process)
+    return Child(name, process, argv, env)
 
 
 def _stop(children: list[Child]) -> None:
@@ -105,6 +134,8 @@ def main() -> int:
                "--access-logfile", "-", *_gunicorn_private_flags(), "wsgi:app"]
         children.append(_spawn("web", web, env))
         children.append(_spawn("worker", [flask, "worker"], env))
+        # The clock's jobs (sweep, janitor) have a worker of their own: never behind a payment backlog.
+        children.append(_spawn("periodic worker", [flask, "worker", "--queues", PERIODIC], env))
         children.append(_spawn("cron", [flask, "cron"], env))
         wait_for_port(port, timeout=30)
         print("\n" + "=" * 64)
@@ -116,9 +147,7 @@ def main() -> int:
         print("=" * 64 + "\n", flush=True)
         while not stopping:
             for child in children:
-                if child.process.poll() is not None:
-                    print(f"{child.name} exited with code {child.process.returncode}; stopping.", flush=True)
-                    stopping = True
+                _supervise(child, time.monotonic())
             time.sleep(0.5)
     except subprocess.CalledProcessError as exc:
         print(f"setup step failed: {exc}", file=sys.stderr)

@@ -117,11 +117,18 @@ def register(app: Flask) -> None:
         from flask import current_app
         from rq import Worker
 
+        from webapp.infra import resilient_worker
         from webapp.infra.redis_client import redis_connection
 
         use_app(current_app._get_current_object())
-        worker = Worker(queues.split(","), connection=redis_connection(), name=name)
-        worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+        connection = redis_connection()
+
+        def make_worker(restarts: int) -> Worker:
+            return Worker(queues.split(","), connection=connection,
+                          name=None if name is None else (name if restarts == 0 else f"{name}-{restarts}"))
+
+        # A Redis outage mid-job ends RQ's loop; this waits for Redis and works on (infra/resilient_worker.py).
+        resilient_worker.work(make_worker, connection, burst=burst)
 
     @app.cli.command("cron")
     def cron_command():

@@ -1,0 +1,83 @@
+"""A worker rides out a Redis outage in the middle of a job: it waits for Redis and works on,
+instead of exiting ("found an unhandled exception, quitting"). A real `flask worker` process, a
+real redis-server stopped and started again on the same port (its data gone, as after a restart
+without persistence)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from rq import Queue
+
+from webapp.config import ROOT
+from webapp.infra.local_services import free_port, wait_for_port
+
+from .waiting import wait_until
+
+QUEUE = "outage-test"
+
+
+def gated(gate: str, started: str, done: str) -> str:
+    """A job that says it started, waits for the test to open its gate, then says it is done."""
+    Path(started).touch()
+    deadline = time.monotonic() + 60
+    while not Path(gate).exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    Path(done).touch()
+    return "ok"
+
+
+def _redis_server(port: int, workdir: Path) -> subprocess.Popen:
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no", "--dir", str(workdir)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    wait_for_port(port)
+    return server
+
+
+@pytest.mark.skipif(subprocess.run(["which", "redis-server"], capture_output=True).returncode != 0,
+                    reason="needs redis-server on PATH")
+def test_a_worker_whose_redis_goes_away_mid_job_waits_and_works_on(tmp_path):
+    port = free_port()
+    redis_url = f"redis://127.0.0.1:{port}/0"
+    server = _redis_server(port, tmp_path)
+    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+           "FLASK_APP": "wsgi.py", "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+    env.pop("APP_ENV", None)
+    log = (tmp_path / "worker.log").open("w")
+    worker = subprocess.Popen([str(Path(sys.executable).with_name("flask")), "worker", "--queues", QUEUE,
+                               "--name", "outage"],
+                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        files = {name: str(tmp_path / name) for name in ("gate", "started", "done", "started2", "done2")}
+        Queue(QUEUE, connection=Redis.from_url(redis_url)).enqueue(gated, files["gate"], files["started"],
+                                                                   files["done"])
+        wait_until(lambda: Path(files["started"]).exists(), timeout=60, what="the first job to start")
+        server.terminate()  # Redis goes away while the job runs
+        server.wait(10)
+        Path(files["gate"]).touch()
+        wait_until(lambda: Path(files["done"]).exists(), timeout=30, what="the first job to finish its work")
+        wait_until(lambda: "stopped without being asked" in (tmp_path / "worker.log").read_text(), timeout=60,
+                   what="the worker to notice Redis is gone")
+        assert worker.poll() is None, "the worker process is still running"
+        server = _redis_server(port, tmp_path)  # Redis is back, empty
+        Queue(QUEUE, connection=Redis.from_url(redis_url)).enqueue(gated, files["gate"], files["started2"],
+                                                                   files["done2"])
+        wait_until(lambda: Path(files["done2"]).exists(), timeout=60, what="a job enqueued after the outage to run")
+        assert worker.poll() is None
+        assert "quitting" not in (tmp_path / "worker.log").read_text().split("stopped without being asked")[-1]
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, 9)
+            worker.wait()
+        server.terminate()
+        server.wait(10)
+        log.close()

@@ -278,7 +278,9 @@ def second_worker(live_stack):
     """A second `flask worker`, so two processes commit payments and emails while the web serves."""
     process = live_stack.start_worker(name=f"sqlite-crowd-{uuid.uuid4().hex[:6]}")
     yield process
-    live_stack.kill_worker(signal.SIGTERM, process=process)
+    # A warm shutdown lets the job in progress (a batch, say) finish first: on a busy machine that
+    # can take longer than the stack's usual stop timeout.
+    live_stack.kill_worker(signal.SIGTERM, process=process, timeout=60)
 
 
 def _address(n: int) -> str:

@@ -40,19 +40,47 @@ def _redis_server(port: int, workdir: Path) -> subprocess.Popen:
     return server
 
 
-@pytest.mark.skipif(subprocess.run(["which", "redis-server"], capture_output=True).returncode != 0,
-                    reason="needs redis-server on PATH")
+needs_redis_server = pytest.mark.skipif(
+    subprocess.run(["which", "redis-server"], capture_output=True).returncode != 0, reason="needs redis-server on PATH")
+
+
+def _flask_worker(tmp_path: Path, redis_url: str, log) -> subprocess.Popen:
+    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+           "FLASK_APP": "wsgi.py", "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+    env.pop("APP_ENV", None)
+    return subprocess.Popen([str(Path(sys.executable).with_name("flask")), "worker", "--queues", QUEUE,
+                             "--name", "outage"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+@needs_redis_server
+def test_an_idle_worker_asked_to_stop_stops_and_is_not_started_again(tmp_path):
+    port = free_port()
+    server = _redis_server(port, tmp_path)
+    log_path = tmp_path / "worker.log"
+    with log_path.open("w") as log:
+        worker = _flask_worker(tmp_path, f"redis://127.0.0.1:{port}/0", log)
+        try:
+            # (its signal handlers are in place once its loop runs the registries' maintenance)
+            wait_until(lambda: "cleaning registries" in log_path.read_text(), timeout=60, what="the worker's loop")
+            worker.terminate()  # SIGTERM: RQ's warm shutdown
+            assert worker.wait(30) == 0
+            assert "stopped without being asked" not in log_path.read_text()
+        finally:
+            if worker.poll() is None:
+                os.killpg(worker.pid, 9)
+                worker.wait()
+            server.terminate()
+            server.wait(10)
+
+
+@needs_redis_server
 def test_a_worker_whose_redis_goes_away_mid_job_waits_and_works_on(tmp_path):
     port = free_port()
     redis_url = f"redis://127.0.0.1:{port}/0"
     server = _redis_server(port, tmp_path)
-    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
-           "FLASK_APP": "wsgi.py", "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
-    env.pop("APP_ENV", None)
     log = (tmp_path / "worker.log").open("w")
-    worker = subprocess.Popen([str(Path(sys.executable).with_name("flask")), "worker", "--queues", QUEUE,
-                               "--name", "outage"],
-                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    worker = _flask_worker(tmp_path, redis_url, log)
     try:
         files = {name: str(tmp_path / name) for name in ("gate", "started", "done", "started2", "done2")}
         Queue(QUEUE, connection=Redis.from_url(redis_url)).enqueue(gated, files["gate"], files["started"],

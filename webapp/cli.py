@@ -115,7 +115,6 @@ def register(app: Flask) -> None:
     def worker_command(queues: str, burst: bool, name: str | None):
         """Run an RQ worker that shares this app's configuration."""
         from flask import current_app
-        from rq import Worker
 
         from webapp.infra import resilient_worker
         from webapp.infra.redis_client import redis_connection
@@ -123,9 +122,10 @@ def register(app: Flask) -> None:
         use_app(current_app._get_current_object())
         connection = redis_connection()
 
-        def make_worker(restarts: int) -> Worker:
-            return Worker(queues.split(","), connection=connection,
-                          name=None if name is None else (name if restarts == 0 else f"{name}-{restarts}"))
+        def make_worker(restarts: int) -> resilient_worker.StoppableWorker:
+            return resilient_worker.StoppableWorker(
+                queues.split(","), connection=connection,
+                name=None if name is None else (name if restarts == 0 else f"{name}-{restarts}"))
 
         # A Redis outage mid-job ends RQ's loop; this waits for Redis and works on (infra/resilient_worker.py).
         resilient_worker.work(make_worker, connection, burst=burst)

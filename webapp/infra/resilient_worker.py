@@ -44,7 +44,18 @@ def wait_for_redis(connection: Redis, *, sleep: Callable[[float], None] = time.s
             wait = min(LONGEST_WAIT, wait * 2)
 
 
-def work(make_worker: Callable[[int], Worker], connection: Redis, *, burst: bool = False,
+class StoppableWorker(Worker):
+    """An RQ ``Worker`` that remembers it was asked to stop (SIGTERM, SIGINT, a stop command):
+    RQ only keeps that in private state, and an idle worker's stop leaves none."""
+
+    stop_was_requested = False
+
+    def request_stop(self, signum, frame):
+        self.stop_was_requested = True
+        super().request_stop(signum, frame)
+
+
+def work(make_worker: Callable[[int], StoppableWorker], connection: Redis, *, burst: bool = False,
          with_scheduler: bool = True, logging_level: str = "INFO") -> int:
     """Run ``make_worker(n)``'s ``work()`` until it stops on request (or, with ``burst``, runs
     dry); after one that stopped otherwise (a Redis outage), wait for Redis and run a new one. Returns how
@@ -61,8 +72,8 @@ def work(make_worker: Callable[[int], Worker], connection: Redis, *, burst: bool
         else:
             # RQ's loop ends on a stop request (SIGTERM, Ctrl-C), in burst mode when the queues are
             # empty, or on an exception it only logs (a Redis outage mid-job, most often): only the
-            # last is ours to recover from. RQ keeps ``_stop_requested`` as an attribute, not API.
-            if burst or getattr(worker, "_stop_requested", False):
+            # last is ours to recover from.
+            if burst or worker.stop_was_requested:
                 return started
         log.warning("worker %s stopped without being asked to (a Redis outage?); starting a new one once "
                     "Redis answers", worker.name)

@@ -113,6 +113,9 @@ class AutomationOccurrence(TimestampMixin, db.Model):
         Index("ix_automation_occurrences_waiting", "status", "retry_until"),
         # A payment's outcome finds the automation it paid (automations.outcomes.automation_id_for).
         Index("ix_automation_occurrences_payment_id", "payment_id"),
+        # A chunk of residents' occurrences still waiting for money (the sweep): without it a read
+        # for several residents scans every resident's waiting occurrences, or all of theirs.
+        Index("ix_automation_occurrences_user_status", "user_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

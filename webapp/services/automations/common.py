@@ -1,10 +1,12 @@
-"""Shared pieces: an automation's schedule, a resident's settings, month-to-date spending."""
+"""Shared pieces: an automation's schedule, residents' settings, month-to-date spending."""
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from webapp.extensions import db
 from webapp.models import Payment
@@ -24,13 +26,23 @@ def schedule_of(automation: Automation) -> Schedule:
     )
 
 
-def settings_for(user_id: int) -> AutomationSettings:
-    """The resident's saved settings, or unsaved defaults (reading never writes)."""
-    found = db.session.scalar(select(AutomationSettings).where(AutomationSettings.user_id == user_id))
-    if found is not None:
-        return found
+def default_settings(user_id: int) -> AutomationSettings:
+    """The settings of a resident who never saved any (not added to the session)."""
     return AutomationSettings(user_id=user_id, min_balance_kobo=0, reminder_lead_hours=24, grace_hours=72,
                               pause_after_failures=3)
+
+
+def settings_for(user_id: int) -> AutomationSettings:
+    """The resident's saved settings, or unsaved defaults (reading never writes)."""
+    return settings_for_many([user_id])[user_id]
+
+
+def settings_for_many(user_ids: Iterable[int]) -> dict[int, AutomationSettings]:
+    """``settings_for`` of each resident, in one query."""
+    user_ids = list(user_ids)
+    saved = {s.user_id: s for s in db.session.scalars(
+        select(AutomationSettings).where(AutomationSettings.user_id.in_(user_ids)))}
+    return {user_id: saved.get(user_id) or default_settings(user_id) for user_id in user_ids}
 
 
 def month_start_utc(now: datetime, timezone: str) -> datetime:
@@ -41,10 +53,25 @@ def month_start_utc(now: datetime, timezone: str) -> datetime:
 def automation_spend_this_month(user_id: int, now: datetime, timezone: str) -> dict[str, int]:
     """Automation payments this calendar month (resident's zone) by utility type, not counting
     payments that failed or were cancelled."""
+    return automation_spend_by_resident({user_id: timezone}, now)[user_id]
+
+
+def automation_spend_by_resident(timezones: Mapping[int, str], now: datetime) -> dict[int, dict[str, int]]:
+    """``automation_spend_this_month`` of each resident (user id -> their time zone), in one query.
+    Each resident's month starts in their own zone: residents are grouped by that moment."""
+    residents_by_start: dict[datetime, list[int]] = defaultdict(list)
+    for user_id, timezone in timezones.items():
+        residents_by_start[month_start_utc(now, timezone)].append(user_id)
+    spent: dict[int, dict[str, int]] = {user_id: {} for user_id in timezones}
+    if not spent:
+        return spent
+    this_month = or_(*(and_(Payment.user_id.in_(user_ids), Payment.created_at >= start)
+                       for start, user_ids in residents_by_start.items()))
     rows = db.session.execute(
-        select(Payment.utility_type, func.coalesce(func.sum(Payment.amount_kobo), 0))
-        .where(Payment.user_id == user_id, Payment.source == "automation",
-               Payment.status.in_(OPEN_OR_PAID), Payment.created_at >= month_start_utc(now, timezone))
-        .group_by(Payment.utility_type)
+        select(Payment.user_id, Payment.utility_type, func.coalesce(func.sum(Payment.amount_kobo), 0))
+        .where(this_month, Payment.source == "automation", Payment.status.in_(OPEN_OR_PAID))
+        .group_by(Payment.user_id, Payment.utility_type)
     ).all()
-    return {kind or "other": int(total) for kind, total in rows}
+    for user_id, kind, total in rows:
+        spent[user_id][kind or "other"] = int(total)
+    return spent

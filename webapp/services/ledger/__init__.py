@@ -4,7 +4,14 @@ Use it as ``from webapp.services import ledger; ledger.post_entry(...)``. Every 
 writes flushes inside the caller's transaction and leaves the commit to the caller, so a payment's
 status change and its money movement commit together.
 """
-from webapp.services.ledger.accounts import balance, estate_account, system_account, wallet_account, wallet_balance
+from webapp.services.ledger.accounts import (
+    balance,
+    estate_account,
+    system_account,
+    wallet_account,
+    wallet_balance,
+    wallet_balances,
+)
 from webapp.services.ledger.bulk import Debit, debit_payments
 from webapp.services.ledger.entries import entry_postings, find_entry, lock_wallets, post_entry
 from webapp.services.ledger.errors import (
@@ -65,4 +72,5 @@ __all__ = [
     "system_account",
     "wallet_account",
     "wallet_balance",
+    "wallet_balances",
 ]

@@ -1,6 +1,8 @@
 """Finding (or opening) ledger accounts and reading their balances."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -99,3 +101,11 @@ def wallet_balance(user_id: int) -> int:
     """The resident's wallet balance, 0 when no wallet exists yet. Never creates a row (safe on GET)."""
     value = db.session.scalar(select(Account.balance_kobo).where(Account.user_id == user_id))
     return value or 0
+
+
+def wallet_balances(user_ids: Iterable[int]) -> dict[int, int]:
+    """``wallet_balance`` of each resident, in one query (0 for those without a wallet yet)."""
+    user_ids = list(user_ids)
+    found = dict(db.session.execute(
+        select(Account.user_id, Account.balance_kobo).where(Account.user_id.in_(user_ids))).all())
+    return {user_id: found.get(user_id) or 0 for user_id in user_ids}

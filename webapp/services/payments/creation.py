@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload
 
 from webapp.extensions import db
-from webapp.models import Payment, PaymentKind, PaymentStatus, User, UtilityAccount
+from webapp.infra import bulk_writes
+from webapp.models import Bill, Payment, PaymentKind, PaymentStatus, User, UtilityAccount
 from webapp.money import naira
 from webapp.providers.vtpass_codes import reference_for
 from webapp.services import access, audit, catalogue, ledger, notify
@@ -117,30 +120,89 @@ def create_utility_payment(user: User, account_id, amount_kobo: int, submit_key:
     return payment
 
 
+@dataclass(frozen=True)
+class NewPayment:
+    """A payment to create: a utility purchase for ``account``, or a payment of the estate ``bill``."""
+
+    user: User
+    amount_kobo: int
+    account: UtilityAccount | None = None
+    bill: Bill | None = None
+    source: str = "one_time"
+    submit_key: str | None = None
+    occurrence_key: str | None = None
+    actor: str | None = None
+    details: Mapping | None = None  # e.g. the saved card an automation pays with
+
+
+def new_payments(orders: Sequence[NewPayment]) -> list[Payment]:
+    """Add ``created`` payments and their first timeline events to the session, in the order given,
+    with one multi-row INSERT each (the sweep creates a chunk of residents' payments at once).
+
+    Utility purchases are judged by the fraud rules, each as if the ones before it were created
+    already; one that trips a rule is held for review and its resident told. Flushes, never
+    commits: the caller commits, then calls ``enqueue_many`` for the ``created`` ones. Bounds and
+    balance are the caller's to check (``quote`` for one-time payments, the allocation rules for
+    automations).
+    """
+    if not orders:
+        return []
+    # Judged before they are in the session: a query would flush them and count them twice.
+    verdicts = fraud.evaluate_many([(order.user.id, order.account, order.amount_kobo) for order in orders])
+    rows = [_payment_row(order) for order in orders]
+    # NULLs are written as such so that every row names the same columns (one multi-row INSERT), and
+    # RETURNING comes in no particular order: SQLite batches the rows only then (it has no sentinel
+    # column to sort them by); the unique reference says which payment is which. A new payment has
+    # no events to load.
+    returned = {p.reference: p for p in db.session.scalars(
+        insert(Payment).returning(Payment).options(lazyload(Payment.events)).execution_options(render_nulls=True),
+        rows)}
+    created = [returned[row["reference"]] for row in rows]
+    with bulk_writes.deferred():  # their events (and the held ones' notifications) in one INSERT per table
+        for payment, order in zip(created, orders, strict=True):
+            state.record_created(payment, _requested(payment, order), order.actor or f"user:{order.user.id}")
+        for payment, verdict in zip(created, verdicts, strict=True):
+            if verdict.hold:
+                hold(payment, verdict.summary())
+    return created
+
+
+def _payment_row(order: NewPayment) -> dict:
+    # Both kinds name the same columns, so that they go in one multi-row INSERT.
+    row = {"reference": reference_for(), "user_id": order.user.id, "amount_kobo": order.amount_kobo,
+           "status": PaymentStatus.CREATED.value, "submit_key": order.submit_key,
+           "occurrence_key": order.occurrence_key, "source": order.source, "details": dict(order.details or {})}
+    if order.account is not None:
+        entry = order.account.provider
+        return {**row, "estate_id": order.user.estate_id, "kind": PaymentKind.UTILITY.value,
+                "utility_account_id": order.account.id, "provider_id": entry.id, "api_provider": entry.api_provider,
+                "bill_id": None, "utility_type": entry.provider_type, "fee_kobo": entry.fee_kobo}
+    return {**row, "estate_id": order.bill.estate_id, "kind": PaymentKind.ESTATE_BILL.value,
+            "utility_account_id": None, "provider_id": None, "api_provider": None, "bill_id": order.bill.id,
+            "utility_type": "estate_bill", "fee_kobo": 0}
+
+
+def _requested(payment: Payment, order: NewPayment) -> str:
+    if order.account is not None:
+        return f"{naira(payment.total_kobo)} to {order.account.provider.name} requested"
+    return f"{naira(payment.amount_kobo)} towards {order.bill.title} requested"
+
+
 def new_utility_payment(user: User, account: UtilityAccount, amount_kobo: int, *, submit_key: str | None = None,
                         source: str = "one_time", occurrence_key: str | None = None,
                         actor: str | None = None) -> Payment:
-    """Add a ``created`` utility payment (and its first timeline event) to the session.
+    """Add a ``created`` utility payment (and its first timeline event) to the session; held for
+    review if it trips a fraud rule. ``new_payments`` of one: flushes, never commits."""
+    return new_payments([NewPayment(user, amount_kobo, account=account, source=source, submit_key=submit_key,
+                                    occurrence_key=occurrence_key, actor=actor)])[0]
 
-    Flushes, never commits: the caller commits, then calls ``enqueue``. Bounds and balance are the
-    caller's to check (``quote`` for one-time payments, the allocation rules for automations).
-    """
-    entry = account.provider
-    # Judge before this payment is in the session: a query would flush it and count it twice.
-    verdict = fraud.evaluate(user.id, account, amount_kobo)
-    payment = Payment(
-        reference=reference_for(), user_id=user.id, estate_id=user.estate_id, kind=PaymentKind.UTILITY.value,
-        utility_account_id=account.id, provider_id=entry.id, api_provider=entry.api_provider,
-        utility_type=entry.provider_type, amount_kobo=amount_kobo, fee_kobo=entry.fee_kobo,
-        status=PaymentStatus.CREATED.value, submit_key=submit_key, occurrence_key=occurrence_key, source=source,
-    )
-    db.session.add(payment)
-    db.session.flush()
-    state.record_created(payment, f"{naira(payment.total_kobo)} to {entry.name} requested",
-                         actor or f"user:{user.id}")
-    if verdict.hold:
-        hold(payment, verdict.summary())
-    return payment
+
+def new_estate_bill_payment(user: User, bill: Bill, amount_kobo: int, *, submit_key: str | None = None,
+                            source: str = "one_time", occurrence_key: str | None = None,
+                            actor: str | None = None) -> Payment:
+    """Add a ``created`` payment of an estate bill (wallet → estate wallet); the caller commits."""
+    return new_payments([NewPayment(user, amount_kobo, bill=bill, source=source, submit_key=submit_key,
+                                    occurrence_key=occurrence_key, actor=actor)])[0]
 
 
 def hold(payment: Payment, why: str) -> None:
@@ -150,21 +212,6 @@ def hold(payment: Payment, why: str) -> None:
                   body=f"Your payment of {naira(payment.amount_kobo)} is waiting for a quick check by your estate's "
                        "admins. Nothing has been taken from your wallet.",
                   link=f"/pay/{payment.id}", dedup_key=f"payment:{payment.reference}:held")
-
-
-def new_estate_bill_payment(user: User, bill, amount_kobo: int, *, submit_key: str | None = None,
-                            source: str = "one_time", occurrence_key: str | None = None,
-                            actor: str | None = None) -> Payment:
-    """Add a ``created`` payment of an estate bill (wallet → estate wallet); the caller commits."""
-    payment = Payment(
-        reference=reference_for(), user_id=user.id, estate_id=bill.estate_id, kind=PaymentKind.ESTATE_BILL.value,
-        bill_id=bill.id, utility_type="estate_bill", amount_kobo=amount_kobo, fee_kobo=0,
-        status=PaymentStatus.CREATED.value, submit_key=submit_key, occurrence_key=occurrence_key, source=source,
-    )
-    db.session.add(payment)
-    db.session.flush()
-    state.record_created(payment, f"{naira(amount_kobo)} towards {bill.title} requested", actor or f"user:{user.id}")
-    return payment
 
 
 def enqueue(payment: Payment) -> None:

@@ -103,6 +103,10 @@ def from_env() -> dict:
         # Rate limits (Flask-Limiter syntax).
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Redis away: rate limits fall back to each process's memory instead of failing the
+        # request (Flask-Limiter's documented fallback); a payment form still answers.
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         # Failed sign-ins per email address (any client). Past it even the right password waits for
         # the window to end: slowed, never locked, since the window expires by itself.
@@ -162,6 +166,9 @@ def from_env() -> dict:
         "PAYMENT_BATCH_SIZE": _int("PAYMENT_BATCH_SIZE", 32),
         "PAYMENT_BATCH_CONCURRENCY": _int("PAYMENT_BATCH_CONCURRENCY", 32),
         "JANITOR_INTERVAL_SECONDS": _int("JANITOR_INTERVAL_SECONDS", 60),
+        # A committed payment whose job was lost (Redis away at the enqueue, a restart, FLUSHALL)
+        # is enqueued again by the relay (every 10 s) once it is this old and its job is gone.
+        "PAYMENT_RELAY_AFTER_SECONDS": _int("PAYMENT_RELAY_AFTER_SECONDS", 10),
         # An unknown payment whose provider has given no answer at all for this long (timeouts,
         # 5xx): the estate's admins are alerted once and the resident told what is happening.
         "PAYMENT_ALERT_AFTER_SECONDS": _int("PAYMENT_ALERT_AFTER_SECONDS", 3600),

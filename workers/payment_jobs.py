@@ -35,6 +35,12 @@ def run_janitor() -> str:
             lock.release()
 
 
+@job(PERIODIC, timeout=120)
+def relay_lost_payment_jobs() -> str:
+    """Committed payments whose job was lost, enqueued again (``payments.relay``)."""
+    return f"relay: {payments.relay_lost_jobs()} payment(s) enqueued again"
+
+
 # One requery per VTpass purchase of the day, hence the long timeout.
 @job(PERIODIC, timeout=3600)
 def reconcile_yesterday() -> str:

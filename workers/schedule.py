@@ -27,6 +27,8 @@ def _jobs() -> list[PeriodicJob]:
     return [
         PeriodicJob("record-cron-heartbeat", jobs.record_cron_heartbeat, interval=60),
         PeriodicJob("payments-janitor", payment_jobs.run_janitor, interval=60),
+        # Payments whose job was lost (Redis away at the enqueue, restarted, flushed) run again within seconds.
+        PeriodicJob("payments-relay", payment_jobs.relay_lost_payment_jobs, interval=10),
         # System accounts' balances trail their postings by at most about a minute.
         PeriodicJob("ledger-roll-up", ledger_jobs.roll_up_system_balances, interval=60),
         # At second 0 of every minute, so an occurrence due at 09:00 is paid at 09:00.

@@ -116,6 +116,9 @@ class Payment(TimestampMixin, db.Model):
     token_checks: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     token_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     token_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The RQ job that buys it when that is a batch's (``batch-<first reference>``); a lone
+    # payment's job id is its reference. The relay uses it to tell a waiting job from a lost one.
+    job_id: Mapped[str | None] = mapped_column(String(80))
     # One payment per form submission (double-click safe) and per automation occurrence.
     submit_key: Mapped[str | None] = mapped_column(String(80), unique=True)
     occurrence_key: Mapped[str | None] = mapped_column(String(120), unique=True)

@@ -127,6 +127,7 @@ def sweep_residents(user_ids: list[int], now: datetime, report: SweepReport) -> 
                 created += _attempt([user_id], wanted, now, report)
             except IntegrityError:
                 log.info("sweep: resident %s was swept concurrently", user_id)
+    payments.record_jobs(payments.plan_jobs(created))  # which batch job buys each (the relay's clue)
     db.session.commit()
     return created
 

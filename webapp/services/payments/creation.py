@@ -6,7 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import insert, select
+from redis.exceptions import RedisError
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 
@@ -99,6 +100,7 @@ def create_utility_payment(user: User, account_id, amount_kobo: int, submit_key:
     """
     existing = payment_for_submit_key(user, submit_key)
     if existing is not None:
+        enqueue(existing)  # its first enqueue may have failed (Redis away); a second job is harmless
         return existing
     q = quote(user, account_id, amount_kobo)
     try:
@@ -115,6 +117,7 @@ def create_utility_payment(user: User, account_id, amount_kobo: int, submit_key:
         existing = payment_for_submit_key(user, submit_key)
         if existing is None:
             raise
+        enqueue(existing)
         return existing
     enqueue(payment)
     return payment
@@ -220,19 +223,54 @@ def enqueue(payment: Payment) -> None:
         enqueue_many([(payment.id, payment.reference)])
 
 
-def enqueue_many(payments: list[tuple[int, str]]) -> None:
-    """Enqueue the jobs of committed ``created`` payments, given as ``(id, reference)``, in one
-    Redis round trip: one job per ``PAYMENT_BATCH_SIZE`` payments (a lone payment's job id is its
-    reference, a batch's ``batch-<first reference>``); RQ's Retry reruns a job after transient
-    provider errors."""
+@dataclass(frozen=True)
+class PlannedJob:
+    """One job buying ``payment_ids``: a lone payment's job id is its reference, a batch's
+    ``batch-<first reference>``."""
+
+    job_id: str
+    payment_ids: list[int]
+
+    @property
+    def batch(self) -> bool:
+        return self.job_id.startswith("batch-")
+
+
+def plan_jobs(payments: list[tuple[int, str]]) -> list[PlannedJob]:
+    """The jobs that buy these ``(id, reference)`` payments: ``PAYMENT_BATCH_SIZE`` to a job."""
     size = max(1, current_app.config["PAYMENT_BATCH_SIZE"])
     chunks = [payments[start:start + size] for start in range(0, len(payments), size)]
-    singles = [((chunk[0][0],), chunk[0][1]) for chunk in chunks if len(chunk) == 1]
-    batches = [(([payment_id for payment_id, _ in chunk],), f"batch-{chunk[0][1]}")
-               for chunk in chunks if len(chunk) > 1]
-    if singles:
-        jobs.process_payment.enqueue_many(singles)
-    if batches:
-        jobs.process_payments.enqueue_many(batches)
+    return [PlannedJob(chunk[0][1] if len(chunk) == 1 else f"batch-{chunk[0][1]}",
+                       [payment_id for payment_id, _ in chunk]) for chunk in chunks]
+
+
+def record_jobs(plan: list[PlannedJob]) -> None:
+    """Note on each payment of a batch job which job buys it, in the caller's transaction (a lone
+    payment's job id is its reference: nothing to note), so ``relay_lost_jobs`` can tell a payment
+    whose job is waiting from one whose job was lost."""
+    rows = [{"id": payment_id, "job_id": job.job_id} for job in plan if job.batch for payment_id in job.payment_ids]
+    if rows:
+        db.session.execute(update(Payment), rows)  # ORM bulk UPDATE by primary key: one executemany
+
+
+def enqueue_many(payments: list[tuple[int, str]], plan: list[PlannedJob] | None = None) -> bool:
+    """Enqueue the jobs of committed ``created`` payments, given as ``(id, reference)`` (or their
+    ``plan``, as recorded before the commit), in one Redis round trip; RQ's Retry reruns a job after
+    transient provider errors. Redis being away is logged, not raised: the payments are committed,
+    the resident sees them queued, and ``relay_lost_jobs`` enqueues them again within seconds of
+    Redis coming back. True if enqueued."""
+    plan = plan_jobs(payments) if plan is None else plan
+    singles = [((job.payment_ids[0],), job.job_id) for job in plan if not job.batch]
+    batches = [((job.payment_ids,), job.job_id) for job in plan if job.batch]
+    try:
+        if singles:
+            jobs.process_payment.enqueue_many(singles)
+        if batches:
+            jobs.process_payments.enqueue_many(batches)
+    except RedisError as exc:
+        log.warning("could not enqueue %s payment job(s) (%s); the relay enqueues them once Redis is back",
+                    len(plan), type(exc).__name__)
+        return False
+    return True
 
 

@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
 import shutil
 import signal
@@ -698,6 +699,10 @@ def worker_pool(count: int, queues: list[str], stats_dir: str, statement_times: 
         from webapp.extensions import db
 
         counters.install(db.engine, sqlite=db.engine.dialect.name == "sqlite")
+    # As `flask worker` does before it forks (webapp/cli.py): the app's objects stay shared with
+    # the children instead of being copied when the collector first touches them.
+    gc.collect()
+    gc.freeze()
     pool = WorkerPool(queues, connection=redis, num_workers=count, worker_class=probes.CountingWorker)
     pool.start(burst=False, logging_level="WARNING")
     return 0

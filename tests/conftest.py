@@ -15,6 +15,7 @@ import re
 import pytest
 from flask import Flask
 
+import webapp.jobs
 from webapp import create_app
 from webapp.config import normalise_database_url
 from webapp.extensions import db, limiter
@@ -243,6 +244,15 @@ def auth(client):
 @pytest.fixture
 def estate(app):
     return factories.make_estate()
+
+
+@pytest.fixture
+def jobs_run_here(app):
+    """Job functions (and the in-process RQ worker) run against this test's app."""
+    previous = webapp.jobs._app
+    webapp.jobs.use_app(app)
+    yield
+    webapp.jobs._app = previous
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from aiosmtpd.controller import Controller
 from rq import SimpleWorker
 from sqlalchemy import event, select
 
-import webapp.jobs
 from webapp.extensions import db
 from webapp.infra.redis_client import redis_connection
 from webapp.jobs import EMAILS, QUEUES, queue
@@ -38,15 +37,6 @@ E = notify.NotificationEvent
 def config_overrides() -> dict:
     # Development mail by default: no server, the outbox page is on.
     return {"MAIL_SERVER": "", "PUBLIC_BASE_URL": "https://autopay.example"}
-
-
-@pytest.fixture
-def jobs_run_here(app):
-    """Job functions (and the in-process RQ worker) run against this test's app."""
-    previous = webapp.jobs._app
-    webapp.jobs.use_app(app)
-    yield
-    webapp.jobs._app = previous
 
 
 class RecordingSMTPHandler:

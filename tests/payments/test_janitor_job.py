@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-import webapp.jobs
 from webapp.infra.redis_client import redis_connection
 from workers import payment_jobs
 
@@ -15,16 +14,7 @@ def config_overrides(sandbox_config):
     return {**sandbox_config, "PAYMENT_RQ_RETRY_INTERVALS": [], "PAYMENT_STALE_AFTER_SECONDS": 0}
 
 
-@pytest.fixture
-def jobs_here(app):
-    """The job functions run against this test's app."""
-    previous = webapp.jobs._app
-    webapp.jobs.use_app(app)
-    yield
-    webapp.jobs._app = previous
-
-
-def test_a_second_janitor_steps_aside_while_one_runs_and_runs_once_it_is_done(jobs_here, funded, estate):
+def test_a_second_janitor_steps_aside_while_one_runs_and_runs_once_it_is_done(jobs_run_here, funded, estate):
     payment = pay(funded, link(funded, prepaid_entry(estate.id, "vtpass"), "12345678901"))  # its job "lost"
     held = redis_connection().lock(payment_jobs.JANITOR_LOCK, timeout=60)
     assert held.acquire(blocking=False), "a pass is running"

@@ -102,7 +102,25 @@ class ProviderBusy(ProviderError):
                          provider=provider, operation=operation, detail=detail)
 
 
-class ProviderSlots:
+class _Slots:
+    """``slot()``: a call made inside one slot, given back however the call ends."""
+
+    def acquire(self, operation: str = "") -> str:
+        raise NotImplementedError
+
+    def release(self, token: str) -> None:
+        raise NotImplementedError
+
+    @contextmanager
+    def slot(self, operation: str = "") -> Iterator[None]:
+        token = self.acquire(operation)
+        try:
+            yield
+        finally:
+            self.release(token)
+
+
+class ProviderSlots(_Slots):
     """The counting semaphore of one provider: at most ``limit`` holders at once, everywhere."""
 
     def __init__(self, redis: Redis, provider: str, *, limit: int, lease_seconds: float,
@@ -169,16 +187,8 @@ class ProviderSlots:
         """How many slots are held now (for tests and operators)."""
         return int(self._count(keys=[self.key]))
 
-    @contextmanager
-    def slot(self, operation: str = "") -> Iterator[None]:
-        token = self.acquire(operation)
-        try:
-            yield
-        finally:
-            self.release(token)
 
-
-class SharedSlots:
+class SharedSlots(_Slots):
     """The slots of one provider shared by the calls of one batch (same interface as ``ProviderSlots.slot``).
 
     A batch knows its calls, so rather than each call taking a slot of its own (a script to take
@@ -261,14 +271,6 @@ class SharedSlots:
             left, self._free = self._free, []
         for token in left:
             self._slots.release(token)
-
-    @contextmanager
-    def slot(self, operation: str = "") -> Iterator[None]:
-        token = self.acquire(operation)
-        try:
-            yield
-        finally:
-            self.release(token)
 
 
 def lease_seconds(config) -> float:

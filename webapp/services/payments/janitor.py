@@ -146,65 +146,54 @@ def alert_details(payment: Payment) -> dict:
     }
 
 
-def _alert_once(rows: list[Payment], now: datetime, *, kind: str, stamp: str, message: str, note: str) -> int:
-    """One alert per payment (``stamp`` is the column that records it was raised)."""
+def _alert_once(now: datetime, *, setting: str, where, kind: str, stamp: str, message: str, note: str,
+                tell=None) -> int:
+    """One alert per payment that has waited ``setting`` seconds: ``where(cutoff)`` picks them,
+    ``stamp`` is the column that records the alert was raised, ``tell`` says it to the resident.
+    ``message`` and ``note`` name the wait as ``{waited}`` (and the payment as ``{p}``)."""
+    after = timedelta(seconds=current_app.config[setting])
+    rows = db.session.scalars(select(Payment).where(*where(now - after)).limit(BATCH)).all()
+    hours = after.total_seconds() / 3600
+    waited = f"{hours:g} hours" if hours >= 2 else f"{after.total_seconds() / 60:g} minutes"
     for payment in rows:
         setattr(payment, stamp, now)
         db.session.add(AdminAlert(estate_id=payment.estate_id, kind=kind, payment_id=payment.id,
-                                  message=message.format(p=payment)[:255],
+                                  message=message.format(p=payment, waited=waited)[:255],
                                   dedup_key=f"{kind.replace('_', '-')}:{payment.reference}",
                                   details=alert_details(payment)))
-        state.note(payment, note)
+        state.note(payment, note.format(waited=waited))
+        if tell is not None:
+            tell(payment)
+    db.session.commit()
     return len(rows)
 
 
 def _alert_no_answer(now: datetime) -> int:
     """Unknown, and the provider has not answered at all for ``PAYMENT_ALERT_AFTER_SECONDS``:
     admins alerted once, the resident told we keep asking."""
-    after = timedelta(seconds=current_app.config["PAYMENT_ALERT_AFTER_SECONDS"])
-    rows = db.session.scalars(
-        select(Payment).where(Payment.status == S.UNKNOWN.value, Payment.no_answer_alerted_at.is_(None),
-                              Payment.no_answer_since <= now - after).limit(BATCH)
-    ).all()
-    minutes = f"{after.total_seconds() / 60:g}"
-    count = _alert_once(rows, now, kind="payment_no_answer", stamp="no_answer_alerted_at",
-                        message="Payment {p.reference}: {p.api_provider} has not answered a status check "
-                                f"for over {minutes} minutes (timeouts or errors); still asking.",
-                        note=f"Estate admins alerted: the provider has not answered for {minutes} minutes")
-    for payment in rows:
-        outcomes.no_answer(payment)
-    db.session.commit()
-    return count
+    return _alert_once(
+        now, setting="PAYMENT_ALERT_AFTER_SECONDS", kind="payment_no_answer", stamp="no_answer_alerted_at",
+        where=lambda cutoff: (Payment.status == S.UNKNOWN.value, Payment.no_answer_alerted_at.is_(None),
+                              Payment.no_answer_since <= cutoff),
+        message="Payment {p.reference}: {p.api_provider} has not answered a status check for over {waited} "
+                "(timeouts or errors); still asking.",
+        note="Estate admins alerted: the provider has not answered for {waited}", tell=outcomes.no_answer)
 
 
 def _alert_long_unknown(now: datetime) -> int:
-    after = timedelta(seconds=current_app.config["PAYMENT_UNRESOLVED_ALERT_AFTER_SECONDS"])
-    rows = db.session.scalars(
-        select(Payment).where(Payment.status == S.UNKNOWN.value, Payment.alerted_at.is_(None),
-                              Payment.submitted_at <= now - after).limit(BATCH)
-    ).all()
-    hours = f"{after.total_seconds() / 3600:g}"
-    count = _alert_once(rows, now, kind="payment_unknown", stamp="alerted_at",
-                        message="Payment {p.reference} has had no final answer from {p.api_provider} "
-                                f"for over {hours} hours.",
-                        note=f"Estate admins alerted: no final answer after {hours} hours")
-    for payment in rows:
-        outcomes.delayed(payment)
-    db.session.commit()
-    return count
+    return _alert_once(
+        now, setting="PAYMENT_UNRESOLVED_ALERT_AFTER_SECONDS", kind="payment_unknown", stamp="alerted_at",
+        where=lambda cutoff: (Payment.status == S.UNKNOWN.value, Payment.alerted_at.is_(None),
+                              Payment.submitted_at <= cutoff),
+        message="Payment {p.reference} has had no final answer from {p.api_provider} for over {waited}.",
+        note="Estate admins alerted: no final answer after {waited}", tell=outcomes.delayed)
 
 
 def _alert_late_tokens(now: datetime) -> int:
-    after = timedelta(seconds=current_app.config["TOKEN_ALERT_AFTER_SECONDS"])
-    rows = db.session.scalars(
-        select(Payment).where(Payment.status == S.SUCCEEDED.value, Payment.token.is_(None),
+    return _alert_once(
+        now, setting="TOKEN_ALERT_AFTER_SECONDS", kind="token_missing", stamp="token_alerted_at",
+        where=lambda cutoff: (Payment.status == S.SUCCEEDED.value, Payment.token.is_(None),
                               Payment.token_next_check_at.is_not(None), Payment.token_alerted_at.is_(None),
-                              Payment.completed_at <= now - after).limit(BATCH)
-    ).all()
-    hours = f"{after.total_seconds() / 3600:g}"
-    count = _alert_once(rows, now, kind="token_missing", stamp="token_alerted_at",
-                        message="Payment {p.reference} succeeded but {p.api_provider} has not given its token "
-                                f"after {hours} hours.",
-                        note=f"Estate admins alerted: no token after {hours} hours")
-    db.session.commit()
-    return count
+                              Payment.completed_at <= cutoff),
+        message="Payment {p.reference} succeeded but {p.api_provider} has not given its token after {waited}.",
+        note="Estate admins alerted: no token after {waited}")

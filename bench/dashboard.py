@@ -15,7 +15,8 @@ The aim: the dashboard's CPU per request at most 4x the bare app's (ratio 0.25 o
 most 25 ms at 16 connections.
 
 Needs ``wrk`` (Debian/Ubuntu: ``sudo apt-get install wrk``). ``--profile N`` profiles N dashboard
-views in-process with cProfile instead (no wrk, no gunicorn) and prints where the time goes.
+views in-process with cProfile instead (no wrk, no gunicorn) and prints where the time goes;
+``--path /notifications/`` profiles another signed-in page (the floor every page pays).
 
 Run with ``python bench/dashboard.py`` (``--duration``/``--connections``/``--rounds`` to change the load).
 """
@@ -63,6 +64,10 @@ TYPES = [  # (provider_type, name, provider_code, item_code, meter_type)
     ("cable_tv", "DStv Compact", "dstv", "dstv-compact", None),
 ]
 STATUSES = ["succeeded"] * 16 + ["failed", "failed", "unknown", "cancelled"]
+# A browser sends one User-Agent for its whole session. Flask-Login's session protection marks a
+# session whose address or agent changed as not fresh, rewriting the cookie; wrk would send none,
+# and since it never stores the new cookie, every view would pay for that rewrite.
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) autopay-bench"
 
 
 # --- seeding -----------------------------------------------------------------------------------
@@ -172,15 +177,19 @@ def group_cpu_seconds(group: int) -> float:
 def login(base_url: str, email: str, password: str) -> str:
     """Sign in like a browser and return the Cookie header that opens the dashboard."""
     session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
     page = session.get(f"{base_url}/auth/login", timeout=10)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text).group(1)
     response = session.post(f"{base_url}/auth/login", data={"email": email, "password": password,
                                                              "csrf_token": token}, timeout=10)
     response.raise_for_status()
     cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
-    check = requests.get(f"{base_url}/", headers={"Cookie": cookie}, allow_redirects=False, timeout=10)
+    check = requests.get(f"{base_url}/", headers={"Cookie": cookie, "User-Agent": USER_AGENT},
+                         allow_redirects=False, timeout=10)
     if check.status_code != 200 or 'id="spend-chart"' not in check.text:
         raise SystemExit(f"the dashboard did not open with the session cookie (HTTP {check.status_code})")
+    if "Set-Cookie" in check.headers:  # then every view would pay for re-signing the cookie
+        raise SystemExit("the dashboard rewrote the session cookie of a settled session")
     return cookie
 
 
@@ -206,7 +215,7 @@ def run_wrk(url: str, cookie: str | None, seconds: int, connections: int, server
     """One ``wrk --latency`` run, with the server's CPU time around it; refuses error responses."""
     argv = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if cookie:
-        argv += ["-H", f"Cookie: {cookie}"]
+        argv += ["-H", f"Cookie: {cookie}", "-H", f"User-Agent: {USER_AGENT}"]
     before = group_cpu_seconds(server.pid)
     output = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
     cpu = group_cpu_seconds(server.pid) - before
@@ -230,8 +239,8 @@ def load_average() -> str:
 
 # --- profiling ---------------------------------------------------------------------------------
 
-def profile(config: dict, email: str, password: str, views: int) -> None:
-    """Render the dashboard ``views`` times in-process under cProfile and print the heaviest calls."""
+def profile(config: dict, email: str, password: str, views: int, path: str = "/") -> None:
+    """Render ``path`` (by default the dashboard) ``views`` times under cProfile; print the heaviest calls."""
     from webapp import create_app
 
     app = create_app(config)
@@ -240,11 +249,11 @@ def profile(config: dict, email: str, password: str, views: int) -> None:
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
     client.post("/auth/login", data={"email": email, "password": password, "csrf_token": token})
     for _ in range(50):  # warm up: templates compiled, statements cached
-        assert client.get("/").status_code == 200
+        assert client.get(path).status_code == 200
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(views):
-        client.get("/")
+        client.get(path)
     profiler.disable()
     stats = pstats.Stats(profiler)
     stats.sort_stats("cumulative").print_stats(45)
@@ -259,6 +268,9 @@ def main() -> None:
                         help="alternate the two apps this many times so a busy machine slows both alike")
     parser.add_argument("--profile", type=int, metavar="VIEWS", default=0,
                         help="profile this many dashboard views in-process instead of loading gunicorn")
+    parser.add_argument("--path", default="/",
+                        help="the signed-in page to load or profile instead of the dashboard (e.g. /notifications/ "
+                             "for the floor every signed-in page pays)")
     args = parser.parse_args()
     if not args.profile:
         require_wrk()
@@ -272,7 +284,7 @@ def main() -> None:
         config = {"SQLALCHEMY_DATABASE_URI": database, "REDIS_URL": redis.url, "RATELIMIT_STORAGE_URI": redis.url}
         email, password = seed(config)
         if args.profile:
-            profile(config, email, password, args.profile)
+            profile(config, email, password, args.profile, args.path)
             return
         print(f"seeded 1 resident, {ACCOUNTS} accounts, {PAYMENTS} payments; wrk with {args.connections} "
               f"connections, {args.rounds} x {slice_seconds} s per app, gunicorn {WORKERS} sync workers")
@@ -284,7 +296,8 @@ def main() -> None:
         hello_process, hello_url = gunicorn("hello:app", workdir, env)
         processes.append(hello_process)
 
-        targets = {"dashboard": (f"{app_url}/", app_process), "hello": (f"{hello_url}/", hello_process)}
+        label = "dashboard" if args.path == "/" else f"page {args.path}"
+        targets = {"dashboard": (f"{app_url}{args.path}", app_process), "hello": (f"{hello_url}/", hello_process)}
         cookie = login(app_url, email, password)
         for url, process in targets.values():  # warm up workers, connections, templates, statements
             run_wrk(url, cookie if process is app_process else None, 2, args.connections, process)
@@ -295,7 +308,8 @@ def main() -> None:
                 header = login(app_url, email, password) if name == "dashboard" else None
                 result = run_wrk(url, header, slice_seconds, args.connections, process)
                 rounds[name].append(result)
-                print(f"round {round_no} {name}: {result.rate:.0f} req/s, p99 {result.p99_ms:.1f} ms, "
+                shown = label if name == "dashboard" else name
+                print(f"round {round_no} {shown}: {result.rate:.0f} req/s, p99 {result.p99_ms:.1f} ms, "
                       f"cpu/request {1000 * result.cpu_seconds / result.requests:.2f} ms")
         print(f"load average after: {load_average()}")
     finally:
@@ -313,9 +327,9 @@ def main() -> None:
 
     dash_rps, dash_p99, dash_cpu = summary("dashboard")
     hello_rps, _, hello_cpu = summary("hello")
-    print(f"server CPU per request: dashboard {dash_cpu:.2f} ms, {dash_cpu / hello_cpu:.1f} x hello's "
+    print(f"server CPU per request: {label} {dash_cpu:.2f} ms, {dash_cpu / hello_cpu:.1f} x hello's "
           f"{hello_cpu:.2f} ms")
-    print(f"dashboard: {dash_rps:.0f} req/s, p99 {dash_p99:.1f} ms, cpu/request {dash_cpu:.2f} ms; "
+    print(f"{label}: {dash_rps:.0f} req/s, p99 {dash_p99:.1f} ms, cpu/request {dash_cpu:.2f} ms; "
           f"hello: {hello_rps:.0f} req/s, cpu/request {hello_cpu:.2f} ms; ratio {dash_rps / hello_rps:.2f}")
 
 

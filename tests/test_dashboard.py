@@ -4,17 +4,18 @@ from __future__ import annotations
 import re
 from collections import Counter
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from babel.numbers import format_currency
 from flask import before_render_template, template_rendered
 from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.models import Account, Notification, PaymentStatus, User
 from webapp.models.base import utcnow
-from webapp.money import naira
 from webapp.presentation import charts
 from webapp.services import ledger
 from webapp.services.notify import notify
@@ -295,6 +296,33 @@ def test_chart_stacks_types_within_a_month(auth, resident, seeded_spend):
     assert abs(tv_h - power_h) <= 1
 
 
+def test_chart_months_are_the_residents_own_across_summer_time(auth, resident, meter, decoder):
+    """Each month's edges are local midnights, an hour apart from UTC in summer and none in winter."""
+    resident.timezone = "Europe/London"
+    payments = [
+        make_payment(resident, meter, amount_kobo=1_000_00, created_at=at(2025, 3, 31, 22, 30)),  # 23:30 BST, March
+        make_payment(resident, meter, amount_kobo=2_000_00, created_at=at(2025, 3, 31, 23, 30)),  # 00:30 BST, April
+        make_payment(resident, decoder, amount_kobo=3_000_00, created_at=at(2024, 11, 30, 23, 59)),  # GMT, November
+        make_payment(resident, decoder, amount_kobo=4_000_00, created_at=at(2024, 12, 1, 0, 0)),  # GMT, December
+        make_payment(resident, meter, amount_kobo=5_000_00, created_at=at(2025, 5, 31, 23, 0)),  # 00:00 BST, June
+        make_payment(resident, meter, amount_kobo=6_000_00, created_at=at(2024, 6, 30, 23, 0)),  # 00:00 BST, July 2024
+        make_payment(resident, meter, amount_kobo=7_000_00, created_at=at(2024, 6, 30, 22, 59)),  # June 2024: too old
+    ]
+    db.session.commit()
+    with time_machine.travel(NOW, tick=False):
+        auth.login("ada@example.com")
+        html = home(auth.client)
+    london = ZoneInfo("Europe/London")
+    expected: Counter = Counter()
+    for p in payments:
+        month = p.created_at.astimezone(london).strftime("%Y-%m")
+        if month in WINDOW:
+            expected[(month, p.utility_type)] += p.amount_kobo + p.fee_kobo
+    assert chart_bars(html) == dict(expected)
+    assert ("2025-03", "electricity") in expected and ("2025-04", "electricity") in expected
+    assert ("2024-07", "electricity") in expected and ("2024-06", "electricity") not in expected
+
+
 def test_chart_is_described_for_screen_readers_with_a_table_fallback(auth, resident, seeded_spend):
     with time_machine.travel(NOW, tick=False):
         auth.login("ada@example.com")
@@ -315,8 +343,8 @@ def test_chart_without_spend_says_so_instead_of_drawing(logged_in):
 
 
 @pytest.mark.parametrize("kobo", [0, 1, 99, 100, 123_405, 100_000_000, 987_654_321_012, -1, -250_050])
-def test_chart_money_labels_read_exactly_like_the_naira_filter(app, kobo):
-    assert charts.money(kobo) == naira(kobo)
+def test_chart_money_labels_read_exactly_like_babel_writes_naira(app, kobo):
+    assert charts.money(kobo) == format_currency(Decimal(kobo) / 100, "NGN", locale="en_NG")
 
 
 @pytest.mark.parametrize(("max_kobo", "step"), [(0, 100), (1, 100), (40_000, 100_00), (40_001, 200_00),

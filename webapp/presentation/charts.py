@@ -11,10 +11,10 @@ import math
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
-from babel import Locale
 from babel.dates import format_date
-from babel.numbers import format_compact_currency, get_currency_symbol, get_decimal_symbol, get_group_symbol
+from babel.numbers import format_compact_currency
 from markupsafe import Markup, escape
 
 from webapp.models.catalogue import UTILITY_LABELS, utility_label
@@ -30,8 +30,7 @@ COLOURS = {"electricity": "#a35200", "water": "#0a62a8", "internet": "#6a3d9a", 
 FALLBACK_COLOUR = "#555f5a"
 
 
-@dataclass(frozen=True)
-class Bar:
+class Bar(NamedTuple):  # a tuple rather than a frozen dataclass: a chart makes dozens per view
     x: int
     y: int
     width: int
@@ -103,33 +102,7 @@ def nice_step(max_kobo: int, ticks: int = TICKS) -> int:
     return multiple * magnitude * 100
 
 
-@functools.cache
-def _naira_shape() -> tuple[str, str, str, str, str] | None:
-    """How the locale writes naira, read from Babel once: prefixes, suffixes and the decimal sign.
-
-    ``None`` when the pattern is not the plain grouped-by-three, two-decimals kind this shortcut
-    handles; then every amount goes through Babel.
-    """
-    locale = Locale.parse(LOCALE)
-    pattern = locale.currency_formats["standard"]
-    if pattern.grouping != (3, 3) or pattern.frac_prec != (2, 2) or get_group_symbol(locale) != ",":
-        return None
-    symbol = get_currency_symbol("NGN", locale)
-    (plus, minus), (plus_end, minus_end) = ([part.replace("¤", symbol) for part in pair]
-                                            for pair in (pattern.prefix, pattern.suffix))
-    return plus, minus, plus_end, minus_end, get_decimal_symbol(locale)
-
-
-def money(kobo: int) -> str:
-    """The same text as the ``naira`` filter, from integer arithmetic: a chart formats ~70 amounts
-    per page and Babel's general formatter costs tens of microseconds each."""
-    shape = _naira_shape()
-    if shape is None:
-        return naira(kobo)
-    plus, minus, plus_end, minus_end, decimal = shape
-    whole, cents = divmod(abs(kobo), 100)
-    start, end = (minus, minus_end) if kobo < 0 else (plus, plus_end)
-    return f"{start}{whole:,}{decimal}{cents:02d}{end}"
+money = naira  # the chart's amounts read exactly like the ``naira`` filter
 
 
 @functools.lru_cache(maxsize=256)
@@ -160,21 +133,24 @@ def spend_chart(spend: MonthlySpend) -> BarChart:
     for i, month in enumerate(spend.months):
         x = LEFT + i * slot + (slot - bar_width) // 2
         full_name = month_name(month, "MMMM yyyy")
-        below = 0
+        below, below_y = 0, baseline  # the stack so far, and the y where it ends (y(0) is the baseline)
+        amounts = []  # the table row's cells, in legend order; each amount is formatted once for both
         for series in legend:
             kobo = spend.totals.get((i, series.utility_type), 0)
+            text = money(kobo) if kobo else "—"
+            amounts.append(text)
             if kobo <= 0:
                 continue
-            top_y = y(below + kobo)
-            # At least one unit tall so a small amount still shows and can be hovered.
-            bars.append(Bar(x, min(top_y, y(below) - 1), bar_width, max(y(below) - top_y, 1), series.colour, month,
-                            series.utility_type, kobo, f"{full_name}, {series.label}: {money(kobo)}"))
             below += kobo
+            top_y = y(below)
+            # At least one unit tall so a small amount still shows and can be hovered.
+            bars.append(Bar(x, min(top_y, below_y - 1), bar_width, max(below_y - top_y, 1), series.colour, month,
+                            series.utility_type, kobo, f"{full_name}, {series.label}: {text}"))
+            below_y = top_y
         first_or_january = i == 0 or month.month == 1
         labels.append(MonthLabel(x + bar_width // 2, month_name(month, "MMM"),
                                  str(month.year) if first_or_january else None))
-        amounts = [spend.totals.get((i, s.utility_type), 0) for s in legend]
-        rows.append(TableRow(full_name, [money(k) if k else "—" for k in amounts], money(month_totals[i])))
+        rows.append(TableRow(full_name, amounts, money(month_totals[i])))
     return BarChart(
         width=WIDTH, height=HEIGHT, left=LEFT, right=WIDTH - RIGHT, baseline=baseline,
         bars=bars,
@@ -216,10 +192,13 @@ def render_svg(chart: BarChart) -> Markup:
                      f'<text x="{chart.left - 6}" y="{tick.y + 4}" text-anchor="end" '
                      f'fill="{LABEL_COLOUR}">{escape(tick.label)}</text>')
     parts.append('</g><g class="bars">')
+    # Each month and type is written once and reused by its bars (strftime alone cost more than a rect).
+    months = {month: f"{month:%Y-%m}" for month in {bar.month for bar in chart.bars}}
+    types = {kind: escape(kind) for kind in {bar.utility_type for bar in chart.bars}}
     for bar in chart.bars:
         parts.append(f'<rect x="{bar.x}" y="{bar.y}" width="{bar.width}" height="{bar.height}" fill="{bar.colour}" '
-                     f'stroke="#ffffff" stroke-width="1" data-month="{bar.month:%Y-%m}" '
-                     f'data-type="{escape(bar.utility_type)}" data-kobo="{bar.kobo}">'
+                     f'stroke="#ffffff" stroke-width="1" data-month="{months[bar.month]}" '
+                     f'data-type="{types[bar.utility_type]}" data-kobo="{bar.kobo}">'
                      f'<title>{escape(bar.label)}</title></rect>')
     parts.append(f'</g><g class="months" text-anchor="middle" fill="{TEXT_COLOUR}">')
     for label in chart.month_labels:

@@ -25,11 +25,16 @@ def render(template: str, block: str | None = None, **context) -> str:
     return render_template(template, **context)
 
 
+VARY = ("HX-Request", "HX-History-Restore-Request")
+
+
 def register(app: Flask) -> None:
     @app.after_request
     def vary_on_htmx(response):
         # One URL serves a page or a fragment depending on these headers (a history restore sends
         # HX-Request too, and needs the page): caches must tell the answers apart.
-        response.vary.add("HX-Request")
-        response.vary.add("HX-History-Restore-Request")
+        if "Vary" in response.headers:
+            response.vary.update(VARY)
+        else:  # the usual case, without parsing and re-joining a header set
+            response.headers["Vary"] = ", ".join(VARY)
         return response

@@ -35,9 +35,17 @@ def open_from_menu(page, name: str) -> None:
     link = page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True)
     # Wait for the page to show its menu (the link, or on a phone the button folding it): checking the
     # button before the page after a redirect has rendered would skip unfolding it.
-    expect(link.or_(page.get_by_role("button", name="Menu")).first).to_be_visible()
-    if not link.is_visible():
+    # A page still setting itself up can hide the link for a moment: look again a few times.
+    for _ in range(3):
+        expect(link.or_(page.get_by_role("button", name="Menu")).first).to_be_visible()
+        if link.is_visible():
+            break
         open_menu(page)
+        try:
+            expect(link).to_be_visible(timeout=5_000)
+            break
+        except AssertionError:
+            continue
     link.click()
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import insert, or_, select, union, update
+from sqlalchemy import insert, select, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -43,7 +43,7 @@ from webapp.services.automations.allocation import (
     request_for,
 )
 from webapp.services.automations.common import automation_spend_by_resident, schedule_of, settings_for_many
-from webapp.services.automations.targets import Target, target_for
+from webapp.services.automations.targets import Target, desired_amounts
 from webapp.services.payments import creation  # by module: payments imports automations back
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ def sweep_residents(user_ids: list[int], now: datetime, report: SweepReport) -> 
     """Sweep these residents in one transaction; the ``(id, reference)`` of the ``created``
     payments to enqueue after the commit."""
     with sqlite_files.reading():  # SQLite: no write lock held across these provider calls
-        wanted = _desired_amounts(user_ids, now)  # may call providers: before any lock is taken
+        wanted = desired_amounts(user_ids, now)  # may call providers: before any lock is taken
         db.session.rollback()  # SQLite: a read-then-write transaction fails at once if a worker committed between
     try:
         created = _attempt(user_ids, wanted, now, report)
@@ -140,19 +140,6 @@ def _attempt(user_ids: list[int], wanted: dict[int, Target], now: datetime, repo
         created = _sweep(user_ids, wanted, now, mine)
     report.add(mine)
     return created
-
-
-def _desired_amounts(user_ids: list[int], now: datetime) -> dict[int, Target]:
-    """``targets.desired_amounts`` of these residents in one read: the targets of their automations
-    that are due now or have an occurrence waiting."""
-    waiting = select(AutomationOccurrence.automation_id).where(
-        AutomationOccurrence.user_id.in_(user_ids), AutomationOccurrence.status == Occ.WAITING.value)
-    automations = db.session.scalars(
-        select(Automation).where(Automation.user_id.in_(user_ids), Automation.deleted_at.is_(None),
-                                 or_(Automation.next_run_at <= now, Automation.id.in_(waiting)))
-        .options(selectinload(Automation.utility_account))  # with its catalogue entry (joined): no query each
-    ).all()
-    return {automation.id: target_for(automation) for automation in automations}
 
 
 @dataclass

@@ -32,18 +32,17 @@ class Target:
     retry: bool = False  # the problem may clear by itself (provider unreachable): keep waiting
 
 
-def desired_amounts(user_id: int, now: datetime) -> dict[int, Target]:
-    """Targets for the resident's automations that are due now or have an occurrence waiting."""
+def desired_amounts(user_ids: list[int], now: datetime) -> dict[int, Target]:
+    """Targets of these residents' automations that are due now or have an occurrence waiting,
+    read at once (the sweep asks for a chunk of residents)."""
     waiting = select(AutomationOccurrence.automation_id).where(
-        AutomationOccurrence.user_id == user_id, AutomationOccurrence.status == OccurrenceStatus.WAITING.value)
-    automations = list(db.session.scalars(
-        select(Automation).where(Automation.user_id == user_id, Automation.deleted_at.is_(None),
+        AutomationOccurrence.user_id.in_(user_ids), AutomationOccurrence.status == OccurrenceStatus.WAITING.value)
+    automations = db.session.scalars(
+        select(Automation).where(Automation.user_id.in_(user_ids), Automation.deleted_at.is_(None),
                                  or_(Automation.next_run_at <= now, Automation.id.in_(waiting)))
         .options(selectinload(Automation.utility_account))  # with its catalogue entry (joined): no query each
-    ))
-    result = {a.id: target_for(a) for a in automations}
-    db.session.rollback()
-    return result
+    ).all()
+    return {automation.id: target_for(automation) for automation in automations}
 
 
 def target_for(automation: Automation) -> Target:

@@ -109,3 +109,108 @@ def test_a_worker_whose_redis_goes_away_mid_job_waits_and_works_on(tmp_path):
         server.terminate()
         server.wait(10)
         log.close()
+
+
+def _flask(tmp_path: Path, redis_url: str, log, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+           "FLASK_APP": "wsgi.py", "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+    env.pop("APP_ENV", None)
+    return subprocess.Popen([str(Path(sys.executable).with_name("flask")), *args], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait()
+
+
+@needs_redis_server
+def test_cron_rides_out_a_redis_outage_and_schedules_at_once_when_redis_is_back(tmp_path):
+    port = free_port()
+    redis_url = f"redis://127.0.0.1:{port}/0"
+    server = _redis_server(port, tmp_path)
+    log_path = tmp_path / "cron.log"
+    periodic = Queue("periodic", connection=Redis.from_url(redis_url))
+    with log_path.open("w") as log:
+        cron = _flask(tmp_path, redis_url, log, "cron")
+        try:
+            wait_until(lambda: periodic.count > 0, timeout=60, what="cron to enqueue its interval jobs")
+            server.terminate()
+            server.wait(10)
+            wait_until(lambda: "ended on a Redis error" in log_path.read_text(), timeout=90,
+                       what="cron to notice Redis is gone")
+            assert cron.poll() is None, "the cron process is still running"
+            server = _redis_server(port, tmp_path)  # back, empty
+            # A new scheduler enqueues the relay, the janitor and the rest at once.
+            wait_until(lambda: periodic.count > 0, timeout=60, what="cron to schedule again")
+            assert cron.poll() is None
+        finally:
+            _stop(cron)
+            server.terminate()
+            server.wait(10)
+
+
+@needs_redis_server
+def test_a_named_worker_killed_minus_9_starts_again_under_its_name(tmp_path):
+    """RQ keeps a killed worker's registration for minutes; a unit restarted under the same
+    ``--name`` (the README's ``%H-%i``) would be refused until then."""
+    from rq import Worker
+
+    port = free_port()
+    redis_url = f"redis://127.0.0.1:{port}/0"
+    server = _redis_server(port, tmp_path)
+    connection = Redis.from_url(redis_url)
+    log_path = tmp_path / "worker.log"
+    with log_path.open("w") as log:
+        first = _flask(tmp_path, redis_url, log, "worker", "--queues", QUEUE, "--name", "outage")
+        second = None
+        try:
+            wait_until(lambda: [w.pid for w in Worker.all(connection=connection)] == [first.pid], timeout=60,
+                       what="the worker to register")
+            os.killpg(first.pid, 9)
+            first.wait(10)
+            second = _flask(tmp_path, redis_url, log, "worker", "--queues", QUEUE, "--name", "outage")
+            wait_until(lambda: [(w.name, w.pid) for w in Worker.all(connection=connection)] == [("outage", second.pid)],
+                       timeout=60, what="the restarted worker to register under its name")
+            assert second.poll() is None and "There exists an active worker" not in log_path.read_text()
+        finally:
+            _stop(first)
+            if second is not None:
+                _stop(second)
+            server.terminate()
+            server.wait(10)
+
+
+@needs_redis_server
+def test_a_name_held_by_a_live_worker_or_another_machine_is_left_alone(tmp_path):
+    from webapp.infra.resilient_worker import release_stale_name
+
+    port = free_port()
+    server = _redis_server(port, tmp_path)
+    connection = Redis.from_url(f"redis://127.0.0.1:{port}/0")
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "worker"])
+    try:
+        def register(name: str, hostname: str, pid: int) -> None:
+            connection.hset(f"rq:worker:{name}", mapping={"hostname": hostname, "pid": pid,
+                                                          "birth": "2026-12-01T00:00:00.000000Z", "queues": QUEUE})
+
+        import socket
+
+        register("elsewhere", "another-machine", 999_999)
+        register("live", socket.gethostname(), alive.pid)
+        register("gone", socket.gethostname(), 999_999)
+        assert not release_stale_name(connection, "elsewhere")
+        assert not release_stale_name(connection, "live")
+        assert not release_stale_name(connection, "never-registered")
+        assert release_stale_name(connection, "gone")
+        assert connection.hexists("rq:worker:gone", "death") and not connection.hexists("rq:worker:live", "death")
+    finally:
+        alive.kill()
+        alive.wait()
+        server.terminate()
+        server.wait(10)

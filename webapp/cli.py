@@ -1,10 +1,12 @@
 """Operator commands: ``flask seed-demo``, ``flask create-admin``, ``flask payments ...``."""
 from __future__ import annotations
 
+import contextlib
 import gc
 
 import click
 from flask import Flask, current_app
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from webapp.extensions import db
@@ -128,6 +130,10 @@ def register(app: Flask) -> None:
         gc.collect()
         gc.freeze()
 
+        if name:  # a unit restarted after a kill -9 would find its old registration still there
+            with contextlib.suppress(RedisError):
+                resilient_worker.release_stale_name(connection, name)
+
         def make_worker(restarts: int) -> resilient_worker.StoppableWorker:
             return resilient_worker.StoppableWorker(
                 queues.split(","), connection=connection,
@@ -141,11 +147,18 @@ def register(app: Flask) -> None:
         """Run the single `rq cron` scheduler with the jobs declared in workers/schedule.py."""
         from rq.cron import CronScheduler
 
+        from webapp.infra import resilient_worker
         from webapp.infra.redis_client import redis_connection
 
-        scheduler = CronScheduler(connection=redis_connection())
-        scheduler.load_config_from_file("workers.cron")
-        scheduler.start()
+        connection = redis_connection()
+
+        def make_scheduler() -> CronScheduler:
+            scheduler = CronScheduler(connection=connection)
+            scheduler.load_config_from_file("workers.cron")
+            return scheduler
+
+        # A Redis outage ends rq cron's loop; this waits for Redis and schedules on (infra/resilient_worker.py).
+        resilient_worker.run_cron(make_scheduler, connection)
 
     @app.cli.command("seed-demo")
     def seed_demo_command():

@@ -155,6 +155,9 @@ def from_env() -> dict:
         "WEBHOOK_MAX_BYTES": _int("WEBHOOK_MAX_BYTES", 65536),
         # Payments (DESIGN §4).
         "PAYMENT_STALE_AFTER_SECONDS": _int("PAYMENT_STALE_AFTER_SECONDS", 120),
+        # A sent payment's lease (services/payments/leases): its worker renews it every third while
+        # the call is out; once the worker is gone the relay has the provider asked within this long.
+        "PAYMENT_SUBMIT_LEASE_SECONDS": _int("PAYMENT_SUBMIT_LEASE_SECONDS", 30),
         "PAYMENT_MAX_PURCHASE_ATTEMPTS": _int("PAYMENT_MAX_PURCHASE_ATTEMPTS", 4),
         "PAYMENT_RETRY_BASE_SECONDS": _float("PAYMENT_RETRY_BASE_SECONDS", 10.0),
         "PAYMENT_RETRY_MAX_SECONDS": _float("PAYMENT_RETRY_MAX_SECONDS", 300.0),

@@ -22,7 +22,8 @@ PAYMENTS = 200
 
 @pytest.fixture
 def config_overrides(sandbox_config):
-    return {**sandbox_config, "PAYMENT_RQ_RETRY_INTERVALS": [], "PAYMENT_STALE_AFTER_SECONDS": 5}
+    return {**sandbox_config, "PAYMENT_RQ_RETRY_INTERVALS": [], "PAYMENT_STALE_AFTER_SECONDS": 5,
+            "PAYMENT_SUBMIT_LEASE_SECONDS": 5}
 
 
 def test_200_payments_8_workers_30_percent_faults(app, require_postgres, sandbox, estate, resident, other_resident):

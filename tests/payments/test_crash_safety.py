@@ -22,7 +22,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def config_overrides(sandbox_config):
-    return {**sandbox_config, "PAYMENT_RQ_RETRY_INTERVALS": [], "PAYMENT_STALE_AFTER_SECONDS": 5}
+    return {**sandbox_config, "PAYMENT_RQ_RETRY_INTERVALS": [], "PAYMENT_STALE_AFTER_SECONDS": 5,
+            "PAYMENT_SUBMIT_LEASE_SECONDS": 5}
 
 
 @pytest.fixture(params=["one payment", "a batch"])

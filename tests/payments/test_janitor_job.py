@@ -11,7 +11,8 @@ from .helpers import link, pay, prepaid_entry, reload
 
 @pytest.fixture
 def config_overrides(sandbox_config):
-    return {**sandbox_config, "PAYMENT_RQ_RETRY_INTERVALS": [], "PAYMENT_STALE_AFTER_SECONDS": 0}
+    return {**sandbox_config, "PAYMENT_RQ_RETRY_INTERVALS": [], "PAYMENT_STALE_AFTER_SECONDS": 0,
+            "PAYMENT_SUBMIT_LEASE_SECONDS": 0}
 
 
 def test_a_second_janitor_steps_aside_while_one_runs_and_runs_once_it_is_done(jobs_run_here, funded, estate):

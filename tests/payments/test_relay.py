@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from webapp.extensions import db
 from webapp.infra.local_services import free_port
@@ -92,3 +92,67 @@ def test_jobs_lost_to_a_flush_are_enqueued_again_in_batches_and_waiting_ones_are
 def test_the_relay_runs_every_ten_seconds_on_the_periodic_queue():
     [relay] = [job for job in PERIODIC_JOBS if job.name == "payments-relay"]
     assert relay.interval == 10 and relay.queue == "periodic"
+
+
+def sent_by_a_worker_that_died(funded, estate, api_provider: str = "vtpass") -> Payment:
+    """A payment debited and committed ``submitted`` by a batch whose worker died before its call."""
+    from webapp.services.payments import batch, calls
+
+    account = link(funded, prepaid_entry(estate.id, api_provider), "12345678901")
+    payment = pay(funded, account)
+    queue(PAYMENTS).empty()
+    batch._debit_and_submit(calls.purchase_contexts([payment.id]), batch.BatchReport())
+    return reload(payment)
+
+
+def test_a_sent_payment_whose_worker_died_is_asked_about_once_its_lease_runs_out(app, funded, estate, sandbox):
+    payment = sent_by_a_worker_that_died(funded, estate)
+    lease = timedelta(seconds=app.config["PAYMENT_SUBMIT_LEASE_SECONDS"])
+    assert payment.status == "submitted" and payment.next_check_at <= utcnow() + lease
+    assert payments.relay_lost_jobs(utcnow()) == 0, "its lease still runs: the worker may be alive"
+    db.session.execute(update(Payment).where(Payment.id == payment.id)  # the lease ran out, nobody renewed it
+                       .values(next_check_at=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+    assert payments.relay_lost_jobs(utcnow()) == 1
+    assert [job.func_name.rsplit(".", 1)[-1] for job in queue(PAYMENTS).jobs] == ["take_over_payment"]
+    run_worker()
+    payment = reload(payment)
+    # VTpass never saw it (015 for its request_id), so it went out again under the same one, once.
+    assert payment.status == "succeeded" and payment.purchase_attempts == 2
+    assert sandbox.processed("vtpass", [payment.reference]) == 1
+    assert any("worker stopped" in event.reason for event in payment.events)
+
+
+def test_a_live_worker_keeps_its_lease_while_its_calls_are_out(app, funded, estate, sandbox):
+    from tests.waiting import wait_until
+    from webapp.services.payments import leases
+
+    app.config["PAYMENT_SUBMIT_LEASE_SECONDS"] = 2  # renewed every 0.67 s
+    payment = sent_by_a_worker_that_died(funded, estate)
+    first_end = payment.next_check_at
+    with leases.held([payment.id]):
+        wait_until(lambda: reload(payment).next_check_at > first_end, timeout=30, what="the lease to be renewed")
+    renewed = reload(payment).next_check_at
+    assert payments.relay_lost_jobs(renewed - timedelta(seconds=1)) == 0
+
+
+def test_a_job_started_long_ago_whose_payments_still_wait_is_lost(funded, estate, sandbox):
+    """A worker killed -9 mid-job leaves its job "started" in RQ for minutes; a live batch moves
+    its payments out of ``created`` within moments of starting, so the relay does not wait."""
+    from rq.job import Job
+
+    account = link(funded, prepaid_entry(estate.id, "vtpass"), "12345678901")
+    payment = pay(funded, account)
+    [job_id] = queue(PAYMENTS).job_ids
+    job = Job.fetch(job_id, connection=redis_connection())
+    queue(PAYMENTS).remove(job)
+    relay_at = later()
+    job.started_at = relay_at - timedelta(seconds=2)
+    job.set_status("started")
+    job.save()
+    assert payments.relay_lost_jobs(relay_at) == 0, "started a moment ago: its worker may be at it"
+    job.started_at = relay_at - timedelta(seconds=60)
+    job.save()
+    assert payments.relay_lost_jobs(relay_at) == 1
+    run_worker()
+    assert reload(payment).status == "succeeded"

@@ -165,6 +165,9 @@ class PurchaseResult:
     refs: Mapping[str, str] = field(default_factory=dict)
     # The request_id this answer is about (VTpass, when a purchase went out under several).
     request_id: str | None = None
+    # "unconfirmed" only because the provider's records may still lag: when a lookup can first
+    # prove "no record" (aware UTC), so the next check is made then rather than on the backoff.
+    provable_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -269,7 +269,8 @@ class FlutterwaveUtilityService(UtilityServiceInterface):
                 return bill
         if keys.last_sent_at is None or now - keys.last_sent_at < self.record_lag:
             return PurchaseResult(reference=keys.reference, status="unconfirmed",
-                                  message="not in the bill listing yet; Flutterwave's records may still lag")
+                                  message="not in the bill listing yet; Flutterwave's records may still lag",
+                                  provable_at=keys.last_sent_at + self.record_lag if keys.last_sent_at else None)
         return PurchaseResult(reference=keys.reference, status="not_found",
                               message="no bill with this reference in Flutterwave's bill listing")
 

@@ -9,8 +9,12 @@
   payments that failed together do not retry in step.
 - A purchase job that raised is re-run by RQ after 10 s, 1 m and 5 m (``PAYMENT_RQ_RETRY_INTERVALS``
   overrides; empty means none); the janitor backs this up.
-- A payment left mid-lifecycle (its worker stopped) is taken over by the janitor after
-  ``PAYMENT_STALE_AFTER_SECONDS``, longer than one purchase call, so a live worker is never overtaken.
+- A payment left ``created`` or ``debited`` (its job lost, its worker stopped) is taken over by the
+  janitor after ``PAYMENT_STALE_AFTER_SECONDS``; the relay does it within seconds when it can tell
+  the job is gone.
+- A ``submitted`` payment holds a lease of ``PAYMENT_SUBMIT_LEASE_SECONDS`` that its live worker
+  renews every third of a lease while the call is out (``payments.leases``), so a live worker is
+  never overtaken and a dead one's payments are asked about within a lease.
 - An email the SMTP server refused for now is tried again after 1 m, 5 m, 15 m, 1 h, then every
   6 h (up to ``MAIL_MAX_ATTEMPTS``); one left in "sending" is taken back after 15 minutes, longer
   than any SMTP exchange plus the job timeout.
@@ -75,6 +79,11 @@ def purchase_job_retries() -> Sequence[int]:
 def payment_stale_after() -> timedelta:
     """How long a payment may sit mid-lifecycle before the janitor takes it over."""
     return timedelta(seconds=current_app.config["PAYMENT_STALE_AFTER_SECONDS"])
+
+
+def submission_lease() -> timedelta:
+    """How far ahead of now a sent payment's lease ends (its ``next_check_at``)."""
+    return timedelta(seconds=current_app.config["PAYMENT_SUBMIT_LEASE_SECONDS"])
 
 
 def email_retry_delay(attempts: int) -> timedelta:

@@ -35,7 +35,7 @@ from webapp.infra import bulk_writes, provider_slots
 from webapp.models.payment import Payment, PaymentKind, PaymentStatus
 from webapp.providers.base import ProviderError, PurchaseResult
 from webapp.services import ledger
-from webapp.services.payments import calls, lifecycle, references
+from webapp.services.payments import calls, leases, lifecycle, references
 
 log = logging.getLogger(__name__)
 S = PaymentStatus
@@ -77,7 +77,8 @@ def process(payment_ids: list[int]) -> BatchReport:
     submitted = _debit_and_submit(contexts, report)
     lifecycle.pause_at("after_submit")
     db.session.rollback()  # nothing pending; no transaction open across the calls
-    answers = _send_all([contexts[payment_id] for payment_id in submitted])
+    with leases.held(submitted):  # a live worker's payments are never taken over
+        answers = _send_all([contexts[payment_id] for payment_id in submitted])
     lifecycle.pause_at("before_result")
     retry, crashed = _record_all(submitted, answers, contexts, report)
     report.statuses = dict(db.session.execute(select(Payment.status, func.count()).where(Payment.id.in_(ids))

@@ -118,15 +118,8 @@ def _requery(payment_id: int, now: datetime) -> None:
 
 
 def _orphaned_submission(payment_id: int, now: datetime) -> None:
-    payment = state.lock(payment_id)
-    if payment.status != S.SUBMITTED or payment.next_check_at is None or payment.next_check_at > now:
-        db.session.rollback()
-        return
-    payment.next_check_at = now
-    state.transition(payment, S.UNKNOWN, "No answer recorded from the provider call (worker stopped); "
-                                         "checking with the provider")
-    db.session.commit()
-    _requery(payment_id, now)
+    if lifecycle.take_over(payment_id, now):
+        _requery(payment_id, now)
 
 
 def alert_details(payment: Payment) -> dict:

@@ -1,6 +1,7 @@
 """The payment jobs: buying one payment (job id = the payment's reference), buying a batch (job id
 ``batch-<first reference>``), the status check a bill webhook asks for (``check-<reference>``),
-and the status check again soon after one that got no answer (``requery-<id>-<when>``)."""
+the status check again soon after one that got no answer (``requery-<id>-<when>``), and the
+take-over of a payment whose worker is gone (``take-over-<id>-<lease end>``)."""
 from __future__ import annotations
 
 import logging
@@ -57,6 +58,20 @@ def requery_payment(payment_id: int) -> str:
             requery_later(payment_id, retry_at)
             return f"no answer; asking again at {retry_at:%H:%M:%S} UTC"
         return "done"
+    finally:
+        notify.enqueue_pending_emails()
+
+
+@job(PAYMENTS, timeout="PAYMENT_JOB_TIMEOUT_SECONDS", result_ttl=0, failure_ttl=600)
+def take_over_payment(payment_id: int) -> str:
+    """A ``submitted`` payment whose worker's lease ran out (the relay found it): ask its provider."""
+    try:
+        if not lifecycle.take_over(payment_id):
+            return "moved on, or its worker is alive"
+        retry_at = lifecycle.requery(payment_id)
+        if retry_at is not None:
+            requery_later(payment_id, retry_at)
+        return "asked the provider"
     finally:
         notify.enqueue_pending_emails()
 

@@ -50,11 +50,12 @@ from webapp.models.payment import Payment, PaymentKind, PaymentStatus
 from webapp.money import naira
 from webapp.providers.base import ErrorClass, PaymentErrorType, ProviderError, PurchaseResult
 from webapp.services import audit, ledger, notify, policy
-from webapp.services.payments import calls, card, outcomes, references, state
+from webapp.services.payments import calls, card, leases, outcomes, references, state
 from webapp.services.payments.wording import describe_error
 
 log = logging.getLogger(__name__)
 S = PaymentStatus
+PROVABLE_MARGIN = timedelta(seconds=5)
 
 
 
@@ -184,7 +185,8 @@ def submit(payment_id: int, *, resend: bool = False, debit_first: bool = False) 
     pause_at("after_submit")
 
     db.session.rollback()  # nothing pending; hold no transaction open across the HTTP call
-    result, err, log_calls = send_purchase(context)
+    with leases.held([payment_id]):
+        result, err, log_calls = send_purchase(context)
     pause_at("before_result")
     if err is not None:
         _after_purchase_error(payment_id, err, log_calls, context)
@@ -197,7 +199,7 @@ def mark_submitted(payment: Payment, request_id: str, *, resend: bool = False) -
     commit before the purchase is sent."""
     payment.purchase_attempts += 1
     payment.submitted_at = utcnow()
-    payment.next_check_at = utcnow() + policy.payment_stale_after()
+    payment.next_check_at = payment.submitted_at + policy.submission_lease()  # renewed while the call is out
     if not resend:
         what = "Sent to provider"
     elif request_id == payment.reference:
@@ -332,6 +334,10 @@ def requery(payment_id: int, now: datetime | None = None, *, due_only: bool = Tr
         return retry_at
     _answered(payment)
     if result.status == "unconfirmed":  # a lookup that cannot prove anything: ask again later
+        if result.provable_at is not None and result.provable_at < payment.next_check_at:
+            # Only the provider's record lag stood in the way: ask once it has passed (a little
+            # after, so the listing has settled), not at the next step of the backoff.
+            payment.next_check_at = max(now, result.provable_at) + PROVABLE_MARGIN
         state.note(payment, f"Provider could not confirm yet ({result.message or 'no answer'}); "
                             f"next check at {payment.next_check_at:%Y-%m-%d %H:%M} UTC")
         db.session.commit()
@@ -349,6 +355,22 @@ def requery(payment_id: int, now: datetime | None = None, *, due_only: bool = Tr
     record_result(payment, result, [], source="status check")
     db.session.commit()
     return None
+
+
+def take_over(payment_id: int, now: datetime | None = None) -> bool:
+    """``submitted`` past its lease (the worker that sent it is gone, ``leases``) → ``unknown``,
+    committed, so the caller asks the provider; never resent blindly. False when the payment moved
+    on or its lease still runs (a live worker renewed it meanwhile)."""
+    now = now or utcnow()
+    payment = state.lock(payment_id)
+    if payment.status != S.SUBMITTED or payment.next_check_at is None or payment.next_check_at > now:
+        db.session.rollback()
+        return False
+    payment.next_check_at = now
+    state.transition(payment, S.UNKNOWN, "No answer recorded from the provider call (worker stopped); "
+                                         "checking with the provider")
+    db.session.commit()
+    return True
 
 
 def fetch_token(payment_id: int, now: datetime | None = None) -> bool:

@@ -113,7 +113,12 @@ def work(make_worker: Callable[[int], StoppableWorker], connection: Redis, *, bu
     refuses a name whose earlier worker could not register its death while Redis was away)."""
     started = 0
     while True:
-        worker = make_worker(started)
+        try:
+            worker = make_worker(started)  # RQ's Worker asks Redis for its address as it is made
+        except OUTAGE as exc:
+            log.warning("could not start a worker (Redis: %s); waiting for Redis", type(exc).__name__)
+            wait_for_redis(connection)
+            continue
         started += 1
         try:
             worker.work(burst=burst, with_scheduler=with_scheduler, logging_level=logging_level)

@@ -100,12 +100,7 @@ def test_a_worker_whose_redis_goes_away_mid_job_waits_and_works_on(tmp_path):
         assert worker.poll() is None
         assert "quitting" not in (tmp_path / "worker.log").read_text().split("stopped without being asked")[-1]
     finally:
-        worker.terminate()
-        try:
-            worker.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, 9)
-            worker.wait()
+        _stop(worker)
         server.terminate()
         server.wait(10)
         log.close()

@@ -169,6 +169,9 @@ def from_env() -> dict:
         "PAYMENT_BATCH_SIZE": _int("PAYMENT_BATCH_SIZE", 32),
         "PAYMENT_BATCH_CONCURRENCY": _int("PAYMENT_BATCH_CONCURRENCY", 32),
         "JANITOR_INTERVAL_SECONDS": _int("JANITOR_INTERVAL_SECONDS", 60),
+        # How many of a janitor pass's status checks (unknown, taken over, late tokens) are out at
+        # once; each still waits for one of its provider's slots.
+        "JANITOR_CONCURRENCY": _int("JANITOR_CONCURRENCY", 16),
         # A committed payment whose job was lost (Redis away at the enqueue, a restart, FLUSHALL)
         # is enqueued again by the relay (every 10 s) once it is this old and its job is gone.
         "PAYMENT_RELAY_AFTER_SECONDS": _int("PAYMENT_RELAY_AFTER_SECONDS", 10),

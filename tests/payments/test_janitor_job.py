@@ -1,6 +1,8 @@
 """The janitor's periodic job: one pass at a time, whatever cron enqueues meanwhile."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from webapp.infra.redis_client import redis_connection
@@ -24,3 +26,33 @@ def test_a_second_janitor_steps_aside_while_one_runs_and_runs_once_it_is_done(jo
     held.release()
     assert payment_jobs.run_janitor().startswith("janitor: 1 created processed")
     assert reload(payment).status == "succeeded"
+
+
+def test_the_janitor_runs_its_status_checks_side_by_side_each_with_a_session_of_its_own(app):
+    """Every step waits at a barrier for all the others: one after another, the first would wait
+    out the barrier's timeout and the pass would report it. Each step sees its own session."""
+    from webapp.extensions import db
+    from webapp.services.payments import janitor
+
+    ids = list(range(1, 7))
+    app.config["JANITOR_CONCURRENCY"] = len(ids)
+    barrier, sessions = threading.Barrier(len(ids), timeout=60), {}
+
+    def step(payment_id: int) -> None:
+        sessions[payment_id] = id(db.session())
+        barrier.wait()
+
+    assert janitor._concurrently(ids, step) == [(payment_id, None) for payment_id in ids]
+    assert len(set(sessions.values())) == len(ids)
+
+
+def test_a_janitor_step_that_raises_is_reported_and_the_others_still_run(app):
+    from webapp.services.payments import janitor
+
+    def step(payment_id: int) -> None:
+        if payment_id == 2:
+            raise ValueError("broken row")
+
+    found = janitor._concurrently([1, 2, 3], step)
+    assert [(payment_id, type(error).__name__) for payment_id, error in found] == [
+        (1, "NoneType"), (2, "ValueError"), (3, "NoneType")]

@@ -131,3 +131,19 @@ def test_an_hour_without_an_answer_alerts_the_admins_and_tells_the_resident_once
     payment = reload(payment)
     assert payment.status == "unknown" and payment.no_answer_alerted_at is not None
     assert payment.alerted_at is None, "the day-long alert is a separate one, still to come if it stays unresolved"
+
+
+def test_one_pass_settles_a_pile_of_unknown_payments_each_bought_once(funded, estate, provider_down):
+    """The janitor asks about its due unknown payments concurrently, each in a session of its own:
+    all of them settle in one pass, none is bought twice, the ledger balances."""
+    account = link(funded, prepaid_entry(estate.id, "vtpass"), NUMBER)
+    pile = [pay(funded, account, key=f"pile-{n}") for n in range(6)]
+    run_worker()
+    pile = [reload(payment) for payment in pile]
+    assert {payment.status for payment in pile} == {"unknown"}
+    provider_down.configure(fault_rate=0.0)
+    report = payments.run_janitor(max(payment.next_check_at for payment in pile))
+    assert (report.requeried, report.errors) == (6, [])
+    assert [reload(payment).status for payment in pile] == ["succeeded"] * 6
+    assert [processed(provider_down, payment) for payment in pile] == [1] * 6
+    assert ledger.check_invariants() == []

@@ -17,6 +17,7 @@ from webapp.models.base import utcnow
 from webapp.providers.vtpass_codes import lagos_now
 from webapp.services import ledger, payments
 from webapp.services.payments import references
+from webapp.services.payments.lifecycle import PROVABLE_MARGIN
 
 from .helpers import PROVIDERS, entry_count, link, pay, prepaid_entry, reload, run_worker
 
@@ -141,6 +142,25 @@ def test_flutterwave_listing_must_wait_out_the_record_lag_before_a_resend(app, p
     assert (payment.status, payment.purchase_attempts) == ("unknown", 1)
     assert any("may still lag" in e.reason for e in payment.events)
 
+
+
+def test_a_check_held_back_only_by_the_record_lag_is_made_once_the_lag_has_passed(app, pay_meter, janitor):
+    """Flutterwave lists a bill only after a while (FLUTTERWAVE_RECORD_LAG_SECONDS): a check that
+    could not prove anything for that reason alone is made again just after the lag ends, not at
+    the next, later step of the requery backoff."""
+    app.config["FLUTTERWAVE_RECORD_LAG_SECONDS"] = 600  # compared with the real clock by the client
+    payment = pay_meter("flutterwave", "3000000000001")
+    sent = references.keys_for(payment).last_sent_at
+    assert sent is not None
+    for after in (61, 122):  # the first two steps of the backoff come before the lag ends: kept
+        janitor(timedelta(seconds=after))
+        payment = reload(payment)
+        assert payment.status == "unknown" and payment.next_check_at < sent + timedelta(seconds=600)
+    janitor(timedelta(seconds=423))  # the next step (15 minutes on) would pass the lag's end by far
+    payment = reload(payment)
+    assert payment.status == "unknown" and payment.purchase_attempts == 1
+    assert payment.next_check_at == sent + timedelta(seconds=600) + PROVABLE_MARGIN
+    assert "may still lag" in payment.events[-1].reason
 
 # -- tokens that come later ----------------------------------------------------------------------------
 

@@ -16,10 +16,16 @@ One pass (``flask payments janitor`` or the cron job) looks at payments due for 
   they can settle it by hand;
 - ``succeeded`` with its token still to come, past its token check time: the provider is asked
   for the token; still missing after ``TOKEN_ALERT_AFTER_SECONDS``: admins are alerted once.
+
+The status checks (stale ``submitted``, ``unknown``, late tokens) go out concurrently, up to
+``JANITOR_CONCURRENCY`` at once within each provider's slots, so a pile of them left by an outage
+is settled in about the time of its slowest call, not of their sum.
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -71,17 +77,11 @@ def run_pass(now: datetime | None = None) -> JanitorReport:
     stale = policy.payment_stale_after()
 
     def each(ids, step, counter):
-        for payment_id in ids:
-            try:
-                step(payment_id)
+        for payment_id, exc in _concurrently(ids, step):
+            if exc is None or isinstance(exc, lifecycle.TransientPaymentError):
+                # (a transient error is recorded on the payment with its next check time)
                 setattr(report, counter, getattr(report, counter) + 1)
-            except lifecycle.TransientPaymentError:
-                # Recorded on the payment with its next check time; the next pass retries it.
-                db.session.rollback()
-                setattr(report, counter, getattr(report, counter) + 1)
-            except Exception as exc:  # one bad payment must not stop the others; re-raised below
-                db.session.rollback()
-                log.exception("janitor: payment %s", payment_id)
+            else:  # one bad payment must not stop the others; re-raised below
                 report.errors.append(f"payment {payment_id}: {type(exc).__name__}: {exc}")
 
     def in_batches(ids, counter):
@@ -101,6 +101,7 @@ def run_pass(now: datetime | None = None) -> JanitorReport:
 
     in_batches(_due(S.CREATED, now - stale, Payment.created_at), "processed")
     in_batches(_due(S.DEBITED, now), "submitted")
+    # Each of these is a status call per payment: asked concurrently, not one after another.
     each(_due(S.SUBMITTED, now), lambda pid: _orphaned_submission(pid, now), "orphaned")
     each(_due(S.UNKNOWN, now), lambda pid: _requery(pid, now), "requeried")
     each(_due(S.SUCCEEDED, now, Payment.token_next_check_at), lambda pid: lifecycle.fetch_token(pid, now),
@@ -109,6 +110,37 @@ def run_pass(now: datetime | None = None) -> JanitorReport:
     if report.errors:
         raise JanitorErrors(report.summary() + "\n" + "\n".join(report.errors))
     return report
+
+
+def _concurrently(ids: list[int], step: Callable[[int], object]) -> list[tuple[int, BaseException | None]]:
+    """``step`` for every payment, from up to ``JANITOR_CONCURRENCY`` threads, each in an app
+    context (so a database session) of its own; what each raised, in order. A step holds no lock
+    across its status call, and the call waits for one of its provider's slots like any other, so
+    a pile of unknown payments is asked about at the providers' pace, not one after another."""
+    if not ids:
+        return []
+    app = current_app._get_current_object()
+
+    def run(payment_id: int) -> tuple[int, BaseException | None]:
+        with app.app_context():
+            try:
+                step(payment_id)
+                return payment_id, None
+            except lifecycle.TransientPaymentError as exc:
+                db.session.rollback()
+                return payment_id, exc
+            except Exception as exc:
+                db.session.rollback()
+                log.exception("janitor: payment %s", payment_id)
+                return payment_id, exc
+            finally:
+                db.session.remove()
+
+    threads = min(len(ids), max(1, app.config["JANITOR_CONCURRENCY"]))
+    if threads == 1:
+        return [run(payment_id) for payment_id in ids]
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="janitor") as pool:
+        return list(pool.map(run, ids))
 
 
 def _requery(payment_id: int, now: datetime) -> None:

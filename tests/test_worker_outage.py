@@ -32,6 +32,11 @@ def gated(gate: str, started: str, done: str) -> str:
     return "ok"
 
 
+def touch(path: str) -> str:
+    Path(path).touch()
+    return "ok"
+
+
 def _redis_server(port: int, workdir: Path) -> subprocess.Popen:
     server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                "--appendonly", "no", "--dir", str(workdir)],
@@ -106,9 +111,9 @@ def test_a_worker_whose_redis_goes_away_mid_job_waits_and_works_on(tmp_path):
         log.close()
 
 
-def _flask(tmp_path: Path, redis_url: str, log, *args: str) -> subprocess.Popen:
+def _flask(tmp_path: Path, redis_url: str, log, *args: str, **settings: str) -> subprocess.Popen:
     env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
-           "FLASK_APP": "wsgi.py", "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+           "FLASK_APP": "wsgi.py", "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT), **settings}
     env.pop("APP_ENV", None)
     return subprocess.Popen([str(Path(sys.executable).with_name("flask")), *args], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -209,3 +214,43 @@ def test_a_name_held_by_a_live_worker_or_another_machine_is_left_alone(tmp_path)
         alive.wait()
         server.terminate()
         server.wait(10)
+
+
+@needs_redis_server
+def test_a_live_worker_takes_over_the_scheduler_of_one_killed_minus_9(tmp_path):
+    """Jobs enqueued for later (a status check's retry, RQ's retries) are moved to their queue by
+    the one worker holding RQ's scheduler lock. Killed -9, it leaves the lock to lapse (61 s); a
+    live worker tries to take it at its maintenance, every WORKER_MAINTENANCE_SECONDS (RQ's own
+    default, 10 minutes, left scheduled jobs waiting that long)."""
+    from datetime import UTC, datetime
+
+    port = free_port()
+    redis_url = f"redis://127.0.0.1:{port}/0"
+    server = _redis_server(port, tmp_path)
+    connection = Redis.from_url(redis_url)
+    lock = f"rq:scheduler-lock:{QUEUE}"
+    log_path = tmp_path / "workers.log"
+    with log_path.open("w") as log:
+        first = _flask(tmp_path, redis_url, log, "worker", "--queues", QUEUE, "--name", "first",
+                       WORKER_MAINTENANCE_SECONDS="2")
+        second = None
+        try:
+            wait_until(lambda: connection.exists(lock), timeout=60, what="the first worker to take the scheduler")
+            second = _flask(tmp_path, redis_url, log, "worker", "--queues", QUEUE, "--name", "second",
+                            WORKER_MAINTENANCE_SECONDS="2")
+            # In its loop: its first try for the scheduler, as it started, found the lock taken.
+            wait_until(lambda: "second: cleaning registries" in log_path.read_text(), timeout=60,
+                       what="the second worker's loop")
+            os.killpg(first.pid, 9)
+            first.wait(10)
+            assert connection.exists(lock), "a killed scheduler leaves its lock behind"
+            connection.delete(lock)  # as its expiry would, 61 s after the kill
+            done = tmp_path / "done"
+            Queue(QUEUE, connection=connection).enqueue_at(datetime.now(UTC), touch, str(done))
+            wait_until(done.exists, timeout=60, what="the live worker to take the scheduler and run the job")
+        finally:
+            _stop(first)
+            if second is not None:
+                _stop(second)
+            server.terminate()
+            server.wait(10)

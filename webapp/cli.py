@@ -134,10 +134,15 @@ def register(app: Flask) -> None:
             with contextlib.suppress(RedisError):
                 resilient_worker.release_stale_name(connection, name)
 
+        maintenance = current_app.config["WORKER_MAINTENANCE_SECONDS"]
+
         def make_worker(restarts: int) -> resilient_worker.StoppableWorker:
             return resilient_worker.StoppableWorker(
                 queues.split(","), connection=connection,
-                name=None if name is None else (name if restarts == 0 else f"{name}-{restarts}"))
+                name=None if name is None else (name if restarts == 0 else f"{name}-{restarts}"),
+                # An idle worker waits on its queues for worker_ttl - 15 s before it can run its
+                # maintenance (RQ's Worker.dequeue_timeout), so both come from the one setting.
+                maintenance_interval=maintenance, worker_ttl=maintenance + 15)
 
         # A Redis outage mid-job ends RQ's loop; this waits for Redis and works on (infra/resilient_worker.py).
         resilient_worker.work(make_worker, connection, burst=burst)

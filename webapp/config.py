@@ -169,6 +169,12 @@ def from_env() -> dict:
         "PAYMENT_BATCH_SIZE": _int("PAYMENT_BATCH_SIZE", 32),
         "PAYMENT_BATCH_CONCURRENCY": _int("PAYMENT_BATCH_CONCURRENCY", 32),
         "JANITOR_INTERVAL_SECONDS": _int("JANITOR_INTERVAL_SECONDS", 60),
+        # How often a worker runs RQ's maintenance, which is also when it tries to take over the
+        # scheduler (the mover of jobs enqueued for later: a status check's retry, RQ's retries).
+        # The lock of a scheduler whose worker was killed -9 lapses after 61 s; with RQ's defaults
+        # (maintenance every 10 minutes, an idle worker waking every 405 s) scheduled jobs then
+        # waited up to 10 minutes. A worker's registration also lapses this + 15 s after a kill.
+        "WORKER_MAINTENANCE_SECONDS": _int("WORKER_MAINTENANCE_SECONDS", 30),
         # How many of a janitor pass's status checks (unknown, taken over, late tokens) are out at
         # once; each still waits for one of its provider's slots.
         "JANITOR_CONCURRENCY": _int("JANITOR_CONCURRENCY", 16),

@@ -147,3 +147,21 @@ def test_one_pass_settles_a_pile_of_unknown_payments_each_bought_once(funded, es
     assert [reload(payment).status for payment in pile] == ["succeeded"] * 6
     assert [processed(provider_down, payment) for payment in pile] == [1] * 6
     assert ledger.check_invariants() == []
+
+
+def test_the_first_check_after_a_resend_comes_at_the_first_step_of_the_backoff(app, resident, estate):
+    """A resend (the provider had no record of the first attempt) is a purchase as new as the
+    first: its first check is due a minute on, not at the step the earlier attempt's checks reached."""
+    from tests.factories_payments import make_catalogue_entry, make_payment, make_utility_account
+    from webapp.providers.base import PurchaseResult
+    from webapp.services.payments import lifecycle
+
+    account = make_utility_account(resident, make_catalogue_entry(estate))
+    payment = make_payment(resident, account, status="submitted", status_checks=3, purchase_attempts=2)
+    before = utcnow()
+    lifecycle.record_result(payment, PurchaseResult(reference=payment.reference, status="pending"), [],
+                            source="purchase")
+    db.session.commit()
+    payment = reload(payment)
+    assert payment.status == "unknown" and payment.status_checks == 3
+    assert before + policy.requery_delay(0) <= payment.next_check_at <= utcnow() + policy.requery_delay(0)

@@ -454,7 +454,10 @@ def _mark_unknown(payment: Payment, reason: str, *, answered: bool) -> None:
     elif payment.no_answer_since is None:
         payment.no_answer_since = utcnow()
     if payment.status == S.SUBMITTED:
-        payment.next_check_at = utcnow() + policy.requery_delay(payment.status_checks)
+        # The first check after a send comes at the first step, also after a resend: that
+        # purchase is as new to the provider as the first was (its earlier checks were about the
+        # attempt that the provider had no record of).
+        payment.next_check_at = utcnow() + policy.requery_delay(0)
         state.transition(payment, S.UNKNOWN, reason)
     else:
         state.note(payment, reason)

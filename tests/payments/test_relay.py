@@ -156,3 +156,47 @@ def test_a_job_started_long_ago_whose_payments_still_wait_is_lost(funded, estate
     assert payments.relay_lost_jobs(relay_at) == 1
     run_worker()
     assert reload(payment).status == "succeeded"
+
+
+def unknown_and_due(funded, estate, sandbox, due_seconds_ago: int = 1) -> Payment:
+    """A purchase VTpass answered with a 503 (it may have been processed: unknown), its first
+    status check due ``due_seconds_ago``; the provider answers again."""
+    sandbox.configure(fault_rate=1.0, fault_kinds=["unavailable"])
+    payment = pay(funded, link(funded, prepaid_entry(estate.id, "vtpass"), "12345678901"))
+    run_worker()
+    sandbox.configure(fault_rate=0.0)
+    db.session.execute(update(Payment).where(Payment.id == payment.id)
+                       .values(next_check_at=utcnow() - timedelta(seconds=due_seconds_ago)))
+    db.session.commit()
+    payment = reload(payment)
+    assert payment.status == "unknown" and queue(PAYMENTS).count == 0
+    return payment
+
+
+def test_an_unknown_payment_is_asked_about_within_seconds_of_its_check_time_not_at_the_janitors_pass(
+        funded, estate, sandbox):
+    payment = unknown_and_due(funded, estate, sandbox)
+    assert payments.relay_lost_jobs(utcnow()) == 1
+    assert queue(PAYMENTS).job_ids == [f"requery-{payment.id}-{payment.next_check_at:%Y%m%dT%H%M%S}"]
+    assert payments.relay_lost_jobs(utcnow()) == 0, "its check waits in the queue: not enqueued twice"
+    run_worker()
+    payment = reload(payment)
+    assert payment.status == "succeeded"  # (VTpass had no record of the 503'd purchase: sent again, once)
+    assert sandbox.processed("vtpass", [payment.reference]) == 1
+
+
+def test_a_check_left_scheduled_past_its_time_is_enqueued_by_the_relay(funded, estate, sandbox):
+    """The worker running RQ's scheduler was killed: a check scheduled for its time stays
+    "scheduled". Moments late it is left to the scheduler; well past its time the relay enqueues it."""
+    from rq.registry import ScheduledJobRegistry
+
+    from webapp.services.payments import jobs
+
+    payment = unknown_and_due(funded, estate, sandbox, due_seconds_ago=3)
+    jobs.requery_later(payment.id, payment.next_check_at)  # (no worker here runs the scheduler)
+    assert ScheduledJobRegistry(queue=queue(PAYMENTS)).count == 1
+    assert payments.relay_lost_jobs(utcnow()) == 0, "3 s late: the scheduler may move it yet"
+    assert payments.relay_lost_jobs(later()) == 1, "11 s late: its scheduler is gone"
+    assert queue(PAYMENTS).job_ids == [f"requery-{payment.id}-{payment.next_check_at:%Y%m%dT%H%M%S}"]
+    run_worker()
+    assert reload(payment).status == "succeeded"

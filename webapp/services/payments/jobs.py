@@ -80,7 +80,12 @@ def requery_later(payment_id: int, when: datetime) -> None:
     """Ask about ``payment_id`` again at ``when`` (its ``next_check_at``). Without Redis the
     janitor's next pass asks instead, a minute later at most."""
     try:
-        requery_payment.enqueue_at(when, payment_id, job_id=f"requery-{payment_id}-{when:%Y%m%dT%H%M%S}")
+        requery_payment.enqueue_at(when, payment_id, job_id=requery_job_id(payment_id, when))
     except RedisError as exc:
         log.warning("could not schedule the next status check of payment %s (%s); the janitor will ask",
                     payment_id, type(exc).__name__)
+
+
+def requery_job_id(payment_id: int, due_at: datetime) -> str:
+    """The id of the job that makes the status check of ``payment_id`` due at ``due_at``."""
+    return f"requery-{payment_id}-{due_at:%Y%m%dT%H%M%S}"

@@ -19,6 +19,9 @@ persistence, a FLUSHALL), and a worker can die mid-job (kill -9, its machine los
   ``next_check_at`` ahead while its calls are out): the worker that sent them is gone, so each goes
   to a job of its own that asks the provider (``janitor.take_over``: ``submitted`` → ``unknown`` →
   requery; never resent blindly).
+- ``unknown`` payments whose check is due and that no requery job waits for: each goes to a job of
+  its own, so a check is made within seconds of its time and checks run side by side, instead of
+  waiting for the janitor's next pass (up to a minute later).
 
 The janitor still does all of this once a minute, as the backstop.
 """
@@ -44,8 +47,9 @@ BATCH = 1000
 ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
 
-def waiting_jobs(job_ids: set[str], started_before: datetime) -> set[str]:
-    """Which of these RQ jobs still wait, or run and started after ``started_before`` (one round trip)."""
+def waiting_jobs(job_ids: set[str], started_before: datetime, scheduled_lost: set[str] = frozenset()) -> set[str]:
+    """Which of these RQ jobs still wait, or run and started after ``started_before`` (one round
+    trip); the ones in ``scheduled_lost`` count as lost while they are still only scheduled."""
     ids = sorted(job_ids)
     jobs_found = Job.fetch_many(ids, connection=redis_connection())
     alive = set()
@@ -55,6 +59,8 @@ def waiting_jobs(job_ids: set[str], started_before: datetime) -> set[str]:
         status = job.get_status(refresh=False)
         if status == JobStatus.STARTED and job.started_at is not None and job.started_at <= started_before:
             continue  # started long ago and its payments still wait: its worker is gone
+        if status == JobStatus.SCHEDULED and job.id in scheduled_lost:
+            continue
         if status in ALIVE:
             alive.add(job.id)
     return alive
@@ -76,8 +82,13 @@ def relay_lost_jobs(now: datetime | None = None) -> int:
         .where(Payment.status == S.SUBMITTED.value, Payment.next_check_at <= now)
         .order_by(Payment.id).limit(BATCH)
     ).all()
+    due = db.session.execute(
+        select(Payment.id, Payment.next_check_at)
+        .where(Payment.status == S.UNKNOWN.value, Payment.next_check_at <= now)
+        .order_by(Payment.next_check_at).limit(BATCH)
+    ).all()
     db.session.rollback()
-    return _enqueue_lost(waiting, now, after) + _hand_over(orphaned)
+    return _enqueue_lost(waiting, now, after) + _hand_over(orphaned) + _ask_when_due(due, after)
 
 
 def _enqueue_lost(rows, now: datetime, after: datetime) -> int:
@@ -112,3 +123,26 @@ def _hand_over(rows) -> int:
         return 0
     log.warning("relay: %s submitted payment(s) outlived their worker's lease; asking their providers", len(rows))
     return len(rows)
+
+
+def _ask_when_due(rows, after: datetime) -> int:
+    """A requery job for each ``unknown`` payment whose check is due and has no job waiting or
+    running (one round trip to look, one to enqueue). Its id is the one ``jobs.requery_later``
+    gives a check scheduled for that time, so one job serves both. Two for the same check are
+    harmless: a requery claims the check before it asks, and the second finds it not due."""
+    if not rows:
+        return 0
+    ids = {payment_id: jobs.requery_job_id(payment_id, due_at) for payment_id, due_at in rows}
+    overdue = {ids[payment_id] for payment_id, due_at in rows if due_at <= after}
+    try:
+        # A check scheduled for its time that is still "scheduled" well after it (the worker
+        # running RQ's scheduler was killed) is enqueued now rather than left to wait for it.
+        alive = waiting_jobs(set(ids.values()), after, scheduled_lost=overdue)
+        wanted = [((payment_id,), job_id) for payment_id, job_id in ids.items() if job_id not in alive]
+        if wanted:
+            jobs.requery_payment.enqueue_many(wanted)
+    except RedisError as exc:
+        log.warning("relay: could not enqueue the checks of %s unknown payment(s) (%s)", len(rows),
+                    type(exc).__name__)
+        return 0
+    return len(wanted)

@@ -10,7 +10,8 @@ until 48 s, the cron process is killed -9 at 14 s, Redis is killed at 22 s and s
 ``BENCH_DATABASE_URL`` (e.g. PostgreSQL; its tables are DROPPED and recreated).
 
 Prints the events as they happen, then: time to final (p50, p95, max) over every payment, from its
-creation to its final state; for each Redis event, the seconds from Redis's return until every
+creation to its final state, and over those the provider never made wait along the requery backoff
+(an answer of "pending" is asked about again 1, 5, 15 minutes on, as real providers need); for each Redis event, the seconds from Redis's return until every
 payment it had left waiting (``created``, its job lost) was running again; worker deaths (a worker
 that ended without being killed); pay-form answers and errors (5xx or no answer); and the money
 columns: double debits, purchases the sandbox processed twice, wallets off, ledger invariants. Also
@@ -77,6 +78,10 @@ def main(argv=None) -> int:
     print(f"statuses: {outcome.statuses}")
     print(f"time to final: p50 {seconds(outcome.percentile(50))} s, p95 {seconds(outcome.percentile(95))} s, "
           f"max {seconds(max(outcome.time_to_final, default=None))} s")
+    unwaited = outcome.time_to_final_unwaited
+    print(f"  of which {len(unwaited)} never waited on the provider's requery backoff (no 'pending' or "
+          f"'cannot tell yet' answer): p50 {seconds(outcome.percentile(50, unwaited))} s, "
+          f"p95 {seconds(outcome.percentile(95, unwaited))} s, max {seconds(max(unwaited, default=None))} s")
     print("lost work running again after Redis returned: "
           + (", ".join(f"{name} {seconds(value)} s" for name, value in outcome.recovery.items()) or "no Redis event"))
     print(f"deaths: workers {len(outcome.worker_deaths)} {outcome.worker_deaths}; others {outcome.other_deaths}")

@@ -75,6 +75,9 @@ class Outcome:
     plan: Plan
     statuses: dict[str, int]
     time_to_final: list[float]  # seconds, one per final payment
+    # Of those, the payments no status check had to wait for along the requery backoff (the
+    # provider never answered "pending" or "cannot tell yet" about them): what the product alone decides.
+    time_to_final_unwaited: list[float]
     recovery: dict[str, float | None]  # Redis event -> seconds from its return until its lost work ran again
     worker_deaths: list[str]
     other_deaths: list[str]  # the cron process, the web server
@@ -99,12 +102,13 @@ class Outcome:
     def pay_form_errors(self) -> int:
         return sum(n for status, n in self.pay_form.items() if status == "no answer" or int(status) >= 500)
 
-    def percentile(self, p: float) -> float | None:
-        if not self.time_to_final:
+    def percentile(self, p: float, times: list[float] | None = None) -> float | None:
+        times = self.time_to_final if times is None else times
+        if not times:
             return None
-        if len(self.time_to_final) == 1:
-            return self.time_to_final[0]
-        return statistics.quantiles(self.time_to_final, n=100, method="inclusive")[int(p) - 1]
+        if len(times) == 1:
+            return times[0]
+        return statistics.quantiles(times, n=100, method="inclusive")[int(p) - 1]
 
     @property
     def money_ok(self) -> bool:
@@ -493,23 +497,29 @@ def _times(every: float, until: float) -> list[float]:
 
 
 def _outcome(plan: Plan, sandbox, funded: int, recovery, deaths, answers, timeline, elapsed, cpu) -> Outcome:
-    from sqlalchemy import func, select
+    from sqlalchemy import func, or_, select
 
     from webapp.extensions import db
-    from webapp.models import Account, JournalEntry, Payment, ProviderReference
+    from webapp.models import Account, JournalEntry, Payment, PaymentEvent, ProviderReference
     from webapp.services import ledger
 
     payments = db.session.execute(select(Payment.id, Payment.reference, Payment.status, Payment.created_at,
                                          Payment.completed_at)).all()
     statuses = Counter(status for _, _, status, _, _ in payments)
-    time_to_final = sorted((done - made).total_seconds() for _, _, status, made, done in payments
-                           if status in FINAL and done is not None)
+    # The payments the provider made wait: it answered "pending" (or "not found" just after the
+    # purchase, or Flutterwave "cannot tell yet"), so the next check came on the requery backoff.
+    waited = set(db.session.scalars(select(PaymentEvent.payment_id).where(or_(
+        PaymentEvent.reason.like("Provider says %"), PaymentEvent.reason.like("Provider could not confirm yet%")))))
+    final = [(payment_id, (done - made).total_seconds()) for payment_id, _, status, made, done in payments
+             if status in FINAL and done is not None]
+    time_to_final = sorted(seconds for _, seconds in final)
+    unwaited = sorted(seconds for payment_id, seconds in final if payment_id not in waited)
     double = db.session.scalar(select(func.count()).select_from(
         select(Payment.id).join(JournalEntry, Payment.reference == JournalEntry.reference)
         .where(JournalEntry.idempotency_key == "payment:" + Payment.reference + ":debit")
         .group_by(Payment.id).having(func.count() > 1).subquery()))
     # Every reference a purchase went out under (a VTpass resend may carry a new request_id).
-    reference_of = {payment_id: reference for payment_id, reference, *_ in payments}
+    reference_of = {payment_id: reference for payment_id, reference, _, _, _ in payments}
     owner = {reference: reference for reference in reference_of.values()}
     for payment_id, value in db.session.execute(select(ProviderReference.payment_id, ProviderReference.value)):
         owner.setdefault(value, reference_of[payment_id])
@@ -524,7 +534,8 @@ def _outcome(plan: Plan, sandbox, funded: int, recovery, deaths, answers, timeli
     problems = ledger.check_invariants()
     db.session.rollback()
     workers = [d for d in deaths if d.startswith("worker")]
-    return Outcome(plan=plan, statuses=dict(statuses), time_to_final=time_to_final, recovery=recovery,
+    return Outcome(plan=plan, statuses=dict(statuses), time_to_final=time_to_final,
+                   time_to_final_unwaited=unwaited, recovery=recovery,
                    worker_deaths=workers, other_deaths=[d for d in deaths if d not in workers], pay_form=answers,
                    double_debits=int(double or 0), processed_twice=sum(1 for n in processed.values() if n > 1),
                    wallets_off=wrong, ledger_problems=problems, timeline=timeline, elapsed=elapsed,

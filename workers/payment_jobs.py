@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 
 from redis.exceptions import LockError, RedisError
 
@@ -13,26 +14,47 @@ from webapp.services import notify, payments, reconciliation
 log = logging.getLogger(__name__)
 JANITOR_TIMEOUT = 600
 JANITOR_LOCK = "autopay:janitor"
+JANITOR_LOCK_SECONDS = 60  # renewed every third of it while the pass runs
 
 
 @job(PERIODIC, timeout=JANITOR_TIMEOUT)
 def run_janitor() -> str:
     """One janitor pass, never two at once: a pass that outlives the minute (a backlog of lost
     work) makes the next one that cron enqueues step aside instead of racing it. The lock (a
-    redis-py ``Lock``) ends with the job's timeout, so a killed janitor cannot block the next for
-    longer than that."""
-    lock = redis_connection().lock(JANITOR_LOCK, timeout=JANITOR_TIMEOUT, blocking=False)
+    redis-py ``Lock``) lasts a minute and a thread of the pass renews it every 20 s, so a janitor
+    killed -9 holds up the next pass by a minute at most, not by the job's whole timeout."""
+    # (not thread-local: the thread that renews it must see the token this one took)
+    lock = redis_connection().lock(JANITOR_LOCK, timeout=JANITOR_LOCK_SECONDS, blocking=False, thread_local=False)
     try:
         if not lock.acquire():
             return "janitor: another pass is still running; this one steps aside"
     except RedisError:  # the pass matters more than its exclusivity (each step locks its rows)
         log.warning("janitor: could not take its lock (Redis unavailable); running anyway")
     try:
-        return payments.run_janitor().summary()
+        with _renewed(lock):
+            return payments.run_janitor().summary()
     finally:
         notify.enqueue_pending_emails()
         with contextlib.suppress(LockError, RedisError):  # expired or unreachable: nothing to give back
             lock.release()
+
+
+@contextlib.contextmanager
+def _renewed(lock):
+    done = threading.Event()
+
+    def keep() -> None:
+        while not done.wait(JANITOR_LOCK_SECONDS / 3):
+            with contextlib.suppress(LockError, RedisError):  # not ours, or Redis away: the next try
+                lock.reacquire()
+
+    keeper = threading.Thread(target=keep, name="janitor-lock", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        done.set()
+        keeper.join()
 
 
 @job(PERIODIC, timeout=120)

@@ -56,3 +56,26 @@ def test_a_janitor_step_that_raises_is_reported_and_the_others_still_run(app):
     found = janitor._concurrently([1, 2, 3], step)
     assert [(payment_id, type(error).__name__) for payment_id, error in found] == [
         (1, "NoneType"), (2, "ValueError"), (3, "NoneType")]
+
+
+def test_a_running_pass_renews_its_short_lock_so_a_killed_one_holds_up_the_next_a_minute_at_most(
+        app, monkeypatch):
+    from tests.waiting import wait_until
+
+    assert payment_jobs.JANITOR_LOCK_SECONDS <= 60 < payment_jobs.JANITOR_TIMEOUT
+    monkeypatch.setattr(payment_jobs, "JANITOR_LOCK_SECONDS", 3)  # renewed every second
+    connection = redis_connection()
+    lock = connection.lock(payment_jobs.JANITOR_LOCK, timeout=3, thread_local=False)  # as run_janitor's
+    assert lock.acquire(blocking=False)
+    try:
+        lowest = [connection.pttl(payment_jobs.JANITOR_LOCK)]
+
+        def renewed() -> bool:  # its time left went up again, by more than the polling could blur
+            left = connection.pttl(payment_jobs.JANITOR_LOCK)
+            lowest[0] = min(lowest[0], left)
+            return left > lowest[0] + 500
+
+        with payment_jobs._renewed(lock):
+            wait_until(renewed, timeout=30, what="the lock to be renewed")
+    finally:
+        lock.release()

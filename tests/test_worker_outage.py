@@ -119,6 +119,15 @@ def _flask(tmp_path: Path, redis_url: str, log, *args: str, **settings: str) -> 
                             stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def _stop_all(*processes: subprocess.Popen | None, server: subprocess.Popen) -> None:
+    """Stop the product's processes that were started (None: not yet), then the Redis server."""
+    for process in processes:
+        if process is not None:
+            _stop(process)
+    server.terminate()
+    server.wait(10)
+
+
 def _stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.terminate()
@@ -179,11 +188,7 @@ def test_a_named_worker_killed_minus_9_starts_again_under_its_name(tmp_path):
                        timeout=60, what="the restarted worker to register under its name")
             assert second.poll() is None and "There exists an active worker" not in log_path.read_text()
         finally:
-            _stop(first)
-            if second is not None:
-                _stop(second)
-            server.terminate()
-            server.wait(10)
+            _stop_all(first, second, server=server)
 
 
 @needs_redis_server
@@ -249,8 +254,4 @@ def test_a_live_worker_takes_over_the_scheduler_of_one_killed_minus_9(tmp_path):
             Queue(QUEUE, connection=connection).enqueue_at(datetime.now(UTC), touch, str(done))
             wait_until(done.exists, timeout=60, what="the live worker to take the scheduler and run the job")
         finally:
-            _stop(first)
-            if second is not None:
-                _stop(second)
-            server.terminate()
-            server.wait(10)
+            _stop_all(first, second, server=server)

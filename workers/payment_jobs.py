@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 
 from redis.exceptions import LockError, RedisError
 
+from webapp.infra import keeper
 from webapp.infra.redis_client import redis_connection
 from webapp.jobs import PERIODIC, job
 from webapp.services import notify, payments, reconciliation
@@ -39,22 +39,12 @@ def run_janitor() -> str:
             lock.release()
 
 
-@contextlib.contextmanager
 def _renewed(lock):
-    done = threading.Event()
+    def renew() -> None:
+        with contextlib.suppress(LockError, RedisError):  # not ours, or Redis away: the next try
+            lock.reacquire()
 
-    def keep() -> None:
-        while not done.wait(JANITOR_LOCK_SECONDS / 3):
-            with contextlib.suppress(LockError, RedisError):  # not ours, or Redis away: the next try
-                lock.reacquire()
-
-    keeper = threading.Thread(target=keep, name="janitor-lock", daemon=True)
-    keeper.start()
-    try:
-        yield
-    finally:
-        done.set()
-        keeper.join()
+    return keeper.every(JANITOR_LOCK_SECONDS / 3, renew, "janitor-lock")
 
 
 @job(PERIODIC, timeout=120)

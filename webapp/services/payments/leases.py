@@ -13,7 +13,6 @@ finish their calls within the first third of a lease and renew nothing.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -21,6 +20,7 @@ from flask import current_app
 from sqlalchemy import update
 
 from webapp.extensions import db
+from webapp.infra import keeper
 from webapp.models.base import utcnow
 from webapp.models.payment import Payment, PaymentStatus
 from webapp.services import policy
@@ -45,24 +45,16 @@ def held(payment_ids: list[int]) -> Iterator[None]:
         yield
         return
     app = current_app._get_current_object()
-    every = max(0.5, policy.submission_lease().total_seconds() / 3)
-    done = threading.Event()
 
-    def keep() -> None:
-        while not done.wait(every):
-            try:
-                with app.app_context():
-                    try:
-                        renew(payment_ids)
-                    finally:
-                        db.session.remove()
-            except Exception:  # the next renewal tries again; the lease has two more thirds
-                log.exception("could not renew the lease of payments %s", payment_ids)
+    def renew_now() -> None:
+        try:
+            with app.app_context():
+                try:
+                    renew(payment_ids)
+                finally:
+                    db.session.remove()
+        except Exception:  # the next renewal tries again; the lease has two more thirds
+            log.exception("could not renew the lease of payments %s", payment_ids)
 
-    keeper = threading.Thread(target=keep, name="payment-lease", daemon=True)
-    keeper.start()
-    try:
+    with keeper.every(max(0.5, policy.submission_lease().total_seconds() / 3), renew_now, "payment-lease"):
         yield
-    finally:
-        done.set()
-        keeper.join()

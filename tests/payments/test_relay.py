@@ -200,3 +200,21 @@ def test_a_check_left_scheduled_past_its_time_is_enqueued_by_the_relay(funded, e
     assert queue(PAYMENTS).job_ids == [f"requery-{payment.id}-{payment.next_check_at:%Y%m%dT%H%M%S}"]
     run_worker()
     assert reload(payment).status == "succeeded"
+
+
+def test_a_late_token_is_asked_for_within_seconds_of_its_time_once_per_ask(funded, estate, sandbox):
+    """6000000000000: the purchase succeeds without a token, which comes on the 2nd status check."""
+    payment = pay(funded, link(funded, prepaid_entry(estate.id, "vtpass"), "6000000000000"))
+    run_worker()
+    for asks in (1, 2):
+        payment = reload(payment)
+        assert payment.status == "succeeded" and payment.token is None and payment.token_checks == asks - 1
+        assert payments.relay_lost_jobs(utcnow()) == 0, "not due yet"
+        db.session.execute(update(Payment).where(Payment.id == payment.id)
+                           .values(token_next_check_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+        assert payments.relay_lost_jobs(utcnow()) == 1
+        assert payments.relay_lost_jobs(utcnow()) == 0, "its ask waits in the queue: not enqueued twice"
+        run_worker()
+    payment = reload(payment)
+    assert payment.token and payment.token_checks == 2 and not payment.token_on_its_way

@@ -76,6 +76,15 @@ def take_over_payment(payment_id: int) -> str:
         notify.enqueue_pending_emails()
 
 
+@job(PAYMENTS, timeout="PAYMENT_JOB_TIMEOUT_SECONDS", result_ttl=0, failure_ttl=600)
+def fetch_late_token(payment_id: int) -> str:
+    """A succeeded payment whose token has not come, its next ask due (the relay found it)."""
+    try:
+        return "token arrived" if lifecycle.fetch_token(payment_id, due_only=True) else "no token yet, or not due"
+    finally:
+        notify.enqueue_pending_emails()
+
+
 def requery_later(payment_id: int, when: datetime) -> None:
     """Ask about ``payment_id`` again at ``when`` (its ``next_check_at``). Without Redis the
     janitor's next pass asks instead, a minute later at most."""
@@ -89,3 +98,8 @@ def requery_later(payment_id: int, when: datetime) -> None:
 def requery_job_id(payment_id: int, due_at: datetime) -> str:
     """The id of the job that makes the status check of ``payment_id`` due at ``due_at``."""
     return f"requery-{payment_id}-{due_at:%Y%m%dT%H%M%S}"
+
+
+def token_job_id(payment_id: int, due_at: datetime) -> str:
+    """The id of the job that asks for the late token of ``payment_id`` due at ``due_at``."""
+    return f"token-{payment_id}-{due_at:%Y%m%dT%H%M%S}"

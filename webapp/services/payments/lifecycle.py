@@ -373,13 +373,14 @@ def take_over(payment_id: int, now: datetime | None = None) -> bool:
     return True
 
 
-def fetch_token(payment_id: int, now: datetime | None = None) -> bool:
+def fetch_token(payment_id: int, now: datetime | None = None, *, due_only: bool = False) -> bool:
     """Ask the provider for a token that did not come with a successful purchase (the janitor's
-    step, and the bill webhook's). True when the token arrived now; it is stored once and the
-    resident told once."""
+    step, the relay's job when it is ``due_only``, and the bill webhook's). True when the token
+    arrived now; it is stored once and the resident told once."""
     now = now or utcnow()
     payment = state.lock(payment_id)
-    if not payment.token_on_its_way:
+    if not payment.token_on_its_way or (due_only and payment.token_next_check_at is not None
+                                        and payment.token_next_check_at > now):
         db.session.rollback()
         return False
     payment.token_checks += 1

@@ -21,7 +21,8 @@ persistence, a FLUSHALL), and a worker can die mid-job (kill -9, its machine los
   requery; never resent blindly).
 - ``unknown`` payments whose check is due and that no requery job waits for: each goes to a job of
   its own, so a check is made within seconds of its time and checks run side by side, instead of
-  waiting for the janitor's next pass (up to a minute later).
+  waiting for the janitor's next pass (up to a minute later). Likewise the asks for a prepaid
+  token that did not come with its purchase.
 
 The janitor still does all of this once a minute, as the backstop.
 """
@@ -87,8 +88,15 @@ def relay_lost_jobs(now: datetime | None = None) -> int:
         .where(Payment.status == S.UNKNOWN.value, Payment.next_check_at <= now)
         .order_by(Payment.next_check_at).limit(BATCH)
     ).all()
+    tokens = db.session.execute(
+        select(Payment.id, Payment.token_next_check_at)
+        .where(Payment.status == S.SUCCEEDED.value, Payment.token.is_(None), Payment.token_next_check_at <= now)
+        .order_by(Payment.token_next_check_at).limit(BATCH)
+    ).all()
     db.session.rollback()
-    return _enqueue_lost(waiting, now, after) + _hand_over(orphaned) + _ask_when_due(due, after)
+    return (_enqueue_lost(waiting, now, after) + _hand_over(orphaned)
+            + _ask_when_due(due, after, jobs.requery_payment, jobs.requery_job_id)
+            + _ask_when_due(tokens, after, jobs.fetch_late_token, jobs.token_job_id))
 
 
 def _enqueue_lost(rows, now: datetime, after: datetime) -> int:
@@ -125,24 +133,24 @@ def _hand_over(rows) -> int:
     return len(rows)
 
 
-def _ask_when_due(rows, after: datetime) -> int:
-    """A requery job for each ``unknown`` payment whose check is due and has no job waiting or
-    running (one round trip to look, one to enqueue). Its id is the one ``jobs.requery_later``
-    gives a check scheduled for that time, so one job serves both. Two for the same check are
-    harmless: a requery claims the check before it asks, and the second finds it not due."""
+def _ask_when_due(rows, after: datetime, job, job_id) -> int:
+    """A ``job`` (a requery, or an ask for a late token) for each payment of ``rows`` (id, when its
+    ask is due) that has none waiting or running (one round trip to look, one to enqueue). A
+    requery's id (``job_id``) is the one ``jobs.requery_later`` gives a check scheduled for that
+    time, so one job serves both. Two for the same ask are harmless: each job claims the ask
+    before it calls the provider, and the second finds it not due."""
     if not rows:
         return 0
-    ids = {payment_id: jobs.requery_job_id(payment_id, due_at) for payment_id, due_at in rows}
+    ids = {payment_id: job_id(payment_id, due_at) for payment_id, due_at in rows}
     overdue = {ids[payment_id] for payment_id, due_at in rows if due_at <= after}
     try:
         # A check scheduled for its time that is still "scheduled" well after it (the worker
         # running RQ's scheduler was killed) is enqueued now rather than left to wait for it.
         alive = waiting_jobs(set(ids.values()), after, scheduled_lost=overdue)
-        wanted = [((payment_id,), job_id) for payment_id, job_id in ids.items() if job_id not in alive]
+        wanted = [((payment_id,), one_id) for payment_id, one_id in ids.items() if one_id not in alive]
         if wanted:
-            jobs.requery_payment.enqueue_many(wanted)
+            job.enqueue_many(wanted)
     except RedisError as exc:
-        log.warning("relay: could not enqueue the checks of %s unknown payment(s) (%s)", len(rows),
-                    type(exc).__name__)
+        log.warning("relay: could not enqueue %s due ask(s) of the provider (%s)", len(rows), type(exc).__name__)
         return 0
     return len(wanted)

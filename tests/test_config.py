@@ -146,3 +146,19 @@ def test_trusted_proxies_must_be_a_count(monkeypatch, raw):
     monkeypatch.setenv("TRUSTED_PROXIES", raw)
     with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
         create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
+def test_the_requery_and_token_schedules_come_from_the_environment_or_the_policy_tables(monkeypatch, tmp_path):
+    from datetime import timedelta
+
+    from webapp.services import policy
+
+    url = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'dev.db'}"}
+    with create_app(url).app_context():
+        assert [policy.requery_delay(n) for n in (0, 1, 9)] == [timedelta(seconds=s) for s in (60, 300, 86400)]
+        assert policy.token_check_delay(0) == timedelta(seconds=120)
+    monkeypatch.setenv("PAYMENT_REQUERY_BACKOFF_SECONDS", "15,30")
+    monkeypatch.setenv("TOKEN_BACKOFF_SECONDS", "20")
+    with create_app(url).app_context():
+        assert [policy.requery_delay(n) for n in (0, 1, 9)] == [timedelta(seconds=s) for s in (15, 30, 30)]
+        assert policy.token_check_delay(3) == timedelta(seconds=20)

@@ -163,6 +163,10 @@ def from_env() -> dict:
         "PAYMENT_RETRY_MAX_SECONDS": _float("PAYMENT_RETRY_MAX_SECONDS", 300.0),
         # Delays (seconds) at which RQ re-runs a purchase job that raised; unset: services/policy.py.
         "PAYMENT_RQ_RETRY_INTERVALS": _int_list("PAYMENT_RQ_RETRY_INTERVALS", None),
+        # The requery and late-token schedules (seconds, the last step repeating); unset: the
+        # tables of services/policy.py. `make run` with the sandbox sets short ones.
+        "PAYMENT_REQUERY_BACKOFF_SECONDS": _int_list("PAYMENT_REQUERY_BACKOFF_SECONDS", None),
+        "TOKEN_BACKOFF_SECONDS": _int_list("TOKEN_BACKOFF_SECONDS", None),
         "PAYMENT_JOB_TIMEOUT_SECONDS": _int("PAYMENT_JOB_TIMEOUT_SECONDS", 180),
         # Payments bought together by one job (DESIGN §9): how many per job, and how many of a
         # batch's purchase calls are in flight at once (the provider cap still bounds all workers).

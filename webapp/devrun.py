@@ -1,7 +1,8 @@
 """`make run`: the whole product on one machine, stopped together with Ctrl-C.
 
-Starts (or reuses) Redis, migrates and seeds the database, then runs the web server, an RQ worker,
-a worker for the periodic queue and one `rq cron` process. A child that dies is started again after
+Starts (or reuses) Redis, migrates and seeds the database, then runs the web server, three RQ
+workers for payments and emails, a worker for the periodic queue and one `rq cron` process (with
+the sandbox, on schedules short enough that every test number settles within a minute). A child that dies is started again after
 a short backoff (a line says so); Ctrl-C stops them all. Every child runs in its own process group
 so that stopping kills whole trees; nothing is left behind and no pid files are written.
 """
@@ -18,11 +19,12 @@ from dataclasses import dataclass, field
 from webapp.cli import DEMO_USERS
 from webapp.config import ROOT
 from webapp.infra.local_services import start_redis, wait_for_port
-from webapp.jobs import PERIODIC
+from webapp.jobs import EMAILS, PAYMENTS, PERIODIC
 
 BIN = os.path.dirname(sys.executable)
 
 
+PAYMENT_WORKERS = 3  # one waiting out a slow provider answer never holds up the others
 RESTART_BACKOFF = (1, 2, 5, 10, 30)  # seconds before the 1st, 2nd, ... restart in a row
 STEADY_AFTER = 60  # a child that ran this long before it died starts again from the first step
 
@@ -133,7 +135,8 @@ def main() -> int:
         web = [_bin("gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
                "--access-logfile", "-", *_gunicorn_private_flags(), "wsgi:app"]
         children.append(_spawn("web", web, env))
-        children.append(_spawn("worker", [flask, "worker"], env))
+        for n in range(1, PAYMENT_WORKERS + 1):
+            children.append(_spawn(f"worker {n}", [flask, "worker", "--queues", f"{PAYMENTS},{EMAILS}"], env))
         # The clock's jobs (sweep, janitor) have a worker of their own: never behind a payment backlog.
         children.append(_spawn("periodic worker", [flask, "worker", "--queues", PERIODIC], env))
         children.append(_spawn("cron", [flask, "cron"], env))

@@ -19,7 +19,10 @@
   6 h (up to ``MAIL_MAX_ATTEMPTS``); one left in "sending" is taken back after 15 minutes, longer
   than any SMTP exchange plus the job timeout.
 
-A schedule given as a table repeats its last step for every later attempt.
+A schedule given as a table repeats its last step for every later attempt. The requery and token
+tables can be replaced in the configuration (``PAYMENT_REQUERY_BACKOFF_SECONDS``,
+``TOKEN_BACKOFF_SECONDS``): `make run` against the sandbox uses short ones, so that every test
+number settles within a minute.
 """
 from __future__ import annotations
 
@@ -40,9 +43,14 @@ def _step(table: Sequence[int], index: int) -> timedelta:
     return timedelta(seconds=table[max(0, min(index, len(table) - 1))])
 
 
+def _table(setting: str, default: Sequence[int]) -> Sequence[int]:
+    """A schedule from the configuration (``setting``), else the table above."""
+    return current_app.config.get(setting) or default
+
+
 def requery_delay(checks_done: int) -> timedelta:
     """How long after its ``checks_done``-th status check an unknown payment is asked again."""
-    return _step(REQUERY_BACKOFF, checks_done)
+    return _step(_table("PAYMENT_REQUERY_BACKOFF_SECONDS", REQUERY_BACKOFF), checks_done)
 
 
 # A status call that got no answer is tried again soon (it says nothing about the purchase, so it
@@ -60,7 +68,7 @@ def no_answer_retry_delay(failures: int) -> timedelta:
 
 def token_check_delay(checks_done: int) -> timedelta:
     """How long after ``checks_done`` asks for a late token the next ask comes."""
-    return _step(TOKEN_BACKOFF, checks_done)
+    return _step(_table("TOKEN_BACKOFF_SECONDS", TOKEN_BACKOFF), checks_done)
 
 
 def purchase_retry_delay(attempt: int) -> timedelta:

@@ -1,7 +1,7 @@
 """Fixtures for wallet funding tests: the app served on a real port, so the sandbox's hosted
 checkout can deliver its signed webhook to it, and helpers to start and "pay" a checkout.
 
-    funding_config     sandbox provider settings, with a ₦1 funding minimum (so ₦13.13 can be declined)
+    funding_config     sandbox provider settings, with a ₦1 funding minimum (small amounts in tests)
     live_server        the test's ``app`` served by werkzeug in a thread; PUBLIC_BASE_URL points at it
     open_checkout(user, amount_kobo=500_000, gateway="paystack")  a real intent with a sandbox checkout
     pay_checkout(intent, action="pay")   submit the sandbox checkout (webhook first, then the redirect back);

@@ -145,7 +145,7 @@ def test_return_redirect_and_webhooks_racing_credit_once(resident, open_checkout
 # Outcomes that credit nothing
 
 def test_declined_checkout_fails_and_credits_nothing(auth, client, resident, open_checkout, pay_checkout):
-    intent = open_checkout(resident, 13_13)  # the sandbox declines exactly ₦13.13; Paystack sends no webhook
+    intent = open_checkout(resident, 113_13)  # the sandbox declines exactly ₦113.13; Paystack sends no webhook
     back = pay_checkout(intent)
     auth.login("ada@example.com")
     client.get(path_of(back))
@@ -155,7 +155,7 @@ def test_declined_checkout_fails_and_credits_nothing(auth, client, resident, ope
 
 
 def test_declined_flutterwave_checkout_fails_through_its_webhook(resident, open_checkout, pay_checkout):
-    intent = open_checkout(resident, 13_13, gateway="flutterwave")
+    intent = open_checkout(resident, 113_13, gateway="flutterwave")
     pay_checkout(intent)
     assert reload(intent).status == "failed"
     assert credits_for(intent) == 0

@@ -539,9 +539,9 @@ def test_paystack_checkout_pays_sends_a_signed_webhook_and_redirects_back(sandbo
     assert {"last4", "exp_month", "exp_year", "card_type", "brand"} <= set(card)
 
 
-def test_paystack_checkout_of_13_13_naira_is_declined_without_a_webhook(sandbox, listener):
+def test_paystack_checkout_of_113_13_naira_is_declined_without_a_webhook(sandbox, listener):
     reference = "fund-" + uuid.uuid4().hex
-    link = paystack_init(sandbox, reference, amount_kobo=13_13, callback_url=listener.origin + "/cb")
+    link = paystack_init(sandbox, reference, amount_kobo=113_13, callback_url=listener.origin + "/cb")
     response = checkout(link.json()["data"]["authorization_url"])
     assert response.status_code == 303 and f"reference={reference}" in response.headers["Location"]
     assert paystack_verify(sandbox, reference)["data"]["status"] == "failed"
@@ -555,7 +555,7 @@ def test_paystack_cancel_abandons_the_transaction(sandbox):
     assert paystack_verify(sandbox, reference)["data"]["status"] == "abandoned"
 
 
-def test_paystack_charges_a_saved_card_and_declines_13_13_naira(sandbox):
+def test_paystack_charges_a_saved_card_and_declines_113_13_naira(sandbox):
     reference = "fund-" + uuid.uuid4().hex
     checkout(paystack_init(sandbox, reference).json()["data"]["authorization_url"])
     code = paystack_verify(sandbox, reference)["data"]["authorization"]["authorization_code"]
@@ -566,7 +566,7 @@ def test_paystack_charges_a_saved_card_and_declines_13_13_naira(sandbox):
                              headers=PSK_AUTH, timeout=5).json()
 
     assert charge(2_000_00, reference + "-a")["data"]["status"] == "success"
-    assert charge(13_13, reference + "-b")["data"]["status"] == "failed"
+    assert charge(113_13, reference + "-b")["data"]["status"] == "failed"
     assert charge(2_000_00, reference + "-a")["message"] == "Duplicate charge request"
     assert charge(2_000_00, reference + "-c", email="someone@else.com")["status"] is False
 
@@ -608,9 +608,9 @@ def test_flutterwave_checkout_pays_sends_charge_completed_and_redirects_back(san
     assert by_id["tx_ref"] == reference
 
 
-def test_flutterwave_checkout_of_13_13_naira_fails_and_cancel_is_cancelled(sandbox):
+def test_flutterwave_checkout_of_113_13_naira_fails_and_cancel_is_cancelled(sandbox):
     declined, cancelled = "flw-" + uuid.uuid4().hex, "flw-" + uuid.uuid4().hex
-    response = checkout(flutterwave_pay_link(sandbox, declined, "http://127.0.0.1:9/r", amount="13.13"))
+    response = checkout(flutterwave_pay_link(sandbox, declined, "http://127.0.0.1:9/r", amount="113.13"))
     assert "status=failed" in response.headers["Location"]
     assert flutterwave_verify(sandbox, declined)["status"] == "failed"
     response = checkout(flutterwave_pay_link(sandbox, cancelled, "http://127.0.0.1:9/r"), "cancel")

@@ -12,7 +12,7 @@ from webapp.providers import ErrorClass, PaymentErrorType, funding_client
 from .contract import raises
 
 AMOUNT = 25_000_00
-DECLINED = 13_13  # the sandbox declines exactly ₦13.13
+DECLINED = 113_13  # the sandbox declines exactly ₦113.13
 EMAIL = "ada@example.com"
 
 

@@ -66,11 +66,11 @@ errors ``{"status": false, "message", "type", "code"}``:
     GET  /transaction/verify/<reference>  status pending (not yet paid) | success | failed | abandoned;
          unknown -> 404 code transaction_not_found
     POST /transaction/charge_authorization {email, amount, authorization_code, reference}
-         the email must be the card owner's; ₦13.13 is declined (data.status "failed")
+         the email must be the card owner's; ₦113.13 is declined (data.status "failed")
   429 with code rate_limited when the fault injector says so.
 
 Hosted checkout ``/checkout/<paystack|flutterwave>/<reference>``: a plain HTML form with Pay and
-Cancel. Pay succeeds unless the amount is exactly ₦13.13 (declined), then sends the webhook to
+Cancel. Pay succeeds unless the amount is exactly ₦113.13 (declined), then sends the webhook to
 ``<webhook_base or origin of the callback URL>/webhooks/<gateway>`` (short timeout; a failed
 delivery is recorded and never fails the checkout), then redirects with 303 to the callback URL:
 Paystack ``?trxref=&reference=`` (also after a decline or a cancel); Flutterwave

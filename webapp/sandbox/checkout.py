@@ -1,7 +1,7 @@
 """The hosted checkout page both gateways link to: ``/checkout/<gateway>/<reference>``.
 
 A plain HTML form with Pay and Cancel buttons (no JavaScript). Pay settles the payment (declined
-for exactly ₦13.13), sends the gateway's signed webhook, then redirects the browser to the
+for exactly ₦113.13), sends the gateway's signed webhook, then redirects the browser to the
 callback/redirect URL with the gateway's query parameters. Cancel abandons it and redirects back.
 """
 from __future__ import annotations

@@ -17,7 +17,7 @@ from webapp.sandbox.state import FundingTxn, State
 
 log = logging.getLogger(__name__)
 
-DECLINED_KOBO = 13_13  # a checkout or saved-card charge of exactly ₦13.13 is declined
+DECLINED_KOBO = 113_13  # a checkout or saved-card charge of exactly ₦113.13 is declined (above the ₦100 minimum)
 
 
 def create(state: State, gateway: str, reference: str, amount_kobo: int, email: str, *, currency: str = "NGN",
@@ -55,7 +55,7 @@ def new_authorization(reference: str) -> dict:
 
 
 def settle(state: State, txn: FundingTxn) -> None:
-    """Decide a payment attempt: declined for exactly ₦13.13, else successful. Caller holds the lock."""
+    """Decide a payment attempt: declined for exactly ₦113.13, else successful. Caller holds the lock."""
     if txn.amount_kobo == DECLINED_KOBO:
         txn.status = "failed"
         return

@@ -11,11 +11,12 @@ until 48 s, the cron process is killed -9 at 14 s, Redis is killed at 22 s and s
 
 Prints the events as they happen, then: time to final (p50, p95, max) over every payment, from its
 creation to its final state, and over those the provider never made wait along the requery backoff
-(an answer of "pending" is asked about again 1, 5, 15 minutes on, as real providers need); for each Redis event, the seconds from Redis's return until every
-payment it had left waiting (``created``, its job lost) was running again; worker deaths (a worker
-that ended without being killed); pay-form answers and errors (5xx or no answer); and the money
-columns: double debits, purchases the sandbox processed twice, wallets off, ledger invariants. Also
-the product's CPU (web, workers, cron) per payment and the machine's load. Its last line:
+(an answer of "pending" is asked about again 1, 5, 15 minutes on, as real providers need); for each
+Redis event, the seconds from Redis's return until every payment it had left waiting (``created``,
+its job lost) was running again; worker deaths (a worker that ended without being killed); pay-form
+answers and errors (5xx or no answer); and the money columns: double debits, purchases the sandbox
+processed twice, wallets off, ledger invariants. Also the product's CPU (web, workers, cron) per
+payment and the machine's load. Its last line:
 
     chaos: <n> payments, <final> final; p50 <s> s, p95 <s> s, max <s> s; lost jobs running again <s> s;
     worker deaths <k>; pay-form errors <k>; double debits <k>; processed twice <k>; wallets off <k>; ledger <ok|...>

@@ -2,12 +2,13 @@
 
 Start the product first (``FRAUD_SHARED_NUMBER_RESIDENTS=0 make run``: this links the same test
 numbers from several residents, which the fraud rules would otherwise hold for review), then run
-this with the same ``DATABASE_URL`` and ``REDIS_URL``. As new residents of the demo estate (one per provider) it links a prepaid meter at VTpass and
-at Flutterwave for each slow test number, credits the wallet as a sandbox checkout would, pays ₦1,000 for each (as the pay form does: committed,
-then enqueued for the running workers), and waits until every payment is final and every token
-that is coming has come. It prints, per number and provider, the seconds to the final status and
-to the token, and the machine's load. Nothing here is a timed test: the figures depend on the
-schedules `make run` sets (webapp/sandbox/runner.py ``DEVRUN_SCHEDULES``) and on the machine.
+this with the same ``DATABASE_URL`` and ``REDIS_URL``. As new residents of the demo estate (one per
+provider) it links a prepaid meter at VTpass and at Flutterwave for each slow test number, credits
+the wallet as a sandbox checkout would, pays ₦1,000 for each (as the pay form does: committed, then
+enqueued for the running workers), and waits until every payment is final and every token that is
+coming has come. It prints, per number and provider, the seconds to the final status and to the
+token, and the machine's load. Nothing here is a timed test: the figures depend on the schedules
+`make run` sets (webapp/sandbox/runner.py ``DEVRUN_SCHEDULES``) and on the machine.
 
 Run with ``python bench/sandbox_numbers.py`` (``--timeout`` seconds to wait, default 300).
 """
@@ -62,7 +63,8 @@ def main(argv=None) -> int:
             # A resident of the demo estate per provider and run (a number is linked once per resident),
             # with the wallet credit a verified sandbox checkout would post (funding is not measured here).
             resident = make_user(demo.estate, email=f"bench-{run}-{api_provider}@example.com", phone="+2348031234567")
-            ledger.credit_funding(resident.id, len(NUMBERS) * 1_100_00, "paystack", f"bench-numbers-{run}-{api_provider}")
+            ledger.credit_funding(resident.id, len(NUMBERS) * 1_100_00, "paystack",
+                                  f"bench-numbers-{run}-{api_provider}")
             db.session.commit()
             entry = prepaid_entry(resident.estate_id, api_provider)
             for number in NUMBERS:

@@ -1,10 +1,11 @@
 """`make run`: the whole product on one machine, stopped together with Ctrl-C.
 
 Starts (or reuses) Redis, migrates and seeds the database, then runs the web server, three RQ
-workers for payments and emails, a worker for the periodic queue and one `rq cron` process (with
-the sandbox, on schedules short enough that every test number settles within a minute). A child that dies is started again after
-a short backoff (a line says so); Ctrl-C stops them all. Every child runs in its own process group
-so that stopping kills whole trees; nothing is left behind and no pid files are written.
+workers for payments and emails, a worker for the periodic queue and one `rq cron` process (with the
+sandbox, on schedules short enough that every test number settles within a minute). A child that
+dies is started again after a short backoff (a line says so); Ctrl-C stops them all. Every child
+runs in its own process group so that stopping kills whole trees; nothing is left behind and no pid
+files are written.
 """
 from __future__ import annotations
 

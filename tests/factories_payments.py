@@ -25,6 +25,7 @@ class CatalogueEntryFactory(CommittedFactory):
 
     The defaults are codes the sandbox knows, so validation and purchases work against it. A second
     entry in the same estate needs another ``provider_code``/``item_code`` (they are unique per estate).
+    ``origin`` is "catalogue" (as if a sync had added it); pass ``origin="admin"`` for one added by hand.
     """
 
     class Meta:
@@ -44,6 +45,7 @@ class CatalogueEntryFactory(CommittedFactory):
     fee_kobo = 100_00
     supports_validation = True
     is_active = True
+    origin = "catalogue"
 
 
 class UtilityAccountFactory(CommittedFactory):

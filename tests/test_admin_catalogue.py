@@ -162,6 +162,17 @@ def test_adding_an_entry_stores_kobo_and_writes_one_audit_row(as_admin, estate):
     assert (row.action, row.object_id, row.estate_id) == ("catalogue.create", entry.id, estate.id)
 
 
+def test_an_entry_added_by_hand_is_marked_so_and_the_list_says_where_each_came_from(as_admin, estate, entry):
+    as_admin.post("/admin/catalogue/new", GOOD_ENTRY)
+    by_hand = db.session.scalars(select(UtilityProvider).where(UtilityProvider.provider_code == "eko-electric")).one()
+    assert (by_hand.origin, entry.origin) == ("admin", "catalogue")
+    assert audit_rows("catalogue.create")[0].after["origin"] == "admin"
+    html = text(as_admin.client.get("/admin/catalogue/"))
+    row = lambda e: html.split(f'id="entry-{e.id}"')[1].split("</tr>")[0]  # noqa: E731
+    assert "Added by hand" in row(by_hand) and "From VTpass" not in row(by_hand)
+    assert "From VTpass" in row(entry) and "Added by hand" not in row(entry)
+
+
 @pytest.mark.parametrize(("change", "message"), [
     ({"provider_code": ""}, "Enter the provider code."),
     ({"item_code": "  "}, "Enter the item code."),
@@ -351,6 +362,26 @@ def test_the_preview_shows_changes_and_retirements_and_applies_them(as_admin, es
     assert retired.retired_at is not None and not retired.is_active
     assert db.session.get(Automation, automation.id).paused_at is not None
     assert audit_rows()[-1].after["paused_automation_ids"] == [automation.id]
+
+
+def test_a_sync_leaves_entries_added_by_hand_alone_and_the_preview_names_the_listed_one(as_admin, estate, resident):
+    as_admin.post("/admin/catalogue/new", {**GOOD_ENTRY, "name": "Eko prepaid (estate rate)", "min_amount": "2,000"})
+    as_admin.post("/admin/catalogue/new", {**GOOD_ENTRY, "name": "Estate generator", "provider_code": "estate-gen",
+                                           "item_code": "diesel", "meter_type": ""})
+    listed, unlisted = db.session.scalars(select(UtilityProvider).order_by(UtilityProvider.id)).all()
+    automation = make_automation(resident, make_utility_account(resident, unlisted), first_run=FIRST_RUN)
+    before = entries_snapshot()
+
+    html, digests = preview(as_admin.client)
+    section = html.split('id="sync-vtpass"')[1].split("</section>")[0]
+    assert "0 retired" in section and "Will be retired" not in section
+    kept = section.split("Added by hand, left as they are (1)")[1].split("</ul>")[0]
+    assert "Eko prepaid (estate rate)" in kept and "Estate generator" not in kept
+    assert apply(as_admin, "vtpass", digests["vtpass"], estate.id).status_code == 302
+    db.session.rollback()
+    assert [row for row in entries_snapshot() if row[0] in (listed.id, unlisted.id)] == before
+    assert db.session.get(Automation, automation.id).paused_at is None
+    assert audit_rows("catalogue.sync")[-1].after["retired_entry_ids"] == []
 
 
 def test_a_plan_gone_stale_is_not_applied_and_the_new_preview_is_shown(as_admin, estate):

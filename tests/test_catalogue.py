@@ -160,6 +160,39 @@ def test_sync_keeps_an_entry_the_admin_switched_off_switched_off(estate):
     assert not entry(estate.id, "postpaid").is_active
 
 
+def test_entries_a_sync_adds_come_from_the_catalogue(estate):
+    sync(estate.id, VTPASS_LISTING)
+    assert {e.origin for e in catalogue.active_for_estate(estate.id)} == {"catalogue"}
+
+
+def test_a_sync_never_retires_an_entry_an_admin_added_by_hand(estate):
+    sync(estate.id, VTPASS_LISTING)
+    by_hand = make_entry(estate, name="Estate water", provider_code="estate-water", item_code="flat",
+                         provider_type="water", origin="admin")
+    db.session.commit()
+    plan = catalogue.plan_sync(estate.id, [IKEJA_PREPAID, IKEJA_POSTPAID], "vtpass")
+    assert [r.key for r in plan.to_retire] == [("vtpass", "dstv", "dstv-compact")]
+    catalogue.apply_sync(estate.id, plan)
+    kept = entry(estate.id, "flat")
+    assert kept.id == by_hand.id and kept.is_active and kept.retired_at is None
+
+
+def test_a_listed_item_with_the_key_of_an_entry_added_by_hand_leaves_it_alone_and_says_so(estate):
+    by_hand = make_entry(estate, name="Ikeja prepaid (our price)", min_amount_kobo=1_000_00, origin="admin")
+    db.session.commit()
+    before = snapshot(estate.id)
+    plan = catalogue.plan_sync(estate.id, VTPASS_LISTING, "vtpass")
+    assert plan.kept_by_admin == [catalogue.EntryKept(by_hand.id, ("vtpass", "ikeja-electric", "prepaid"),
+                                                      "Ikeja prepaid (our price)")]
+    assert [a.key for a in plan.to_add] == [("vtpass", "dstv", "dstv-compact"),
+                                            ("vtpass", "ikeja-electric", "postpaid")]
+    assert plan.to_change == [] and plan.to_retire == [] and plan.unchanged == 0
+    assert "1 added by hand left as they are" in plan.summary()
+    catalogue.apply_sync(estate.id, plan)
+    assert snapshot(estate.id)[0] == before[0]  # not one column of the admin's entry changed
+    assert catalogue.plan_sync(estate.id, VTPASS_LISTING, "vtpass").is_noop
+
+
 @pytest.mark.parametrize(
     ("bad", "reason"),
     [
@@ -255,7 +288,7 @@ def test_active_for_estate_filters_by_type_and_skips_inactive(estate):
 
 def make_entry(estate, **fields) -> UtilityProvider:
     values = {"name": "Ikeja Electric Prepaid", "provider_type": "electricity", "api_provider": "vtpass",
-              "provider_code": "ikeja-electric", "item_code": "prepaid", **fields}
+              "provider_code": "ikeja-electric", "item_code": "prepaid", "origin": "catalogue", **fields}
     entry = UtilityProvider(estate_id=estate.id, **values)
     db.session.add(entry)
     db.session.flush()
@@ -272,6 +305,8 @@ def make_entry(estate, **fields) -> UtilityProvider:
         {"api_provider": "paystack"},
         {"meter_type": "smart"},
         {"retired_at": utcnow(), "is_active": True},
+        {"origin": "imported"},
+        {"origin": None},
     ],
 )
 def test_the_database_refuses_inconsistent_entries(estate, fields):

@@ -116,3 +116,50 @@ def test_upgrade_encrypts_the_electricity_tokens_already_stored(empty_database_u
         db.engine.dispose()
         assert TOKEN not in stored
         assert crypto.decrypt(stored) == TOKEN
+
+
+BEFORE_ENTRY_ORIGINS = "5c2d8e1f7a90"
+
+
+def _entries_of_every_kind(conn) -> None:
+    """Catalogue entries as the schema of 5c2d8e1f7a90 holds them: synced, and typed in by an admin."""
+    conn.execute(text("INSERT INTO estates (id, name, invite_code, timezone, currency, created_at, updated_at) "
+                      "VALUES (1, 'Palm Grove', 'PALM1', 'Africa/Lagos', 'NGN', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+    rows = [  # id, item_code, last synced, retired, active
+        (1, "synced", True, False, True),  # a sync added it
+        (2, "typed", False, False, True),  # never written by a sync: typed in
+        (3, "typed-then-synced", True, False, True),  # typed in (audited), then a sync matched its key
+        (4, "typed-then-retired", True, True, False),  # typed in (audited), then retired by the old sync
+    ]
+    for entry_id, item_code, synced, retired, active in rows:
+        conn.execute(text(
+            "INSERT INTO utility_providers (id, estate_id, name, provider_type, api_provider, provider_code, "
+            "item_code, biller_name, fixed_amount_kobo, min_amount_kobo, fee_kobo, supports_validation, is_active, "
+            "last_synced_at, retired_at, created_at, updated_at) VALUES (:id, 1, :code, 'electricity', 'vtpass', "
+            "'ikeja-electric', :code, '', 0, 0, 0, TRUE, :active, :synced, :retired, CURRENT_TIMESTAMP, "
+            "CURRENT_TIMESTAMP)"),
+            {"id": entry_id, "code": item_code, "active": active, "synced": "2026-11-30 10:00:00" if synced else None,
+             "retired": "2026-12-01 10:00:00" if retired else None})
+    for entry_id in (3, 4):
+        conn.execute(text("INSERT INTO audit_entries (estate_id, actor, action, object_type, object_id, created_at) "
+                          "VALUES (1, 'admin@example.com', 'catalogue.create', 'utility_provider', :id, "
+                          "CURRENT_TIMESTAMP)"), {"id": entry_id})
+
+
+def test_upgrade_marks_existing_entries_by_where_they_came_from(empty_database_url, redis_service):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database_url, "REDIS_URL": redis_service.url, "TESTING": True})
+    with app.app_context():
+        upgrade(revision=BEFORE_ENTRY_ORIGINS)
+        with db.engine.begin() as conn:
+            _entries_of_every_kind(conn)
+        upgrade()
+        with db.engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, origin, retired_at IS NULL, is_active FROM utility_providers "
+                                     "ORDER BY id")).all()
+        db.engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        (1, "catalogue", True, True),
+        (2, "admin", True, True),
+        (3, "admin", True, True),
+        (4, "admin", True, False),  # no longer retired, still switched off: its admin may offer it again
+    ]

@@ -7,6 +7,10 @@ so its admin can switch entries on and off without touching other estates.
 Who owns which columns: a catalogue sync owns everything the provider describes (name, amounts,
 labels, ...) and ``retired_at``; the estate admin owns ``is_active``. A sync never re-enables an
 entry an admin switched off, it only revives entries it retired itself.
+
+``origin`` says where an entry came from: a sync of the provider's listing ("catalogue") or an admin
+typing it in ("admin"). A sync changes and retires only entries of its provider's catalogue; an
+entry added by hand stays as the admin left it until the admin edits or switches it off.
 """
 from __future__ import annotations
 
@@ -25,6 +29,8 @@ API_PROVIDERS = ("flutterwave", "vtpass")
 UTILITY_LABELS = {"electricity": "Electricity", "water": "Water", "internet": "Internet", "cable_tv": "Cable TV"}
 API_PROVIDER_LABELS = {p: DISPLAY_NAMES[p] for p in API_PROVIDERS}
 METER_TYPES = ("prepaid", "postpaid")
+ORIGIN_CATALOGUE, ORIGIN_ADMIN = "catalogue", "admin"
+ORIGINS = (ORIGIN_CATALOGUE, ORIGIN_ADMIN)
 
 # What the customer number is called when the provider does not say.
 DEFAULT_LABELS = {
@@ -56,6 +62,7 @@ class UtilityProvider(TimestampMixin, db.Model):
         CheckConstraint(one_of("provider_type", UTILITY_TYPES), name="provider_type_known"),
         CheckConstraint(one_of("api_provider", API_PROVIDERS), name="api_provider_known"),
         CheckConstraint(f"meter_type IS NULL OR {one_of('meter_type', METER_TYPES)}", name="meter_type_known"),
+        CheckConstraint(one_of("origin", ORIGINS), name="origin_known"),
         CheckConstraint(
             "fixed_amount_kobo >= 0 AND min_amount_kobo >= 0 AND fee_kobo >= 0 "
             "AND (max_amount_kobo IS NULL OR max_amount_kobo >= 0)",
@@ -86,6 +93,9 @@ class UtilityProvider(TimestampMixin, db.Model):
     fee_kobo: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     supports_validation: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    # "catalogue" (a sync added it) or "admin" (typed in by an estate admin). No default on purpose:
+    # an entry that forgot to say would be retired by the next sync, or never retired at all.
+    origin: Mapped[str] = mapped_column(String(10), nullable=False)
     # When a catalogue sync last wrote this entry (added, changed or revived it).
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -110,6 +120,15 @@ class UtilityProvider(TimestampMixin, db.Model):
     @property
     def is_retired(self) -> bool:
         return self.retired_at is not None
+
+    @property
+    def is_from_catalogue(self) -> bool:
+        return self.origin == ORIGIN_CATALOGUE
+
+    @property
+    def origin_label(self) -> str:
+        """Where the entry came from, in an admin's words: "From VTpass" or "Added by hand"."""
+        return f"From {api_provider_label(self.api_provider)}" if self.is_from_catalogue else "Added by hand"
 
     def __repr__(self) -> str:
         return f"<UtilityProvider {self.id} {self.api_provider}:{self.provider_code}/{self.item_code}>"

@@ -14,6 +14,7 @@ from webapp.services.catalogue.entries import (  # noqa: F401
 from webapp.services.catalogue.sync import (  # noqa: F401
     SYNCED_FIELDS,
     CatalogueSyncError,
+    EntryKept,
     FieldChange,
     SyncPlan,
     active_for_estate,

@@ -21,7 +21,7 @@ from sqlalchemy.orm import joinedload
 
 from webapp.extensions import db
 from webapp.models import Automation, UtilityAccount, UtilityProvider
-from webapp.models.catalogue import API_PROVIDERS, METER_TYPES, UTILITY_TYPES
+from webapp.models.catalogue import API_PROVIDERS, METER_TYPES, ORIGIN_ADMIN, UTILITY_TYPES, api_provider_label
 from webapp.providers import registry
 from webapp.providers.base import ProviderConfigError, ProviderError
 from webapp.services import audit, catalogue
@@ -110,15 +110,18 @@ def _duplicate(estate_id: int, values: dict, except_id: int | None = None) -> bo
 
 
 def create_entry(estate_id: int, values: Mapping, *, active: bool = True) -> UtilityProvider:
-    """Add an entry an admin typed in (audited). ``EntryError`` when it is invalid or a duplicate."""
+    """Add an entry an admin typed in (audited). ``EntryError`` when it is invalid or a duplicate.
+
+    Its origin is "admin": catalogue syncs never change or retire it (``catalogue.plan_sync``).
+    """
     clean = clean_values(values)
     if _duplicate(estate_id, clean):
         raise EntryError("This estate already has an entry with this provider and these codes.", "item_code")
-    entry = UtilityProvider(estate_id=estate_id, is_active=active, **clean)
+    entry = UtilityProvider(estate_id=estate_id, is_active=active, origin=ORIGIN_ADMIN, **clean)
     db.session.add(entry)
     db.session.flush()
     audit.record("catalogue.create", "utility_provider", entry.id, estate_id=estate_id,
-                 after=audit.snapshot(entry, (*EDITABLE, "is_active")))
+                 after=audit.snapshot(entry, (*EDITABLE, "is_active", "origin")))
     db.session.commit()
     return entry
 
@@ -207,7 +210,8 @@ def activate_entry(entry: UtilityProvider) -> None:
     if entry.is_active:
         raise EntryError(f"{entry.name} is already offered.")
     if entry.is_retired:
-        raise EntryError(f"{entry.api_provider} no longer lists {entry.name}; it comes back when a sync finds it.")
+        raise EntryError(f"{api_provider_label(entry.api_provider)} no longer lists {entry.name}; "
+                         "it comes back when a sync finds it.")
     entry.is_active = True
     audit.record("catalogue.activate", "utility_provider", entry.id, estate_id=entry.estate_id,
                  before={"is_active": False}, after={"is_active": True})

@@ -8,6 +8,10 @@ Running a sync twice changes nothing the second time: an unchanged entry is not 
 
 Entries the provider no longer lists are retired (switched off, ``retired_at`` set), never deleted:
 payments and automations keep pointing at them. An entry that is listed again comes back.
+
+Only entries that came from the provider's catalogue (``origin == "catalogue"``) are the sync's to
+change or retire. An entry an estate admin added by hand is never touched: when the provider lists
+an item with the same key, the plan reports it in ``kept_by_admin`` and leaves the admin's values.
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models.base import utcnow
-from webapp.models.catalogue import API_PROVIDERS, METER_TYPES, UTILITY_TYPES, UtilityProvider
+from webapp.models.catalogue import API_PROVIDERS, METER_TYPES, ORIGIN_CATALOGUE, UTILITY_TYPES, UtilityProvider
 from webapp.money import naira
 from webapp.providers.base import CatalogueItem
 
@@ -75,6 +79,15 @@ class EntryRetirement:
 
 
 @dataclass(frozen=True)
+class EntryKept:
+    """A listed item whose key matches an entry an admin added by hand: the sync leaves it alone."""
+
+    entry_id: int
+    key: Key
+    name: str
+
+
+@dataclass(frozen=True)
 class RejectedItem:
     key: Key
     reason: str
@@ -91,6 +104,7 @@ class SyncPlan:
     to_retire: list[EntryRetirement] = field(default_factory=list)
     unchanged: int = 0
     rejected: list[RejectedItem] = field(default_factory=list)
+    kept_by_admin: list[EntryKept] = field(default_factory=list)
 
     @property
     def is_noop(self) -> bool:
@@ -99,6 +113,7 @@ class SyncPlan:
     def summary(self) -> str:
         text = (f"{len(self.to_add)} added, {len(self.to_change)} changed, {len(self.to_retire)} retired, "
                 f"{self.unchanged} unchanged")
+        text += f", {len(self.kept_by_admin)} added by hand left as they are" if self.kept_by_admin else ""
         return text + (f", {len(self.rejected)} rejected" if self.rejected else "")
 
 
@@ -160,8 +175,10 @@ def plan_sync(estate_id: int, items: Iterable[CatalogueItem], api_provider: str 
 
     Entries are matched on (api_provider, provider_code, item_code). Retirement only considers
     entries of the providers being synced: ``api_provider`` when given (then items of any other
-    provider are rejected), else every provider that appears in ``items``. Items that cannot be
-    stored (unknown type, min above max, duplicates, ...) are listed in ``rejected``, not applied.
+    provider are rejected), else every provider that appears in ``items``; and of those only the
+    entries that came from the catalogue. A listed item matching an entry an admin added by hand is
+    reported in ``kept_by_admin`` and not applied. Items that cannot be stored (unknown type, min
+    above max, duplicates, ...) are listed in ``rejected``, not applied.
     """
     items = list(items)
     scope = (api_provider,) if api_provider else tuple(sorted({str(i.api_provider) for i in items}))
@@ -186,6 +203,9 @@ def plan_sync(estate_id: int, items: Iterable[CatalogueItem], api_provider: str 
         if entry is None:
             plan.to_add.append(EntryAddition(key, values))
             continue
+        if not entry.is_from_catalogue:
+            plan.kept_by_admin.append(EntryKept(entry.id, key, entry.name))
+            continue
         changes = [FieldChange(name, getattr(entry, name), values[name])
                    for name in SYNCED_FIELDS if getattr(entry, name) != values[name]]
         if entry.retired_at is not None:
@@ -197,7 +217,7 @@ def plan_sync(estate_id: int, items: Iterable[CatalogueItem], api_provider: str 
             plan.unchanged += 1
     for key in sorted(existing.keys() - seen):
         entry = existing[key]
-        if entry.retired_at is None:
+        if entry.retired_at is None and entry.is_from_catalogue:
             plan.to_retire.append(EntryRetirement(entry.id, key, entry.name))
     return plan
 
@@ -237,7 +257,7 @@ def apply_sync(estate_id: int, plan: SyncPlan) -> SyncPlan:
         _, provider_code, item_code = addition.key
         db.session.add(UtilityProvider(
             estate_id=estate_id, api_provider=addition.key[0], provider_code=provider_code,
-            item_code=item_code, is_active=True, last_synced_at=now, **addition.values,
+            item_code=item_code, is_active=True, origin=ORIGIN_CATALOGUE, last_synced_at=now, **addition.values,
         ))
     for change in plan.to_change:
         entry = existing[change.key]

@@ -198,7 +198,7 @@ def test_the_detail_page_shows_the_timeline_and_provider_calls(client, auth, est
     db.session.commit()
     auth.login(estate_admin.email)
     html = page_text(client.get(f"/admin/payments/{payment.id}"))
-    assert "The provider did not answer in time" in html and "(worker)" in html
+    assert "The provider did not answer in time" in html and "by Autopay" in html and "(worker)" not in html
     assert "1003 ms" in html and "no answer" in html and "timeout" in html
     assert "Requery now" in html
     assert "not debited" in html
@@ -365,3 +365,47 @@ def test_the_detail_page_lists_every_reference_the_provider_knows_the_payment_by
     html = page_text(client.get(f"/admin/payments/{payment.id}"))
     assert payment.reference in html and f"{payment.reference}R2" in html and "from attempt 2" in html
     assert "17416102247366731230557150" in html and "transaction id" in html
+
+
+def words(html: str) -> str:
+    """A page's text as a reader sees it: tags out, whitespace collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split()).replace(" .", ".")
+
+
+@pytest.fixture
+def refunded_by_admin(client, auth, estate_admin, succeeded):
+    auth.login(estate_admin.email)
+    page = f"/admin/payments/{succeeded.id}"
+    auth.post(f"{page}/refund", {"reason": "Token did not load."}, page=page)
+    auth.logout()
+    return succeeded
+
+
+@pytest.mark.parametrize("path", ["/pay/{id}", "/payments/{id}"])
+def test_the_resident_reads_the_admins_refund_reason_on_the_payment_page(auth, resident, refunded_by_admin, path):
+    auth.login(resident.email)
+    shown = words(page_text(auth.client.get(path.format(id=refunded_by_admin.id))))
+    assert "Refunded by your estate: Token did not load. ₦5,100.00 is back in your wallet." in shown
+    assert "None" not in shown
+
+
+def test_a_refund_without_a_recorded_reason_still_reads_well(auth, resident, account):
+    refunded = make_payment(resident, account, "refunded", amount_kobo=1_000_00)
+    auth.login(resident.email)
+    shown = words(page_text(auth.client.get(f"/pay/{refunded.id}")))
+    assert "Refunded. ₦1,100.00 is back in your wallet." in shown and "None" not in shown
+
+
+def test_the_admins_timeline_names_the_resident_and_the_admin_instead_of_keys(client, auth, estate_admin, resident,
+                                                                             refunded_by_admin):
+    db.session.add(PaymentEvent(payment_id=refunded_by_admin.id, from_status=None, to_status="created",
+                                reason="Payment requested", actor=f"user:{resident.id}"))
+    db.session.add(PaymentEvent(payment_id=refunded_by_admin.id, from_status="created", to_status="debited",
+                                reason="Wallet debited", actor="system"))
+    db.session.commit()
+    auth.login(estate_admin.email)
+    timeline = page_text(client.get(f"/admin/payments/{refunded_by_admin.id}")).split('id="timeline"')[1]
+    actors = re.findall(r'class="muted actor">by ([^<]+)<', timeline)
+    assert sorted(actors) == sorted(["Ada Okafor", "Autopay", "you"])
+    assert f"user:{resident.id}" not in timeline and f"admin:{estate_admin.email}" not in timeline
+    assert "(system)" not in timeline

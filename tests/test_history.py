@@ -338,3 +338,39 @@ def test_receipt_of_a_succeeded_payment_is_printable(logged_in, resident, meter)
 def test_receipt_exists_only_for_succeeded_payments(logged_in, resident, meter, status):
     payment = make_payment(resident, meter, status=status)
     assert logged_in.get(f"/payments/{payment.id}/receipt").status_code == 404
+
+
+def _timeline_actors(html: str) -> list[str]:
+    return re.findall(r'class="muted actor">by ([^<]+)<', html.split('id="timeline"')[1])
+
+
+def test_the_timeline_says_who_acted_in_the_residents_words(logged_in, resident, meter, estate_admin):
+    estate_admin.full_name = "Musa Bello"
+    db.session.commit()
+    payment = make_payment(resident, meter, "refunded")
+    for actor in (f"user:{resident.id}", "automation:5", "system", f"admin:{estate_admin.email}", "admin:gone@x.ng"):
+        db.session.add(PaymentEvent(payment_id=payment.id, from_status=None, to_status="created", reason="",
+                                    actor=actor))
+    db.session.commit()
+    html = logged_in.get(f"/payments/{payment.id}").get_data(as_text=True)
+    assert _timeline_actors(html) == ["you", "your automatic payment", "Autopay", "Estate admin Musa Bello",
+                                      "an estate admin"]
+    assert f"user:{resident.id}" not in html and "(system)" not in html and f"admin:{estate_admin.email}" not in html
+
+
+def test_the_timeline_loads_every_name_in_one_query(logged_in, resident, meter, estate):
+    from .factories import make_user
+    from .sql_counting import counted_statements
+
+    def statements_for(people: int) -> int:
+        payment = make_payment(resident, meter)
+        for n in range(people):
+            admin = make_user(estate=estate, email=f"admin{people}-{n}@example.com", role="estate_admin")
+            db.session.add(PaymentEvent(payment_id=payment.id, from_status=None, to_status="created", reason="",
+                                        actor=f"admin:{admin.email}"))
+        db.session.commit()
+        with counted_statements() as statements:
+            assert fetch(logged_in, f"/payments/{payment.id}").status_code == 200
+        return len(statements)
+
+    assert statements_for(1) == statements_for(6)

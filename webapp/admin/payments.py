@@ -15,7 +15,7 @@ from webapp.admin import bp
 from webapp.admin.filter_forms import QueueForm
 from webapp.admin.scope import scoped, visible_estate_ids, visible_estates
 from webapp.models import Payment
-from webapp.queries import payment_operations
+from webapp.queries import payment_operations, payment_story
 from webapp.request_numbers import parse_page
 from webapp.services.payments import admin_actions
 
@@ -46,7 +46,8 @@ def payments_index():
 def payment_detail(payment_id: int):
     payment = scoped(Payment, payment_id)
     return render_template("admin/payments/detail.html", detail=payment_operations.detail(payment), payment=payment,
-                           estate_names=_estate_names(), reason_max=REASON_MAX)
+                           estate_names=_estate_names(), reason_max=REASON_MAX,
+                           actors=payment_story.actor_labels(payment.events, current_user))
 
 
 @bp.route("/payments/<int:payment_id>/approve", methods=["POST"])

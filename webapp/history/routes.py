@@ -13,7 +13,7 @@ from webapp.history.forms import HistoryFilterForm
 from webapp.models.catalogue import UTILITY_TYPES
 from webapp.presentation import partials
 from webapp.presentation.csv_download import csv_download
-from webapp.queries import history
+from webapp.queries import history, payment_story
 from webapp.request_numbers import parse_page
 from webapp.services.payments import outcomes
 
@@ -62,7 +62,9 @@ def detail(payment_id: int):
     found = history.payment_detail(current_user.id, payment_id)
     if found is None:
         abort(404)
-    return render_template("history/detail.html", detail=found, payment=found.payment)
+    return render_template("history/detail.html", detail=found, payment=found.payment,
+                           actors=payment_story.actor_labels(found.payment.events, current_user),
+                           refund_reason=payment_story.refund_reason(found.payment))
 
 
 @bp.route("/<int:payment_id>/receipt")

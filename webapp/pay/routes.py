@@ -9,6 +9,7 @@ from webapp.money import naira_input
 from webapp.pay import bp
 from webapp.pay.forms import ConfirmForm, PayForm
 from webapp.presentation import partials
+from webapp.queries import payment_story
 from webapp.request_numbers import MAX_AMOUNT_KOBO, parse_count
 from webapp.services import access, payments
 from webapp.services.utility_accounts import list_accounts
@@ -75,4 +76,5 @@ def confirm():
 @bp.route("/<int:payment_id>")
 def status_page(payment_id: int):
     payment = access.own_payment(current_user.id, payment_id) or abort(404)
-    return partials.render("pay/status.html", "status", payment=payment)
+    return partials.render("pay/status.html", "status", payment=payment,
+                           refund_reason=payment_story.refund_reason(payment))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import event, func, select, text
@@ -11,6 +12,7 @@ from webapp.extensions import db
 from webapp.infra import crypto
 from webapp.models import Payment, ProviderCallLog, UtilityAccount
 from webapp.models.base import utcnow
+from webapp.providers.base import CustomerInfo
 from webapp.services import utility_accounts
 
 from .factories import make_estate, make_user
@@ -463,3 +465,41 @@ def test_a_platform_admin_without_an_estate_gets_a_404(auth):
     admin = make_user(role="platform_admin", email="root@example.com")
     auth.login(admin.email)
     assert auth.client.get("/accounts/new").status_code == 404
+
+
+# --- postpaid: what the provider says is owed ----------------------------------------------------
+
+POSTPAID_ACCOUNT = "1010101010101"  # the sandbox's postpaid customer, ₦12,500.00 outstanding
+POSTPAID_CODES = {"vtpass": ("ikeja-electric", "postpaid"), "flutterwave": ("BIL112", "UB158")}
+
+
+@pytest.fixture(params=sorted(POSTPAID_CODES))
+def postpaid(request, estate):
+    provider_code, item_code = POSTPAID_CODES[request.param]
+    return make_catalogue_entry(estate, name="IKEDC Postpaid", api_provider=request.param,
+                                provider_code=provider_code, item_code=item_code, meter_type="postpaid")
+
+
+def test_the_inline_check_of_a_postpaid_account_shows_what_the_provider_says_is_outstanding(signed_in, postpaid):
+    html = page(check(signed_in, postpaid, POSTPAID_ACCOUNT, HTMX))
+    assert re.search(r'id="outstanding">The provider reports <strong>₦12,500.00</strong> outstanding', html)
+
+
+def test_linking_a_postpaid_account_says_what_the_provider_reports_outstanding(signed_in, postpaid):
+    response = link(signed_in, postpaid, POSTPAID_ACCOUNT, follow_redirects=True)
+    assert "The provider reports ₦12,500.00 outstanding on it." in page(response)
+    assert account_count() == 1
+
+
+def test_a_prepaid_meter_shows_no_outstanding_amount(signed_in, ikeja):
+    assert 'id="outstanding"' not in page(check(signed_in, ikeja, ADA_METER, HTMX))
+    assert "outstanding" not in page(link(signed_in, ikeja, ADA_METER, follow_redirects=True))
+
+
+def test_a_postpaid_answer_without_an_outstanding_field_shows_none(estate):
+    entry = make_catalogue_entry(estate, item_code="postpaid", meter_type="postpaid")
+    answer = CustomerInfo(customer_id=POSTPAID_ACCOUNT, name="Ada", meter_type="postpaid")
+    assert utility_accounts.reported_outstanding(entry, answer) is None
+    assert utility_accounts.reported_outstanding(entry, replace(answer, outstanding_kobo=12_500_00)) == 12_500_00
+    assert utility_accounts.reported_outstanding(entry, replace(answer, meter_type="prepaid",
+                                                                outstanding_kobo=12_500_00)) is None

@@ -207,6 +207,21 @@ def _clean_nickname(nickname: str | None) -> str:
     return text
 
 
+def reported_outstanding(entry: UtilityProvider | None, info: CustomerInfo | None) -> int | None:
+    """What a POSTPAID account owes according to its provider's validate answer, in kobo; None when
+    the account is not postpaid or the answer does not say.
+
+    Only what the provider put in the answer is shown, never a guess: VTpass ``merchant-verify``
+    ``content.Outstanding`` / ``content.Customer_Arrears``, Flutterwave
+    ``GET /bill-items/{item}/validate`` ``data.outstanding`` (parsed into ``outstanding_kobo`` by the
+    clients in ``webapp/providers``; PROVIDERS.md does not promise either field, so it may be absent).
+    """
+    if info is None or info.outstanding_kobo is None:
+        return None
+    meter_type = info.meter_type or (entry.meter_type if entry is not None else None)
+    return info.outstanding_kobo if meter_type == "postpaid" else None
+
+
 def link_account(user, provider_id: int | None, raw_number: str | None, nickname: str | None) -> UtilityAccount:
     """Validate a number with its provider and save it as one of the resident's accounts.
 
@@ -214,6 +229,13 @@ def link_account(user, provider_id: int | None, raw_number: str | None, nickname
     resident already has linked, however it was spaced. A blank nickname becomes
     "<provider> <last four digits>". Commits.
     """
+    return link_account_reporting(user, provider_id, raw_number, nickname)[0]
+
+
+def link_account_reporting(user, provider_id: int | None, raw_number: str | None,
+                           nickname: str | None) -> tuple[UtilityAccount, int | None]:
+    """``link_account``, also returning the outstanding amount the provider reported for a postpaid
+    account when it validated the number (``reported_outstanding``), for the resident to see."""
     entry = _require_provider(user, provider_id)
     number = _check_format(entry, raw_number)
     name = _clean_nickname(nickname)
@@ -242,7 +264,7 @@ def link_account(user, provider_id: int | None, raw_number: str | None, nickname
         # Two saves of the same number at once: the partial unique index lets only one through.
         db.session.rollback()
         raise _duplicate_error(entry, _already_linked(user.id, number_hash)) from exc
-    return account
+    return account, reported_outstanding(entry, info)
 
 
 def list_accounts(user_id: int) -> list[UtilityAccount]:

@@ -11,6 +11,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
 from webapp.extensions import limiter
+from webapp.money import naira
 from webapp.presentation import partials
 from webapp.services import access, utility_accounts
 from webapp.services.utility_accounts import AccountError
@@ -63,7 +64,16 @@ def _link_context(form: LinkAccountForm, preview=None, problem: str | None = Non
         "hint": utility_accounts.number_hint(entry, utility_type),
         "preview": preview,
         "problem": problem,
+        "outstanding": utility_accounts.reported_outstanding(entry, preview),
     }
+
+
+def _outstanding_words(outstanding: int | None) -> str:
+    if outstanding is None:
+        return ""
+    if outstanding == 0:
+        return " The provider reports nothing outstanding on it."
+    return f" The provider reports {naira(outstanding)} outstanding on it."
 
 
 def _type_arg() -> str | None:
@@ -85,13 +95,14 @@ def new():
         form.provider_id.data = request.args.get("provider_id")
     if form.validate_on_submit():
         try:
-            account = utility_accounts.link_account(
+            account, outstanding = utility_accounts.link_account_reporting(
                 current_user, form.provider_id_int, form.customer_number.data, form.nickname.data
             )
         except AccountError as exc:
             _add_error(form, exc)
         else:
-            flash(f"Linked “{account.nickname}” ({account.masked_number}).", "success")
+            flash(f"Linked “{account.nickname}” ({account.masked_number}).{_outstanding_words(outstanding)}",
+                  "success")
             return redirect(url_for(".index"))
     status = 422 if form.errors else 200
     return render_template(NEW_TEMPLATE, **_link_context(form)), status

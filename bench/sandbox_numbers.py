@@ -26,6 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 NUMBERS = {  # the README's sandbox table
     "1111111111111": "succeeds at once with a token",
+    "1010101010101": "postpaid, succeeds, no token",
+    "1234567890123": "any other number: succeeds",
     "2010000000000": "pending; succeeds on the 2nd status check",
     "3000000000000": "times out, was processed",
     "3000000000001": "times out with no record; resent",

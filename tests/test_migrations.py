@@ -91,8 +91,7 @@ BEFORE_ENCRYPTED_TOKENS = "2fc0f12b3e73"
 
 def _payment_with_a_plaintext_token(conn) -> None:
     """The smallest estate, resident and paid electricity payment the schema of 2fc0f12b3e73 takes."""
-    conn.execute(text("INSERT INTO estates (id, name, invite_code, timezone, currency, created_at, updated_at) "
-                      "VALUES (1, 'Palm Grove', 'PALM1', 'Africa/Lagos', 'NGN', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+    _estate(conn)
     conn.execute(text("INSERT INTO users (id, estate_id, email, full_name, password_hash, role, is_active, "
                       "failed_login_count, created_at, updated_at) VALUES (1, 1, 'ada@example.com', 'Ada', 'x', "
                       "'resident', TRUE, 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
@@ -102,20 +101,37 @@ def _payment_with_a_plaintext_token(conn) -> None:
                       ":token, 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"), {"token": TOKEN})
 
 
+def _upgraded_over(database_url: str, redis_url: str, before: str, seed, read):
+    """Upgrade an empty database to ``before``, write rows as that schema holds them (``seed``),
+    upgrade to the head, and return what ``read`` finds then (each gets a connection)."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url, "TESTING": True})
+    with app.app_context():
+        upgrade(revision=before)
+        with db.engine.begin() as conn:
+            seed(conn)
+        upgrade()
+        with db.engine.connect() as conn:
+            found = read(conn)
+        db.engine.dispose()
+    return found
+
+
+def _estate(conn) -> None:
+    conn.execute(text("INSERT INTO estates (id, name, invite_code, timezone, currency, created_at, updated_at) "
+                      "VALUES (1, 'Palm Grove', 'PALM1', 'Africa/Lagos', 'NGN', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+
+
 def test_upgrade_encrypts_the_electricity_tokens_already_stored(empty_database_url, redis_service):
     from webapp.infra import crypto
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database_url, "REDIS_URL": redis_service.url, "TESTING": True})
-    with app.app_context():
-        upgrade(revision=BEFORE_ENCRYPTED_TOKENS)
-        with db.engine.begin() as conn:
-            _payment_with_a_plaintext_token(conn)
-        upgrade()
-        with db.engine.connect() as conn:
-            stored = conn.execute(text("SELECT token FROM payments WHERE id = 1")).scalar_one()
-        db.engine.dispose()
-        assert TOKEN not in stored
-        assert crypto.decrypt(stored) == TOKEN
+    def stored_and_read(conn) -> tuple[str, str]:  # (decrypted inside the app: its keys are config)
+        stored = conn.execute(text("SELECT token FROM payments WHERE id = 1")).scalar_one()
+        return stored, crypto.decrypt(stored)
+
+    stored, read = _upgraded_over(empty_database_url, redis_service.url, BEFORE_ENCRYPTED_TOKENS,
+                                  _payment_with_a_plaintext_token, stored_and_read)
+    assert TOKEN not in stored
+    assert read == TOKEN
 
 
 BEFORE_ENTRY_ORIGINS = "5c2d8e1f7a90"
@@ -123,8 +139,7 @@ BEFORE_ENTRY_ORIGINS = "5c2d8e1f7a90"
 
 def _entries_of_every_kind(conn) -> None:
     """Catalogue entries as the schema of 5c2d8e1f7a90 holds them: synced, and typed in by an admin."""
-    conn.execute(text("INSERT INTO estates (id, name, invite_code, timezone, currency, created_at, updated_at) "
-                      "VALUES (1, 'Palm Grove', 'PALM1', 'Africa/Lagos', 'NGN', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+    _estate(conn)
     rows = [  # id, item_code, last synced, retired, active
         (1, "synced", True, False, True),  # a sync added it
         (2, "typed", False, False, True),  # never written by a sync: typed in
@@ -147,16 +162,9 @@ def _entries_of_every_kind(conn) -> None:
 
 
 def test_upgrade_marks_existing_entries_by_where_they_came_from(empty_database_url, redis_service):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database_url, "REDIS_URL": redis_service.url, "TESTING": True})
-    with app.app_context():
-        upgrade(revision=BEFORE_ENTRY_ORIGINS)
-        with db.engine.begin() as conn:
-            _entries_of_every_kind(conn)
-        upgrade()
-        with db.engine.connect() as conn:
-            rows = conn.execute(text("SELECT id, origin, retired_at IS NULL, is_active FROM utility_providers "
-                                     "ORDER BY id")).all()
-        db.engine.dispose()
+    rows = _upgraded_over(empty_database_url, redis_service.url, BEFORE_ENTRY_ORIGINS, _entries_of_every_kind,
+                          lambda conn: conn.execute(text("SELECT id, origin, retired_at IS NULL, is_active "
+                                                         "FROM utility_providers ORDER BY id")).all())
     assert [tuple(r) for r in rows] == [
         (1, "catalogue", True, True),
         (2, "admin", True, True),

@@ -22,3 +22,18 @@ def test_resident_pages_fit_a_phone_screen(resident_page, path):
 
     assert response.status == 200, f"{path} answered {response.status}"
     assert page.evaluate(FITS_WIDTH), f"{path} scrolls sideways on a phone"
+
+
+def test_the_menu_folds_behind_a_button_on_a_phone_and_there_is_no_button_on_a_desktop(resident_page):
+    page = resident_page
+    menu = page.get_by_role("button", name="Menu")
+    wallet = page.locator("#nav-list").get_by_role("link", name="Wallet")
+
+    expect(menu).to_be_visible()
+    expect(wallet).to_be_hidden()
+    menu.click()
+    expect(wallet).to_be_visible()
+
+    page.set_viewport_size({"width": 1280, "height": 800})
+    expect(menu).to_be_hidden()
+    expect(wallet).to_be_visible()

@@ -9,7 +9,7 @@ from webapp.extensions import db
 from webapp.models import Payment, PaymentStatus
 from webapp.money import naira
 from webapp.services import audit, ledger, notify
-from webapp.services.payments import creation, jobs, lifecycle, state
+from webapp.services.payments import creation, jobs, state
 
 S = PaymentStatus
 # The audit log is read by admins and kept for years: a token goes in masked, never whole.
@@ -96,9 +96,8 @@ def requery_now(payment_id: int, admin) -> Payment:
         raise ActionRefused("Only a payment whose outcome is unknown can be requeried.")
     before = audit.snapshot(payment, FIELDS)
     db.session.rollback()
-    retry_at = lifecycle.requery(payment_id, due_only=False)  # an admin asks now, whatever the schedule
-    if retry_at is not None:  # no answer: asked again within seconds, as the janitor would
-        jobs.requery_later(payment_id, retry_at)
+    # An admin asks now, whatever the schedule; no answer: asked again within seconds.
+    jobs.requery(payment_id, due_only=False)
     payment = db.session.get(Payment, payment_id)
     audit.record("payment.requery", "payment", payment.id, estate_id=payment.estate_id, before=before,
                  after=audit.snapshot(payment, FIELDS))

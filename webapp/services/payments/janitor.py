@@ -103,7 +103,7 @@ def run_pass(now: datetime | None = None) -> JanitorReport:
     in_batches(_due(S.DEBITED, now), "submitted")
     # Each of these is a status call per payment: asked concurrently, not one after another.
     each(_due(S.SUBMITTED, now), lambda pid: _orphaned_submission(pid, now), "orphaned")
-    each(_due(S.UNKNOWN, now), lambda pid: _requery(pid, now), "requeried")
+    each(_due(S.UNKNOWN, now), lambda pid: jobs.requery(pid, now), "requeried")
     each(_due(S.SUCCEEDED, now, Payment.token_next_check_at), lambda pid: lifecycle.fetch_token(pid, now),
          "tokens_checked")
     report.alerted = _alert_no_answer(now) + _alert_long_unknown(now) + _alert_late_tokens(now)
@@ -143,15 +143,9 @@ def _concurrently(ids: list[int], step: Callable[[int], object]) -> list[tuple[i
         return list(pool.map(run, ids))
 
 
-def _requery(payment_id: int, now: datetime) -> None:
-    retry_at = lifecycle.requery(payment_id, now)
-    if retry_at is not None:  # no answer: ask again within seconds, not at the next pass
-        jobs.requery_later(payment_id, retry_at)
-
-
 def _orphaned_submission(payment_id: int, now: datetime) -> None:
     if lifecycle.take_over(payment_id, now):
-        _requery(payment_id, now)
+        jobs.requery(payment_id, now)
 
 
 def alert_details(payment: Payment) -> dict:

@@ -53,11 +53,8 @@ def requery_payment(payment_id: int) -> str:
     """An unknown payment whose last status call got no answer: ask again now if it is still due
     (the janitor may have asked meanwhile), and schedule the next try if there is still none."""
     try:
-        retry_at = lifecycle.requery(payment_id)
-        if retry_at is not None:
-            requery_later(payment_id, retry_at)
-            return f"no answer; asking again at {retry_at:%H:%M:%S} UTC"
-        return "done"
+        retry_at = requery(payment_id)
+        return "done" if retry_at is None else f"no answer; asking again at {retry_at:%H:%M:%S} UTC"
     finally:
         notify.enqueue_pending_emails()
 
@@ -68,9 +65,7 @@ def take_over_payment(payment_id: int) -> str:
     try:
         if not lifecycle.take_over(payment_id):
             return "moved on, or its worker is alive"
-        retry_at = lifecycle.requery(payment_id)
-        if retry_at is not None:
-            requery_later(payment_id, retry_at)
+        requery(payment_id)
         return "asked the provider"
     finally:
         notify.enqueue_pending_emails()
@@ -83,6 +78,15 @@ def fetch_late_token(payment_id: int) -> str:
         return "token arrived" if lifecycle.fetch_token(payment_id, due_only=True) else "no token yet, or not due"
     finally:
         notify.enqueue_pending_emails()
+
+
+def requery(payment_id: int, now: datetime | None = None, *, due_only: bool = True) -> datetime | None:
+    """``lifecycle.requery``, and when the status call got no answer, the next try scheduled
+    within seconds (``requery_later``). Returns that time, or None when there was an answer."""
+    retry_at = lifecycle.requery(payment_id, now, due_only=due_only)
+    if retry_at is not None:
+        requery_later(payment_id, retry_at)
+    return retry_at
 
 
 def requery_later(payment_id: int, when: datetime) -> None:

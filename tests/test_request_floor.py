@@ -150,7 +150,7 @@ def test_fixed_urls_follow_the_mount_point(app):
 
 def test_the_layout_links_under_a_mount_point(logged_in):
     html = logged_in.get("/", base_url="http://autopay.test/autopay/").get_data(as_text=True)
-    assert '<li><a href="/autopay/wallet/">Wallet</a></li>' in html
+    assert '<li><a href="/autopay/wallet/"><span>Wallet</span></a></li>' in html
     assert 'href="/autopay/static/css/app.css"' in html
 
 

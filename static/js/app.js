@@ -23,7 +23,25 @@ document.addEventListener("submit", (event) => {
   form.dataset.sent = "1";
   form.querySelectorAll("button[type=submit]").forEach((b) => { b.disabled = true; });
 });
-// Phones: fold the main menu behind a button. Without JS the menu simply stays open.
+// Phones show each table row stacked (app.css): give every cell its column's name to show beside it.
+function labelCells(root) {
+  root.querySelectorAll(".table-wrap table").forEach((table) => {
+    const names = [];
+    table.querySelectorAll("thead tr:first-child th").forEach((th) => {
+      for (let i = 0; i < (th.colSpan || 1); i += 1) names.push(th.textContent.trim());
+    });
+    table.querySelectorAll("tbody tr").forEach((row) => {
+      let column = 0;
+      Array.from(row.cells).forEach((cell) => {
+        if (names[column] && !cell.hasAttribute("data-label")) cell.setAttribute("data-label", names[column]);
+        column += cell.colSpan || 1;
+      });
+    });
+  });
+}
+document.addEventListener("DOMContentLoaded", () => labelCells(document));
+document.addEventListener("htmx:afterSettle", () => labelCells(document));
+// Phones: the bottom bar's "More" unfolds the rest of the menu. Without JS the menu simply stays open.
 document.addEventListener("DOMContentLoaded", () => {
   const toggle = document.querySelector(".nav-toggle");
   if (!toggle) return;

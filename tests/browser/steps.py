@@ -25,9 +25,9 @@ def sign_in(page, email: str, password: str) -> None:
 
 
 def open_menu(page) -> None:
-    """On a phone the main menu is folded behind its "Menu" button; unfold it if so."""
+    """On a phone the rest of the main menu is folded behind the bottom bar's "More"; unfold it if so."""
     page.wait_for_load_state("domcontentloaded")  # app.js decides on DOMContentLoaded whether the menu folds
-    toggle = page.get_by_role("button", name="Menu")
+    toggle = page.get_by_role("button", name="More")
     if toggle.is_visible() and toggle.get_attribute("aria-expanded") == "false":
         toggle.click()
 
@@ -37,11 +37,11 @@ def open_from_menu(page, name: str) -> None:
     # app.js folds the menu on DOMContentLoaded, after the deferred scripts ran: until then the menu
     # shows open, and a link seen visible then is hidden by the time it is clicked (busy machines).
     page.wait_for_load_state("domcontentloaded")
-    # Wait for the page to show its menu (the link, or on a phone the button folding it): checking the
+    # Wait for the page to show its menu (the link, or on a phone the More button folding it): checking the
     # button before the page after a redirect has rendered would skip unfolding it.
     # A page still setting itself up can hide the link for a moment: look again a few times.
     for _ in range(3):
-        expect(link.or_(page.get_by_role("button", name="Menu")).first).to_be_visible()
+        expect(link.or_(page.get_by_role("button", name="More")).first).to_be_visible()
         if link.is_visible():
             break
         open_menu(page)

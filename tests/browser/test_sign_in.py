@@ -46,12 +46,3 @@ def test_unknown_email_gets_the_same_message_as_a_wrong_password(page):
 
     expect(page.get_by_role("alert")).to_have_text(GENERIC_LOGIN_ERROR)
 
-
-def test_phone_menu_folds_behind_a_button(resident_page):
-    page = resident_page
-    menu = page.get_by_role("button", name="Menu")
-    expect(menu).to_have_attribute("aria-expanded", "false")
-    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Wallet", exact=True)).to_be_hidden()
-    menu.click()
-    expect(menu).to_have_attribute("aria-expanded", "true")
-    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Wallet", exact=True)).to_be_visible()

@@ -120,12 +120,12 @@ def test_a_payments_new_status_shows_on_the_next_view(logged_in, resident, meter
     assert "badge badge-submitted" not in html and "1234 5678 9012 3456 7890" in html
 
 
-def test_an_estate_bill_payment_has_no_account_to_show(logged_in, resident):
+def test_an_estate_bill_payment_shows_the_bills_title(logged_in, resident):
     bill = make_estate_bill(resident)
     PaymentFactory(utility_account=None, user=resident, provider=None, kind="estate_bill", bill_id=bill.id,
                    utility_type=None, api_provider=None, fee_kobo=0, amount_kobo=3_000_00, vends_token=False)
     row = home(logged_in).split('id="recent-heading"')[1].split("</tr>")[1]
-    assert "<td>—</td>" in row.replace("\n", "").replace("  ", "") and "Estate bill" in row
+    assert f"{bill.title}<br>" in row.replace("\n", "").replace("  ", "") and "Estate bill" in row
 
 
 def test_times_are_shown_in_the_residents_timezone(logged_in, resident, meter):

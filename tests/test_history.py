@@ -13,7 +13,8 @@ from webapp.models import PaymentEvent, ProviderCallLog
 from webapp.models.base import utcnow
 from webapp.services import ledger
 
-from .factories_payments import make_payment, make_utility_account
+from .factories_automations import make_estate_bill
+from .factories_payments import PaymentFactory, make_payment, make_utility_account
 from .page_access import assert_sends_to_sign_in
 from .sql_counting import fetch
 
@@ -72,6 +73,14 @@ def test_row_shows_date_account_type_amount_status_and_token(logged_in, resident
     assert "₦12,345.67" in html
     assert 'class="badge badge-succeeded"' in html
     assert "1234 5678 9012 3456 7890" in html
+
+
+def test_an_estate_bill_row_says_which_bill_was_paid(logged_in, resident):
+    bill = make_estate_bill(resident, title="Service charge, Q4 2026")
+    PaymentFactory(utility_account=None, user=resident, provider=None, kind="estate_bill", bill_id=bill.id,
+                   utility_type=None, api_provider=None, fee_kobo=0, amount_kobo=3_000_00, vends_token=False)
+    html = logged_in.get("/payments/").get_data(as_text=True)
+    assert "Service charge, Q4 2026" in html and "Estate bill" in html and "₦3,000.00" in html
 
 
 # Filters

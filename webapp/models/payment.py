@@ -143,6 +143,11 @@ class Payment(TimestampMixin, db.Model):
         return self.status in FINAL_STATUSES
 
     @property
+    def bill_title(self) -> str | None:
+        """The estate bill this payment paid, by its title (lists load it with the payment)."""
+        return self.bill.title if self.bill_id is not None and self.bill is not None else None
+
+    @property
     def token_on_its_way(self) -> bool:
         """Paid, and the provider has not given the token yet (the janitor keeps asking)."""
         return self.status == PaymentStatus.SUCCEEDED and not self.token and self.token_next_check_at is not None

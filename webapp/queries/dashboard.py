@@ -85,6 +85,7 @@ class RecentPayment:
     token: str | None
     token_next_check_at: datetime | None
     utility_account: AccountLabel | None
+    bill_title: str | None  # an estate bill's payment: what was paid for
 
     # The model's own rules, so the dashboard and the history page cannot disagree.
     token_groups = property(Payment.token_groups.fget)
@@ -195,8 +196,10 @@ def _recent_part() -> Select:
     # The limit is applied over the (user_id, created_at) index first; only five rows are numbered.
     latest = (
         select(Payment.id, Payment.created_at, Payment.utility_type, Payment.amount_kobo, Payment.status,
-               Payment.token, Payment.token_next_check_at, UtilityAccount.nickname, UtilityAccount.number_last4)
+               Payment.token, Payment.token_next_check_at, UtilityAccount.number_last4,
+               func.coalesce(UtilityAccount.nickname, Bill.title).label("label"))
         .outerjoin(UtilityAccount, UtilityAccount.id == Payment.utility_account_id)
+        .outerjoin(Bill, Bill.id == Payment.bill_id)
         .where(Payment.user_id == USER_ID)
         .order_by(Payment.created_at.desc(), Payment.id.desc()).limit(RECENT_PAYMENTS)
         .subquery()
@@ -204,7 +207,7 @@ def _recent_part() -> Select:
     c = latest.c
     return _part("recent", _place(c.created_at.desc(), c.id.desc()),
                  number=c.id, at=c.created_at, kind=c.utility_type, kobo=c.amount_kobo, status=c.status,
-                 token=c.token, check_at=c.token_next_check_at, text=c.nickname, last4=c.number_last4)
+                 token=c.token, check_at=c.token_next_check_at, text=c.label, last4=c.number_last4)
 
 
 def _pay_again_part() -> Select:
@@ -320,8 +323,10 @@ def dashboard(user: User, now: datetime | None = None) -> Dashboard:
     # Unpacked as tuples, in the column order PAGE is checked to have (cheaper than access by name).
     for part, _, number, kobo, text, kind, status, token, last4, at, check_at, due in rows:
         if part == "recent":
+            # text: the account's nickname, or for a payment with no account the estate bill's title.
             account = AccountLabel(text, last4) if last4 is not None else None
-            recent.append(RecentPayment(number, at, kind, kobo, status, token, check_at, account))
+            recent.append(RecentPayment(number, at, kind, kobo, status, token, check_at, account,
+                                        None if account else text))
         elif part == "pay_again":
             pay_again.append(PayAgain(number, text, kobo))
         elif part == "bill":

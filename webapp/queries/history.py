@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload, lazyload, load_only
 
 from webapp.extensions import db
 from webapp.models import (
+    Bill,
     JournalEntry,
     Payment,
     PaymentStatus,
@@ -94,12 +95,13 @@ def _filtered(user_id: int, timezone: str, filters: HistoryFilters) -> Select:
 # (``token_next_check_at`` is for ``Payment.token_on_its_way``, the "Token on its way" badge.)
 LIST_COLUMNS = (Payment.id, Payment.reference, Payment.created_at, Payment.utility_account_id, Payment.provider_id,
                 Payment.utility_type, Payment.amount_kobo, Payment.fee_kobo, Payment.status, Payment.status_reason,
-                Payment.token, Payment.units, Payment.kind, Payment.token_next_check_at)
+                Payment.token, Payment.units, Payment.kind, Payment.token_next_check_at, Payment.bill_id)
 LIST_ACCOUNT_COLUMNS = (UtilityAccount.nickname, UtilityAccount.number_last4, UtilityAccount.removed_at)
 
 
 def _with_accounts(query: Select) -> Select:
-    """Load each payment's account in the same statement; never its timeline or catalogue entry.
+    """Load each payment's account (or estate bill's title) in the same statement; never its timeline
+    or catalogue entry.
 
     Only the columns a list shows are read: the encrypted number would be decrypted per row, and
     the JSON details parsed, for nothing. Views that need more load the payment by id.
@@ -113,6 +115,7 @@ def _list_options() -> tuple:
     return (
         load_only(*LIST_COLUMNS),
         joinedload(Payment.utility_account).load_only(*LIST_ACCOUNT_COLUMNS).lazyload(UtilityAccount.provider),
+        joinedload(Payment.bill).load_only(Bill.title).lazyload("*"),  # an estate bill's row says which bill
         lazyload(Payment.events),
     )
 

@@ -385,7 +385,8 @@ def refunded_by_admin(client, auth, estate_admin, succeeded):
 def test_the_resident_reads_the_admins_refund_reason_on_the_payment_page(auth, resident, refunded_by_admin, path):
     auth.login(resident.email)
     shown = words(page_text(auth.client.get(path.format(id=refunded_by_admin.id))))
-    assert "Refunded by your estate: Token did not load. ₦5,100.00 is back in your wallet." in shown
+    assert re.search(r"Refunded on \d{1,2} \w{3} \d{4} ?: ₦5,100.00 is back in your wallet\. "
+                     r"Reason: Token did not load\.", shown), shown
     assert "None" not in shown
 
 
@@ -406,6 +407,6 @@ def test_the_admins_timeline_names_the_resident_and_the_admin_instead_of_keys(cl
     auth.login(estate_admin.email)
     timeline = page_text(client.get(f"/admin/payments/{refunded_by_admin.id}")).split('id="timeline"')[1]
     actors = re.findall(r'class="muted actor">by ([^<]+)<', timeline)
-    assert sorted(actors) == sorted(["Ada Okafor", "Autopay", "you"])
+    assert sorted(actors) == sorted(["Resident Ada Okafor", "Autopay", f"you (Estate admin {estate_admin.full_name})"])
     assert f"user:{resident.id}" not in timeline and f"admin:{estate_admin.email}" not in timeline
     assert "(system)" not in timeline

@@ -23,7 +23,8 @@ from .sql_counting import counted_statements, fetch
 ON_ITS_WAY = "we are asking the provider and will send it to you as soon as it arrives"
 SENT = "Token sent to your email and inbox"
 RESENT_TITLE = "Your token, as you asked"
-ROW = re.compile(r'<tr>\s*<td><a href="/payments/(\d+)".*?</tr>', re.S)
+# One payment's row: the link to its page may sit in any cell (the date links on the history table).
+ROW = re.compile(r'<tr>(?:(?!</tr>).)*?<a href="/payments/(\d+)".*?</tr>', re.S)
 
 
 def token_on_its_way(payment):

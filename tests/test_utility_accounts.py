@@ -480,20 +480,31 @@ def postpaid(request, estate):
                                 provider_code=provider_code, item_code=item_code, meter_type="postpaid")
 
 
-def test_the_inline_check_of_a_postpaid_account_shows_what_the_provider_says_is_outstanding(signed_in, postpaid):
+def test_the_inline_check_of_a_postpaid_account_shows_what_the_provider_says_is_owed(signed_in, postpaid):
     html = page(check(signed_in, postpaid, POSTPAID_ACCOUNT, HTMX))
-    assert re.search(r'id="outstanding">The provider reports <strong>₦12,500.00</strong> outstanding', html)
+    assert re.search(r'id="outstanding">This account owes <strong>₦12,500.00</strong>, the provider says', html)
 
 
-def test_linking_a_postpaid_account_says_what_the_provider_reports_outstanding(signed_in, postpaid):
-    response = link(signed_in, postpaid, POSTPAID_ACCOUNT, follow_redirects=True)
-    assert "The provider reports ₦12,500.00 outstanding on it." in page(response)
-    assert account_count() == 1
+def test_linking_a_postpaid_account_offers_to_pay_what_it_owes(signed_in, postpaid):
+    html = page(link(signed_in, postpaid, POSTPAID_ACCOUNT, follow_redirects=True))
+    account = db.session.scalars(select(UtilityAccount)).one()
+    pay = f"/pay/?account={account.id}&amp;amount=1250000"
+    assert f'This account owes ₦12,500.00 — <a href="{pay}">pay it now</a>.' in html
 
 
-def test_a_prepaid_meter_shows_no_outstanding_amount(signed_in, ikeja):
+def test_the_pay_now_link_fills_in_the_amount_owed(signed_in, postpaid):
+    html = page(link(signed_in, postpaid, POSTPAID_ACCOUNT, follow_redirects=True))
+    pay = re.search(r'<a href="([^"]+)">pay it now</a>', html).group(1).replace("&amp;", "&")
+    form = page(signed_in.client.get(pay))
+    account = db.session.scalars(select(UtilityAccount)).one()
+    assert re.search(rf'<option selected value="{account.id}"|<option value="{account.id}" selected', form)
+    assert re.search(r'name="amount"[^>]*value="12,?500(\.00)?"', form)
+
+
+def test_a_prepaid_meter_shows_no_amount_owed(signed_in, ikeja):
     assert 'id="outstanding"' not in page(check(signed_in, ikeja, ADA_METER, HTMX))
-    assert "outstanding" not in page(link(signed_in, ikeja, ADA_METER, follow_redirects=True))
+    linked = page(link(signed_in, ikeja, ADA_METER, follow_redirects=True))
+    assert "Linked “Home meter”" in linked and "owes" not in linked and "pay it now" not in linked
 
 
 def test_a_postpaid_answer_without_an_outstanding_field_shows_none(estate):
@@ -503,3 +514,11 @@ def test_a_postpaid_answer_without_an_outstanding_field_shows_none(estate):
     assert utility_accounts.reported_outstanding(entry, replace(answer, outstanding_kobo=12_500_00)) == 12_500_00
     assert utility_accounts.reported_outstanding(entry, replace(answer, meter_type="prepaid",
                                                                 outstanding_kobo=12_500_00)) is None
+    # A credit on the account is not a debt.
+    assert utility_accounts.reported_outstanding(entry, replace(answer, outstanding_kobo=-300_00)) == 0
+
+
+def test_the_linked_message_shows_a_nickname_as_text_next_to_its_pay_link(signed_in, postpaid):
+    html = page(link(signed_in, postpaid, POSTPAID_ACCOUNT, nickname="<b>Office</b>", follow_redirects=True))
+    assert "<b>Office</b>" not in html
+    assert re.search(r"Linked “&lt;b&gt;Office&lt;/b&gt;” \(.+?\)\. This account owes ₦12,500.00 — <a href=", html)

@@ -193,3 +193,31 @@ def test_documented_503_timeout_on_a_purchase_is_outcome_unknown(peer, flw):
     assert caught.value.error_class is ErrorClass.OUTCOME_UNKNOWN
     assert caught.value.http_status == 503
     assert json.loads(peer.requests[0].body)["reference"] == REFERENCE
+
+
+# -- validate: what a postpaid account owes --------------------------------------------------------
+
+# Official developer.flutterwave.com/reference/validate-bill-service and Flutterwave/Node-v3
+# documentation/billPayments.md "Validate bill service": the sample answer, which names no amount owed.
+VALIDATE_ANSWER = {"status": "success", "message": "Item validated successfully",
+                   "data": {"response_code": "00", "address": None, "response_message": "Successful",
+                            "name": "Test DSTV Account", "biller_code": "BIL119", "customer": "0025401100",
+                            "product_code": "CB141", "email": None, "fee": 0, "maximum": 0, "minimum": 0}}
+POSTPAID_ITEM = Item(provider_code="BIL112", item_code="UB158", meter_type="postpaid")
+
+
+def test_documented_validate_answer_says_nothing_about_what_is_owed(peer, flw):
+    peer.reply(200, VALIDATE_ANSWER)
+    assert flw.validate_customer(POSTPAID_ITEM, "1010101010101").outstanding_kobo is None
+
+
+@pytest.mark.parametrize("field", ["balance", "amount", "amount_due", "arrears"])
+def test_no_guessed_field_is_read_as_a_debt(peer, flw, field):
+    # ``balance`` or ``amount`` may be anything (a wallet, a plan's price): only ``outstanding`` is a debt.
+    peer.reply(200, {**VALIDATE_ANSWER, "data": {**VALIDATE_ANSWER["data"], field: "12500.00"}})
+    assert flw.validate_customer(POSTPAID_ITEM, "1010101010101").outstanding_kobo is None
+
+
+def test_an_outstanding_field_is_what_a_postpaid_account_owes(peer, flw):
+    peer.reply(200, {**VALIDATE_ANSWER, "data": {**VALIDATE_ANSWER["data"], "outstanding": "12500.00"}})
+    assert flw.validate_customer(POSTPAID_ITEM, "1010101010101").outstanding_kobo == 12_500_00

@@ -176,3 +176,36 @@ def test_pay_099_is_pending(peer, vtpass):
     peer.reply(200, PROCESSING)
     result = vtpass.purchase_utility(PREPAID, METER, 200_000, PAY_REQUEST_ID, phone=PHONE)
     assert (result.status, result.request_id) == ("pending", PAY_REQUEST_ID)
+
+
+# -- merchant-verify: what a postpaid account owes -------------------------------------------------
+
+# Official IKEDC page, "Verify Meter Number", EXPECTED RESPONSE (verbatim; the page shows a prepaid meter).
+IKEDC_VERIFY_ANSWER = {
+    "code": "000",
+    "content": {
+        "Customer_Name": "TESTMETER1", "Address": "ABULE EGBA BU ABULE", "Meter_Number": "68100017372",
+        "Customer_Arrears": "", "Minimum_Amount": "", "Min_Purchase_Amount": "", "Can_Vend": "yes",
+        "Business_Unit": "", "Customer_Account_Type": "PRIME", "Meter_Type": "PREPAID", "WrongBillersCode": False,
+        "commission_details": {"amount": None, "rate": "1.50", "rate_type": "percent",
+                               "computation_type": "default"},
+    },
+}
+
+
+def test_documented_verify_answer_with_empty_arrears_says_nothing_about_what_is_owed(peer, vtpass):
+    peer.reply(200, IKEDC_VERIFY_ANSWER)
+    info = vtpass.validate_customer(PREPAID, METER)
+    assert (info.name, info.meter_type, info.outstanding_kobo) == ("TESTMETER1", "prepaid", None)
+
+
+def test_customer_arrears_is_what_a_postpaid_account_owes(peer, vtpass):
+    content = {**IKEDC_VERIFY_ANSWER["content"], "Meter_Type": "POSTPAID", "Customer_Arrears": "12,500.00"}
+    peer.reply(200, {**IKEDC_VERIFY_ANSWER, "content": content})
+    assert vtpass.validate_customer(POSTPAID, "1010101010101").outstanding_kobo == 12_500_00
+
+
+def test_an_undocumented_outstanding_field_is_not_read_as_a_debt(peer, vtpass):
+    content = {**IKEDC_VERIFY_ANSWER["content"], "Meter_Type": "POSTPAID", "Outstanding": "12500.00"}
+    peer.reply(200, {**IKEDC_VERIFY_ANSWER, "content": content})
+    assert vtpass.validate_customer(POSTPAID, "1010101010101").outstanding_kobo is None

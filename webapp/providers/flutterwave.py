@@ -177,8 +177,12 @@ class FlutterwaveUtilityService(UtilityServiceInterface):
             address=str(data["address"]).strip() or None if data.get("address") else None,
             meter_type=_meter_type(data.get("meter_type")) or getattr(item, "meter_type", None),
             min_amount_kobo=_bound(data.get("minimum")), max_amount_kobo=_bound(data.get("maximum")),
-            outstanding_kobo=naira_to_kobo(first(data, "outstanding", "outstanding_balance", "amount_due",
-                                                 "arrears", "balance")),
+            # Flutterwave publishes no amount owed in this answer (developer.flutterwave.com/reference/
+            # validate-bill-service; Flutterwave/Node-v3 documentation/billPayments.md "Validate bill
+            # service": response_code, address, response_message, name, biller_code, customer,
+            # product_code, email, fee, maximum, minimum). ``outstanding`` is read only where a biller
+            # adds it, as our sandbox does; never a guessed field such as ``balance``.
+            outstanding_kobo=naira_to_kobo(data.get("outstanding")),
             raw=reply.redacted,
         )
 

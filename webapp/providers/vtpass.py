@@ -169,8 +169,10 @@ class VTpassUtilityService(UtilityServiceInterface):
                                                   "minimum_amount", "Minimum_Purchase_Amount")),
             max_amount_kobo=_positive_kobo(first(content, "Maximum_Amount", "Max_Purchase_Amount",
                                                   "maximum_amount", "Maximum_Purchase_Amount")),
-            outstanding_kobo=naira_to_kobo(first(content, "Outstanding", "Outstanding_Balance",
-                                                  "Customer_Arrears", "Arrears", "outstanding")),
+            # What a postpaid account owes: ``content.Customer_Arrears`` in the merchant-verify answer
+            # of VTpass's electricity APIs (vtpass.com/documentation/ikedc-ikeja-electricity-distribution-
+            # company-payment-api/, "Verify Meter Number"), a naira string.
+            outstanding_kobo=naira_to_kobo(content.get("Customer_Arrears")),
             raw=reply.redacted,
         )
 

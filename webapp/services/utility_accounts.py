@@ -212,14 +212,15 @@ def reported_outstanding(entry: UtilityProvider | None, info: CustomerInfo | Non
     the account is not postpaid or the answer does not say.
 
     Only what the provider put in the answer is shown, never a guess: VTpass ``merchant-verify``
-    ``content.Outstanding`` / ``content.Customer_Arrears``, Flutterwave
-    ``GET /bill-items/{item}/validate`` ``data.outstanding`` (parsed into ``outstanding_kobo`` by the
-    clients in ``webapp/providers``; PROVIDERS.md does not promise either field, so it may be absent).
+    ``content.Customer_Arrears``, Flutterwave ``GET /bill-items/{item}/validate`` ``data.outstanding``
+    (parsed into ``outstanding_kobo`` by the clients in ``webapp/providers``, which cite where each
+    provider documents it; either may be absent).
     """
     if info is None or info.outstanding_kobo is None:
         return None
     meter_type = info.meter_type or (entry.meter_type if entry is not None else None)
-    return info.outstanding_kobo if meter_type == "postpaid" else None
+    # A negative figure is money in hand, not a debt: the account owes nothing.
+    return max(0, info.outstanding_kobo) if meter_type == "postpaid" else None
 
 
 def link_account(user, provider_id: int | None, raw_number: str | None, nickname: str | None) -> UtilityAccount:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
+from markupsafe import Markup
 
 from webapp.extensions import limiter
 from webapp.money import naira
@@ -68,12 +69,16 @@ def _link_context(form: LinkAccountForm, preview=None, problem: str | None = Non
     }
 
 
-def _outstanding_words(outstanding: int | None) -> str:
+def _linked_message(account, outstanding: int | None) -> Markup:
+    """What the resident reads once an account is linked; a postpaid account that owes money gets a
+    link to the pay page with that amount filled in (the pay page takes ``amount`` in kobo)."""
+    message = Markup("Linked “{}” ({}).").format(account.nickname, account.masked_number)
     if outstanding is None:
-        return ""
+        return message
     if outstanding == 0:
-        return " The provider reports nothing outstanding on it."
-    return f" The provider reports {naira(outstanding)} outstanding on it."
+        return message + " The provider says it owes nothing."
+    pay = url_for("pay.start", account=account.id, amount=outstanding)
+    return message + Markup(' This account owes {} — <a href="{}">pay it now</a>.').format(naira(outstanding), pay)
 
 
 def _type_arg() -> str | None:
@@ -101,8 +106,7 @@ def new():
         except AccountError as exc:
             _add_error(form, exc)
         else:
-            flash(f"Linked “{account.nickname}” ({account.masked_number}).{_outstanding_words(outstanding)}",
-                  "success")
+            flash(_linked_message(account, outstanding), "success")
             return redirect(url_for(".index"))
     status = 422 if form.errors else 200
     return render_template(NEW_TEMPLATE, **_link_context(form)), status

@@ -170,7 +170,37 @@ def test_an_entry_added_by_hand_is_marked_so_and_the_list_says_where_each_came_f
     html = text(as_admin.client.get("/admin/catalogue/"))
     row = lambda e: html.split(f'id="entry-{e.id}"')[1].split("</tr>")[0]  # noqa: E731
     assert "Added by hand" in row(by_hand) and "From VTpass" not in row(by_hand)
-    assert "From VTpass" in row(entry) and "Added by hand" not in row(entry)
+    assert "From VTpass catalogue" in row(entry) and "Added by hand" not in row(entry)
+
+
+
+def test_editing_a_catalogue_entrys_name_keeps_it_on_sync_and_the_pages_say_so(as_admin, entry):
+    html = text(as_admin.client.get(f"/admin/catalogue/{entry.id}/edit"))
+    assert "From VTpass catalogue" in html and "stays as you set it" in html and "Kept as you set them" not in html
+    data = {**GOOD_ENTRY, "name": "Ikeja (Block A)", "biller_name": entry.biller_name,
+            "provider_code": entry.provider_code, "item_code": entry.item_code, "min_amount": "1,000"}
+    assert as_admin.post(f"/admin/catalogue/{entry.id}/edit", data).status_code == 302
+    db.session.rollback()
+    edited = db.session.get(UtilityProvider, entry.id)
+    assert (edited.origin, edited.admin_set_fields) == ("catalogue", ["name"])  # amounts stay the provider's
+    assert "Kept as you set them now: name." in text(as_admin.client.get(f"/admin/catalogue/{entry.id}/edit"))
+    row = text(as_admin.client.get("/admin/catalogue/")).split(f'id="entry-{entry.id}"')[1].split("</tr>")[0]
+    assert "From VTpass catalogue" in row and "Your name kept on sync" in row
+
+
+def test_new_codes_on_a_catalogue_entry_make_it_one_added_by_hand(as_admin, entry):
+    data = {**GOOD_ENTRY, "name": entry.name, "biller_name": entry.biller_name}  # Eko's codes, not Ikeja's
+    assert as_admin.post(f"/admin/catalogue/{entry.id}/edit", data).status_code == 302
+    db.session.rollback()
+    assert db.session.get(UtilityProvider, entry.id).origin == "admin"
+    [row] = audit_rows("catalogue.update")
+    assert (row.before["origin"], row.after["origin"]) == ("catalogue", "admin")
+
+
+def test_an_entry_added_by_hand_says_so_on_its_edit_page(as_admin, estate):
+    by_hand = make_catalogue_entry(estate, origin="admin")
+    html = text(as_admin.client.get(f"/admin/catalogue/{by_hand.id}/edit"))
+    assert "Added by hand: syncs never change or retire it." in html and "From VTpass" not in html
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -218,8 +248,10 @@ def test_an_edit_records_before_and_after_of_the_changed_fields_only(as_admin, e
     assert as_admin.post(f"/admin/catalogue/{entry.id}/edit", data).status_code == 302
     [row] = audit_rows()
     assert row.action == "catalogue.update"
-    assert row.before == {"name": "Ikeja Electric Prepaid", "min_amount_kobo": 500_00, "biller_name": "Ikeja Electric"}
-    assert row.after == {"name": "Ikeja Prepaid (new)", "min_amount_kobo": 1_000_00, "biller_name": "Eko Electric"}
+    assert row.before == {"name": "Ikeja Electric Prepaid", "min_amount_kobo": 500_00, "biller_name": "Ikeja Electric",
+                          "admin_set_fields": []}
+    assert row.after == {"name": "Ikeja Prepaid (new)", "min_amount_kobo": 1_000_00, "biller_name": "Eko Electric",
+                         "admin_set_fields": ["biller_name", "name"]}
 
 
 def test_codes_of_an_entry_with_linked_accounts_cannot_change(as_admin, entry, resident):
@@ -354,7 +386,7 @@ def test_the_preview_shows_changes_and_retirements_and_applies_them(as_admin, es
 
     html, digests = preview(as_admin.client)
     section = html.split('id="sync-vtpass"')[1].split("</section>")[0]
-    assert "0 added, 1 changed, 1 retired" in section and "Old Biller" in section and "min amount" in section
+    assert "0 added, 1 updated, 1 retired, 0 kept because added by hand" in section and "Old Biller" in section and "min amount" in section
     assert apply(as_admin, "vtpass", digests["vtpass"], estate.id).status_code == 302
     db.session.rollback()
     assert db.session.get(UtilityProvider, prepaid.id).min_amount_kobo == listed_min
@@ -382,6 +414,24 @@ def test_a_sync_leaves_entries_added_by_hand_alone_and_the_preview_names_the_lis
     assert [row for row in entries_snapshot() if row[0] in (listed.id, unlisted.id)] == before
     assert db.session.get(Automation, automation.id).paused_at is None
     assert audit_rows("catalogue.sync")[-1].after["retired_entry_ids"] == []
+
+
+def test_the_sync_message_counts_added_updated_retired_and_kept_by_hand(as_admin, estate):
+    _, digests = preview(as_admin.client)
+    apply(as_admin, "vtpass", digests["vtpass"], estate.id)
+    make_catalogue_entry(estate, name="Old Biller", provider_code="old-biller", item_code="x")
+    make_catalogue_entry(estate, name="Estate generator", provider_code="estate-gen", item_code="diesel",
+                         origin="admin")
+    make_catalogue_entry(estate, name="Flutterwave leftover", api_provider="flutterwave", provider_code="BIL-OLD",
+                         item_code="UB-OLD")
+    _, digests = preview(as_admin.client)
+    response = apply(as_admin, "vtpass", digests["vtpass"], estate.id)
+    assert response.status_code == 302
+    page = text(as_admin.client.get(response.headers["Location"]))
+    assert "Synced from VTpass: 0 added, 0 updated, 1 retired, 1 kept because added by hand, " in page
+    db.session.rollback()
+    leftover = db.session.scalars(select(UtilityProvider).where(UtilityProvider.provider_code == "BIL-OLD")).one()
+    assert leftover.is_active and leftover.retired_at is None  # another provider's entry
 
 
 def test_a_plan_gone_stale_is_not_applied_and_the_new_preview_is_shown(as_admin, estate):

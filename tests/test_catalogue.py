@@ -187,7 +187,7 @@ def test_a_listed_item_with_the_key_of_an_entry_added_by_hand_leaves_it_alone_an
     assert [a.key for a in plan.to_add] == [("vtpass", "dstv", "dstv-compact"),
                                             ("vtpass", "ikeja-electric", "postpaid")]
     assert plan.to_change == [] and plan.to_retire == [] and plan.unchanged == 0
-    assert "1 added by hand left as they are" in plan.summary()
+    assert "1 kept because added by hand" in plan.summary()
     catalogue.apply_sync(estate.id, plan)
     assert snapshot(estate.id)[0] == before[0]  # not one column of the admin's entry changed
     assert catalogue.plan_sync(estate.id, VTPASS_LISTING, "vtpass").is_noop
@@ -427,4 +427,83 @@ def test_seed_demo_fills_the_demo_catalogue_from_both_sandbox_providers(sandbox_
     assert {e.api_provider for e in offered} == {"flutterwave", "vtpass"}
     assert {e.provider_type for e in offered} == {"electricity", "water", "internet", "cable_tv"}
     second = runner.invoke(args=["seed-demo"])
-    assert "0 added, 0 changed, 0 retired" in second.output
+    assert "0 added, 0 updated, 0 retired" in second.output
+
+
+# --- whose entries a sync may change --------------------------------------------------------
+
+def test_a_sync_keeps_the_display_fields_an_admin_edited_and_updates_the_providers_facts(estate):
+    sync(estate.id, VTPASS_LISTING)
+    prepaid = entry(estate.id, "prepaid")
+    prepaid.name, prepaid.label_name, prepaid.min_amount_kobo = "Ikeja prepaid (Block A)", "Meter no.", 1_00
+    prepaid.admin_set_fields = ["name", "label_name"]
+    db.session.commit()
+    plan = catalogue.plan_sync(estate.id, VTPASS_LISTING, "vtpass")
+    assert [(c.entry_id, [f.field for f in c.changes]) for c in plan.to_change] == [(prepaid.id, ["min_amount_kobo"])]
+    catalogue.apply_sync(estate.id, plan)
+    db.session.expire_all()
+    kept = entry(estate.id, "prepaid")
+    assert (kept.name, kept.label_name, kept.min_amount_kobo) == ("Ikeja prepaid (Block A)", "Meter no.", 500_00)
+    assert catalogue.plan_sync(estate.id, VTPASS_LISTING, "vtpass").is_noop
+
+
+def test_the_summary_counts_every_entry_kept_because_added_by_hand(estate):
+    make_entry(estate, name="Estate water", provider_code="estate-water", item_code="flat", provider_type="water",
+               origin="admin")
+    make_entry(estate, name="Our Ikeja price", origin="admin")  # listed too
+    make_entry(estate, name="Their water", api_provider="flutterwave", provider_code="BIL1", item_code="UB1",
+               provider_type="water", origin="admin")  # another provider's: not this sync's to count
+    db.session.commit()
+    plan = catalogue.plan_sync(estate.id, VTPASS_LISTING, "vtpass")
+    assert plan.summary() == "2 added, 0 updated, 0 retired, 2 kept because added by hand, 0 unchanged"
+
+
+@pytest.fixture
+def sandbox_synced_estate(sandbox_app, estate):
+    """The estate after a Flutterwave sync from the sandbox, plus entries the sandbox does not list:
+    one added by hand, one from Flutterwave's catalogue (since dropped), one from VTpass's."""
+    catalogue.sync_from_provider(estate.id, _client(sandbox_app, "flutterwave"), "flutterwave")
+    entries = {
+        "by_hand": make_entry(estate, name="Estate borehole", api_provider="flutterwave", provider_code="BIL-EST",
+                              item_code="UB-EST", provider_type="water", origin="admin"),
+        "dropped": make_entry(estate, name="Discontinued water", api_provider="flutterwave",
+                              provider_code="BIL-GONE", item_code="UB-GONE", provider_type="water",
+                              origin="catalogue", last_synced_at=utcnow()),
+        "other_provider": make_entry(estate, name="Old VTpass item", provider_code="vt-gone", item_code="x",
+                                     origin="catalogue", last_synced_at=utcnow()),
+    }
+    db.session.commit()
+    return entries
+
+
+def test_a_sandbox_sync_retires_only_its_own_dropped_entry_and_keeps_the_one_added_by_hand(
+        sandbox_app, estate, sandbox_synced_estate):
+    by_hand, dropped, other = (sandbox_synced_estate[k] for k in ("by_hand", "dropped", "other_provider"))
+    untouched = [row for row in snapshot(estate.id) if row[0] in (by_hand.id, other.id)]  # row[0] is the id
+
+    plan = catalogue.sync_from_provider(estate.id, _client(sandbox_app, "flutterwave"), "flutterwave")
+
+    assert [r.entry_id for r in plan.to_retire] == [dropped.id]
+    assert plan.summary().startswith("0 added, 0 updated, 1 retired, 1 kept because added by hand, ")
+    db.session.expire_all()
+    gone = db.session.get(UtilityProvider, dropped.id)
+    assert gone.retired_at is not None and not gone.is_active
+    assert [row for row in snapshot(estate.id) if row[0] in (by_hand.id, other.id)] == untouched  # not one column
+    assert db.session.get(UtilityProvider, by_hand.id).is_active
+
+
+def test_a_sandbox_sync_keeps_a_name_an_admin_set_on_a_catalogue_entry(sandbox_app, estate, sandbox_synced_estate):
+    listed = db.session.scalars(select(UtilityProvider).where(
+        UtilityProvider.estate_id == estate.id, UtilityProvider.api_provider == "flutterwave",
+        UtilityProvider.origin == "catalogue", UtilityProvider.retired_at.is_(None),
+        UtilityProvider.provider_code != "BIL-GONE").order_by(UtilityProvider.id)).first()
+    listed_name, listed_fee = listed.name, listed.fee_kobo
+    listed.name, listed.fee_kobo, listed.admin_set_fields = "Our estate's power", listed_fee + 1_00, ["name"]
+    db.session.commit()
+
+    plan = catalogue.sync_from_provider(estate.id, _client(sandbox_app, "flutterwave"), "flutterwave")
+
+    assert [(c.entry_id, [f.field for f in c.changes]) for c in plan.to_change] == [(listed.id, ["fee_kobo"])]
+    db.session.expire_all()
+    kept = db.session.get(UtilityProvider, listed.id)
+    assert (kept.name, kept.fee_kobo) == ("Our estate's power", listed_fee) and kept.name != listed_name

@@ -171,3 +171,46 @@ def test_upgrade_marks_existing_entries_by_where_they_came_from(empty_database_u
         (3, "admin", True, True),
         (4, "admin", True, False),  # no longer retired, still switched off: its admin may offer it again
     ]
+
+
+BEFORE_ADMIN_SET_FIELDS = "75602a6c3926"
+
+
+def _catalogue_entries_an_admin_edited(conn) -> None:
+    """Entries as the schema of 75602a6c3926 holds them, with the admin's edits in the audit log."""
+    from sqlalchemy import JSON, Integer, String, column, func, insert, table
+
+    _estate(conn)
+    rows = [  # id, origin, name now
+        (1, "catalogue", "Block A power"),  # the admin renamed it; no sync since
+        (2, "catalogue", "Ikeja Electric Prepaid"),  # renamed, then the old sync put the provider's name back
+        (3, "admin", "Estate borehole"),  # added by hand (and edited): syncs never write it anyway
+        (4, "catalogue", "Eko Electric"),  # never edited
+    ]
+    for entry_id, origin, name in rows:
+        conn.execute(text(
+            "INSERT INTO utility_providers (id, estate_id, name, provider_type, api_provider, provider_code, "
+            "item_code, biller_name, fixed_amount_kobo, min_amount_kobo, fee_kobo, supports_validation, is_active, "
+            "origin, last_synced_at, created_at, updated_at) VALUES (:id, 1, :name, 'electricity', 'vtpass', "
+            "'ikeja-electric', :code, 'Ikeja Electric', 0, 0, 0, TRUE, TRUE, :origin, CURRENT_TIMESTAMP, "
+            "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+            {"id": entry_id, "name": name, "code": f"item-{entry_id}", "origin": origin})
+    audit = table("audit_entries", column("estate_id", Integer), column("actor", String), column("action", String),
+                  column("object_type", String), column("object_id", Integer), column("after", JSON),
+                  column("created_at"))
+    for entry_id, after in ((1, {"name": "Block A power", "min_amount_kobo": 100}), (2, {"name": "Block B power"}),
+                            (3, {"name": "Estate borehole"}), (4, {"min_amount_kobo": 100})):
+        conn.execute(insert(audit).values(estate_id=1, actor="admin@example.com", action="catalogue.update",
+                                          object_type="utility_provider", object_id=entry_id, after=after,
+                                          created_at=func.current_timestamp()))
+
+
+def test_upgrade_keeps_the_names_admins_set_on_catalogue_entries_that_still_stand(empty_database_url,
+                                                                                   redis_service):
+    from sqlalchemy import JSON, Integer, column, select, table
+
+    entries = table("utility_providers", column("id", Integer), column("admin_set_fields", JSON))
+    rows = _upgraded_over(empty_database_url, redis_service.url, BEFORE_ADMIN_SET_FIELDS,
+                          _catalogue_entries_an_admin_edited,
+                          lambda conn: conn.execute(select(entries).order_by(entries.c.id)).all())
+    assert [tuple(r) for r in rows] == [(1, ["name"]), (2, []), (3, []), (4, [])]

@@ -77,7 +77,8 @@ def catalogue_edit(entry_id: int):
             flash(f"Saved {entry.name}.", "success")
             return redirect(url_for("admin.catalogue_index", estate=entry.estate_id))
     status = 422 if form.errors else 200
-    return render_template("admin/catalogue/form.html", form=form, estate=entry.estate, entry=entry), status
+    return render_template("admin/catalogue/form.html", form=form, estate=entry.estate, entry=entry,
+                           **_labels()), status
 
 
 @bp.route("/catalogue/<int:entry_id>/deactivate", methods=["POST"])

@@ -11,12 +11,17 @@ entry an admin switched off, it only revives entries it retired itself.
 ``origin`` says where an entry came from: a sync of the provider's listing ("catalogue") or an admin
 typing it in ("admin"). A sync changes and retires only entries of its provider's catalogue; an
 entry added by hand stays as the admin left it until the admin edits or switches it off.
+
+An admin may also edit an entry from the catalogue. What residents read (``ADMIN_KEEPS``: its name,
+biller name and number label) then stays as the admin set it (``admin_set_fields``); the provider's
+facts (type, meter type, amounts, fee, validation) still follow the provider, which refuses payments
+that break them.
 """
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
@@ -31,6 +36,8 @@ API_PROVIDER_LABELS = {p: DISPLAY_NAMES[p] for p in API_PROVIDERS}
 METER_TYPES = ("prepaid", "postpaid")
 ORIGIN_CATALOGUE, ORIGIN_ADMIN = "catalogue", "admin"
 ORIGINS = (ORIGIN_CATALOGUE, ORIGIN_ADMIN)
+# Display fields an admin's edit of a catalogue entry takes over from the sync.
+ADMIN_KEEPS = ("name", "biller_name", "label_name")
 
 # What the customer number is called when the provider does not say.
 DEFAULT_LABELS = {
@@ -96,6 +103,8 @@ class UtilityProvider(TimestampMixin, db.Model):
     # "catalogue" (a sync added it) or "admin" (typed in by an estate admin). No default on purpose:
     # an entry that forgot to say would be retired by the next sync, or never retired at all.
     origin: Mapped[str] = mapped_column(String(10), nullable=False)
+    # Of ``ADMIN_KEEPS``, those an admin edited on a catalogue entry: a sync no longer changes them.
+    admin_set_fields: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
     # When a catalogue sync last wrote this entry (added, changed or revived it).
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -127,8 +136,8 @@ class UtilityProvider(TimestampMixin, db.Model):
 
     @property
     def origin_label(self) -> str:
-        """Where the entry came from, in an admin's words: "From VTpass" or "Added by hand"."""
-        return f"From {api_provider_label(self.api_provider)}" if self.is_from_catalogue else "Added by hand"
+        """Where the entry came from, in an admin's words: "From VTpass catalogue" or "Added by hand"."""
+        return f"From {api_provider_label(self.api_provider)} catalogue" if self.is_from_catalogue else "Added by hand"
 
     def __repr__(self) -> str:
         return f"<UtilityProvider {self.id} {self.api_provider}:{self.provider_code}/{self.item_code}>"

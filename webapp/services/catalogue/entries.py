@@ -21,7 +21,14 @@ from sqlalchemy.orm import joinedload
 
 from webapp.extensions import db
 from webapp.models import Automation, UtilityAccount, UtilityProvider
-from webapp.models.catalogue import API_PROVIDERS, METER_TYPES, ORIGIN_ADMIN, UTILITY_TYPES, api_provider_label
+from webapp.models.catalogue import (
+    ADMIN_KEEPS,
+    API_PROVIDERS,
+    METER_TYPES,
+    ORIGIN_ADMIN,
+    UTILITY_TYPES,
+    api_provider_label,
+)
 from webapp.providers import registry
 from webapp.providers.base import ProviderConfigError, ProviderError
 from webapp.services import audit, catalogue
@@ -135,6 +142,10 @@ def update_entry(entry: UtilityProvider, values: Mapping) -> UtilityProvider:
 
     The provider and codes of an entry residents have linked accounts to cannot change: those
     accounts would silently start paying a different product.
+
+    On an entry from the catalogue, edited display fields (``ADMIN_KEEPS``) are marked the admin's,
+    so later syncs keep them; new provider or codes make it an entry added by hand, since the
+    provider's listing no longer describes it (a sync would otherwise retire it).
     """
     clean = clean_values(values)
     changed = [name for name in EDITABLE if getattr(entry, name) != clean[name]]
@@ -145,6 +156,14 @@ def update_entry(entry: UtilityProvider, values: Mapping) -> UtilityProvider:
                          "Add a new entry instead.", "item_code")
     if _duplicate(entry.estate_id, clean, except_id=entry.id):
         raise EntryError("This estate already has an entry with this provider and these codes.", "item_code")
+    if entry.is_from_catalogue:
+        if any(name in IDENTITY for name in changed):
+            changed.append("origin")
+            clean["origin"] = ORIGIN_ADMIN
+        elif ((kept := sorted(set(entry.admin_set_fields or ()) | {n for n in changed if n in ADMIN_KEEPS}))
+              and kept != sorted(entry.admin_set_fields or ())):
+            changed.append("admin_set_fields")
+            clean["admin_set_fields"] = kept
     before = audit.snapshot(entry, tuple(changed))
     for name in changed:
         setattr(entry, name, clean[name])

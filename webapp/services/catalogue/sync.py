@@ -12,6 +12,7 @@ payments and automations keep pointing at them. An entry that is listed again co
 Only entries that came from the provider's catalogue (``origin == "catalogue"``) are the sync's to
 change or retire. An entry an estate admin added by hand is never touched: when the provider lists
 an item with the same key, the plan reports it in ``kept_by_admin`` and leaves the admin's values.
+On an entry from the catalogue, display fields an admin edited (``admin_set_fields``) stay too.
 """
 from __future__ import annotations
 
@@ -105,15 +106,16 @@ class SyncPlan:
     unchanged: int = 0
     rejected: list[RejectedItem] = field(default_factory=list)
     kept_by_admin: list[EntryKept] = field(default_factory=list)
+    # Every entry of these providers added by hand, listed or not: a sync before origins retired them.
+    kept_by_hand: int = 0
 
     @property
     def is_noop(self) -> bool:
         return not (self.to_add or self.to_change or self.to_retire)
 
     def summary(self) -> str:
-        text = (f"{len(self.to_add)} added, {len(self.to_change)} changed, {len(self.to_retire)} retired, "
-                f"{self.unchanged} unchanged")
-        text += f", {len(self.kept_by_admin)} added by hand left as they are" if self.kept_by_admin else ""
+        text = (f"{len(self.to_add)} added, {len(self.to_change)} updated, {len(self.to_retire)} retired, "
+                f"{self.kept_by_hand} kept because added by hand, {self.unchanged} unchanged")
         return text + (f", {len(self.rejected)} rejected" if self.rejected else "")
 
 
@@ -177,8 +179,10 @@ def plan_sync(estate_id: int, items: Iterable[CatalogueItem], api_provider: str 
     entries of the providers being synced: ``api_provider`` when given (then items of any other
     provider are rejected), else every provider that appears in ``items``; and of those only the
     entries that came from the catalogue. A listed item matching an entry an admin added by hand is
-    reported in ``kept_by_admin`` and not applied. Items that cannot be stored (unknown type, min
-    above max, duplicates, ...) are listed in ``rejected``, not applied.
+    reported in ``kept_by_admin`` and not applied; ``kept_by_hand`` counts every such entry. Fields
+    an admin edited on a catalogue entry (``admin_set_fields``) are not planned to change. Items that
+    cannot be stored (unknown type, min above max, duplicates, ...) are listed in ``rejected``, not
+    applied.
     """
     items = list(items)
     scope = (api_provider,) if api_provider else tuple(sorted({str(i.api_provider) for i in items}))
@@ -206,8 +210,8 @@ def plan_sync(estate_id: int, items: Iterable[CatalogueItem], api_provider: str 
         if not entry.is_from_catalogue:
             plan.kept_by_admin.append(EntryKept(entry.id, key, entry.name))
             continue
-        changes = [FieldChange(name, getattr(entry, name), values[name])
-                   for name in SYNCED_FIELDS if getattr(entry, name) != values[name]]
+        changes = [FieldChange(name, getattr(entry, name), values[name]) for name in SYNCED_FIELDS
+                   if name not in (entry.admin_set_fields or ()) and getattr(entry, name) != values[name]]
         if entry.retired_at is not None:
             changes += [FieldChange("is_active", entry.is_active, True),
                         FieldChange("retired_at", entry.retired_at, None)]
@@ -219,6 +223,7 @@ def plan_sync(estate_id: int, items: Iterable[CatalogueItem], api_provider: str 
         entry = existing[key]
         if entry.retired_at is None and entry.is_from_catalogue:
             plan.to_retire.append(EntryRetirement(entry.id, key, entry.name))
+    plan.kept_by_hand = sum(1 for e in existing.values() if not e.is_from_catalogue)
     return plan
 
 

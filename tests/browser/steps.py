@@ -64,6 +64,27 @@ def htmx_settled(page) -> None:
         "() => document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added') === null")
 
 
+def link_account(page, utility_type: str, provider: str, number_label: str, number: str, nickname: str,
+                 holder: str) -> None:
+    """Accounts → Link an account → type, provider, number (checked inline: ``holder`` shown) → save."""
+    open_from_menu(page, "Accounts")
+    page.get_by_role("link", name="Link an account").click()
+    page.wait_for_url(re.compile(r"/accounts/new"))
+    page.wait_for_load_state("load")  # htmx (a deferred script) listens only once the page has loaded
+    with page.expect_response(re.compile(r"/accounts/new/providers")):
+        page.get_by_label("What do you want to pay for?").select_option(utility_type)
+    htmx_settled(page)
+    with page.expect_response(re.compile(r"/accounts/new/providers")):
+        page.get_by_label("Provider", exact=True).select_option(label=provider)
+    htmx_settled(page)
+    page.get_by_label(number_label).fill(number)
+    page.get_by_label(number_label).press("Tab")
+    expect(page.locator("#customer-preview")).to_contain_text(holder)
+    page.get_by_label("Nickname (optional)").fill(nickname)
+    page.get_by_role("button", name="Check and save").click()
+    expect(page.get_by_role("heading", name=nickname)).to_be_visible()
+
+
 def fund_through_checkout(page, app_url: str, sandbox_url: str, amount: str, gateway: str) -> None:
     """Wallet → Add money → the gateway's hosted checkout → Pay → back on the app's result page."""
     open_from_menu(page, "Wallet")

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import DEMO_RESIDENT_EMAIL
-from .steps import fund_through_checkout, htmx_settled, open_from_menu
+from .steps import fund_through_checkout, link_account, open_from_menu
 
 pytestmark = pytest.mark.browser
 
@@ -27,30 +27,10 @@ def no_linked_accounts(live_stack):
             utility_accounts.remove(ada.id, account.id)
 
 
-def link_meter(page, provider: str, number: str, nickname: str) -> None:
-    """Accounts → Link an account → type, provider, number (checked inline) → save."""
-    open_from_menu(page, "Accounts")
-    page.get_by_role("link", name="Link an account").click()
-    page.wait_for_url(re.compile(r"/accounts/new"))
-    page.wait_for_load_state("load")  # htmx (a deferred script) listens only once the page has loaded
-    with page.expect_response(re.compile(r"/accounts/new/providers")):
-        page.get_by_label("What do you want to pay for?").select_option("electricity")
-    htmx_settled(page)
-    with page.expect_response(re.compile(r"/accounts/new/providers")):
-        page.get_by_label("Provider", exact=True).select_option(label=provider)
-    htmx_settled(page)
-    page.get_by_label("Meter Number").fill(number)
-    page.get_by_label("Meter Number").press("Tab")
-    expect(page.locator("#customer-preview")).to_contain_text("Ada Okafor")
-    page.get_by_label("Nickname (optional)").fill(nickname)
-    page.get_by_role("button", name="Check and save").click()
-    expect(page.get_by_role("heading", name=nickname)).to_be_visible()
-
-
 def test_resident_links_a_meter_funds_the_wallet_pays_and_sees_the_token(
         resident_page, live_stack, sandbox, no_linked_accounts):
     page = resident_page
-    link_meter(page, PROVIDER, METER, "Home meter")
+    link_account(page, "electricity", PROVIDER, "Meter Number", METER, "Home meter", holder="Ada Okafor")
     fund_through_checkout(page, live_stack.url, sandbox.url, "10,000", "paystack")
     expect(page.get_by_text("₦10,000.00 has been added to your wallet.")).to_be_visible()
 

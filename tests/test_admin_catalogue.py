@@ -386,7 +386,8 @@ def test_the_preview_shows_changes_and_retirements_and_applies_them(as_admin, es
 
     html, digests = preview(as_admin.client)
     section = html.split('id="sync-vtpass"')[1].split("</section>")[0]
-    assert "0 added, 1 updated, 1 retired, 0 kept because added by hand" in section and "Old Biller" in section and "min amount" in section
+    assert "0 added, 1 updated, 1 retired, 0 kept because added by hand" in section
+    assert "Old Biller" in section and "min amount" in section
     assert apply(as_admin, "vtpass", digests["vtpass"], estate.id).status_code == 302
     db.session.rollback()
     assert db.session.get(UtilityProvider, prepaid.id).min_amount_kobo == listed_min

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from tests import factories
 from tests.factories_payments import make_admin_alert, make_catalogue_entry, make_payment, make_utility_account
-from tests.payments.helpers import entry_count, fund, link, pay, reload, run_worker
+from tests.payments.helpers import entry_count, fund, link, paid_from_wallet, pay, reload, run_worker
 from webapp.extensions import db
 from webapp.jobs import PAYMENTS, queue
 from webapp.models import AdminAlert, AuditEntry, Notification, PaymentEvent, ProviderCallLog
@@ -255,11 +255,7 @@ def test_a_reason_longer_than_200_characters_is_refused(client, auth, estate_adm
 @pytest.fixture
 def succeeded(resident, account):
     """A succeeded payment whose debit really went through the ledger."""
-    payment = make_payment(resident, account, "succeeded", amount_kobo=5_000_00)
-    fund(resident, 20_000_00)
-    ledger.debit_payment(resident.id, payment.amount_kobo, payment.fee_kobo, "vtpass", payment.reference)
-    db.session.commit()
-    return payment
+    return paid_from_wallet(resident, account, 5_000_00)
 
 
 def test_refunding_a_succeeded_payment_returns_the_debit_once_and_audits_once(client, auth, estate_admin, resident,

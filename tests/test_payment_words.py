@@ -10,11 +10,10 @@ import time_machine
 
 from tests import factories
 from tests.factories_payments import make_catalogue_entry, make_payment, make_utility_account
-from tests.payments.helpers import fund
+from tests.payments.helpers import paid_from_wallet
 from tests.sql_counting import counted_statements, fetch
 from webapp.extensions import db
 from webapp.models import PaymentEvent
-from webapp.services import ledger
 
 REFUNDED_AT = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)  # 11:00 in Lagos
 RESIDENT_PAGES = ["/pay/{id}", "/payments/{id}"]
@@ -46,11 +45,7 @@ def account(resident, estate):
 @pytest.fixture
 def succeeded(resident, account):
     """A ₦1,000.00 purchase (₦1,100.00 with the fee) whose debit really went through the ledger."""
-    payment = make_payment(resident, account, "succeeded", amount_kobo=1_000_00)
-    fund(resident, 20_000_00)
-    ledger.debit_payment(resident.id, payment.amount_kobo, payment.fee_kobo, "vtpass", payment.reference)
-    db.session.commit()
-    return payment
+    return paid_from_wallet(resident, account, 1_000_00)
 
 
 @pytest.fixture

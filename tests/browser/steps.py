@@ -85,6 +85,18 @@ def link_account(page, utility_type: str, provider: str, number_label: str, numb
     expect(page.get_by_role("heading", name=nickname)).to_be_visible()
 
 
+def pay_account(page, nickname: str, amount: str) -> None:
+    """Pay → the account by its nickname → amount → Review → Confirm (the worker then buys it)."""
+    open_from_menu(page, "Pay")
+    account = page.get_by_label("Account")
+    account.select_option(label=account.locator("option", has_text=nickname).inner_text())
+    page.get_by_label("Amount (₦)").fill(amount)
+    page.get_by_role("button", name="Review payment").click()
+    expect(page.get_by_role("heading", name="Confirm payment")).to_be_visible()
+    expect(page.locator("dl.summary")).to_contain_text(naira(naira_to_kobo(amount)))
+    page.get_by_role("button", name=re.compile(r"^Confirm and pay ₦")).click()
+
+
 def fund_through_checkout(page, app_url: str, sandbox_url: str, amount: str, gateway: str) -> None:
     """Wallet → Add money → the gateway's hosted checkout → Pay → back on the app's result page."""
     open_from_menu(page, "Wallet")

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import DEMO_RESIDENT_EMAIL
-from .steps import fund_through_checkout, link_account, open_from_menu
+from .steps import fund_through_checkout, link_account, pay_account
 
 pytestmark = pytest.mark.browser
 
@@ -34,14 +34,7 @@ def test_resident_links_a_meter_funds_the_wallet_pays_and_sees_the_token(
     fund_through_checkout(page, live_stack.url, sandbox.url, "10,000", "paystack")
     expect(page.get_by_text("₦10,000.00 has been added to your wallet.")).to_be_visible()
 
-    open_from_menu(page, "Pay")
-    account = page.get_by_label("Account")
-    account.select_option(label=account.locator("option", has_text="Home meter").inner_text())
-    page.get_by_label("Amount (₦)").fill("5000")
-    page.get_by_role("button", name="Review payment").click()
-    expect(page.get_by_role("heading", name="Confirm payment")).to_be_visible()
-    expect(page.locator("dl.summary")).to_contain_text("₦5,000.00")
-    page.get_by_role("button", name=re.compile(r"^Confirm and pay ₦")).click()
+    pay_account(page, "Home meter", "5000")
 
     # The worker pays in the background and the status element polls every 2 s: on a busy machine
     # that takes longer than Playwright's default 5 s.

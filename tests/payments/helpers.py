@@ -45,6 +45,17 @@ def fund(user, amount_kobo: int, reference: str = "seed-funding") -> None:
     db.session.commit()
 
 
+def paid_from_wallet(user, account, amount_kobo: int, funded_kobo: int = 20_000_00):
+    """A succeeded purchase whose debit really went through the ledger (so it can be refunded)."""
+    from tests.factories_payments import make_payment
+
+    payment = make_payment(user, account, "succeeded", amount_kobo=amount_kobo)
+    fund(user, funded_kobo)
+    ledger.debit_payment(user.id, payment.amount_kobo, payment.fee_kobo, "vtpass", payment.reference)
+    db.session.commit()
+    return payment
+
+
 def run_worker() -> None:
     """Drain every queue with a real RQ worker in this process (jobs run in the test's app)."""
     use_app(current_app._get_current_object())

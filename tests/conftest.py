@@ -24,7 +24,7 @@ from webapp.infra.redis_client import redis_connection
 
 from . import factories
 from .databases import REDIS_DATABASES, private_postgres_database, redis_db_number, redis_url_with_db
-from .fixtures_automations import frozen, postpaid, prepaid  # noqa: F401  (a fixed Friday; electricity entries)
+from .fixtures_automations import frozen, postpaid, prepaid, water  # noqa: F401  (a fixed Friday; entries)
 from .fixtures_funding import funding_config, live_server, open_checkout, pay_checkout, webhooks_lost  # noqa: F401
 from .fixtures_live import live_stack  # noqa: F401  (the product's real processes, for browser/crash tests)
 from .fixtures_resident_accounts import decoder, logged_in, meter, power_entry, tv_entry  # noqa: F401

@@ -25,3 +25,9 @@ def prepaid(estate):
 @pytest.fixture
 def postpaid(estate):
     return make_catalogue_entry(estate, name="Ikeja Electric Postpaid", item_code="postpaid", meter_type="postpaid")
+
+
+@pytest.fixture
+def water(estate):
+    return make_catalogue_entry(estate, name="Lagos Water", provider_type="water", provider_code="lagos-water",
+                                item_code="water", meter_type=None)  # ₦500 to ₦500,000, ₦100 fee

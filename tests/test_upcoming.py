@@ -71,28 +71,45 @@ def make_bill(user, amount_kobo: int, due_date: date | None, bill_type: str = "s
 
 
 def rows(view):
-    return [(item.when, item.label, item.counted_kobo, item.balance_after_kobo) for item in view.items]
+    return [(item.when, item.label, item.status, item.counted_kobo, item.balance_after_kobo) for item in view.items]
 
 
-def test_projects_the_balance_after_each_payment_in_date_order(two_automations, funded):
+def test_projects_what_the_sweep_pays_and_never_below_the_minimum(two_automations, funded):
     view = upcoming(funded)
     lagos_9am = [datetime(2025, 1, d, 8, 0, tzinfo=UTC) for d in (13, 15, 22, 29)] + \
                 [datetime(2025, 2, 5, 8, 0, tzinfo=UTC)]
+    home, shop = "Home meter (Ikeja Electric Prepaid)", "Shop meter (Ikeja Electric Prepaid)"
     assert view.start_balance_kobo == 10_000_00
+    # ₦5,100 leaves ₦2,900 above the ₦2,000 minimum: the sweep never pays ₦6,400 from that, so each
+    # Wednesday run waits out its grace period and is missed unless money is added.
     assert rows(view) == [
-        (lagos_9am[0], "Home meter (Ikeja Electric Prepaid)", 5_100_00, 4_900_00),
-        (lagos_9am[1], "Shop meter (Ikeja Electric Prepaid)", 6_400_00, -1_500_00),
-        (lagos_9am[2], "Shop meter (Ikeja Electric Prepaid)", 6_400_00, -7_900_00),
-        (lagos_9am[3], "Shop meter (Ikeja Electric Prepaid)", 6_400_00, -14_300_00),
-        (lagos_9am[4], "Shop meter (Ikeja Electric Prepaid)", 6_400_00, -20_700_00),
+        (lagos_9am[0], home, "paid", 5_100_00, 4_900_00),
+        (lagos_9am[1], shop, "short", 0, 4_900_00),
+        (lagos_9am[2], shop, "short", 0, 4_900_00),
+        (lagos_9am[3], shop, "short", 0, 4_900_00),
+        (lagos_9am[4], shop, "short", 0, 4_900_00),
     ]  # Feb 13 is past the 30 days (until Feb 9)
+    assert view.items[1].wanted_kobo == 6_300_00 and view.items[1].status_words == "Not covered"
+    assert view.items[1].note.startswith("Wallet short: missed Sat 18 Jan")  # 72 hours of grace
 
 
-def test_shortfall_names_the_first_day_below_the_minimum_and_the_amount(two_automations, funded):
+def test_shortfall_names_the_first_day_short_and_the_top_up_that_covers_it(two_automations, funded):
     shortfall = upcoming(funded).shortfall
-    # Wednesday the 15th ends at -₦1,500; keeping ₦2,000 needs ₦3,500 more.
+    # Wednesday the 15th needs ₦6,400 and ₦2,900 is spendable: ₦3,500 more pays it.
     assert shortfall.date == date(2025, 1, 15) and shortfall.short_by_kobo == 3_500_00
     assert shortfall.sentence == "₦3,500 short for payments due by Wednesday — fund wallet"
+
+
+def test_the_top_up_covers_the_projection_it_names(two_automations, funded):
+    before = upcoming(funded)
+    ledger.credit_funding(funded.id, before.shortfall.short_by_kobo, "paystack", "FUND-UPCOMING-2")
+    db.session.commit()
+    after = upcoming(funded)
+    assert [i.status for i in after.items][:2] == ["paid", "paid"] and after.items[1].balance_after_kobo == 2_000_00
+    assert after.shortfall.date == date(2025, 1, 22)  # the next Wednesday is short again
+    ledger.credit_funding(funded.id, before.shortfall.short_by_kobo - 1_00, "paystack", "FUND-UPCOMING-3")
+    db.session.commit()
+    assert upcoming(funded).shortfall.short_by_kobo == 6_400_00 - 3_499_00  # ₦1 less covers less
 
 
 def test_shortfall_counts_every_payment_due_that_day(two_automations, funded, prepaid):
@@ -115,6 +132,50 @@ def test_no_shortfall_when_the_wallet_covers_everything(frozen, funded, prepaid)
     assert view.shortfall is None and view.end_balance_kobo == 7_900_00
 
 
+def test_a_monthly_cap_is_applied_as_the_sweep_applies_it(frozen, funded, water):
+    """The walk-through's case: a ₦1,000 water cap and ₦2,000 of water every day. The sweep pays
+    ₦1,000 once (partial payments allowed) and nothing more until the month ends."""
+    settings.save_settings(funded, SettingsInput(min_balance_kobo=2_000_00, reminder_lead_hours=24, grace_hours=72,
+                                                 pause_after_failures=3, water_cap_kobo=1_000_00))
+    tap = make_utility_account(funded, water, number="0101010101", nickname="Tap")
+    running(funded, tap, amount_kobo=2_000_00, allow_partial=True,
+            schedule=replace(ON_THE_13TH, kind="interval", interval_unit="day", day_of_month=None,
+                                     starts_on=date(2025, 1, 10), time_of_day=time(10, 0)))
+    view = upcoming(funded)
+    january = [i for i in view.items if i.when.month == 1]
+    assert [(i.status, i.amount_kobo) for i in january[:3]] == [("partial", 1_000_00), ("capped", 0), ("capped", 0)]
+    assert january[0].note == "Capped at ₦1,000 this month for water: pays ₦1,000 of ₦2,000"
+    assert {i.status for i in january[1:]} == {"capped"} and len(january) == 22  # 10 to 31 January
+    february = [i for i in view.items if i.when.month == 2]
+    assert [(i.status, i.amount_kobo) for i in february[:2]] == [("partial", 1_000_00), ("capped", 0)]
+    assert view.shortfall is None and [m.total_kobo for m in view.months] == [1_100_00, 1_100_00]  # with the fee
+    assert view.end_balance_kobo == 7_800_00  # ₦1,100 a month leaves the wallet: never ₦2,100 a day
+
+
+def test_a_higher_priority_run_is_paid_first_and_the_other_waits(frozen, funded, prepaid):
+    home = make_utility_account(funded, prepaid, nickname="Home meter")
+    shop = make_utility_account(funded, prepaid, number="4444444444444", nickname="Shop meter")
+    running(funded, shop, amount_kobo=5_000_00, priority=1)
+    running(funded, home, amount_kobo=5_000_00, priority=3)
+    first, second = upcoming(funded).items[:2]
+    assert (first.label, first.status) == ("Home meter (Ikeja Electric Prepaid)", "paid")
+    assert (second.label, second.status) == ("Shop meter (Ikeja Electric Prepaid)", "short")
+
+
+def test_weeks_start_on_monday_with_their_totals_and_only_the_first_ones_open(two_automations, funded):
+    ledger.credit_funding(funded.id, 30_000_00, "paystack", "FUND-UPCOMING-4")
+    db.session.commit()
+    view = upcoming(funded)
+    assert [(w.label, w.start, len(w.items), w.total_kobo, w.open) for w in view.weeks] == [
+        ("Next week", date(2025, 1, 13), 2, 11_500_00, True),  # Friday the 10th: nothing more this week
+        ("Week of 20 Jan", date(2025, 1, 20), 1, 6_400_00, False),
+        ("Week of 27 Jan", date(2025, 1, 27), 1, 6_400_00, False),
+        ("Week of 3 Feb", date(2025, 2, 3), 1, 6_400_00, False),
+    ]
+    assert [(m.label, m.total_kobo) for m in view.months] == [("January 2025", 24_300_00),
+                                                            ("February 2025", 6_400_00)]
+
+
 def test_skipped_run_is_listed_but_not_counted(two_automations, funded):
     _monthly, weekly = two_automations
     crud.skip_next(funded, weekly.id)
@@ -124,6 +185,7 @@ def test_skipped_run_is_listed_but_not_counted(two_automations, funded):
     assert skipped[0].counted_kobo == 0 and skipped[0].balance_after_kobo == 4_900_00
     assert view.shortfall.date == date(2025, 1, 22)
     assert view.shortfall.sentence == "₦3,500 short for payments due by 22 January — fund wallet"
+    assert [w.open for w in view.weeks] == [True, True, False, False]  # the shortfall's week is open too
 
 
 def test_paused_off_and_deleted_automations_are_left_out(two_automations, funded):
@@ -171,14 +233,15 @@ def test_full_outstanding_of_a_utility_is_decided_at_run_time(frozen, funded, po
     account = make_utility_account(funded, postpaid, number="2222222222222")
     automation = running(funded, account, amount_mode="full_outstanding", amount_kobo=None)
     item = upcoming(funded).items[0]
-    assert item.amount_kobo is None and item.estimate_kobo is None and item.counted_kobo == 0
-    assert "Amount decided at run time" in item.note
+    assert (item.status, item.amount_kobo, item.counted_kobo) == ("unknown", None, 0)
+    assert item.note == "Amount decided at run time"
 
     db.session.add(AutomationOccurrence(automation_id=automation.id, user_id=funded.id, status="paid",
                                         scheduled_for=datetime(2024, 12, 13, 8, 0, tzinfo=UTC), amount_kobo=7_250_00))
     db.session.commit()
     item = upcoming(funded).items[0]
-    assert item.estimate_kobo == 7_250_00 and item.counted_kobo == 7_350_00  # last amount plus the fee
+    assert item.estimate and item.amount_kobo == 7_250_00 and item.counted_kobo == 7_350_00  # last amount plus fee
+    assert "the last amount paid stands in" in item.note
 
 
 def test_a_run_waiting_for_money_comes_first(two_automations, funded):
@@ -210,11 +273,24 @@ def test_whole_naira_drops_zero_kobo_only():
     assert whole_naira(3_500_00) == "₦3,500" and whole_naira(3_500_50) == "₦3,500.50"
 
 
-def test_upcoming_page_shows_the_table_and_the_warning_with_a_fund_link(two_automations, auth, client, funded):
+def test_upcoming_page_shows_the_weeks_and_the_top_up_that_covers_the_shortfall(two_automations, auth, client,
+                                                                               funded):
     crud.skip_next(funded, two_automations[1].id)
     auth.login(funded.email)
     text = html.unescape(client.get("/automations/upcoming").get_data(as_text=True))
     assert "₦3,500 short for payments due by 22 January" in text
-    assert 'href="/wallet/fund">fund wallet</a>' in text
-    assert "Mon 13 Jan, 09:00" in text and "₦4,900.00" in text and "-₦14,300.00" in text
+    assert '<a class="button primary" id="add-shortfall" href="/wallet/fund?amount=350000">Add ₦3,500</a>' in text
+    assert "Mon 13 Jan, 09:00" in text and "₦4,900.00" in text and "Not covered" in text
     assert "Skipped" in text and "<s>₦6,300.00</s>" in text
+    assert '<details class="card week" id="week-2025-01-13" open>' in text  # next week: Friday has no more
+    assert '<details class="card week" id="week-2025-01-27">' in text  # later weeks collapsed
+    assert "January 2025" in text and "February 2025" in text
+    fund_page = client.get("/wallet/fund?amount=350000").get_data(as_text=True)
+    assert 'name="amount" type="text" value="3500"' in fund_page  # prefilled, and the resident can change it
+
+
+@pytest.mark.parametrize("amount", ["", "abc", "-5", "0", "1e9", "99999999999999999999", "3500.5"])
+def test_a_bad_amount_in_the_fund_link_leaves_the_box_empty(auth, client, funded, amount):
+    auth.login(funded.email)
+    response = client.get(f"/wallet/fund?amount={amount}")
+    assert response.status_code == 200 and 'name="amount" type="text" value=""' in response.get_data(as_text=True)

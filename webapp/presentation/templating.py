@@ -9,7 +9,7 @@ from flask import Flask, current_app, has_request_context, request, url_for
 from flask_login import current_user
 
 from webapp.models.catalogue import api_provider_label, utility_label
-from webapp.money import babel_locale, naira
+from webapp.money import babel_locale, naira, whole_naira
 
 _TIMEZONE_KEY = "autopay.timezone"
 _FIXED_URLS_KEY = "autopay.fixed_urls"
@@ -52,6 +52,7 @@ def fixed_url(endpoint: str, **values) -> str:
 def register(app: Flask) -> None:
     app.add_template_global(fixed_url)
     app.add_template_filter(naira)
+    app.add_template_filter(whole_naira)
     app.add_template_filter(local_time)
     app.add_template_filter(utility_label)
     app.add_template_filter(api_provider_label)

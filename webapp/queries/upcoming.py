@@ -1,15 +1,15 @@
-"""Upcoming payments: the next 30 days of automation runs and estate bills due, with the wallet
-balance projected after each, so a resident sees "₦3,500 short for payments due by Friday" while
-there is still time to fund the wallet.
+"""Upcoming payments: the next 30 days of automation runs and estate bills, each with what the
+sweep will pay (caps, per-payment limits, the minimum balance, priority and partial payments
+applied by the sweep's own ``allocation.decide_runs``, through ``automations.projection``), grouped
+by week from Monday with a total per week and per month, and the first shortfall with the top-up
+that covers it ("₦3,500 short for payments due by Wednesday": add ₦3,500).
 
-Pure computation over the database: no provider calls, nothing written. The projection follows
-what the sweep will do: a run marked "skip next" pays nothing; an estate-bill automation pays the
-resident's oldest open bill of its type (so such bills are not counted twice); a "full
-outstanding" utility amount is only known at run time, so the last amount paid stands in for it.
+Pure computation over the database: no provider calls, nothing written. A "full outstanding"
+utility amount is only known at run time, so the last amount paid stands in for it (marked so).
 """
 from __future__ import annotations
 
-from collections import defaultdict, deque
+from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -24,22 +24,27 @@ from webapp.models.base import utcnow
 from webapp.models.bill import OPEN_BILL_STATUSES
 from webapp.money import LOCALE, whole_naira
 from webapp.services import ledger
-from webapp.services.automations import allocation, targets
-from webapp.services.automations.common import schedule_of, settings_for
+from webapp.services.automations import projection
+from webapp.services.automations.common import automation_spend_this_month, schedule_of, settings_for
 from webapp.services.automations.crud import target_label
-from webapp.services.automations.targets import Target
+from webapp.services.automations.projection import ManualBill, Outcome, Projection, Rules, Run
+
+# Statuses of a projected row that take nothing from the wallet, with the words the page shows.
+NOT_PAID = {"capped": "Not paid: limit", "short": "Not covered", "skipped": "Skipped", "nothing": "Nothing to pay",
+            "unknown": "At run time"}
 
 
 @dataclass(frozen=True)
 class UpcomingItem:
-    when: datetime  # UTC; a bill is placed at the start of its due day (or now, when overdue)
+    when: datetime  # UTC: when it is paid, or when it falls due (an estate bill: the start of its due day)
     kind: str  # "automation" | "bill"
     label: str
-    amount_kobo: int | None  # None: decided at run time (full outstanding of a utility)
+    status: str  # paid | partial | capped | short | skipped | nothing | unknown | bill (see projection.Outcome)
+    amount_kobo: int | None  # what the sweep pays (None: decided at run time, nothing to stand in)
+    wanted_kobo: int | None = None  # what the run asks for before limits and money
     fee_kobo: int = 0
-    estimate_kobo: int | None = None  # stands in for an amount decided at run time: the last one paid
+    estimate: bool = False  # the amount is the last one paid, standing in for one decided at run time
     priority: int = 0
-    skipped: bool = False  # "skip next": shown, not counted
     from_card: bool = False  # charged to a saved card, not the wallet
     overdue: bool = False
     waiting: bool = False  # already due, waiting for money in the wallet
@@ -50,18 +55,52 @@ class UpcomingItem:
     balance_after_kobo: int = 0
 
     @property
+    def skipped(self) -> bool:
+        return self.status == "skipped"
+
+    @property
+    def covered(self) -> bool:
+        """The wallet (or a saved card) pays all of it."""
+        return self.status == "paid" or (self.status == "bill" and self.balance_after_kobo >= 0)
+
+    @property
     def counted_kobo(self) -> int:
-        """What the projection takes from the wallet for this item (amount plus fee)."""
-        if self.skipped or self.from_card:
+        """What the projection takes from the wallet for this row (amount plus fee)."""
+        if self.from_card or not self.amount_kobo or self.status not in ("paid", "partial", "bill"):
             return 0
-        amount = self.amount_kobo if self.amount_kobo is not None else (self.estimate_kobo or 0)
-        return amount + self.fee_kobo if amount > 0 else 0
+        return self.amount_kobo + self.fee_kobo
+
+    @property
+    def status_words(self) -> str:
+        if self.status == "partial":
+            return "Part paid"
+        if self.status == "bill":
+            return "Overdue" if self.overdue else "Due"
+        return NOT_PAID.get(self.status, "Covered")
+
+
+@dataclass(frozen=True)
+class Week:
+    start: date  # a Monday
+    label: str  # "This week", "Next week", "Week of 20 Jan"
+    items: list[UpcomingItem]
+    open: bool  # shown expanded: this week, and the week of the first shortfall
+
+    @property
+    def total_kobo(self) -> int:
+        return sum(item.counted_kobo for item in self.items)
+
+
+@dataclass(frozen=True)
+class MonthTotal:
+    label: str  # "January 2025"
+    total_kobo: int
 
 
 @dataclass(frozen=True)
 class Shortfall:
-    date: date  # the first day the projected balance falls below the minimum balance
-    short_by_kobo: int  # how much more the wallet needs for everything due by the end of that day
+    date: date  # the first day something due cannot be paid in full from the wallet
+    short_by_kobo: int  # the least top-up today that pays everything due by the end of that day
     due_by: str  # "today", "Friday" (within a week) or "14 March"
 
     @property
@@ -76,6 +115,8 @@ class Shortfall:
 @dataclass(frozen=True)
 class UpcomingView:
     items: list[UpcomingItem]
+    weeks: list[Week]
+    months: list[MonthTotal]
     start_balance_kobo: int
     min_balance_kobo: int
     timezone: str
@@ -90,35 +131,67 @@ class UpcomingView:
     def total_due_kobo(self) -> int:
         return sum(item.counted_kobo for item in self.items)
 
+    @property
+    def not_covered(self) -> list[UpcomingItem]:
+        return [item for item in self.items if item.status in ("short", "partial", "capped")]
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    runs: list[Run]
+    manual: list[ManualBill]
+    bills_by_type: dict[str, list[Bill]]
+    estimates: dict[int, int]
+    spent: dict[str, int]
+    rules: Rules
+
 
 def upcoming(user: User, days: int = 30, now: datetime | None = None) -> UpcomingView:
-    """Everything due in the next ``days`` days, in date order, with the projected wallet balance."""
+    """Everything due in the next ``days`` days, in date order, as the sweep would pay it."""
     now = now or utcnow()
     until = now + timedelta(days=days)
     zone = ZoneInfo(user.effective_timezone)
-    automations = _active_automations(user.id)
-    bills = _open_bills(user.id)
-    bill_queues: dict[str, deque[list]] = defaultdict(deque)  # bill type -> [bill, remaining] oldest first
-    for bill in bills:
-        bill_queues[bill.bill_type].append([bill, bill.outstanding_kobo])
-    covered = {a.bill_type for a in automations if a.target_kind == "estate_bill"}
-    last_amounts = _last_amounts([a.id for a in automations if a.amount_mode == "full_outstanding"])
+    inputs = _gather(user, now, until, days, zone)
+    balance = ledger.wallet_balance(user.id)
+    result = _project(inputs, balance, now, until)
+    items = _items(result)
+    today = now.astimezone(zone).date()
+    shortfall = _shortfall(inputs, result, balance, now, until, zone, today)
+    return UpcomingView(items=items, weeks=_weeks(items, zone, today, shortfall), months=_months(items, zone),
+                        start_balance_kobo=balance, min_balance_kobo=inputs.rules.min_balance_kobo,
+                        timezone=user.effective_timezone, until=until, shortfall=shortfall)
 
-    runs = _runs(automations, user.id, now, until, days)
-    items = [_automation_item(a, when, waiting, skipped, bill_queues, last_amounts)
-             for when, a, waiting, skipped in runs]
-    today, last_day = now.astimezone(zone).date(), until.astimezone(zone).date()
-    for bill in bills:
-        if bill.bill_type in covered:
-            continue  # the automation's runs pay it
-        if bill.status == BillStatus.OVERDUE.value or (bill.due_date is not None and bill.due_date <= last_day):
-            items.append(_bill_item(bill, now, today, zone))
-    items.sort(key=lambda i: (i.when, i.kind != "bill", -i.priority, i.automation_id or 0, i.bill_id or 0))
-    return _project(items, ledger.wallet_balance(user.id), settings_for(user.id).min_balance_kobo,
-                    user.effective_timezone, until, today, zone)
+
+def _project(inputs: _Inputs, balance: int, now: datetime, until: datetime) -> Projection:
+    return projection.project(inputs.runs, inputs.manual, inputs.bills_by_type, inputs.estimates,
+                              balance_kobo=balance, spent_this_month=inputs.spent, now=now, until=until,
+                              rules=inputs.rules)
 
 
 # --- gathering --------------------------------------------------------------------------------
+
+def _gather(user: User, now: datetime, until: datetime, days: int, zone: ZoneInfo) -> _Inputs:
+    settings = settings_for(user.id)
+    automations = _active_automations(user.id)
+    bills = _open_bills(user.id)
+    covered = {a.bill_type for a in automations if a.target_kind == "estate_bill"}
+    bills_by_type: dict[str, list[Bill]] = defaultdict(list)
+    manual = []
+    today, last_day = now.astimezone(zone).date(), until.astimezone(zone).date()
+    for bill in bills:
+        if bill.bill_type in covered:
+            bills_by_type[bill.bill_type].append(bill)  # the automation's runs pay it, oldest first
+        elif bill.status == BillStatus.OVERDUE.value or (bill.due_date is not None and bill.due_date <= last_day):
+            manual.append(_manual_bill(bill, now, today, zone))
+    return _Inputs(
+        runs=_runs(automations, user.id, now, until, days, timedelta(hours=settings.grace_hours)),
+        manual=manual, bills_by_type=dict(bills_by_type),
+        estimates=_last_amounts([a.id for a in automations if a.amount_mode == "full_outstanding"]),
+        spent=automation_spend_this_month(user.id, now, user.effective_timezone),
+        rules=Rules(min_balance_kobo=settings.min_balance_kobo, type_caps_kobo=settings.type_caps(),
+                    monthly_cap_kobo=settings.monthly_cap_kobo, timezone=user.effective_timezone),
+    )
+
 
 def _active_automations(user_id: int) -> list[Automation]:
     return list(db.session.scalars(
@@ -150,17 +223,19 @@ def _last_amounts(automation_ids: list[int]) -> dict[int, int]:
     return found
 
 
-def _runs(automations: list[Automation], user_id: int, now: datetime, until: datetime, days: int):
-    """(when, automation, waiting, skipped) for runs waiting for money and runs to come, by time."""
+def _runs(automations: list[Automation], user_id: int, now: datetime, until: datetime, days: int,
+          grace: timedelta) -> list[Run]:
+    """Runs waiting for money (recorded earlier, so the sweep decides them first) and runs to come,
+    numbered in the order the sweep records and decides them."""
     by_id = {a.id: a for a in automations}
-    runs = []
     waiting = db.session.scalars(
         select(AutomationOccurrence).where(AutomationOccurrence.user_id == user_id,
                                            AutomationOccurrence.status == OccurrenceStatus.WAITING.value)
+        .order_by(AutomationOccurrence.scheduled_for, AutomationOccurrence.id)
     )
-    for occurrence in waiting:
-        if occurrence.automation_id in by_id:
-            runs.append((occurrence.scheduled_for, by_id[occurrence.automation_id], True, False))
+    found = [(occ.scheduled_for, by_id[occ.automation_id], now, occ.retry_until or now + grace, False, True)
+             for occ in waiting if occ.automation_id in by_id]
+    coming = []
     for automation in automations:
         # From the stored next run: one that is due but not swept yet is still to be paid.
         start = min(automation.next_run_at, now) if automation.next_run_at else now
@@ -169,99 +244,118 @@ def _runs(automations: list[Automation], user_id: int, now: datetime, until: dat
         past = [w for w in whens if w < now]
         whens = past[-1:] + [w for w in whens if w >= now]  # the sweep pays only the latest missed run
         for index, when in enumerate(whens):
-            runs.append((when, automation, False, index == 0 and automation.skip_next))
-    runs.sort(key=lambda r: (r[0], -r[1].priority, r[1].id))
-    return runs
+            coming.append((when, automation, max(when, now), when + grace, index == 0 and automation.skip_next, False))
+    coming.sort(key=lambda r: (r[2], r[1].id))
+    return [Run(order=order, automation=automation, scheduled_for=when, due_at=due_at, retry_until=retry_until,
+                skipped=skipped, waiting=waiting)
+            for order, (when, automation, due_at, retry_until, skipped, waiting) in enumerate(found + coming)]
 
 
-# --- items ------------------------------------------------------------------------------------
-
-def _limited(a: Automation, target: Target) -> tuple[int, str | None]:
-    """What the run pays by the automation's own limits: the sweep's allocation, money aside."""
-    decision = allocation.within_limits(allocation.request_for(a, target))
-    if decision.outcome == allocation.FULL:
-        return decision.amount_kobo, None
-    if decision.outcome == allocation.PARTIAL:
-        return decision.amount_kobo, "Limited to your spending limit per payment"
-    return 0, "Above your spending limit per payment, so it will not be paid"
-
-
-def _automation_item(a: Automation, when: datetime, waiting: bool, skipped: bool, bill_queues, last_amounts):
-    base = {"when": when, "kind": "automation", "label": target_label(a), "automation_id": a.id,
-            "priority": a.priority, "skipped": skipped, "waiting": waiting, "from_card": a.payment_source == "card"}
-    notes = ["Waiting for money in your wallet"] if waiting else []
-    if skipped:
-        notes.append("Skipped at your request")
-    if base["from_card"]:
-        notes.append("Charged to your saved card")
-    if a.target_kind == "estate_bill":
-        amount, bill_note, bill_id = _take_from_bills(a, bill_queues, consume=not skipped)
-        notes.extend(n for n in (bill_note,) if n)
-        return UpcomingItem(amount_kobo=amount, bill_id=bill_id, note="; ".join(notes) or None, **base)
-    account = a.utility_account
-    fee = account.provider.fee_kobo if account is not None else 0
-    if a.amount_mode == "fixed":
-        amount, limit_note = _limited(a, targets.target_for(a))
-        notes.extend(n for n in (limit_note,) if n)
-        return UpcomingItem(amount_kobo=amount, fee_kobo=fee, note="; ".join(notes) or None, **base)
-    notes.append("Amount decided at run time")
-    estimate = last_amounts.get(a.id)
-    return UpcomingItem(amount_kobo=None, estimate_kobo=estimate, fee_kobo=fee, note="; ".join(notes), **base)
-
-
-def _take_from_bills(a: Automation, bill_queues, consume: bool) -> tuple[int, str | None, int | None]:
-    """What an estate-bill run pays: the oldest open bill of its type (all of it, or up to the
-    fixed amount), taken off that bill so later runs and the bill list do not count it again."""
-    queue = bill_queues.get(a.bill_type)
-    while queue and queue[0][1] <= 0:
-        queue.popleft()
-    if not queue:
-        return 0, "Nothing to pay unless a new bill is issued", None
-    entry = queue[0]
-    bill, remaining = entry
-    wanted = remaining if a.amount_mode == "full_outstanding" else min(remaining, a.amount_kobo or 0)
-    amount, note = _limited(a, Target(wanted, "estate_bill", bill_id=bill.id))
-    if consume:
-        entry[1] -= amount
-    return amount, note or f"Pays “{bill.title}”", bill.id
-
-
-def _bill_item(bill: Bill, now: datetime, today: date, zone: ZoneInfo) -> UpcomingItem:
+def _manual_bill(bill: Bill, now: datetime, today: date, zone: ZoneInfo) -> ManualBill:
     overdue = bill.status == BillStatus.OVERDUE.value or bill.due_date is None or bill.due_date < today
     when = now
     if not overdue:
         when = max(now, datetime.combine(bill.due_date, time(0, 0), tzinfo=zone).astimezone(UTC))
+    return ManualBill(when=when, bill=bill, overdue=overdue)
+
+
+# --- rows, weeks and months -------------------------------------------------------------------
+
+def _items(result: Projection) -> list[UpcomingItem]:
+    balance = result.start_balance_kobo
+    items = []
+    for outcome in result.outcomes:
+        item = _item(outcome)
+        balance -= item.counted_kobo
+        items.append(replace(item, balance_after_kobo=balance))
+    return items
+
+
+def _item(outcome: Outcome) -> UpcomingItem:
+    if outcome.manual is not None:
+        bill = outcome.manual.bill
+        return UpcomingItem(when=outcome.when, kind="bill", label=bill.title, status="bill",
+                            amount_kobo=outcome.amount_kobo, wanted_kobo=outcome.amount_kobo, bill_id=bill.id,
+                            due_date=bill.due_date, overdue=outcome.manual.overdue, note=outcome.note)
+    run = outcome.run
+    automation = run.automation
+    notes = [n for n in ("Waiting for money in your wallet" if run.waiting else None,
+                         "Charged to your saved card" if outcome.from_card else None, outcome.note) if n]
+    if outcome.estimate:
+        notes.append("Amount decided at run time; the last amount paid stands in")
+    elif outcome.status == "unknown":
+        notes = [n for n in notes if n != outcome.note] + ["Amount decided at run time"]
+    if outcome.bill_id and automation.target_kind == "estate_bill" and outcome.status in ("paid", "partial"):
+        notes.append("Pays an estate bill")
     return UpcomingItem(
-        when=when, kind="bill", label=bill.title,
-        amount_kobo=bill.outstanding_kobo, bill_id=bill.id, due_date=bill.due_date, overdue=overdue,
-        note="Overdue" if overdue else "Estate bill due; pay it from your wallet",
+        when=outcome.when, kind="automation", label=target_label(automation), status=outcome.status,
+        amount_kobo=outcome.amount_kobo, wanted_kobo=outcome.wanted_kobo, fee_kobo=outcome.fee_kobo,
+        estimate=outcome.estimate, priority=automation.priority, from_card=outcome.from_card, waiting=run.waiting,
+        note="; ".join(dict.fromkeys(notes)) or None, automation_id=automation.id, bill_id=outcome.bill_id,
     )
 
 
-# --- projection -------------------------------------------------------------------------------
-
-def _project(items: list[UpcomingItem], balance: int, min_balance: int, timezone: str, until: datetime,
-             today: date, zone: ZoneInfo) -> UpcomingView:
-    start = balance
-    projected: list[UpcomingItem] = []
-    breach_day: date | None = None
-    lowest_that_day = balance
+def _weeks(items: list[UpcomingItem], zone: ZoneInfo, today: date, shortfall: Shortfall | None) -> list[Week]:
+    this_monday = today - timedelta(days=today.weekday())
+    grouped: dict[date, list[UpcomingItem]] = defaultdict(list)
     for item in items:
-        # The sweep's rule: automation never spends below the minimum balance.
-        affordable = item.counted_kobo <= allocation.spendable_kobo(balance, min_balance)
-        balance -= item.counted_kobo
-        projected.append(replace(item, balance_after_kobo=balance))
         day = max(item.when.astimezone(zone).date(), today)
-        if breach_day is None and item.counted_kobo and not affordable:
-            breach_day = day
-        if breach_day == day:
-            lowest_that_day = balance
-    shortfall = None
-    if breach_day is not None:
-        shortfall = Shortfall(date=breach_day, short_by_kobo=min_balance - lowest_that_day,
-                              due_by=_day_words(breach_day, today))
-    return UpcomingView(items=projected, start_balance_kobo=start, min_balance_kobo=min_balance,
-                        timezone=timezone, until=until, shortfall=shortfall)
+        grouped[day - timedelta(days=day.weekday())].append(item)
+    short_monday = shortfall.date - timedelta(days=shortfall.date.weekday()) if shortfall else None
+    weeks = []
+    for monday in sorted(grouped):
+        if monday == this_monday:
+            label = "This week"
+        elif monday == this_monday + timedelta(days=7):
+            label = "Next week"
+        else:
+            label = f"Week of {format_date(monday, 'd MMM', locale=LOCALE)}"
+        weeks.append(Week(start=monday, label=label, items=grouped[monday],
+                          open=monday in (this_monday, short_monday) or not weeks))
+    return weeks
+
+
+def _months(items: list[UpcomingItem], zone: ZoneInfo) -> list[MonthTotal]:
+    totals: dict[tuple[int, int], int] = {}
+    for item in items:
+        local = item.when.astimezone(zone)
+        key = (local.year, local.month)
+        totals[key] = totals.get(key, 0) + item.counted_kobo
+    return [MonthTotal(format_date(date(year, month, 1), "MMMM y", locale=LOCALE), total)
+            for (year, month), total in sorted(totals.items())]
+
+
+# --- the first shortfall ----------------------------------------------------------------------
+
+def _shortfall(inputs: _Inputs, result: Projection, balance: int, now: datetime, until: datetime, zone: ZoneInfo,
+               today: date) -> Shortfall | None:
+    """The first day something due cannot be paid in full from the wallet, and the least top-up
+    today (whole naira) after which the same projection pays everything due by the end of that day."""
+    if result.first_short_at is None:
+        return None
+    day = max(result.first_short_at.astimezone(zone).date(), today)
+
+    def covers(extra: int) -> bool:
+        again = _project(inputs, balance + extra, now, until).first_short_at
+        return again is None or again.astimezone(zone).date() > day
+
+    # Enough for certain: everything wanted by then, with fees, and the way back up to the minimum.
+    high = max(0, inputs.rules.min_balance_kobo - balance) + sum(
+        (o.wanted_kobo or 0) + o.fee_kobo for o in result.outcomes
+        if not o.from_card and max(o.when.astimezone(zone).date(), today) <= day)
+    high = -(-high // 100) * 100
+    low = 0  # does not cover
+    if not covers(high):
+        return Shortfall(date=day, short_by_kobo=high, due_by=_day_words(day, today))
+    while high - low > 100:  # whole naira: the least amount of ₦1 steps that covers
+        middle = (low + high) // 200 * 100
+        if middle <= low:
+            break
+        if covers(middle):
+            high = middle
+        else:
+            low = middle
+    return Shortfall(date=day, short_by_kobo=high, due_by=_day_words(day, today))
 
 
 def _day_words(day: date, today: date) -> str:

@@ -5,8 +5,9 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 
 from webapp.infra import sqlite_files
+from webapp.money import naira_input
 from webapp.presentation import partials
-from webapp.request_numbers import parse_page
+from webapp.request_numbers import parse_count, parse_page
 from webapp.services import funding
 from webapp.wallet import bp
 from webapp.wallet.forms import FundForm
@@ -44,6 +45,10 @@ def fund():
                 return redirect(intent.checkout_url)
             flash(intent.failure_reason, "error")
             status = 503
+    elif request.method == "GET":
+        amount_kobo = parse_count(request.args.get("amount"), 1, current_app.config["FUNDING_MAX_KOBO"])
+        if amount_kobo is not None:  # kobo, from "Add ₦X" links that cover a shortfall
+            form.amount.raw_text = naira_input(amount_kobo)
     if form.errors:
         status = 422
     return render_template(

@@ -13,7 +13,7 @@ Rules, in order:
 """
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 
@@ -136,4 +136,39 @@ def allocate(requests: Iterable[Request], limits: Limits) -> list[Decision]:
             if type_cap is not None:
                 by_type[req.utility_type] = type_cap - amount
         decisions.append(Decision(req.key, amount, req.fee_kobo if amount else 0, outcome))
+    return decisions
+
+
+def caps_remaining(spent_kobo: Mapping[str, int], type_caps_kobo: Mapping[str, int],
+                   monthly_cap_kobo: int | None) -> tuple[int | None, dict[str, int]]:
+    """What the monthly caps still allow, given this month's automation spending by utility type:
+    (overall, by type). None overall: no overall cap."""
+    by_type = {kind: cap - spent_kobo.get(kind, 0) for kind, cap in type_caps_kobo.items()}
+    overall = None if monthly_cap_kobo is None else monthly_cap_kobo - sum(spent_kobo.values())
+    return overall, by_type
+
+
+def decide_runs(wallet_requests: list[Request], card_requests: list[Request], *, wallet_balance_kobo: int,
+                min_balance_kobo: int, spent_kobo: Mapping[str, int], type_caps_kobo: Mapping[str, int],
+                monthly_cap_kobo: int | None) -> list[Decision]:
+    """One sweep's decisions for one resident's waiting runs: those paid from the wallet first (the
+    wallet and its minimum balance limit them), then those paid by a saved card (caps only, after
+    what the wallet ones took). The sweep and the upcoming projection both decide here."""
+    overall, type_caps = caps_remaining(spent_kobo, type_caps_kobo, monthly_cap_kobo)
+    kinds = {r.key: r.utility_type for r in wallet_requests}
+    decisions = allocate(wallet_requests, Limits(
+        wallet_balance_kobo=wallet_balance_kobo, min_balance_kobo=min_balance_kobo,
+        overall_cap_remaining_kobo=overall, type_caps_remaining_kobo=type_caps,
+    ))
+    if card_requests:
+        # A saved card pays for itself: the wallet and its minimum balance do not limit it; caps do.
+        for d in decisions:
+            if d.pays:
+                kind = kinds[d.key]
+                overall = None if overall is None else overall - d.amount_kobo
+                if kind in type_caps:
+                    type_caps[kind] -= d.amount_kobo
+        decisions += allocate(card_requests, Limits(wallet_balance_kobo=UNLIMITED_KOBO,
+                                                    overall_cap_remaining_kobo=overall,
+                                                    type_caps_remaining_kobo=type_caps))
     return decisions

@@ -36,10 +36,8 @@ from webapp.services.automations.allocation import (
     INSUFFICIENT_FUNDS,
     LIMIT_REACHED,
     PARTIAL,
-    UNLIMITED_KOBO,
     Decision,
-    Limits,
-    allocate,
+    decide_runs,
     request_for,
 )
 from webapp.services.automations.common import automation_spend_by_resident, schedule_of, settings_for_many
@@ -328,27 +326,11 @@ def _allocate_waiting(chunk: Chunk, resident: Resident) -> list[ToPay]:
         requests.append(request_for(automation, target, key=occ.id))
     if not requests:
         return []
-    spent = resident.spent_kobo
-    caps = settings.type_caps()
-    type_caps = {kind: cap - spent.get(kind, 0) for kind, cap in caps.items()}
-    overall = None if settings.monthly_cap_kobo is None else settings.monthly_cap_kobo - sum(spent.values())
     wallet_requests = [r for r in requests if by_key[r.key][1].payment_source == "wallet"]
     card_requests = [r for r in requests if by_key[r.key][1].payment_source == "card"]
-    decisions = allocate(wallet_requests, Limits(
-        wallet_balance_kobo=resident.wallet_balance_kobo, min_balance_kobo=settings.min_balance_kobo,
-        overall_cap_remaining_kobo=overall, type_caps_remaining_kobo=type_caps,
-    ))
-    if card_requests:
-        # A saved card pays for itself: the wallet and its minimum balance do not limit it; caps do.
-        for d in decisions:
-            if d.pays:
-                kind = by_key[d.key][2].utility_type
-                overall = None if overall is None else overall - d.amount_kobo
-                if kind in type_caps:
-                    type_caps[kind] -= d.amount_kobo
-        decisions += allocate(card_requests, Limits(wallet_balance_kobo=UNLIMITED_KOBO,
-                                                    overall_cap_remaining_kobo=overall,
-                                                    type_caps_remaining_kobo=type_caps))
+    decisions = decide_runs(wallet_requests, card_requests, wallet_balance_kobo=resident.wallet_balance_kobo,
+                            min_balance_kobo=settings.min_balance_kobo, spent_kobo=resident.spent_kobo,
+                            type_caps_kobo=settings.type_caps(), monthly_cap_kobo=settings.monthly_cap_kobo)
     to_pay = []
     for decision in decisions:
         occ, automation, target = by_key[decision.key]

@@ -170,6 +170,37 @@ def test_at_most_four_shortcuts_newest_account_first(logged_in, resident, estate
     assert links == [(str(a.id), str((n + 1) * 1_000_00)) for n, a in reversed(list(enumerate(accounts)))][:4]
 
 
+# Latest tokens
+
+def tokens_card(html: str) -> str:
+    return html.split('id="meter-tokens"')[1].split("</ul>")[0]
+
+
+def test_each_meters_latest_token_is_shown_with_a_copy_button(logged_in, resident, other_resident, meter):
+    entry = meter.provider
+    shop = make_utility_account(resident, entry, "45012340099", nickname="Shop meter")
+    gone = make_utility_account(resident, entry, "45012340098", nickname="Old flat")
+    make_payment(resident, meter, token="11112222333344445555", created_at=at(2025, 5, 1, 9))
+    make_payment(resident, meter, token="66667777888899990000", amount_kobo=7_500_00, created_at=at(2025, 5, 3, 9))
+    make_payment(resident, meter, status="failed", created_at=at(2025, 5, 4, 9))  # no token: the newest still shows
+    make_payment(resident, shop, token="12121212121212121212", created_at=at(2025, 5, 2, 9))
+    make_payment(resident, gone, token="98989898989898989898", created_at=at(2025, 5, 5, 9))
+    gone.removed_at = utcnow()
+    other_meter = make_utility_account(other_resident, entry, "45012340097", nickname="Not yours")
+    make_payment(other_resident, other_meter, token="44444444444444444444")
+    db.session.commit()
+    card = tokens_card(home(logged_in))
+    assert re.findall(r'data-copy="(\d+)"', card) == ["66667777888899990000", "12121212121212121212"]
+    assert "6666 7777 8888 9999 0000" in card and "1111 2222" not in card and "₦7,500.00" in card
+    assert 'aria-label="Copy the token for Flat 3 meter"' in card and "3 May, 10:00" in card  # Lagos time
+    assert "Old flat" not in card and "Not yours" not in card
+
+
+def test_without_tokens_there_is_no_tokens_card(logged_in, resident, meter):
+    make_payment(resident, meter, status="failed")  # bought nothing, so no token
+    assert 'id="meter-tokens"' not in home(logged_in)
+
+
 # Estate bills
 
 def test_open_estate_bills_are_listed_overdue_first_with_what_is_outstanding(logged_in, resident):

@@ -4,6 +4,7 @@ projected after each, and the shortfall warning. ``frozen`` stops the clock on F
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, time
 
@@ -294,3 +295,48 @@ def test_a_bad_amount_in_the_fund_link_leaves_the_box_empty(auth, client, funded
     auth.login(funded.email)
     response = client.get(f"/wallet/fund?amount={amount}")
     assert response.status_code == 200 and 'name="amount" type="text" value=""' in response.get_data(as_text=True)
+
+
+# The home screen's "am I covered?" card: the next 7 days.
+
+def next_card(client) -> str:
+    response = client.get("/automations/upcoming/next", headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    return " ".join(html.unescape(response.get_data(as_text=True)).split())
+
+
+def listed(card: str) -> list[tuple[str, str, str]]:
+    rows = card.split('id="next-list"')[1]
+    row = r'<strong>(.*?)</strong>.*?<span class="row-side">\s*(₦[\d,.]+).*?<span class="badge[^"]*">(.*?)</span>'
+    return re.findall(row, rows, re.S)
+
+
+def test_home_loads_the_next_seven_days_with_the_top_up_that_covers_them(two_automations, auth, client, funded):
+    auth.login(funded.email)
+    assert 'hx-get="/automations/upcoming/next" hx-trigger="load"' in client.get("/").get_data(as_text=True)
+    card = next_card(client)
+    assert "₦3,500 short for payments due by Wednesday" in card
+    assert 'href="/wallet/fund?amount=350000">Add ₦3,500</a>' in card
+    assert listed(card) == [("Home meter (Ikeja Electric Prepaid)", "₦5,000.00", "Covered"),
+                            ("Shop meter (Ikeja Electric Prepaid)", "₦6,300.00", "Not covered")]
+
+
+def test_the_next_seven_days_covered(frozen, auth, client, funded, prepaid):
+    running(funded, make_utility_account(funded, prepaid, nickname="Home meter"), amount_kobo=2_000_00)
+    auth.login(funded.email)
+    card = next_card(client)
+    assert "Covered: your wallet pays the payment due (₦2,100.00)." in card and 'id="next-shortfall"' not in card
+    assert listed(card) == [("Home meter (Ikeja Electric Prepaid)", "₦2,000.00", "Covered")]
+
+
+def test_the_next_seven_days_with_nothing_due(frozen, auth, client, funded, prepaid):
+    running(funded, make_utility_account(funded, prepaid), schedule=replace(ON_THE_13TH, day_of_month=25))
+    auth.login(funded.email)
+    card = next_card(client)
+    assert "Nothing is due in the next 7 days." in card and 'id="next-list"' not in card
+
+
+def test_the_next_seven_days_without_htmx_is_the_upcoming_page(auth, client, funded):
+    auth.login(funded.email)
+    response = client.get("/automations/upcoming/next")
+    assert response.status_code == 302 and response.headers["Location"] == "/automations/upcoming"

@@ -1,6 +1,6 @@
 """The walk-through as one journey on a phone: a new resident signs up with the estate's invite code,
 links a postpaid account (and sees what it owes) and a prepaid meter, tops up (a declined card first),
-pays the meter and finds the token on the home screen, automates the next payment and finds it on
+pays the meter and copies the token from the home screen, automates the next payment and finds it on
 Upcoming; an estate admin on a desktop refunds the payment with a reason, and the resident's payment
 page says why, naming who did what.
 
@@ -82,9 +82,15 @@ def test_a_new_resident_signs_up_pays_automates_and_reads_the_admins_refund(page
     assert TOKEN.fullmatch(token), token
     payment_path = re.search(r"/pay/\D*(\d+)", page.url)
 
-    # Home: the latest payment with its token.
+    # Home: the meter's latest token, copied in one tap; the next 7 days (nothing automated yet).
     open_from_menu(page, "Home")
-    expect(page.get_by_text(token).first).to_be_visible()
+    tokens = page.locator("#meter-tokens")
+    expect(tokens).to_contain_text(token)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_stack.url)
+    tokens.get_by_role("button", name="Copy the token for Home meter").click()
+    expect(tokens.get_by_role("button", name="Copy the token for Home meter")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == token.replace(" ", "")
+    expect(page.locator("#next-payments")).to_contain_text("Nothing is due in the next 7 days.")
 
     # Automate the next payment to the meter; Upcoming shows it.
     open_from_menu(page, "Automations")

@@ -232,3 +232,15 @@ def settings_page():
 def upcoming_page():
     view = upcoming.upcoming(current_user)
     return render_template("automations/upcoming.html", view=view, zone=ZoneInfo(view.timezone))
+
+
+@bp.route("/upcoming/next")
+def next_payments():
+    """The home screen's "am I covered?" card, which the home page loads after it has shown: the
+    next days as the sweep will pay them. Without HTMX, the whole upcoming page."""
+    if not is_partial():
+        return redirect(url_for(".upcoming_page"))
+    view = upcoming.upcoming(current_user, days=upcoming.NEXT_DAYS)
+    listed = [item for item in view.items if item.status not in ("skipped", "nothing")]
+    return render_template("automations/_next_payments.html", view=view, days=upcoming.NEXT_DAYS,
+                           shown=listed[:upcoming.NEXT_SHOWN], more=len(listed[upcoming.NEXT_SHOWN:]))

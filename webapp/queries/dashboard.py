@@ -4,8 +4,8 @@ After sign-in (the user loader's one query) the page costs two round trips:
 
 1. ``PAGE``: one UNION ALL of the page's parts, each row tagged with the part it belongs to and its
    place in it: the wallet line (balance, unread notifications, the estate's name and timezone),
-   the five latest payments with their account's label, the pay-again shortcuts and the open
-   estate bills.
+   the five latest payments with their account's label, the pay-again shortcuts, the latest token
+   of each meter and the open estate bills.
 2. ``SPEND``: the monthly spend. Its month boundaries are local midnights, so it needs the
    timezone the first statement read.
 
@@ -56,6 +56,7 @@ from webapp.services import access
 
 RECENT_PAYMENTS = 5
 PAY_AGAIN = 4
+METER_TOKENS = 4  # the latest token of this many meters
 # Pay-again looks at this many of the latest succeeded payments, so its cost stays flat however
 # long the history grows.
 PAY_AGAIN_LOOKBACK = 40
@@ -105,6 +106,20 @@ class PayAgain:
 
 
 @dataclass(frozen=True, slots=True)
+class MeterToken:
+    """The latest token bought for one meter: what the home page shows with its copy button."""
+
+    account_id: int
+    nickname: str
+    number_last4: str
+    token: str
+    bought_at: datetime
+    amount_kobo: int
+
+    token_groups = property(Payment.token_groups.fget)  # the model's own grouping
+
+
+@dataclass(frozen=True, slots=True)
 class OpenBill:
     """What estate_bills/_open_bills.html reads of a ``Bill``."""
 
@@ -141,6 +156,7 @@ class Dashboard:
     pay_again: list[PayAgain]
     open_bills: list[OpenBill]
     spend: MonthlySpend
+    tokens: list[MeterToken] = field(default_factory=list)
 
 
 # --- the page statement ------------------------------------------------------------------------
@@ -240,6 +256,33 @@ def _pay_again_part() -> Select:
                  number=shortcuts.c.utility_account_id, text=shortcuts.c.nickname, kobo=shortcuts.c.amount_kobo)
 
 
+def _tokens_part() -> Select:
+    """Each meter's newest token, for the meters bought for most recently: from the resident's
+    latest ``PAY_AGAIN_LOOKBACK`` succeeded payments that brought a token, to accounts still linked."""
+    latest = (
+        select(Payment.id, Payment.created_at, Payment.utility_account_id, Payment.amount_kobo, Payment.token,
+               UtilityAccount.nickname, UtilityAccount.number_last4)
+        .join(UtilityAccount, UtilityAccount.id == Payment.utility_account_id)
+        .where(Payment.user_id == USER_ID, Payment.status == PaymentStatus.SUCCEEDED.value,
+               Payment.token.is_not(None), UtilityAccount.removed_at.is_(None))
+        .order_by(Payment.created_at.desc(), Payment.id.desc()).limit(PAY_AGAIN_LOOKBACK)
+        .subquery()
+    )
+    newest_first = (latest.c.created_at.desc(), latest.c.id.desc())
+    ranked = select(latest, func.row_number().over(partition_by=latest.c.utility_account_id,
+                                                   order_by=newest_first).label("nth")).subquery()
+    c = ranked.c
+    meters = (
+        select(c.utility_account_id, c.nickname, c.number_last4, c.token, c.created_at, c.amount_kobo,
+               _place(c.created_at.desc(), c.id.desc()).label("place"))
+        .where(c.nth == 1).order_by(c.created_at.desc(), c.id.desc()).limit(METER_TOKENS)
+        .subquery()
+    )
+    m = meters.c
+    return _part("token", m.place, number=m.utility_account_id, text=m.nickname, last4=m.number_last4,
+                 token=m.token, at=m.created_at, kobo=m.amount_kobo)
+
+
 def _open_bills_part() -> Select:
     # The resident's estate bills as access scopes them, in estate_bills.open_bills' order:
     # overdue first, then by due date (none last). The open statuses are ORed rather than IN (...):
@@ -254,7 +297,7 @@ def _open_bills_part() -> Select:
     )
 
 
-PAGE = union_all(_wallet_part(), _recent_part(), _pay_again_part(), _open_bills_part())
+PAGE = union_all(_wallet_part(), _recent_part(), _pay_again_part(), _tokens_part(), _open_bills_part())
 PAGE = PAGE.order_by(PAGE.selected_columns.part, PAGE.selected_columns.position)
 assert tuple(PAGE.selected_columns.keys()) == ("part", "position", *SLOTS)  # the order dashboard() unpacks
 
@@ -318,7 +361,7 @@ def dashboard(user: User, now: datetime | None = None) -> Dashboard:
     no lazy load either.
     """
     rows = db.session.connection().execute(PAGE, {"user_id": user.id, "estate_id": user.estate_id})
-    recent, pay_again, open_bills = [], [], []
+    recent, pay_again, open_bills, tokens = [], [], [], []
     wallet = None
     # Unpacked as tuples, in the column order PAGE is checked to have (cheaper than access by name).
     for part, _, number, kobo, text, kind, status, token, last4, at, check_at, due in rows:
@@ -331,6 +374,8 @@ def dashboard(user: User, now: datetime | None = None) -> Dashboard:
             pay_again.append(PayAgain(number, text, kobo))
         elif part == "bill":
             open_bills.append(OpenBill(number, text, kobo, due, status))
+        elif part == "token":
+            tokens.append(MeterToken(number, text, last4, token, at, kobo))
         else:
             wallet = (number, kobo, text, kind)
     unread, balance, estate_name, estate_timezone = wallet
@@ -344,4 +389,5 @@ def dashboard(user: User, now: datetime | None = None) -> Dashboard:
         pay_again=pay_again,
         open_bills=open_bills,
         spend=monthly_spend(user.id, timezone, now),
+        tokens=tokens,
     )

@@ -29,6 +29,8 @@ from webapp.services.automations.common import automation_spend_this_month, sche
 from webapp.services.automations.crud import target_label
 from webapp.services.automations.projection import ManualBill, Outcome, Projection, Rules, Run
 
+NEXT_DAYS = 7  # the home screen's "am I covered?": this many days ahead,
+NEXT_SHOWN = 5  # and at most this many payments listed
 # Statuses of a projected row that take nothing from the wallet, with the words the page shows.
 NOT_PAID = {"capped": "Not paid: limit", "short": "Not covered", "skipped": "Skipped", "nothing": "Nothing to pay",
             "unknown": "At run time"}

@@ -1,4 +1,4 @@
-"""Upcoming payments: the next 30 days of automation runs and estate bills, the wallet balance
+"""Upcoming payments: the next 31 days of automation runs and estate bills, the wallet balance
 projected after each, and the shortfall warning. ``frozen`` stops the clock on Friday 10 January 2025,
 09:00 in Lagos (tests/fixtures_automations.py)."""
 from __future__ import annotations
@@ -89,7 +89,7 @@ def test_projects_what_the_sweep_pays_and_never_below_the_minimum(two_automation
         (lagos_9am[2], shop, "short", 0, 4_900_00),
         (lagos_9am[3], shop, "short", 0, 4_900_00),
         (lagos_9am[4], shop, "short", 0, 4_900_00),
-    ]  # Feb 13 is past the 30 days (until Feb 9)
+    ]  # Feb 13 is past the 31 days (until Feb 10, 09:00)
     assert view.items[1].wanted_kobo == 6_300_00 and view.items[1].status_words == "Not covered"
     assert view.items[1].note.startswith("Wallet short: missed Sat 18 Jan")  # 72 hours of grace
 
@@ -196,7 +196,7 @@ def test_paused_off_and_deleted_automations_are_left_out(two_automations, funded
     assert upcoming(funded).items == []
 
 
-def test_estate_bills_due_within_30_days_or_overdue_are_included(frozen, funded):
+def test_estate_bills_due_within_31_days_or_overdue_are_included(frozen, funded):
     make_bill(funded, 4_000_00, date(2025, 1, 17), title="Service charge Q1")
     make_bill(funded, 1_000_00, date(2025, 1, 2), bill_type="security", title="Security December")
     make_bill(funded, 2_500_00, None, bill_type="maintenance", status="overdue", title="Generator repair")
@@ -220,12 +220,10 @@ def test_estate_bills_due_within_30_days_or_overdue_are_included(frozen, funded)
 def test_a_bill_paid_by_an_automation_is_counted_once(frozen, funded):
     make_bill(funded, 4_000_00, date(2025, 1, 17))
     running(funded, bill_type="service_charge", amount_mode="full_outstanding", amount_kobo=None,
-            schedule=every_week_on(0))  # Mondays: 13, 20, 27 Jan and 3 Feb
+            schedule=every_week_on(0))  # Mondays: 13, 20, 27 Jan, 3 and 10 Feb
     view = upcoming(funded)
     assert [(i.kind, i.amount_kobo, i.bill_id is not None) for i in view.items] == [
-        ("automation", 4_000_00, True), ("automation", 0, False), ("automation", 0, False),
-        ("automation", 0, False),
-    ]
+        ("automation", 4_000_00, True), *[("automation", 0, False)] * 4]
     assert view.items[1].note == "Nothing to pay unless a new bill is issued"
     assert view.end_balance_kobo == 6_000_00
 

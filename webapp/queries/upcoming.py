@@ -1,8 +1,9 @@
-"""Upcoming payments: the next 30 days of automation runs and estate bills, each with what the
-sweep will pay (caps, per-payment limits, the minimum balance, priority and partial payments
-applied by the sweep's own ``allocation.decide_runs``, through ``automations.projection``), grouped
-by week from Monday with a total per week and per month, and the first shortfall with the top-up
-that covers it ("₦3,500 short for payments due by Wednesday": add ₦3,500).
+"""Upcoming payments: the next 31 days (so every monthly run shows its next one) of automation
+runs and estate bills, each with what the sweep will pay (caps, per-payment limits, the minimum
+balance, priority and partial payments applied by the sweep's own ``allocation.decide_runs``,
+through ``automations.projection``), grouped by week from Monday with a total per week and per
+month, and the first shortfall with the top-up that covers it ("₦3,500 short for payments due by
+Wednesday": add ₦3,500).
 
 Pure computation over the database: no provider calls, nothing written. A "full outstanding"
 utility amount is only known at run time, so the last amount paid stands in for it (marked so).
@@ -29,6 +30,7 @@ from webapp.services.automations.common import automation_spend_this_month, sche
 from webapp.services.automations.crud import target_label
 from webapp.services.automations.projection import ManualBill, Outcome, Projection, Rules, Run
 
+HORIZON_DAYS = 31  # the longest month: a monthly automation always shows its next run
 NEXT_DAYS = 7  # the home screen's "am I covered?": this many days ahead,
 NEXT_SHOWN = 5  # and at most this many payments listed
 # Statuses of a projected row that take nothing from the wallet, with the words the page shows.
@@ -148,7 +150,7 @@ class _Inputs:
     rules: Rules
 
 
-def upcoming(user: User, days: int = 30, now: datetime | None = None) -> UpcomingView:
+def upcoming(user: User, days: int = HORIZON_DAYS, now: datetime | None = None) -> UpcomingView:
     """Everything due in the next ``days`` days, in date order, as the sweep would pay it."""
     now = now or utcnow()
     until = now + timedelta(days=days)

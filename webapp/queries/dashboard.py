@@ -226,19 +226,16 @@ def _recent_part() -> Select:
                  token=c.token, check_at=c.token_next_check_at, text=c.label, last4=c.number_last4)
 
 
-def _pay_again_part() -> Select:
-    """The last succeeded amount for each account paid recently, newest first.
-
-    "Recently" is the resident's latest ``PAY_AGAIN_LOOKBACK`` succeeded payments to accounts still
-    linked and on offer (a link to a page that would refuse is no shortcut).
-    """
+def _newest_per_account(*columns, where, limit: int):
+    """Of the resident's latest ``PAY_AGAIN_LOOKBACK`` succeeded payments to linked accounts that
+    match ``where``, each account's newest, the ``limit`` accounts paid most recently first: a
+    subquery of ``columns`` (of Payment and UtilityAccount) with ``place``, each row's rank."""
     latest = (
-        select(Payment.id, Payment.created_at, Payment.utility_account_id, Payment.amount_kobo,
-               UtilityAccount.nickname)
+        select(Payment.id, Payment.created_at, Payment.utility_account_id, *columns)
         .join(UtilityAccount, UtilityAccount.id == Payment.utility_account_id)
         .join(UtilityProvider, UtilityProvider.id == UtilityAccount.provider_id)
         .where(Payment.user_id == USER_ID, Payment.status == PaymentStatus.SUCCEEDED.value,
-               UtilityAccount.removed_at.is_(None), UtilityProvider.is_active.is_(True))
+               UtilityAccount.removed_at.is_(None), *where)
         .order_by(Payment.created_at.desc(), Payment.id.desc()).limit(PAY_AGAIN_LOOKBACK)
         .subquery()
     )
@@ -246,39 +243,28 @@ def _pay_again_part() -> Select:
     ranked = select(latest, func.row_number().over(partition_by=latest.c.utility_account_id,
                                                    order_by=newest_first).label("nth")).subquery()
     c = ranked.c
-    shortcuts = (
-        select(c.utility_account_id, c.nickname, c.amount_kobo, _place(c.created_at.desc(), c.id.desc()).label("place"))
+    return (
+        select(*(c[column.key] for column in (Payment.created_at, Payment.utility_account_id, *columns)),
+               _place(c.created_at.desc(), c.id.desc()).label("place"))
         .where(c.nth == 1)  # each account's newest
-        .order_by(c.created_at.desc(), c.id.desc()).limit(PAY_AGAIN)
+        .order_by(c.created_at.desc(), c.id.desc()).limit(limit)
         .subquery()
     )
-    return _part("pay_again", shortcuts.c.place,
-                 number=shortcuts.c.utility_account_id, text=shortcuts.c.nickname, kobo=shortcuts.c.amount_kobo)
+
+
+def _pay_again_part() -> Select:
+    """The last succeeded amount for each account paid recently, newest first, for accounts still
+    linked and on offer (a link to a page that would refuse is no shortcut)."""
+    shortcuts = _newest_per_account(Payment.amount_kobo, UtilityAccount.nickname,
+                                    where=[UtilityProvider.is_active.is_(True)], limit=PAY_AGAIN).c
+    return _part("pay_again", shortcuts.place,
+                 number=shortcuts.utility_account_id, text=shortcuts.nickname, kobo=shortcuts.amount_kobo)
 
 
 def _tokens_part() -> Select:
-    """Each meter's newest token, for the meters bought for most recently: from the resident's
-    latest ``PAY_AGAIN_LOOKBACK`` succeeded payments that brought a token, to accounts still linked."""
-    latest = (
-        select(Payment.id, Payment.created_at, Payment.utility_account_id, Payment.amount_kobo, Payment.token,
-               UtilityAccount.nickname, UtilityAccount.number_last4)
-        .join(UtilityAccount, UtilityAccount.id == Payment.utility_account_id)
-        .where(Payment.user_id == USER_ID, Payment.status == PaymentStatus.SUCCEEDED.value,
-               Payment.token.is_not(None), UtilityAccount.removed_at.is_(None))
-        .order_by(Payment.created_at.desc(), Payment.id.desc()).limit(PAY_AGAIN_LOOKBACK)
-        .subquery()
-    )
-    newest_first = (latest.c.created_at.desc(), latest.c.id.desc())
-    ranked = select(latest, func.row_number().over(partition_by=latest.c.utility_account_id,
-                                                   order_by=newest_first).label("nth")).subquery()
-    c = ranked.c
-    meters = (
-        select(c.utility_account_id, c.nickname, c.number_last4, c.token, c.created_at, c.amount_kobo,
-               _place(c.created_at.desc(), c.id.desc()).label("place"))
-        .where(c.nth == 1).order_by(c.created_at.desc(), c.id.desc()).limit(METER_TOKENS)
-        .subquery()
-    )
-    m = meters.c
+    """Each meter's newest token, for the meters bought for most recently (still linked)."""
+    m = _newest_per_account(Payment.amount_kobo, Payment.token, UtilityAccount.nickname, UtilityAccount.number_last4,
+                            where=[Payment.token.is_not(None)], limit=METER_TOKENS).c
     return _part("token", m.place, number=m.utility_account_id, text=m.nickname, last4=m.number_last4,
                  token=m.token, at=m.created_at, kobo=m.amount_kobo)
 

@@ -158,7 +158,7 @@ class VTpass:
 
     @staticmethod
     def outstanding_naira(validation: dict):
-        return validation["content"].get("Outstanding")
+        return validation["content"].get("Customer_Arrears")  # the field VTpass documents
 
 
 @pytest.fixture(params=[Flutterwave, VTpass], ids=["flutterwave", "vtpass"])
@@ -190,6 +190,15 @@ def test_the_token_is_also_given_as_grouped_text(sandbox):
 def test_postpaid_account_validates_with_12500_naira_outstanding(bills):
     validation = bills.validate("1010101010101")
     assert Decimal(str(bills.outstanding_naira(validation))) == Decimal("12500")
+
+
+def test_vtpass_reports_arrears_only_in_its_documented_field(sandbox):
+    """VTpass's IKEDC "Verify Meter Number" example: ``Customer_Arrears`` is "" for a meter that
+    owes nothing (tests/contracts/test_vtpass_documented.py quotes it); no other field says it."""
+    vtpass = VTpass(sandbox.url)
+    prepaid, postpaid = vtpass.validate("1111111111111")["content"], vtpass.validate("1010101010101")["content"]
+    assert prepaid["Customer_Arrears"] == "" and Decimal(postpaid["Customer_Arrears"]) == Decimal("12500")
+    assert "Outstanding" not in prepaid and "Outstanding" not in postpaid
 
 
 def test_postpaid_account_purchase_succeeds_without_a_token(bills):

@@ -41,9 +41,9 @@ VTpass, base ``<sandbox>/vtpass/api``; GET with ``api-key`` + ``public-key``, PO
          ("water-bill" is a sandbox addition), service-variations?serviceID= (``variations`` and
          VTpass's own spelling ``varations``; each variation also carries minimum/maximum_amount)
     POST merchant-verify {billersCode, serviceID, type}   content.Customer_Name, Address, Meter_Type,
-         Min_Purchase_Amount/Minimum_Amount, Max_Purchase_Amount, and Outstanding/Customer_Arrears
-         when the account owes. An unknown customer is code "000" with content.error and
-         WrongBillersCode true, as the real VTpass answers.
+         Min_Purchase_Amount/Minimum_Amount, Max_Purchase_Amount, and Customer_Arrears ("" when
+         the account owes nothing, as VTpass's IKEDC example shows). An unknown customer is code
+         "000" with content.error and WrongBillersCode true, as the real VTpass answers.
     POST pay {request_id, serviceID, billersCode, variation_code, amount, phone}
     POST requery {request_id}
   Codes: 000 processed (content.transactions.status delivered|pending|failed), 099 accepted as

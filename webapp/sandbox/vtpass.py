@@ -138,9 +138,9 @@ def merchant_verify():
         content.update({"Meter_Number": customer.number, "Business_Unit": product.biller_name.upper(),
                         "Meter_Type": (customer.meter_type or meter_type or product.meter_type or "").upper(),
                         "Customer_Account_Type": "NMD"})
-    if customer.outstanding_kobo:
-        content["Outstanding"] = naira_text(customer.outstanding_kobo)
-        content["Customer_Arrears"] = naira_text(customer.outstanding_kobo)
+    # What the account owes, in the one field VTpass documents: its IKEDC "Verify Meter Number"
+    # example answers ``"Customer_Arrears": ""`` for a meter that owes nothing.
+    content["Customer_Arrears"] = naira_text(customer.outstanding_kobo) if customer.outstanding_kobo else ""
     return jsonify({"code": "000", "content": content})
 
 

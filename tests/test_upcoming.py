@@ -12,15 +12,15 @@ import pytest
 
 from webapp.extensions import db
 from webapp.models import AutomationOccurrence, Bill
-from webapp.money import whole_naira
+from webapp.money import naira, whole_naira
 from webapp.queries.upcoming import upcoming
 from webapp.services import ledger
-from webapp.services.automations import crud, settings
+from webapp.services.automations import crud, prediction, settings
 from webapp.services.automations.inputs import AutomationInput
 from webapp.services.automations.schedules import Schedule
 from webapp.services.automations.settings import SettingsInput
 
-from .factories_payments import make_utility_account
+from .factories_payments import make_payment, make_utility_account
 
 
 @pytest.fixture
@@ -240,7 +240,34 @@ def test_full_outstanding_of_a_utility_is_decided_at_run_time(frozen, funded, po
     db.session.commit()
     item = upcoming(funded).items[0]
     assert item.estimate and item.amount_kobo == 7_250_00 and item.counted_kobo == 7_350_00  # last amount plus fee
-    assert "the last amount paid stands in" in item.note
+    assert "the amount the provider last reported stands in" in item.note
+    assert item.estimate_low_kobo is None  # one reported amount is no history of bills
+
+
+def test_a_variable_bill_is_projected_from_the_accounts_past_bills(frozen, funded, postpaid, auth, client):
+    """Postpaid bills of ₦6,000, ₦8,000 (paid in two parts), ₦7,000 and ₦9,000, newest last: the
+    estimate leans to the recent bills and the range spans them; it drives the projected balance."""
+    account = make_utility_account(funded, postpaid, number="2222222222222")
+    for when, amount in [(datetime(2024, 9, 13, 8), 6_000_00), (datetime(2024, 10, 13, 8), 5_000_00),
+                         (datetime(2024, 10, 14, 8), 3_000_00), (datetime(2024, 11, 13, 8), 7_000_00),
+                         (datetime(2024, 12, 13, 8), 9_000_00)]:
+        make_payment(funded, account, amount_kobo=amount, created_at=when.replace(tzinfo=UTC))
+    make_payment(funded, account, status="failed", amount_kobo=50_000_00, created_at=datetime(2024, 12, 20, tzinfo=UTC))
+    db.session.commit()
+    running(funded, account, amount_mode="full_outstanding", amount_kobo=None)
+
+    item = upcoming(funded).items[0]
+    expected = prediction.estimate([9_000_00, 7_000_00, 8_000_00, 6_000_00]).expected_kobo
+    assert 7_500_00 < expected < 8_000_00  # the weighted mean leans to ₦9,000 and ₦7,000
+    assert (item.estimate, item.amount_kobo, item.counted_kobo) == (True, expected, expected + 100_00)
+    assert (item.estimate_low_kobo, item.estimate_high_kobo) == (6_000_00, 9_000_00)
+    assert item.balance_after_kobo == 10_000_00 - expected - 100_00
+    assert "Expected from your last 4 bills (₦6,000–₦9,000; it varies)" in item.note
+
+    auth.login(funded.email)
+    page = html.unescape(client.get("/automations/upcoming").get_data(as_text=True))
+    assert re.search(r'<span class="muted">about</span> ' + re.escape(naira(expected)), page)
+    assert '<small class="muted">₦6,000–₦9,000</small>' in page
 
 
 def test_a_run_waiting_for_money_comes_first(two_automations, funded):

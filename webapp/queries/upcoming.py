@@ -6,7 +6,9 @@ month, and the first shortfall with the top-up that covers it ("₦3,500 short f
 Wednesday": add ₦3,500).
 
 Pure computation over the database: no provider calls, nothing written. A "full outstanding"
-utility amount is only known at run time, so the last amount paid stands in for it (marked so).
+utility amount is only known at run time, so an estimate from the account's past bills stands in
+for it (``automations.prediction``: expected amount and range), or without any paid bill the amount
+the provider last reported; either is marked so.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from webapp.models.base import utcnow
 from webapp.models.bill import OPEN_BILL_STATUSES
 from webapp.money import LOCALE, whole_naira
 from webapp.services import ledger
-from webapp.services.automations import projection
+from webapp.services.automations import prediction, projection
 from webapp.services.automations.common import automation_spend_this_month, schedule_of, settings_for
 from webapp.services.automations.crud import target_label
 from webapp.services.automations.projection import ManualBill, Outcome, Projection, Rules, Run
@@ -47,7 +49,9 @@ class UpcomingItem:
     amount_kobo: int | None  # what the sweep pays (None: decided at run time, nothing to stand in)
     wanted_kobo: int | None = None  # what the run asks for before limits and money
     fee_kobo: int = 0
-    estimate: bool = False  # the amount is the last one paid, standing in for one decided at run time
+    estimate: bool = False  # the amount stands in for one decided at run time (see estimate_low_kobo)
+    estimate_low_kobo: int | None = None  # the range of the account's recent bills, with the estimate
+    estimate_high_kobo: int | None = None
     priority: int = 0
     from_card: bool = False  # charged to a saved card, not the wallet
     overdue: bool = False
@@ -146,6 +150,7 @@ class _Inputs:
     manual: list[ManualBill]
     bills_by_type: dict[str, list[Bill]]
     estimates: dict[int, int]
+    bill_estimates: dict[int, prediction.BillEstimate]  # automation id -> from the account's past bills
     spent: dict[str, int]
     rules: Rules
 
@@ -158,7 +163,7 @@ def upcoming(user: User, days: int = HORIZON_DAYS, now: datetime | None = None) 
     inputs = _gather(user, now, until, days, zone)
     balance = ledger.wallet_balance(user.id)
     result = _project(inputs, balance, now, until)
-    items = _items(result)
+    items = _items(result, inputs.bill_estimates)
     today = now.astimezone(zone).date()
     shortfall = _shortfall(inputs, result, balance, now, until, zone, today)
     return UpcomingView(items=items, weeks=_weeks(items, zone, today, shortfall), months=_months(items, zone),
@@ -187,10 +192,14 @@ def _gather(user: User, now: datetime, until: datetime, days: int, zone: ZoneInf
             bills_by_type[bill.bill_type].append(bill)  # the automation's runs pay it, oldest first
         elif bill.status == BillStatus.OVERDUE.value or (bill.due_date is not None and bill.due_date <= last_day):
             manual.append(_manual_bill(bill, now, today, zone))
+    bill_estimates = prediction.estimates_for(automations)
+    # Without a paid bill, the amount the provider reported at the automation's last run stands in.
+    estimates = _last_amounts([a.id for a in automations
+                               if a.amount_mode == "full_outstanding" and a.id not in bill_estimates])
+    estimates |= {automation_id: found.expected_kobo for automation_id, found in bill_estimates.items()}
     return _Inputs(
         runs=_runs(automations, user.id, now, until, days, timedelta(hours=settings.grace_hours)),
-        manual=manual, bills_by_type=dict(bills_by_type),
-        estimates=_last_amounts([a.id for a in automations if a.amount_mode == "full_outstanding"]),
+        manual=manual, bills_by_type=dict(bills_by_type), estimates=estimates, bill_estimates=bill_estimates,
         spent=automation_spend_this_month(user.id, now, user.effective_timezone),
         rules=Rules(min_balance_kobo=settings.min_balance_kobo, type_caps_kobo=settings.type_caps(),
                     monthly_cap_kobo=settings.monthly_cap_kobo, timezone=user.effective_timezone),
@@ -213,7 +222,7 @@ def _open_bills(user_id: int) -> list[Bill]:
 
 
 def _last_amounts(automation_ids: list[int]) -> dict[int, int]:
-    """The amount each automation last paid (or tried to), newest first."""
+    """The amount each automation last wanted at a run (the provider's outstanding amount then)."""
     if not automation_ids:
         return {}
     rows = db.session.execute(
@@ -265,17 +274,17 @@ def _manual_bill(bill: Bill, now: datetime, today: date, zone: ZoneInfo) -> Manu
 
 # --- rows, weeks and months -------------------------------------------------------------------
 
-def _items(result: Projection) -> list[UpcomingItem]:
+def _items(result: Projection, bill_estimates: dict[int, prediction.BillEstimate]) -> list[UpcomingItem]:
     balance = result.start_balance_kobo
     items = []
     for outcome in result.outcomes:
-        item = _item(outcome)
+        item = _item(outcome, bill_estimates)
         balance -= item.counted_kobo
         items.append(replace(item, balance_after_kobo=balance))
     return items
 
 
-def _item(outcome: Outcome) -> UpcomingItem:
+def _item(outcome: Outcome, bill_estimates: dict[int, prediction.BillEstimate]) -> UpcomingItem:
     if outcome.manual is not None:
         bill = outcome.manual.bill
         return UpcomingItem(when=outcome.when, kind="bill", label=bill.title, status="bill",
@@ -285,8 +294,11 @@ def _item(outcome: Outcome) -> UpcomingItem:
     automation = run.automation
     notes = [n for n in ("Waiting for money in your wallet" if run.waiting else None,
                          "Charged to your saved card" if outcome.from_card else None, outcome.note) if n]
-    if outcome.estimate:
-        notes.append("Amount decided at run time; the last amount paid stands in")
+    found = bill_estimates.get(automation.id) if outcome.estimate else None
+    if found is not None:
+        notes.append(f"{found.words}; the bill decides at run time")
+    elif outcome.estimate:
+        notes.append("Amount decided at run time; the amount the provider last reported stands in")
     elif outcome.status == "unknown":
         notes = [n for n in notes if n != outcome.note] + ["Amount decided at run time"]
     if outcome.bill_id and automation.target_kind == "estate_bill" and outcome.status in ("paid", "partial"):
@@ -294,7 +306,9 @@ def _item(outcome: Outcome) -> UpcomingItem:
     return UpcomingItem(
         when=outcome.when, kind="automation", label=target_label(automation), status=outcome.status,
         amount_kobo=outcome.amount_kobo, wanted_kobo=outcome.wanted_kobo, fee_kobo=outcome.fee_kobo,
-        estimate=outcome.estimate, priority=automation.priority, from_card=outcome.from_card, waiting=run.waiting,
+        estimate=outcome.estimate, estimate_low_kobo=found.low_kobo if found else None,
+        estimate_high_kobo=found.high_kobo if found else None, priority=automation.priority,
+        from_card=outcome.from_card, waiting=run.waiting,
         note="; ".join(dict.fromkeys(notes)) or None, automation_id=automation.id, bill_id=outcome.bill_id,
     )
 

@@ -13,11 +13,12 @@ from flask_login import current_user
 
 from webapp.automations import bp
 from webapp.automations.forms import AutomationForm, SettingsForm
+from webapp.models.base import utcnow
 from webapp.presentation.partials import is_partial
 from webapp.presentation.templating import local_time
 from webapp.queries import upcoming
 from webapp.request_numbers import parse_id
-from webapp.services import access, utility_accounts
+from webapp.services import access, meter_usage, utility_accounts
 from webapp.services.automations import crud, settings
 from webapp.services.automations.common import schedule_of
 from webapp.services.automations.inputs import BILL_NAMES, problems, saved_cards
@@ -242,5 +243,11 @@ def next_payments():
         return redirect(url_for(".upcoming_page"))
     view = upcoming.upcoming(current_user, days=upcoming.NEXT_DAYS)
     listed = [item for item in view.items if item.status not in ("skipped", "nothing")]
+    now = utcnow()
+    run_outs = meter_usage.predictions_for(current_user.id, now)
+    running_low = [(account, run_outs[account.id]) for account in utility_accounts.list_accounts(current_user.id)
+                   if account.id in run_outs and run_outs[account.id].days_left(now) <= upcoming.NEXT_DAYS]
+    running_low.sort(key=lambda pair: pair[1].runs_out_at)
     return render_template("automations/_next_payments.html", view=view, days=upcoming.NEXT_DAYS,
-                           shown=listed[:upcoming.NEXT_SHOWN], more=len(listed[upcoming.NEXT_SHOWN:]))
+                           shown=listed[:upcoming.NEXT_SHOWN], more=len(listed[upcoming.NEXT_SHOWN:]),
+                           running_low=running_low, now=now)

@@ -12,9 +12,10 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from webapp.extensions import limiter
+from webapp.models.base import utcnow
 from webapp.money import naira
 from webapp.presentation import partials
-from webapp.services import access, utility_accounts
+from webapp.services import access, meter_usage, utility_accounts
 from webapp.services.utility_accounts import AccountError
 from webapp.utility_accounts import bp
 from webapp.utility_accounts.forms import LinkAccountForm, RemoveForm, RenameForm
@@ -41,8 +42,9 @@ validation_limit = limiter.shared_limit(
 
 @bp.route("/")
 def index():
-    return render_template("utility_accounts/index.html",
-                           accounts=utility_accounts.list_accounts(current_user.id))
+    now = utcnow()
+    return render_template("utility_accounts/index.html", accounts=utility_accounts.list_accounts(current_user.id),
+                           run_outs=meter_usage.predictions_for(current_user.id, now), now=now)
 
 
 # --- linking -----------------------------------------------------------------------------

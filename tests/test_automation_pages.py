@@ -305,7 +305,8 @@ def test_a_service_refusal_shows_beside_a_box_the_form_refused(frozen, signed_in
 @pytest.mark.parametrize("changes,field,message", [
     ({"amount": "abc", "max_per_payment": "1000"}, "amount", "Enter the amount in numbers only"),
     ({"target": "account:x", "amount": "100"}, "target", "Choose one of your accounts or an estate bill."),
-    ({"amount_mode": "hourly", "amount": "100"}, "amount_mode", "Choose a fixed amount or the full outstanding."),
+    ({"amount_mode": "hourly", "amount": "100"}, "amount_mode",
+     "Choose a fixed amount, the full outstanding or enough for some days."),
     ({"day_of_month": "40", "ends_on": "2025-01-05"}, "day_of_month", "Choose a day of the month from 1 to 31."),
     ({"payment_source": "card", "saved_card_id": "²"}, "saved_card_id", "Choose one of your saved cards."),
 ], ids=["limit without an amount", "minimum without an account", "minimum without a mode",

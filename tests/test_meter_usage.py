@@ -135,3 +135,34 @@ def test_predictions_read_only_the_residents_own_meters(frozen, resident, prepai
     top_up_history(other, theirs)
     assert meter_usage.predictions_for(resident.id, NOW) == {}
     assert list(meter_usage.predictions_for(other.id, NOW)) == [theirs.id]
+
+
+def test_top_ups_bought_ahead_of_the_run_out_never_run_away():
+    """A meter using 10 kWh a day, first topped up by hand when empty (100 kWh every 10 days), then
+    only by the automation a day ahead of each predicted run-out. Each early top-up leaves a day's
+    units in the meter: counted, the rate stays 10 kWh a day and the top-ups 10 days apart; were it
+    not, each would look like faster use and come earlier than the last."""
+    history = vends((0, 100), (10, 100), (10, 100), last_at=NOW - timedelta(days=40))
+    lead = timedelta(days=1)
+    bought = []
+    for _ in range(12):
+        found = predict(history, NOW)
+        when = found.runs_out_at - lead
+        bought.append(when)
+        history = [Vend(at=when, units=Decimal(100), lead=lead), *history]
+    gaps = [(later - earlier).total_seconds() / 86400 for earlier, later in zip(bought, bought[1:])]
+    assert gaps == pytest.approx([10] * 11, abs=0.01)
+    assert predict(history, NOW).daily_units == Decimal("10.0")
+
+
+def test_a_resident_topping_up_an_empty_meter_corrects_the_rate():
+    """The automation's top-ups a day ahead, then usage doubles: the meter runs dry before the next
+    one and the resident buys 100 kWh by hand; the rate moves up towards 20 kWh a day."""
+    lead = timedelta(days=1)
+    start = NOW - timedelta(days=60)
+    history = [Vend(start + timedelta(days=10 * i), Decimal(100), lead=lead if i >= 3 else timedelta(0))
+               for i in range(5)][::-1]
+    before = predict(history, NOW).daily_units
+    dry = history[0].at + timedelta(days=5.5)  # 110 kWh at 20 a day
+    after = predict([Vend(dry, Decimal(100)), *history], NOW).daily_units
+    assert Decimal(9) <= before <= Decimal("10.5") and after > Decimal(12)

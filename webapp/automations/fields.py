@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date, time
+from decimal import Decimal, InvalidOperation
 
 from flask_wtf import FlaskForm
 from wtforms.validators import StopValidation, ValidationError
@@ -77,6 +78,28 @@ class WholeNumberField(TypedField):
             return None, self.message if self.required else None
         number = parse_count(text, self.low, self.high)
         return number, None if number is not None else self.message
+
+
+class KwhField(TypedField):
+    """Kilowatt-hours a day, like 8 or 12.5: above 0 and at most ``high``, one decimal kept."""
+
+    def __init__(self, label=None, validators=None, high: int = 500, message: str = "", **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.high, self.message = high, message
+
+    def read(self, text):
+        if not text:
+            return None, None
+        try:
+            value = Decimal(text.replace(",", "."))
+        except InvalidOperation:
+            return None, self.message
+        if not value.is_finite() or value <= 0 or value > self.high:
+            return None, self.message
+        return value.quantize(Decimal("0.1")), None
+
+    def show(self, value) -> str:
+        return format(value.normalize(), "f")
 
 
 class RowIdField(TypedField):

@@ -20,6 +20,7 @@ from wtforms import Field
 from webapp.automations.fields import (
     ClockField,
     IsoDateField,
+    KwhField,
     OptionField,
     PriorityField,
     RowIdField,
@@ -35,19 +36,22 @@ from webapp.request_numbers import ENTER_AMOUNT, parse_id
 from webapp.services.automations.inputs import (
     CHOOSE_CARD,
     CHOOSE_TARGET,
+    COVER_DAYS,
     AutomationInput,
     schedule_problem,
     start_problem,
     today_in,
 )
-from webapp.services.automations.schedules import WEEKDAY_NAMES, Schedule
+from webapp.services.automations.schedules import LEAD_HOURS, RUN_OUT, WEEKDAY_NAMES, Schedule, lead_words
 from webapp.services.automations.settings import SettingsInput
 
 TIMEZONES = ("Africa/Lagos", "Africa/Accra", "Africa/Johannesburg", "Africa/Nairobi", "Europe/London",
              "Europe/Berlin", "America/New_York", "America/Chicago", "America/Los_Angeles", "Asia/Dubai", "UTC")
 KIND_NAMES = {"monthly_day": "Monthly on a day of the month", "last_day": "On the last day of each month",
               "nth_weekday": "Monthly on a weekday (e.g. second Tuesday)", "weekly": "Weekly on chosen days",
-              "interval": "Every few days, weeks or months"}
+              "interval": "Every few days, weeks or months",
+              RUN_OUT: "Before my prepaid meter runs out (predicted from its top-ups)"}
+LEAD_NAMES = [(str(hours), f"{lead_words(hours)} before") for hours in LEAD_HOURS]
 NTH_NAMES = {"1": "First", "2": "Second", "3": "Third", "4": "Fourth", "-1": "Last"}
 MAX_COUNT = 1000
 NOT_BOTH = "Choose an end date or a number of payments, not both."
@@ -55,7 +59,8 @@ NOT_BOTH = "Choose an end date or a number of payments, not both."
 CHOICES = ("amount_mode", "payment_source", "priority", "catch_up")
 # The schedule's boxes in the order they are read, which is the order the preview lists their problems.
 SCHEDULE_FIELDS = ("schedule_kind", "starts_on", "time_of_day", "interval_unit", "interval_count", "day_of_month",
-                   "nth", "weekday", "weekdays", "ends_on", "max_occurrences", "timezone")
+                   "nth", "weekday", "weekdays", "ends_on", "max_occurrences", "timezone", "lead_hours",
+                   "daily_units")
 
 
 def for_kinds(*kinds: str):
@@ -80,10 +85,14 @@ class AutomationForm(FlaskForm):
 
     target = OptionField("Pay for", message=CHOOSE_TARGET, if_empty="")
     amount_mode = OptionField("Amount", choices=[("fixed", "A fixed amount"),
-                                                 ("full_outstanding", "The full outstanding amount")],
-                              message="Choose a fixed amount or the full outstanding.", if_empty="fixed",
-                              default="fixed")
+                                                 ("full_outstanding", "The full outstanding amount"),
+                                                 ("cover_days", "Enough for a number of days (meter top-ups)")],
+                              message="Choose a fixed amount, the full outstanding or enough for some days.",
+                              if_empty="fixed", default="fixed")
     amount_kobo = _naira("Fixed amount (₦)", [applies_when(_fixed)], name="amount")
+    cover_days = WholeNumberField("Days each top-up should last",
+                                  [applies_when(lambda form: form.amount_mode.data == "cover_days")], low=1, high=90,
+                                  message=COVER_DAYS, default=7)
     max_per_payment_kobo = _naira("Spending limit per payment (₦, optional)", name="max_per_payment")
     allow_partial = TickField("Allow part payments when my wallet or limits cannot cover the full amount")
     partial_min_kobo = _naira("Smallest part payment (₦, optional)",
@@ -104,6 +113,10 @@ class AutomationForm(FlaskForm):
     weekday = WholeNumberField("Day", [for_kinds("nth_weekday")], low=0, high=6, message="Choose a day of the week.",
                                choices=[(str(i), name) for i, name in enumerate(WEEKDAY_NAMES)])
     weekdays = WeekdaysField("On these days", [for_kinds("weekly")])
+    lead_hours = WholeNumberField("Top up", [for_kinds(RUN_OUT)], low=1, high=max(LEAD_HOURS), choices=LEAD_NAMES,
+                                  message="Choose how long before the meter runs out to top it up.", default=24)
+    daily_units = KwhField("Daily usage in kWh (optional)", [for_kinds(RUN_OUT)],
+                           message="Enter the meter's daily usage in kWh, like 8 or 12.5 (at most 500).")
     time_of_day = ClockField("Time", default=time(9, 0))
     timezone = TypedField("Time zone")
     starts_on = IsoDateField("Starts on")
@@ -180,15 +193,18 @@ class AutomationForm(FlaskForm):
         if not self.starts_on.errors:
             starts_on = self.starts_on.data or today
             self._fail(self.starts_on, start_problem(starts_on, today))
-        if self.ends_on.data is not None and self.max_occurrences.data is not None:
+        if self.ends_on.data is not None and self.max_occurrences.data is not None \
+                and self.schedule_kind.data != RUN_OUT:
             self._fail(self.max_occurrences, NOT_BOTH)
         if any(self[name].errors for name in SCHEDULE_FIELDS):
             return None
         kind = self.schedule_kind.data
         parts = {"interval": ("interval_unit", "interval_count"), "monthly_day": ("day_of_month",),
-                 "nth_weekday": ("nth", "weekday"), "weekly": ("weekdays",)}.get(kind, ())
+                 "nth_weekday": ("nth", "weekday"), "weekly": ("weekdays",), RUN_OUT: ("lead_hours",)}.get(kind, ())
+        dated = kind != RUN_OUT  # a top-up before the meter runs out has no end date or count
         schedule = Schedule(kind=kind, starts_on=starts_on, time_of_day=self.time_of_day.data or time(9, 0),
-                            timezone=zone, ends_on=self.ends_on.data, max_occurrences=self.max_occurrences.data,
+                            timezone=zone, ends_on=self.ends_on.data if dated else None,
+                            max_occurrences=self.max_occurrences.data if dated else None,
                             **{name: self[name].data for name in parts})
         problem = schedule_problem(schedule)
         if problem:
@@ -215,6 +231,8 @@ class AutomationForm(FlaskForm):
             "priority": self.priority.data, "max_per_payment_kobo": self.max_per_payment_kobo.data,
             "allow_partial": partial, "partial_min_kobo": (self.partial_min_kobo.data or 0) if partial else 0,
             "catch_up": self.catch_up.data,
+            "daily_units": self.daily_units.data if self.schedule_kind.data == RUN_OUT else None,
+            "cover_days": self.cover_days.data if self.amount_mode.data == "cover_days" else None,
         }
         for name in unread.intersection(CHOICES):
             del values[name]

@@ -19,16 +19,16 @@ from webapp.presentation.templating import local_time
 from webapp.queries import upcoming
 from webapp.request_numbers import parse_id
 from webapp.services import access, meter_usage, utility_accounts
-from webapp.services.automations import crud, settings
+from webapp.services.automations import crud, settings, top_ups
 from webapp.services.automations.common import schedule_of
 from webapp.services.automations.inputs import BILL_NAMES, problems, saved_cards
-from webapp.services.automations.schedules import describe
+from webapp.services.automations.schedules import RUN_OUT, describe, lead_words
 
 
 @bp.context_processor
 def helpers():
     return {"state_of": crud.state_of, "target_label": crud.target_label,
-            "describe_schedule": lambda a: describe(schedule_of(a))}
+            "describe_schedule": lambda a: describe(schedule_of(a)), "lead_words": lead_words}
 
 
 def _automation_or_404(automation_id: int):
@@ -90,7 +90,9 @@ def index():
 def detail(automation_id: int):
     automation = _automation_or_404(automation_id)
     runs = crud.next_runs(automation) if crud.state_of(automation) == crud.ON else []
-    return render_template("automations/detail.html", a=automation, next_runs=runs,
+    now = utcnow()
+    forecast = top_ups.forecast_for(automation, now) if automation.schedule_kind == RUN_OUT else None
+    return render_template("automations/detail.html", a=automation, next_runs=runs, forecast=forecast, now=now,
                            occurrences=crud.recent_occurrences(current_user.id, automation.id))
 
 
@@ -98,7 +100,19 @@ def detail(automation_id: int):
 
 def _schedule_context(form: AutomationForm, preview: list, problem: str | None) -> dict:
     """What the schedule section and its preview box need (full page and HTMX partials alike)."""
-    return {"form": form, "preview": preview, "preview_problem": problem, "zone": current_user.effective_timezone}
+    return {"form": form, "preview": preview, "preview_problem": problem, "zone": current_user.effective_timezone,
+            "run_out": _meter_run_out(form)}
+
+
+def _meter_run_out(form: AutomationForm):
+    """For "before my meter runs out": the chosen meter's predicted run-out (None without one)."""
+    if form.schedule_kind.data != RUN_OUT:
+        return None
+    kind, _, value = (form.target.data or "").partition(":")
+    account_id = parse_id(value) if kind == "account" else None
+    if account_id is None:
+        return None
+    return meter_usage.predictions_for(current_user.id, utcnow()).get(account_id)
 
 
 def _render_form(form: AutomationForm, automation=None, preview: tuple[list, str | None] | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime, time
+from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Time,
     UniqueConstraint,
@@ -37,13 +39,19 @@ class Automation(TimestampMixin, db.Model):
         CheckConstraint("target_kind IN ('utility', 'estate_bill')", name="target_known"),
         CheckConstraint("target_kind != 'utility' OR utility_account_id IS NOT NULL", name="utility_target"),
         CheckConstraint("target_kind != 'estate_bill' OR bill_type IS NOT NULL", name="bill_target"),
-        CheckConstraint("amount_mode IN ('fixed', 'full_outstanding')", name="amount_mode_known"),
+        CheckConstraint("amount_mode IN ('fixed', 'full_outstanding', 'cover_days')", name="amount_mode_known"),
+        # "Keep my meter topped up": bought before the meter is predicted to run out (automations.top_ups).
+        CheckConstraint("schedule_kind != 'run_out' OR (target_kind = 'utility' AND lead_hours > 0)",
+                        name="run_out_meter"),
+        CheckConstraint("amount_mode != 'cover_days' OR (schedule_kind = 'run_out' AND cover_days > 0)",
+                        name="cover_days_run_out"),
+        CheckConstraint("daily_units IS NULL OR daily_units > 0", name="daily_units_positive"),
         CheckConstraint("amount_mode != 'fixed' OR amount_kobo > 0", name="fixed_amount_positive"),
         CheckConstraint("payment_source IN ('wallet', 'card')", name="source_known"),
         CheckConstraint("payment_source != 'card' OR saved_card_id IS NOT NULL", name="card_chosen"),
         CheckConstraint("max_per_payment_kobo IS NULL OR max_per_payment_kobo > 0", name="limit_positive"),
         CheckConstraint("partial_min_kobo >= 0", name="partial_min_valid"),
-        CheckConstraint("schedule_kind IN ('interval', 'monthly_day', 'last_day', 'nth_weekday', 'weekly')",
+        CheckConstraint("schedule_kind IN ('interval', 'monthly_day', 'last_day', 'nth_weekday', 'weekly', 'run_out')",
                         name="schedule_known"),
         CheckConstraint("catch_up IN ('latest', 'none')", name="catch_up_known"),
         # The sweep's index: enabled automations by their next run time.
@@ -85,6 +93,13 @@ class Automation(TimestampMixin, db.Model):
     ends_on: Mapped[date | None] = mapped_column(Date)
     max_occurrences: Mapped[int | None] = mapped_column(Integer)
     catch_up: Mapped[str] = mapped_column(String(10), nullable=False, default="latest")
+    # run_out: buy this many hours before the predicted run-out; the resident's own daily usage
+    # (kWh) while the meter has too few top-ups to predict from; "enough for N days" amounts; and
+    # when next_run_at was last planned from the meter's top-ups (a newer top-up plans it again).
+    lead_hours: Mapped[int | None] = mapped_column(Integer)
+    daily_units: Mapped[Decimal | None] = mapped_column(Numeric(8, 1))
+    cover_days: Mapped[int | None] = mapped_column(Integer)
+    planned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     occurrences_done: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

@@ -27,7 +27,7 @@ from webapp.models.base import utcnow
 from webapp.models.bill import OPEN_BILL_STATUSES
 from webapp.money import LOCALE, whole_naira
 from webapp.services import ledger
-from webapp.services.automations import prediction, projection
+from webapp.services.automations import prediction, projection, top_ups
 from webapp.services.automations.common import automation_spend_this_month, schedule_of, settings_for
 from webapp.services.automations.crud import target_label
 from webapp.services.automations.projection import ManualBill, Outcome, Projection, Rules, Run
@@ -193,12 +193,15 @@ def _gather(user: User, now: datetime, until: datetime, days: int, zone: ZoneInf
         elif bill.status == BillStatus.OVERDUE.value or (bill.due_date is not None and bill.due_date <= last_day):
             manual.append(_manual_bill(bill, now, today, zone))
     bill_estimates = prediction.estimates_for(automations)
+    forecasts = top_ups.forecasts_for(automations, now)
     # Without a paid bill, the amount the provider reported at the automation's last run stands in.
     estimates = _last_amounts([a.id for a in automations
                                if a.amount_mode == "full_outstanding" and a.id not in bill_estimates])
     estimates |= {automation_id: found.expected_kobo for automation_id, found in bill_estimates.items()}
+    estimates |= {automation_id: found.amount_kobo for automation_id, found in forecasts.items()
+                  if found.amount_kobo}  # "enough for N days": at the predicted usage and recent price
     return _Inputs(
-        runs=_runs(automations, user.id, now, until, days, timedelta(hours=settings.grace_hours)),
+        runs=_runs(automations, user.id, now, until, days, timedelta(hours=settings.grace_hours), forecasts),
         manual=manual, bills_by_type=dict(bills_by_type), estimates=estimates, bill_estimates=bill_estimates,
         spent=automation_spend_this_month(user.id, now, user.effective_timezone),
         rules=Rules(min_balance_kobo=settings.min_balance_kobo, type_caps_kobo=settings.type_caps(),
@@ -237,7 +240,7 @@ def _last_amounts(automation_ids: list[int]) -> dict[int, int]:
 
 
 def _runs(automations: list[Automation], user_id: int, now: datetime, until: datetime, days: int,
-          grace: timedelta) -> list[Run]:
+          grace: timedelta, forecasts: dict[int, top_ups.Forecast]) -> list[Run]:
     """Runs waiting for money (recorded earlier, so the sweep decides them first) and runs to come,
     numbered in the order the sweep records and decides them."""
     by_id = {a.id: a for a in automations}
@@ -252,8 +255,10 @@ def _runs(automations: list[Automation], user_id: int, now: datetime, until: dat
     for automation in automations:
         # From the stored next run: one that is due but not swept yet is still to be paid.
         start = min(automation.next_run_at, now) if automation.next_run_at else now
-        whens = [w for w in schedule_of(automation).occurrences_after(start, limit=days + 2, inclusive=True)
-                 if w <= until]
+        schedule = schedule_of(automation)
+        if automation.id in forecasts:  # a meter's top-ups: the next planned, then one each time it would run out
+            schedule = replace(schedule, every=forecasts[automation.id].every)
+        whens = [w for w in schedule.occurrences_after(start, limit=days + 2, inclusive=True) if w <= until]
         past = [w for w in whens if w < now]
         whens = past[-1:] + [w for w in whens if w >= now]  # the sweep pays only the latest missed run
         for index, when in enumerate(whens):

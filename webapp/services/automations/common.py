@@ -11,7 +11,7 @@ from sqlalchemy import and_, func, or_, select
 from webapp.extensions import db
 from webapp.models import Payment
 from webapp.models.automation import Automation, AutomationSettings
-from webapp.services.automations.schedules import Schedule
+from webapp.services.automations.schedules import RUN_OUT, Schedule
 
 OPEN_OR_PAID = ("created", "held", "debited", "submitted", "unknown", "succeeded")
 
@@ -22,7 +22,8 @@ def schedule_of(automation: Automation) -> Schedule:
         timezone=automation.timezone, interval_unit=automation.interval_unit,
         interval_count=automation.interval_count, day_of_month=automation.day_of_month, nth=automation.nth,
         weekday=automation.weekday, weekdays=automation.weekday_list, ends_on=automation.ends_on,
-        max_occurrences=automation.max_occurrences,
+        max_occurrences=automation.max_occurrences, lead_hours=automation.lead_hours,
+        planned=automation.next_run_at if automation.schedule_kind == RUN_OUT else None,
     )
 
 

@@ -19,9 +19,10 @@ from webapp.extensions import db
 from webapp.models import Automation, AutomationOccurrence, User
 from webapp.models.base import utcnow
 from webapp.services import access
+from webapp.services.automations import top_ups
 from webapp.services.automations.common import schedule_of
 from webapp.services.automations.inputs import BILL_NAMES, AutomationError, AutomationInput, checked
-from webapp.services.automations.schedules import Schedule
+from webapp.services.automations.schedules import RUN_OUT, Schedule
 
 OFF, ON, PAUSED, FINISHED = "off", "on", "paused", "finished"
 
@@ -51,7 +52,8 @@ def state_of(automation: Automation) -> str:
         return OFF
     if automation.paused_at is not None:
         return PAUSED
-    return ON if automation.next_run_at is not None else FINISHED
+    # A meter's top-up has no next run while its last one is being bought: it is still on.
+    return ON if automation.next_run_at is not None or automation.schedule_kind == RUN_OUT else FINISHED
 
 
 def target_label(automation: Automation) -> str:
@@ -95,7 +97,7 @@ def update_automation(user: User, automation_id: int, draft: AutomationInput,
     for name, value in values.row_values().items():
         setattr(automation, name, value)
     if automation.enabled and automation.paused_at is None:
-        automation.next_run_at = values.schedule.next_after(now, inclusive=True)
+        automation.next_run_at = _first_run(automation, now)
     db.session.commit()
     return automation
 
@@ -107,7 +109,10 @@ def enable(user: User, automation_id: int, now: datetime | None = None) -> Autom
         return None
     if automation.enabled:
         return automation
-    first = schedule_of(automation).next_after(now or utcnow(), inclusive=True)
+    first = _first_run(automation, now or utcnow())
+    if first is None and automation.schedule_kind == RUN_OUT:
+        raise AutomationError({"state": "The meter's top-ups do not say yet when it will run out. Buy a top-up "
+                                        "or enter its daily usage, then turn it on."})
     if first is None:
         raise AutomationError({"state": "This schedule has no run dates left. Edit it to move the end date "
                                         "or allow more payments, then turn it on."})
@@ -158,9 +163,18 @@ def resume(user: User, automation_id: int, now: datetime | None = None) -> Autom
     automation.paused_at = None
     automation.pause_reason = None
     automation.consecutive_failures = 0
-    automation.next_run_at = schedule_of(automation).next_after(now or utcnow(), inclusive=True)
+    automation.next_run_at = _first_run(automation, now or utcnow())
     db.session.commit()
     return automation
+
+
+def _first_run(automation: Automation, now: datetime) -> datetime | None:
+    """The first run from now: the schedule's next date, or for "before the meter runs out" the
+    one planned from the meter's top-ups (then noted as planned now)."""
+    if automation.schedule_kind != RUN_OUT:
+        return schedule_of(automation).next_after(now, inclusive=True)
+    automation.planned_at = now
+    return top_ups.first_run(automation, now)
 
 
 def skip_next(user: User, automation_id: int, skip: bool = True) -> Automation | None:

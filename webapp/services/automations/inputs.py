@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -23,19 +24,22 @@ from webapp.models.base import utcnow
 from webapp.models.bill import CLUSTER_BILL_TYPES
 from webapp.request_numbers import ENTER_AMOUNT
 from webapp.services import access, catalogue
-from webapp.services.automations.schedules import Schedule, ScheduleError
+from webapp.services.automations import top_ups
+from webapp.services.automations.schedules import RUN_OUT, Schedule, ScheduleError
 
 BILL_TYPES = tuple(t.value for t in CLUSTER_BILL_TYPES)
 BILL_NAMES = {"security": "Security", "maintenance": "Maintenance", "service_charge": "Service charge",
               "waste_management": "Waste management"}
 TARGET_KINDS = ("utility", "estate_bill")
-AMOUNT_MODES = ("fixed", "full_outstanding")
+AMOUNT_MODES = ("fixed", "full_outstanding", "cover_days")
 PAYMENT_SOURCES = ("wallet", "card")
 CATCH_UPS = ("latest", "none")
 PRIORITY_NUMBERS = (1, 2, 3)  # low, normal, high
 START_WITHIN_DAYS = 731
 CHOOSE_TARGET = "Choose one of your accounts or an estate bill."
 CHOOSE_CARD = "Choose one of your saved cards."
+NOT_A_METER = "Topping up before the meter runs out works only for a prepaid electricity meter."
+COVER_DAYS = "Enter how many days each top-up should last, from 1 to 90."
 NO_RUNS_LEFT = "This schedule has no run dates left. Move the end date later or allow more payments."
 
 
@@ -72,6 +76,8 @@ class AutomationInput:
     allow_partial: bool = False
     partial_min_kobo: int = 0
     catch_up: str = "latest"
+    daily_units: Decimal | None = None  # run_out: the resident's own daily usage (kWh)
+    cover_days: int | None = None  # cover_days: top up enough for this many days
     unread: frozenset[str] = frozenset()
 
     def __post_init__(self):
@@ -96,7 +102,9 @@ class AutomationInput:
             "day_of_month": s.day_of_month, "nth": s.nth, "weekday": s.weekday,
             "weekdays": ",".join(str(d) for d in sorted(set(s.weekdays))), "time_of_day": s.time_of_day,
             "timezone": s.timezone, "starts_on": s.starts_on, "ends_on": s.ends_on,
-            "max_occurrences": s.max_occurrences,
+            "max_occurrences": s.max_occurrences, "lead_hours": s.lead_hours if s.kind == RUN_OUT else None,
+            "daily_units": self.daily_units if s.kind == RUN_OUT else None,
+            "cover_days": self.cover_days if self.amount_mode == "cover_days" else None,
         }
 
 
@@ -210,6 +218,12 @@ def _checked_amounts(draft: AutomationInput, account: UtilityAccount | None, err
             problem = catalogue.amount_problem(entry, amount)
             if problem:
                 errors.setdefault("amount", problem)
+    elif draft.amount_mode == "cover_days":
+        if draft.schedule is not None and draft.schedule.kind != RUN_OUT:
+            errors.setdefault("amount_mode", "“Enough for a number of days” works only when topping up before the "
+                                             "meter runs out; choose a fixed amount.")
+        elif draft.cover_days is None and "cover_days" not in draft.unread:
+            errors.setdefault("cover_days", COVER_DAYS)
     elif account is not None:
         problem = outstanding_problem(account)
         if problem:
@@ -262,10 +276,28 @@ def _reviewed(user: User, draft: AutomationInput, now: datetime) -> tuple[dict[s
             start = start_problem(draft.schedule.starts_on, now.astimezone(draft.schedule.zone).date())
             if start:
                 errors.setdefault("starts_on", start)
-            field = check_has_future_runs(draft.schedule, now)
-            if field:
-                errors.setdefault(field, NO_RUNS_LEFT)
+            if draft.schedule.kind == RUN_OUT:
+                _check_meter(user, draft, account, errors)
+            else:
+                field = check_has_future_runs(draft.schedule, now)
+                if field:
+                    errors.setdefault(field, NO_RUNS_LEFT)
     return errors, values
+
+
+def _check_meter(user: User, draft: AutomationInput, account: UtilityAccount | None, errors: dict[str, str]) -> None:
+    """A top-up before the meter runs out needs a prepaid meter whose run-out can be predicted."""
+    if draft.target_kind != "utility":
+        errors.setdefault("schedule_kind", NOT_A_METER)
+        return
+    if account is None:
+        return  # the target's own problem is shown
+    if account.meter_type != "prepaid":
+        errors.setdefault("schedule_kind", NOT_A_METER)
+        return
+    problem = top_ups.plan_problem(user.id, account.id, draft.daily_units)
+    if problem:
+        errors.setdefault(*problem)
 
 
 def problems(user: User, draft: AutomationInput, now: datetime | None = None) -> dict[str, str]:

@@ -1,4 +1,7 @@
-"""When automations run: interval and calendar schedules computed with ``dateutil.rrule``.
+"""When automations run: interval and calendar schedules computed with ``dateutil.rrule``, and
+"before my meter runs out" (``run_out``), whose run times are planned from the meter's own top-ups
+(``automations.top_ups``) and carried in the schedule as ``planned`` (the next run) and ``every``
+(how long a top-up lasts, for projections; None: only the next run is known).
 
 Occurrences are generated in the resident's local wall-clock time and converted to UTC, so
 "the 1st at 09:00 in Africa/Lagos" stays 09:00 local through daylight-saving changes elsewhere.
@@ -13,7 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import DAILY, MONTHLY, WEEKLY, rrule, weekday
 
-KINDS = ("interval", "monthly_day", "last_day", "nth_weekday", "weekly")
+RUN_OUT = "run_out"
+KINDS = ("interval", "monthly_day", "last_day", "nth_weekday", "weekly", RUN_OUT)
+LEAD_HOURS = (6, 12, 24, 48, 72)  # how long before the predicted run-out a top-up may be bought
 UNITS = {"day": DAILY, "week": WEEKLY, "month": MONTHLY}
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -36,6 +41,9 @@ class Schedule:
     weekdays: tuple[int, ...] = field(default=())  # weekly: chosen days, 0 = Monday
     ends_on: date | None = None
     max_occurrences: int | None = None
+    lead_hours: int | None = None  # run_out: buy this long before the predicted run-out
+    planned: datetime | None = None  # run_out: the next run, as planned from the meter's top-ups
+    every: timedelta | None = None  # run_out: how long one top-up lasts at the predicted usage
 
     def validate(self) -> None:
         if self.kind not in KINDS:
@@ -56,6 +64,8 @@ class Schedule:
                 raise ScheduleError("Choose first, second, third, fourth or last.")
             if self.weekday is None or not 0 <= self.weekday <= 6:
                 raise ScheduleError("Choose a day of the week.")
+        if self.kind == RUN_OUT and self.lead_hours not in LEAD_HOURS:
+            raise ScheduleError("Choose how long before the meter runs out to top it up.")
         if self.kind == "weekly" and (not self.weekdays or any(not 0 <= d <= 6 for d in self.weekdays)):
             raise ScheduleError("Choose at least one day of the week.")
         if self.ends_on is not None and self.ends_on < self.starts_on:
@@ -90,7 +100,7 @@ class Schedule:
     def occurrences_after(self, after: datetime, limit: int = 5, inclusive: bool = False) -> list[datetime]:
         """The next ``limit`` run times (UTC) strictly after ``after`` (or at it, if inclusive)."""
         result = []
-        for when in self._iter_utc_from(after):
+        for when in self._iter_utc_from(after) if self.kind != RUN_OUT else self._planned_runs(limit):
             if when > after or (inclusive and when == after):
                 result.append(when)
                 if len(result) == limit:
@@ -103,6 +113,8 @@ class Schedule:
 
     def between(self, start: datetime, end: datetime) -> list[datetime]:
         """Run times (UTC) with start <= t <= end."""
+        if self.kind == RUN_OUT:  # one top-up at a time: the next is planned once this one is bought
+            return [self.planned] if self.planned is not None and start <= self.planned <= end else []
         result = []
         for when in self._iter_utc_from(start):
             if when > end:
@@ -110,6 +122,14 @@ class Schedule:
             if when >= start:
                 result.append(when)
         return result
+
+    def _planned_runs(self, limit: int) -> Iterator[datetime]:
+        if self.planned is None:
+            return
+        yield self.planned
+        if self.every is not None and self.every > timedelta(0):
+            for step in range(1, limit + 1):
+                yield self.planned + step * self.every
 
     def _iter_utc_from(self, after: datetime) -> Iterator[datetime]:
         if after.tzinfo is None:
@@ -143,6 +163,8 @@ def to_utc(local: datetime, zone: ZoneInfo) -> datetime:
 def describe(schedule: Schedule) -> str:
     """A short sentence for lists: "Monthly on day 31 at 09:00 (Africa/Lagos)"."""
     at = f"at {schedule.time_of_day:%H:%M} ({schedule.timezone})"
+    if schedule.kind == RUN_OUT:
+        return f"Before the meter runs out ({lead_words(schedule.lead_hours)} ahead)"
     if schedule.kind == "interval":
         unit = schedule.interval_unit + ("s" if schedule.interval_count != 1 else "")
         every = f"Every {schedule.interval_count} {unit}" if schedule.interval_count != 1 else f"Every {unit}"
@@ -156,3 +178,12 @@ def describe(schedule: Schedule) -> str:
         return f"On the {nth} {WEEKDAY_NAMES[schedule.weekday]} of each month {at}"
     days = ", ".join(WEEKDAY_NAMES[d] for d in sorted(schedule.weekdays))
     return f"Weekly on {days} {at}"
+
+
+def lead_words(hours: int | None) -> str:
+    """12 -> "12 hours", 48 -> "2 days"."""
+    hours = hours or 0
+    if hours % 24 == 0:
+        days = hours // 24
+        return "1 day" if days == 1 else f"{days} days"
+    return f"{hours} hours"

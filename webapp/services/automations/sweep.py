@@ -31,6 +31,7 @@ from webapp.models import Bill, Payment, PaymentStatus, User
 from webapp.models.automation import Automation, AutomationOccurrence, AutomationSettings, OccurrenceStatus
 from webapp.models.base import utcnow
 from webapp.services import ledger, notify, payments
+from webapp.services.automations import top_ups
 from webapp.services.automations.allocation import (
     FULL,
     INSUFFICIENT_FUNDS,
@@ -102,6 +103,7 @@ def batches(user_ids: list[int]) -> list[list[int]]:
 def run_sweep(now: datetime | None = None) -> SweepReport:
     now = now or utcnow()
     report = SweepReport()
+    top_ups.refresh(now)  # "before my meter runs out": plan the runs whose last one has ended
     for batch in batches(due_user_ids(now)):
         created = sweep_residents(batch, now, report)
         report.residents += len(batch)

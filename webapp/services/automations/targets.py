@@ -13,9 +13,11 @@ from sqlalchemy.orm import selectinload
 from webapp.extensions import db
 from webapp.models import Bill
 from webapp.models.automation import Automation, AutomationOccurrence, OccurrenceStatus
+from webapp.models.base import utcnow
 from webapp.models.bill import OPEN_BILL_STATUSES
 from webapp.providers import registry
 from webapp.providers.base import ProviderError
+from webapp.services.automations import top_ups
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,11 @@ def target_for(automation: Automation) -> Target:
             "fixed_price": entry.is_fixed_amount}
     if automation.amount_mode == "fixed":
         return Target(automation.amount_kobo, **base)
+    if automation.amount_mode == "cover_days":  # "enough for N days" at the meter's predicted usage
+        amount = top_ups.amount_now(automation, utcnow())
+        if not amount:
+            return Target(0, problem="Not enough top-ups of this meter to work out the amount", **base)
+        return Target(amount, **base)
     try:
         info = registry.utility_service(entry.api_provider, current_app.config).validate_customer(
             entry, account.customer_number)

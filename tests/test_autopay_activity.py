@@ -1,0 +1,252 @@
+"""What autopay did: a month of a resident's automation runs as the real sweep (and the real worker,
+against the sandbox) left them, each with its reason; the month filter; pagination; other residents.
+
+The clock is moved to 1 March 2027, 09:00 in Lagos, for the sweep and the worker, and the sandbox's
+clock with it (VTpass refuses a request_id not dated its own "today").
+"""
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+
+from webapp.extensions import db
+from webapp.services import automations, ledger
+from webapp.services.automations import crud
+
+from .factories import make_user
+from .factories_automations import make_automation, make_estate_bill, save_settings
+from .factories_payments import make_catalogue_entry, make_payment, make_utility_account
+from .payments.helpers import run_worker
+
+NOW = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)  # 09:00 in Lagos on the 1st
+
+
+@pytest.fixture
+def config_overrides(sandbox_config):
+    # The amount rule on (the suite turns fraud rules off): 5× the usual amount is held for review.
+    return {**sandbox_config, "PAYMENT_RQ_RETRY_INTERVALS": [], "FRAUD_AMOUNT_FACTOR": 5, "FRAUD_AMOUNT_MIN_HISTORY": 3}
+
+
+@pytest.fixture
+def clock(sandbox):
+    """Our clock at ``NOW`` (ticking) and the sandbox's with it; ``clock.move_to(t)`` moves both."""
+    real_now = datetime.now(UTC)
+
+    class Clock:
+        def __init__(self):
+            self.traveller = time_machine.travel(NOW, tick=True)
+
+        def move_to(self, when: datetime) -> None:
+            self.traveller.stop()
+            self.traveller = time_machine.travel(when, tick=True)
+            self.traveller.start()
+            sandbox.configure(clock_offset_seconds=(when - real_now).total_seconds())
+
+    clock = Clock()
+    clock.traveller.start()
+    sandbox.configure(clock_offset_seconds=(NOW - real_now).total_seconds())
+    yield clock
+    clock.traveller.stop()
+
+
+@pytest.fixture
+def electricity(app, sandbox, estate):
+    return make_catalogue_entry(estate)  # VTpass, ₦500 to ₦500,000, fee ₦100
+
+
+def fund(user, kobo, ref="fund"):
+    ledger.credit_funding(user.id, kobo, "paystack", f"{ref}-{user.id}-{kobo}")
+    db.session.commit()
+
+
+def text_of(response) -> str:
+    assert response.status_code == 200, response.status_code
+    return html.unescape(response.get_data(as_text=True))
+
+
+def rows_of(page: str) -> list[str]:
+    """The activity table's rows as plain text, newest first."""
+    body = page.split('<tbody>', 1)[1].split('</tbody>', 1)[0] if "<tbody>" in page else ""
+    return [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in body.split("</tr>") if row.strip()]
+
+
+def total(page: str, name: str) -> str:
+    match = re.search(rf'id="total-{name}">([^<]*)<', page)
+    return match.group(1) if match else ""
+
+
+@pytest.fixture
+def march(clock, estate, resident, electricity, water):
+    """Every way the 1 March sweep can end a run of the resident's automations, then the worker."""
+    fund(resident, 50_000_00)
+    save_settings(resident, water_cap_kobo=1_000_00)
+    home = make_utility_account(resident, electricity, nickname="Home meter")
+    blocked = make_utility_account(resident, electricity, number="5000000000000", nickname="Blocked meter")
+    shop = make_utility_account(resident, electricity, number="4509000000011", nickname="Shop meter")
+    for days in (20, 15, 10):  # the usual electricity purchase is ₦2,000: ₦20,000 is held for review
+        make_payment(resident, shop, amount_kobo=2_000_00, created_at=NOW - timedelta(days=days))
+    garden = make_utility_account(resident, electricity, number="4509000000012", nickname="Garden meter")
+    tap = make_utility_account(resident, water, number="4509000000013", nickname="Borehole")
+    boys_quarters = make_utility_account(resident, electricity, number="4509000000014", nickname="BQ meter")
+    make_estate_bill(resident, amount_kobo=3_000_00)
+    made = {
+        "paid": make_automation(resident, home, first_run=NOW, amount_kobo=5_000_00),
+        "failed": make_automation(resident, blocked, first_run=NOW, amount_kobo=1_000_00),
+        "held": make_automation(resident, shop, first_run=NOW, amount_kobo=20_000_00),
+        "per_payment": make_automation(resident, garden, first_run=NOW, amount_kobo=3_000_00,
+                                       max_per_payment_kobo=2_000_00),
+        "water_cap": make_automation(resident, tap, first_run=NOW, amount_kobo=2_000_00),
+        "asked_to_skip": make_automation(resident, boys_quarters, first_run=NOW, skip_next=True),
+        "estate_bill": make_automation(resident, None, first_run=NOW, amount_mode="full_outstanding",
+                                       amount_kobo=None, bill_type="service_charge"),
+    }
+    automations.run_sweep(NOW)
+    run_worker()
+    return made
+
+
+def test_the_owner_sees_every_run_of_the_month_with_its_reason_and_the_totals(march, as_resident, client):
+    page = text_of(client.get("/automations/activity"))
+    rows = rows_of(page)
+    assert len(rows) == 7
+
+    def row(label: str) -> str:
+        [found] = [r for r in rows if r.startswith(label)]
+        return found
+
+    assert "₦5,000.00" in row("Home meter") and "Paid" in row("Home meter")
+    assert "Not paid" in row("Blocked meter")
+    assert "Held for review" in row("Shop meter") and "Held for review:" in row("Shop meter")
+    assert "It was more than the ₦2,000 per-payment limit you set" in row("Garden meter")
+    assert "Limit reached" in row("Garden meter")
+    assert "Your ₦1,000 monthly cap for water was reached" in row("Borehole")
+    assert "Skipped at your request" in row("BQ meter")
+    assert "Paid" in row("Service charge bill") and "₦3,000.00" in row("Service charge bill")
+    assert (total(page, "paid"), total(page, "made"), total(page, "held"), total(page, "skipped"),
+            total(page, "failed")) == ("₦8,000.00", "4", "1", "3", "1")
+    assert "March 2027" in page
+
+
+def test_each_payment_links_to_its_detail_and_a_skipped_run_links_nowhere(march, as_resident, client, resident):
+    from sqlalchemy import select
+
+    from webapp.models import Payment
+
+    page = text_of(client.get("/automations/activity?month=2027-03"))
+    made = db.session.scalars(select(Payment.id).where(Payment.source == "automation")).all()
+    assert len(made) == 4
+    for payment_id in made:
+        assert f'href="/payments/{payment_id}"' in page
+    assert "/payments/" not in next(r for r in page.split("</tr>") if "BQ meter" in r)
+
+
+def test_another_resident_sees_none_of_it(march, auth, client, other_resident):
+    auth.login(other_resident.email)
+    page = text_of(client.get("/automations/activity?month=2027-03"))
+    assert rows_of(page) == []
+    assert "Home meter" not in page and "Shop meter" not in page
+    assert (total(page, "paid"), total(page, "made"), total(page, "held"), total(page, "skipped")) == (
+        "₦0.00", "0", "0", "0")
+    assert "Autopay did nothing for you in March 2027" in page
+
+
+def test_another_month_shows_only_that_month(march, as_resident, client):
+    page = text_of(client.get("/automations/activity?month=2027-02"))
+    assert rows_of(page) == [] and "February 2027" in page
+    assert 'value="2027-02"' in page
+
+
+@pytest.mark.parametrize("typed", ["2027-13", "March", "2027-3", "1999-12", "3000-01", "2027-03-01", "x" * 500])
+def test_a_month_it_cannot_use_is_said_kept_in_the_box_and_this_month_shown(march, as_resident, client, typed):
+    response = client.get("/automations/activity", query_string={"month": typed})
+    page = text_of(response)
+    assert "Showing this month instead." in page
+    assert "March 2027" in page and len(rows_of(page)) == 7  # the clock says March
+    assert f'value="{typed[:100]}"' in page
+
+
+def test_htmx_gets_the_results_alone(march, as_resident, client):
+    page = text_of(client.get("/automations/activity?month=2027-03", headers={"HX-Request": "true"}))
+    assert "<html" not in page and 'id="activity-totals"' in page and len(rows_of(page)) == 7
+
+
+def test_waiting_minimum_balance_missed_paused_and_a_later_try_say_why(clock, estate, resident, electricity,
+                                                                       as_resident, client):
+    save_settings(resident, min_balance_kobo=2_000_00, grace_hours=24)
+    fund(resident, 6_000_00)
+    kept = make_automation(resident, make_utility_account(resident, electricity, nickname="Home meter"),
+                           first_run=NOW, amount_kobo=5_000_00)
+    paused = make_automation(resident, make_utility_account(resident, electricity, number="4509000000021",
+                                                            nickname="Shop meter"),
+                             first_run=NOW, amount_kobo=5_000_00, priority=1)
+    automations.run_sweep(NOW)
+    page = text_of(client.get("/automations/activity"))
+    assert "paying now would take your wallet below the ₦2,000 minimum balance you set" in page
+    assert total(page, "waiting") == "2"
+
+    crud.pause(resident, paused.id)
+    clock.move_to(NOW + timedelta(hours=1))
+    automations.run_sweep(NOW + timedelta(hours=1))
+    page = text_of(client.get("/automations/activity"))
+    assert "The automation was paused or turned off" in page
+    assert (total(page, "skipped"), total(page, "waiting")) == ("1", "1")
+
+    clock.move_to(NOW + timedelta(hours=25))  # the 24-hour grace period is over
+    automations.run_sweep(NOW + timedelta(hours=25))
+    page = text_of(client.get("/automations/activity"))
+    assert ("Your wallet could not cover it above the ₦2,000 minimum balance you set before the grace period "
+            "ended") in page
+    assert total(page, "skipped") == "2" and total(page, "waiting") == ""
+
+    # April's run waits for money and is paid on a later try, once the wallet is funded.
+    april = datetime(2027, 4, 1, 8, 0, tzinfo=UTC)
+    clock.move_to(april)
+    automations.run_sweep(april)
+    fund(resident, 10_000_00, ref="top-up")
+    clock.move_to(april + timedelta(hours=3))
+    automations.run_sweep(april + timedelta(hours=3))
+    page = text_of(client.get("/automations/activity"))
+    [row] = rows_of(page)
+    assert "Home meter" in row and "Paid on a later try: it was due 1 Apr 2027, 09:00." in row
+    assert kept.next_run_at is not None
+
+
+def test_runs_are_newest_first_twenty_a_page(clock, estate, resident, electricity, as_resident, client):
+    fund(resident, 50_000_00)
+    meter = make_utility_account(resident, electricity, nickname="Home meter")
+    make_automation(resident, meter, first_run=NOW, amount_kobo=1_000_00, schedule_kind="interval",
+                    interval_unit="day", interval_count=1)
+    later = NOW + timedelta(days=24)  # after downtime: 24 runs skipped, the latest paid
+    clock.move_to(later)
+    automations.run_sweep(later)
+
+    first = text_of(client.get("/automations/activity"))
+    rows = rows_of(first)
+    assert len(rows) == 20
+    assert "Paid" in rows[0] or "Being paid" in rows[0]
+    assert "25 Mar 2027" in rows[0] and "24 Mar 2027" in rows[1]
+    assert all("Missed while payments were paused; only the latest is paid" in r for r in rows[1:])
+    assert "Page 1 of 2" in first and 'rel="next"' in first
+    second = text_of(client.get("/automations/activity?month=2027-03&page=2"))
+    assert len(rows_of(second)) == 5 and "1 Mar 2027" in rows_of(second)[-1]
+    assert len(rows_of(text_of(client.get("/automations/activity?month=2027-03&page=9")))) == 0
+
+
+def test_a_visitor_is_sent_to_sign_in(client, app):
+    response = client.get("/automations/activity")
+    assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+
+
+def test_an_admin_gets_a_404(as_admin, client):
+    assert client.get("/automations/activity").status_code == 404
+
+
+def test_a_resident_of_another_estate_sees_nothing(march, auth, client, other_estate):
+    stranger = make_user(estate=other_estate, email="c@example.com")
+    auth.login(stranger.email)
+    assert rows_of(text_of(client.get("/automations/activity?month=2027-03"))) == []
+

@@ -1,5 +1,6 @@
 """What autopay did: a month of a resident's automation runs as the real sweep (and the real worker,
-against the sandbox) left them, each with its reason; the month filter; pagination; other residents.
+against the sandbox) left them, each with its reason; the month filter; pagination; other residents;
+and the monthly summary sent on the 1st, once.
 
 The clock is moved to 1 March 2027, 09:00 in Lagos, for the sweep and the worker, and the sandbox's
 clock with it (VTpass refuses a request_id not dated its own "today").
@@ -12,10 +13,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.services import automations, ledger
+from webapp.models import EmailMessage, Notification, Payment
+from webapp.services import automations, ledger, notify
 from webapp.services.automations import crud
+from workers import automation_jobs
+from workers.schedule import PERIODIC_JOBS
 
 from .factories import make_user
 from .factories_automations import make_automation, make_estate_bill, save_settings
@@ -40,9 +45,9 @@ def clock(sandbox):
         def __init__(self):
             self.traveller = time_machine.travel(NOW, tick=True)
 
-        def move_to(self, when: datetime) -> None:
+        def move_to(self, when: datetime, tick: bool = True) -> None:
             self.traveller.stop()
-            self.traveller = time_machine.travel(when, tick=True)
+            self.traveller = time_machine.travel(when, tick=tick)
             self.traveller.start()
             sandbox.configure(clock_offset_seconds=(when - real_now).total_seconds())
 
@@ -132,10 +137,6 @@ def test_the_owner_sees_every_run_of_the_month_with_its_reason_and_the_totals(ma
 
 
 def test_each_payment_links_to_its_detail_and_a_skipped_run_links_nowhere(march, as_resident, client, resident):
-    from sqlalchemy import select
-
-    from webapp.models import Payment
-
     page = text_of(client.get("/automations/activity?month=2027-03"))
     made = db.session.scalars(select(Payment.id).where(Payment.source == "automation")).all()
     assert len(made) == 4
@@ -250,3 +251,70 @@ def test_a_resident_of_another_estate_sees_nothing(march, auth, client, other_es
     auth.login(stranger.email)
     assert rows_of(text_of(client.get("/automations/activity?month=2027-03"))) == []
 
+
+
+# --- the monthly summary ----------------------------------------------------------------------------
+
+APRIL_1ST_IN_LAGOS = datetime(2027, 3, 31, 23, 10, tzinfo=UTC)  # 00:10 on 1 April in Lagos
+SUMMARY = notify.NotificationEvent.MONTHLY_SUMMARY
+
+
+def summaries(user) -> tuple[list[Notification], list[EmailMessage]]:
+    db.session.rollback()
+    notes = db.session.scalars(select(Notification).where(Notification.user_id == user.id,
+                                                          Notification.event == SUMMARY.value)).all()
+    emails = db.session.scalars(select(EmailMessage).where(EmailMessage.user_id == user.id,
+                                                           EmailMessage.dedup_key.like("monthly-summary:%"))).all()
+    return list(notes), list(emails)
+
+
+def test_the_summary_job_is_scheduled():
+    [entry] = [job for job in PERIODIC_JOBS if job.name == "automation-monthly-summaries"]
+    assert entry.func is automation_jobs.send_monthly_summaries and entry.cron == "5 * * * *"
+
+
+def test_on_the_1st_each_resident_with_activity_gets_one_summary_even_if_the_job_runs_twice(
+        march, clock, jobs_run_here, resident, other_resident):
+    clock.move_to(APRIL_1ST_IN_LAGOS, tick=False)
+    assert automation_jobs.send_monthly_summaries() == "monthly summaries: 1 sent"
+    assert automation_jobs.send_monthly_summaries() == "monthly summaries: 0 sent"
+    clock.move_to(APRIL_1ST_IN_LAGOS + timedelta(hours=1))  # the next hour's run, through a real worker
+    job = automation_jobs.send_monthly_summaries.enqueue()
+    run_worker()
+    assert job.return_value() == "monthly summaries: 0 sent"
+
+    [note], [email] = summaries(resident)
+    assert note.title == email.subject == "What autopay did in March 2027"
+    assert note.link == "/automations/activity?month=2027-03"
+    assert "In March 2027 autopay paid ₦8,000.00: Electricity ₦5,000.00, Estate bill ₦3,000.00." in note.body
+    assert "Payments made by autopay: 4. Held for review: 1. Skipped: 3. Failed: 1." in note.body
+    assert "/automations/activity?month=2027-03" in email.body_text and email.status == "sent"
+    assert summaries(other_resident) == ([], [])  # nothing happened for them in March
+
+
+def test_no_summary_before_the_1st_nor_for_a_month_without_activity(march, clock, resident):
+    clock.move_to(APRIL_1ST_IN_LAGOS - timedelta(hours=1), tick=False)  # 23:10 on 31 March in Lagos
+    assert automations.send_monthly_summaries() == 0
+    clock.move_to(datetime(2027, 4, 2, 8, 0, tzinfo=UTC), tick=False)  # the 2nd: not the day
+    assert automations.send_monthly_summaries() == 0
+    clock.move_to(datetime(2027, 4, 30, 23, 10, tzinfo=UTC), tick=False)  # 1 May: April had no runs
+    assert automations.send_monthly_summaries() == 0
+    assert summaries(resident) == ([], [])
+
+
+def test_each_resident_gets_it_on_their_own_1st(march, clock, resident):
+    resident.timezone = "Africa/Nairobi"  # UTC+3: April begins there two hours before Lagos
+    db.session.commit()
+    clock.move_to(datetime(2027, 3, 31, 21, 10, tzinfo=UTC), tick=False)
+    assert automations.send_monthly_summaries() == 1
+    assert len(summaries(resident)[0]) == 1
+
+
+@pytest.mark.parametrize("off", ["email", "in_app"])
+def test_a_channel_turned_off_for_the_summary_is_respected(march, clock, resident, off):
+    notify.set_preference(resident.id, SUMMARY, off, False)
+    db.session.commit()
+    clock.move_to(APRIL_1ST_IN_LAGOS, tick=False)
+    automations.send_monthly_summaries()
+    notes, emails = summaries(resident)
+    assert (len(notes), len(emails)) == ((1, 0) if off == "email" else (0, 1))

@@ -216,6 +216,37 @@ def test_waiting_minimum_balance_missed_paused_and_a_later_try_say_why(clock, es
     assert kept.next_run_at is not None
 
 
+def test_runs_that_fell_in_a_pause_are_listed_as_skipped_once(clock, estate, resident, electricity, as_resident,
+                                                              client):
+    fund(resident, 50_000_00)
+    meter = make_utility_account(resident, electricity, nickname="Home meter")
+    automation = make_automation(resident, meter, first_run=NOW)
+    clock.move_to(NOW - timedelta(days=1))
+    crud.pause(resident, automation.id)
+    clock.move_to(NOW + timedelta(days=62))  # 2 May: the runs of 1 March, 1 April and 1 May fell in the pause
+    crud.resume(resident, automation.id)
+    crud.resume(resident, automation.id)  # already running: nothing more recorded
+    automations.run_sweep(NOW + timedelta(days=62))
+    for month in ("2027-03", "2027-04", "2027-05"):
+        [row] = rows_of(text_of(client.get(f"/automations/activity?month={month}")))
+        assert "Skipped" in row and "Not paid: the automation was paused" in row
+    assert db.session.get(type(automation), automation.id).next_run_at == datetime(2027, 6, 1, 8, 0, tzinfo=UTC)
+
+
+def test_a_run_the_provider_or_the_estate_cannot_price_is_skipped_with_the_reason(clock, estate, resident,
+                                                                                 electricity, as_resident, client):
+    fund(resident, 50_000_00)
+    unknown = make_utility_account(resident, electricity, number="9999999999999", nickname="Old meter")
+    make_automation(resident, unknown, first_run=NOW, amount_mode="full_outstanding", amount_kobo=None)
+    make_automation(resident, None, first_run=NOW, amount_mode="full_outstanding", amount_kobo=None,
+                    bill_type="security")
+    automations.run_sweep(NOW)
+    rows = rows_of(text_of(client.get("/automations/activity")))
+    assert len(rows) == 2 and all("Skipped" in row for row in rows)
+    assert any(r.startswith("Old meter") and "The provider did not report the outstanding amount" in r for r in rows)
+    assert any(r.startswith("Security bill") and "No open estate bill of this kind" in r for r in rows)
+
+
 def test_runs_are_newest_first_twenty_a_page(clock, estate, resident, electricity, as_resident, client):
     fund(resident, 50_000_00)
     meter = make_utility_account(resident, electricity, nickname="Home meter")

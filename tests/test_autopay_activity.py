@@ -16,7 +16,7 @@ import time_machine
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.models import EmailMessage, Notification, Payment
+from webapp.models import EmailMessage, Notification, Payment, SavedCard
 from webapp.services import automations, ledger, notify
 from webapp.services.automations import crud
 from workers import automation_jobs
@@ -245,6 +245,19 @@ def test_a_run_the_provider_or_the_estate_cannot_price_is_skipped_with_the_reaso
     assert len(rows) == 2 and all("Skipped" in row for row in rows)
     assert any(r.startswith("Old meter") and "The provider did not report the outstanding amount" in r for r in rows)
     assert any(r.startswith("Security bill") and "No open estate bill of this kind" in r for r in rows)
+
+
+def test_a_run_paid_by_the_saved_card_says_the_card_was_charged_into_the_wallet(
+        clock, estate, resident, electricity, open_checkout, pay_checkout, as_resident, client):
+    pay_checkout(open_checkout(resident, 5_000_00))  # a Paystack checkout saves the card
+    card = db.session.scalars(select(SavedCard).where(SavedCard.user_id == resident.id)).one()
+    meter = make_utility_account(resident, electricity, nickname="Home meter")
+    make_automation(resident, meter, first_run=NOW, amount_kobo=20_000_00, payment_source="card",
+                    saved_card_id=card.id)  # more than the wallet holds: the card pays for it
+    automations.run_sweep(NOW)
+    run_worker()
+    [row] = rows_of(text_of(client.get("/automations/activity")))
+    assert "Paid" in row and "₦20,000.00" in row and "Charged to your saved card, into your wallet." in row
 
 
 def test_runs_are_newest_first_twenty_a_page(clock, estate, resident, electricity, as_resident, client):

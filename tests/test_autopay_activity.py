@@ -362,3 +362,8 @@ def test_a_channel_turned_off_for_the_summary_is_respected(march, clock, residen
     automations.send_monthly_summaries()
     notes, emails = summaries(resident)
     assert (len(notes), len(emails)) == ((1, 0) if off == "email" else (0, 1))
+
+
+@pytest.mark.parametrize("path", ["/automations/", "/automations/upcoming"])
+def test_automations_and_upcoming_link_to_it(as_resident, client, path):
+    assert 'href="/automations/activity"' in text_of(client.get(path))

@@ -391,3 +391,32 @@ def test_a_bill_smaller_than_its_partial_minimum_waits_for_money_rather_than_hit
 
 def test_no_requests_no_decisions():
     assert allocate([], Limits(wallet_balance_kobo=naira(1_000))) == []
+
+
+# --- what stopped a request (the sweep's reason words come from it) ---------------------------------
+
+def _stopped_by(request: Request, limits: Limits) -> tuple[str, str | None]:
+    [decision] = allocate([request], limits)
+    return decision.outcome, decision.stopped_by
+
+
+def test_the_tightest_limit_is_the_one_named():
+    from webapp.services.automations import allocation as a
+
+    want = Request("r", NORMAL, 5_000_00, "electricity", max_per_payment_kobo=4_000_00)
+    rich = 100_000_00
+    assert _stopped_by(want, Limits(rich)) == (LIMIT_REACHED, a.PER_PAYMENT_LIMIT)
+    assert _stopped_by(want, Limits(rich, type_caps_remaining_kobo={"electricity": 3_000_00})) == (
+        LIMIT_REACHED, a.TYPE_CAP)
+    assert _stopped_by(want, Limits(rich, overall_cap_remaining_kobo=1_000_00,
+                                    type_caps_remaining_kobo={"electricity": 3_000_00})) == (
+        LIMIT_REACHED, a.MONTHLY_CAP)
+
+
+def test_short_of_money_says_whether_the_minimum_balance_is_why():
+    from webapp.services.automations import allocation as a
+
+    want = Request("r", NORMAL, 5_000_00, "electricity", fee_kobo=100_00)
+    assert _stopped_by(want, Limits(6_000_00, min_balance_kobo=2_000_00)) == (INSUFFICIENT_FUNDS, a.MIN_BALANCE)
+    assert _stopped_by(want, Limits(5_000_00, min_balance_kobo=2_000_00)) == (INSUFFICIENT_FUNDS, a.WALLET)
+    assert _stopped_by(want, Limits(6_000_00)) == (FULL, None)

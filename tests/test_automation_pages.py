@@ -488,13 +488,14 @@ def test_preview_for_another_residents_automation_is_a_404(frozen, signed_in, ot
 
 
 @pytest.mark.parametrize("path", ["/automations/", "/automations/new", "/automations/settings",
-                                  "/automations/upcoming"])
+                                  "/automations/upcoming", "/automations/activity"])
 def test_anonymous_visitors_sign_in_first(client, path):
     response = client.get(path)
     assert response.status_code == 302 and "/auth/login" in response.location
 
 
-@pytest.mark.parametrize("path", ["/automations/", "/automations/settings", "/automations/upcoming"])
+@pytest.mark.parametrize("path", ["/automations/", "/automations/settings", "/automations/upcoming",
+                                  "/automations/activity"])
 def test_admins_get_a_404(auth, client, estate_admin, path):
     auth.login(estate_admin.email)
     assert client.get(path).status_code == 404

@@ -273,7 +273,7 @@ def blocked_by_csp(html: str) -> list[str]:
 RESIDENT_PAGES = ["/", "/pay/", "/payments/", "/wallet/", "/wallet/fund", "/accounts/", "/accounts/new",
                   "/notifications/", "/notifications/preferences", "/notifications/outbox", "/automations/",
                   "/automations/new", "/automations/settings", "/automations/upcoming",
-                  "/bills/", "/auth/password"]
+                  "/automations/activity", "/bills/", "/auth/password"]
 ADMIN_PAGES = ["/admin/", "/admin/payments/", "/admin/catalogue/", "/admin/bills/", "/admin/bills/new",
                "/admin/metrics/", "/admin/audit/", "/admin/reconciliation/"]
 

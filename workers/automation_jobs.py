@@ -13,3 +13,8 @@ def run_sweep() -> str:
 @job(PERIODIC, timeout=120)
 def send_reminders() -> str:
     return f"reminders: {automations.send_reminders()} sent"
+
+
+@job(PERIODIC, timeout=600)
+def send_monthly_summaries() -> str:
+    return f"monthly summaries: {automations.send_monthly_summaries()} sent"

@@ -34,6 +34,8 @@ def _jobs() -> list[PeriodicJob]:
         # At second 0 of every minute, so an occurrence due at 09:00 is paid at 09:00.
         PeriodicJob("automations-sweep", automation_jobs.run_sweep, cron="* * * * *"),
         PeriodicJob("automation-reminders", automation_jobs.send_reminders, interval=300),
+        # Hourly, because residents' months begin at different hours; each sends on their 1st only, once.
+        PeriodicJob("automation-monthly-summaries", automation_jobs.send_monthly_summaries, cron="5 * * * *"),
         # Every 5 minutes; one gateway verify per stale intent, so it is bounded by the batch size.
         PeriodicJob("expire-abandoned-fundings", funding_jobs.expire_abandoned_fundings, interval=300),
         PeriodicJob("deliver-emails", notification_jobs.deliver_queued_emails, interval=60),

@@ -112,7 +112,7 @@ def test_a_chunk_of_residents_ends_each_as_sweeping_them_alone_does(monkeypatch,
     assert outcome(mixed["paid"]) == [("paid", None, 5_000_00)]
     assert outcome(mixed["partial"]) == [("paid", "Partial payment", 3_000_00)]  # 4,100 − 1,000 − 100 fee
     assert outcome(mixed["limited"]) == [
-        ("limit_reached", "A spending limit or monthly cap did not allow this payment", None)]
+        ("limit_reached", "Your ₦4,000 monthly cap for electricity was reached", None)]
     assert outcome(mixed["short"]) == [("waiting", "Waiting for money in your wallet", None)]
     assert outcome(mixed["first_in_line"]) == [("waiting", "Waiting for money in your wallet", None)]
     assert outcome(mixed["behind"]) == [

@@ -138,8 +138,8 @@ def test_a_cap_stops_the_top_up_with_a_notice_and_it_is_tried_a_day_later(clock,
     occurrence = db.session.scalar(select(AutomationOccurrence).where(
         AutomationOccurrence.automation_id == automation.id))
     assert occurrence.status == "limit_reached"
-    assert ("Limit reached", "Automatic payment for Home meter was not paid: A spending limit or monthly cap did "
-                             "not allow this payment.") in inbox(resident)
+    assert ("Limit reached", "Automatic payment for Home meter was not paid: Your ₦5,000 monthly cap for "
+                             "electricity was reached.") in inbox(resident)
 
     sweep_at(clock, DUE + timedelta(minutes=1))  # plans the retry, not another attempt now
     db.session.refresh(automation)

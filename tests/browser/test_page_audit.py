@@ -6,7 +6,8 @@ excepts it); and no axe-core violation.
 The pages are the app's own GET routes: ``test_every_page_is_audited_or_left_out_with_a_reason``
 fails when a route is added without being put in ``PAGES`` or ``LEFT_OUT``. The resident's data is
 made for the audit (a meter, payments with a token and a long reference, an automation, an estate
-bill, a top-up, a notification, a reconciliation run), so that every list has rows to lay out.
+bill, a top-up, a notification, a reconciliation run, automation runs), so that every list has rows to
+lay out.
 """
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ PAGES = {
     "automations.delete": ("resident", "/automations/{automation_id}/delete"),
     "automations.settings_page": ("resident", "/automations/settings"),
     "automations.upcoming_page": ("resident", "/automations/upcoming"),
+    "automations.activity_page": ("resident", "/automations/activity"),
     "estate_bills.index": ("resident", "/bills/"),
     "estate_bills.pay": ("resident", "/bills/{bill_id}/pay"),
     "notifications.index": ("resident", "/notifications/"),
@@ -106,7 +108,7 @@ def audit_data(live_stack, sandbox) -> AuditData:
     from sqlalchemy import select
 
     from webapp.extensions import db
-    from webapp.models import Estate, UtilityProvider
+    from webapp.models import AutomationOccurrence, Estate, UtilityProvider
     from webapp.services import funding, ledger, reconciliation
     from webapp.services.notify import notify
 
@@ -137,6 +139,14 @@ def audit_data(live_stack, sandbox) -> AuditData:
         unknown = make_payment(resident, account, status="unknown", created_at=now - timedelta(minutes=30))
         automation = make_automation(resident, account, first_run=(now + timedelta(days=3)).replace(
             hour=8, minute=0, second=0, microsecond=0))
+        # What autopay did: a run it paid and one a cap stopped (rows as the sweep writes them).
+        db.session.add_all([
+            AutomationOccurrence(automation_id=automation.id, user_id=resident.id, status="paid",
+                                 scheduled_for=paid.created_at, payment_id=paid.id, amount_kobo=paid.amount_kobo),
+            AutomationOccurrence(automation_id=automation.id, user_id=resident.id, status="limit_reached",
+                                 scheduled_for=now - timedelta(minutes=90),
+                                 reason="Your ₦100,000 monthly cap for all automatic payments was reached"),
+        ])
         bill = make_estate_bill(resident, amount_kobo=25_000_00, due_date=(now + timedelta(days=10)).date(),
                                 title="Service charge, first quarter (security, waste and the borehole)")
         notify(resident.id, "payment_succeeded", title="Payment successful",

@@ -16,6 +16,7 @@ from datetime import time
 
 from flask_wtf import FlaskForm
 from wtforms import Field
+from wtforms.widgets import MonthInput
 
 from webapp.automations.fields import (
     ClockField,
@@ -30,9 +31,10 @@ from webapp.automations.fields import (
     WholeNumberField,
     applies_when,
 )
-from webapp.forms import TYPED_LIMIT, NairaField
+from webapp.forms import EARLIEST_YEAR, LATEST_YEAR, TYPED_LIMIT, FilterForm, NairaField
 from webapp.models.catalogue import UTILITY_LABELS
 from webapp.request_numbers import ENTER_AMOUNT, parse_id
+from webapp.services.automations.activity import Month
 from webapp.services.automations.inputs import (
     CHOOSE_CARD,
     CHOOSE_TARGET,
@@ -295,3 +297,43 @@ class SettingsForm(FlaskForm):
 
     def settings_input(self) -> SettingsInput:
         return SettingsInput(**{f.name: self[f.name].data for f in dataclass_fields(SettingsInput)})
+
+
+class MonthField(Field):
+    """A calendar month typed as YYYY-MM (``<input type="month">`` sends that); ``data`` a ``Month``
+    from ``EARLIEST_YEAR`` to ``LATEST_YEAR``, None when empty or unusable. An unusable one is the
+    field's error and is shown again as it was typed."""
+
+    widget = MonthInput()
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.raw_text = ""
+
+    def process_formdata(self, valuelist):
+        self.raw_text = (valuelist[0] if valuelist else "").strip()[:TYPED_LIMIT]
+        self.data = None
+        if not self.raw_text:
+            return
+        try:
+            month = Month.parse(self.raw_text)
+        except ValueError:
+            raise ValueError(NOT_A_MONTH.format(value=self.raw_text[:20])) from None
+        if not EARLIEST_YEAR <= month.year <= LATEST_YEAR:
+            raise ValueError(MONTH_OUT_OF_RANGE.format(value=self.raw_text[:20], earliest=EARLIEST_YEAR,
+                                                       latest=LATEST_YEAR))
+        self.data = month
+
+    def _value(self) -> str:
+        return self.raw_text or (self.data.param if self.data is not None else "")
+
+
+NOT_A_MONTH = "“{value}” is not a month. Enter a month as YYYY-MM, for example 2027-03. Showing this month instead."
+MONTH_OUT_OF_RANGE = "“{value}” is out of range. Enter a year from {earliest} to {latest}. Showing this month instead."
+
+
+class ActivityFilterForm(FilterForm):
+    """The "What autopay did" page's month (query string ``month``); none, or one it cannot use,
+    shows this month."""
+
+    month = MonthField("Month")

@@ -12,12 +12,13 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from webapp.automations import bp
-from webapp.automations.forms import AutomationForm, SettingsForm
+from webapp.automations.forms import ActivityFilterForm, AutomationForm, SettingsForm
 from webapp.models.base import utcnow
+from webapp.presentation import partials
 from webapp.presentation.partials import is_partial
 from webapp.presentation.templating import local_time
-from webapp.queries import upcoming
-from webapp.request_numbers import parse_id
+from webapp.queries import autopay_activity, upcoming
+from webapp.request_numbers import parse_id, parse_page
 from webapp.services import access, meter_usage, utility_accounts
 from webapp.services.automations import crud, settings, top_ups
 from webapp.services.automations.common import schedule_of
@@ -265,3 +266,12 @@ def next_payments():
     return render_template("automations/_next_payments.html", view=view, days=upcoming.NEXT_DAYS,
                            shown=listed[:upcoming.NEXT_SHOWN], more=len(listed[upcoming.NEXT_SHOWN:]),
                            running_low=running_low, now=now)
+
+
+@bp.route("/activity")
+def activity_page():
+    """What autopay did: one month of runs, what became of each and why (HTMX: the results alone)."""
+    form = ActivityFilterForm(request.args)
+    form.validate()
+    view = autopay_activity.activity_view(current_user, form.month.data, page=parse_page(request.args.get("page")))
+    return partials.render("automations/activity.html", "results", view=view, form=form, errors=form.messages)

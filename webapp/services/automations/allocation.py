@@ -44,6 +44,14 @@ INSUFFICIENT_FUNDS = "insufficient_funds"
 LIMIT_REACHED = "limit_reached"
 HELD_FOR_PRIORITY = "held_for_priority"
 
+# What stopped a request (``Decision.stopped_by``), so that a run not paid says why in plain words.
+PER_PAYMENT_LIMIT = "per_payment_limit"
+TYPE_CAP = "type_cap"
+MONTHLY_CAP = "monthly_cap"
+MIN_BALANCE = "min_balance"  # the wallet holds enough, but not above the minimum balance
+WALLET = "wallet"
+NOTHING_WANTED = "nothing_wanted"
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -51,6 +59,7 @@ class Decision:
     amount_kobo: int
     fee_kobo: int
     outcome: str  # full | partial | insufficient_funds | limit_reached | held_for_priority
+    stopped_by: str | None = None  # for limit_reached and insufficient_funds: which bound (above)
 
     @property
     def pays(self) -> bool:
@@ -89,6 +98,7 @@ def ordered(requests: Iterable[Request]) -> list[Request]:
 def allocate(requests: Iterable[Request], limits: Limits) -> list[Decision]:
     """Decide every request; the result follows the serving order."""
     spendable = spendable_kobo(limits.wallet_balance_kobo, limits.min_balance_kobo)
+    in_wallet = limits.wallet_balance_kobo  # what is left ignoring the minimum balance
     overall = limits.overall_cap_remaining_kobo
     by_type = dict(limits.type_caps_remaining_kobo)
     decisions: list[Decision] = []
@@ -98,17 +108,19 @@ def allocate(requests: Iterable[Request], limits: Limits) -> list[Decision]:
             decisions.append(Decision(req.key, 0, 0, HELD_FOR_PRIORITY))
             continue
         wanted = max(0, req.desired_kobo)
-        limit_bound = wanted
-        if req.max_per_payment_kobo is not None:
-            limit_bound = min(limit_bound, req.max_per_payment_kobo)
-        if overall is not None:
-            limit_bound = min(limit_bound, max(0, overall))
+        limit_bound, limited_by = wanted, NOTHING_WANTED
+        if req.max_per_payment_kobo is not None and req.max_per_payment_kobo < limit_bound:
+            limit_bound, limited_by = req.max_per_payment_kobo, PER_PAYMENT_LIMIT
         type_cap = by_type.get(req.utility_type)
-        if type_cap is not None:
-            limit_bound = min(limit_bound, max(0, type_cap))
+        if type_cap is not None and max(0, type_cap) < limit_bound:
+            limit_bound, limited_by = max(0, type_cap), TYPE_CAP
+        if overall is not None and max(0, overall) < limit_bound:
+            limit_bound, limited_by = max(0, overall), MONTHLY_CAP
         funds_bound = max(0, spendable - req.fee_kobo)
         # The least this request takes: its partial minimum, or all of it when it wants less than that.
         floor = min(max(req.partial_min_kobo, 1), wanted)
+        needed = floor if req.allow_partial else wanted
+        short_of = MIN_BALANCE if in_wallet - req.fee_kobo >= needed else WALLET
         if wanted == 0:
             amount, outcome = 0, LIMIT_REACHED
         elif not req.allow_partial:
@@ -129,13 +141,15 @@ def allocate(requests: Iterable[Request], limits: Limits) -> list[Decision]:
                 amount = 0
         if outcome == INSUFFICIENT_FUNDS:
             starved_priority = req.priority
+        stopped_by = {LIMIT_REACHED: limited_by, INSUFFICIENT_FUNDS: short_of}.get(outcome)
         if amount:
             spendable -= amount + req.fee_kobo
+            in_wallet -= amount + req.fee_kobo
             if overall is not None:
                 overall -= amount
             if type_cap is not None:
                 by_type[req.utility_type] = type_cap - amount
-        decisions.append(Decision(req.key, amount, req.fee_kobo if amount else 0, outcome))
+        decisions.append(Decision(req.key, amount, req.fee_kobo if amount else 0, outcome, stopped_by))
     return decisions
 
 

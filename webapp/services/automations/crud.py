@@ -151,7 +151,8 @@ def pause(user: User, automation_id: int, now: datetime | None = None) -> Automa
 
 
 def resume(user: User, automation_id: int, now: datetime | None = None) -> Automation | None:
-    """Continue from the next occurrence after now: runs that fell in the pause are not paid.
+    """Continue from the next occurrence after now: runs that fell in the pause are not paid (they
+    are recorded as skipped, with the reason).
 
     The failure count starts again, so one more failure does not pause it straight away.
     """
@@ -160,10 +161,15 @@ def resume(user: User, automation_id: int, now: datetime | None = None) -> Autom
         return None
     if automation.paused_at is None:
         return automation
+    now = now or utcnow()
+    schedule = schedule_of(automation)
+    resumes_at = _first_run(automation, now)
+    _record_paused_runs(automation, [when for when in schedule.between(automation.next_run_at, now)
+                                     if when != resumes_at] if automation.next_run_at and automation.enabled else [])
     automation.paused_at = None
     automation.pause_reason = None
     automation.consecutive_failures = 0
-    automation.next_run_at = _first_run(automation, now or utcnow())
+    automation.next_run_at = resumes_at
     db.session.commit()
     return automation
 
@@ -175,6 +181,24 @@ def _first_run(automation: Automation, now: datetime) -> datetime | None:
         return schedule_of(automation).next_after(now, inclusive=True)
     automation.planned_at = now
     return top_ups.first_run(automation, now)
+
+
+PAUSED_RUN = "Not paid: the automation was paused"
+MAX_PAUSED_RUNS = 366  # the latest ones, for a daily automation paused for a year or more
+
+
+def _record_paused_runs(automation: Automation, runs: list) -> None:
+    """The runs that fell in the pause, as skipped occurrences, so "What autopay did" lists them
+    (the sweep never sees a paused automation). A time already recorded is left as it is."""
+    runs = runs[-MAX_PAUSED_RUNS:]
+    if not runs:
+        return
+    taken = set(db.session.scalars(select(AutomationOccurrence.scheduled_for).where(
+        AutomationOccurrence.automation_id == automation.id, AutomationOccurrence.scheduled_for >= runs[0],
+        AutomationOccurrence.scheduled_for <= runs[-1])))
+    db.session.add_all(AutomationOccurrence(automation_id=automation.id, user_id=automation.user_id,
+                                            scheduled_for=when, status="skipped", reason=PAUSED_RUN)
+                       for when in runs if when not in taken)
 
 
 def skip_next(user: User, automation_id: int, skip: bool = True) -> Automation | None:

@@ -31,10 +31,9 @@ from webapp.models import Bill, Payment, PaymentStatus, User
 from webapp.models.automation import Automation, AutomationOccurrence, AutomationSettings, OccurrenceStatus
 from webapp.models.base import utcnow
 from webapp.services import ledger, notify, payments
-from webapp.services.automations import top_ups
+from webapp.services.automations import reasons, top_ups
 from webapp.services.automations.allocation import (
     FULL,
-    INSUFFICIENT_FUNDS,
     LIMIT_REACHED,
     PARTIAL,
     Decision,
@@ -303,7 +302,7 @@ def _allocate_waiting(chunk: Chunk, resident: Resident) -> list[ToPay]:
     for occ in resident.waiting:
         automation = chunk.automations[occ.automation_id]
         if occ.retry_until is not None and occ.retry_until < now:
-            reason = "Not enough money in your wallet before the grace period ended"
+            reason = reasons.missed(occ.reason, settings)
             chunk.decide(occ, Occ.MISSED, reason)
             report.missed += 1
             chunk.tell(user.id, E.PAYMENT_FAILED, title="Automatic payment missed",
@@ -339,22 +338,21 @@ def _allocate_waiting(chunk: Chunk, resident: Resident) -> list[ToPay]:
         if decision.outcome in (FULL, PARTIAL):
             to_pay.append(ToPay(occ, automation, target, decision))
         else:
-            _not_paid(chunk, decision, user, occ, automation)
+            _not_paid(chunk, decision, user, settings, occ, automation)
     return to_pay
 
 
-def _not_paid(chunk: Chunk, decision: Decision, user: User, occ: AutomationOccurrence,
-              automation: Automation) -> None:
+def _not_paid(chunk: Chunk, decision: Decision, user: User, settings: AutomationSettings,
+              occ: AutomationOccurrence, automation: Automation) -> None:
     if decision.outcome == LIMIT_REACHED:
-        reason = "A spending limit or monthly cap did not allow this payment"
+        reason = reasons.limit_reached(decision, automation, settings)
         chunk.decide(occ, Occ.LIMIT_REACHED, reason)
         chunk.report.limited += 1
         chunk.tell(user.id, E.LIMIT_REACHED, title="Limit reached",
                    body=f"{_label(automation)} was not paid: {reason}.", link="/automations/settings",
                    dedup_key=f"limit:{occ.key}")
         return
-    chunk.decide(occ, Occ.WAITING, "Waiting for money in your wallet" if decision.outcome == INSUFFICIENT_FUNDS
-                 else "Waiting: a higher-priority payment is first in line for your wallet")
+    chunk.decide(occ, Occ.WAITING, reasons.waiting(decision, settings))
     chunk.report.waiting += 1
     chunk.tell(user.id, E.LOW_BALANCE, title="Low wallet balance",
                body=f"{_label(automation)} is due but your wallet cannot cover it. Fund your wallet; we will retry "

@@ -17,6 +17,7 @@ so a new channel such as SMS starts silent until people turn it on):
 | estate_bill_overdue | on     | on    | a bill past its due date                      |
 | payment_held        | on     | off   | held for review; the admin resolves it        |
 | payment_refunded    | on     | off   | shown next to the failure they already got    |
+| monthly_summary     | on     | on    | once a month: what autopay did, at a glance   |
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ class NotificationEvent(enum.StrEnum):
     ESTATE_BILL_OVERDUE = "estate_bill_overdue"
     PAYMENT_HELD = "payment_held"
     PAYMENT_REFUNDED = "payment_refunded"
+    MONTHLY_SUMMARY = "monthly_summary"
 
 
 E = NotificationEvent
@@ -55,6 +57,7 @@ DEFAULT_CHANNELS: dict[NotificationEvent, frozenset[str]] = {
     E.ESTATE_BILL_OVERDUE: _BOTH,
     E.PAYMENT_HELD: _IN_APP_ONLY,
     E.PAYMENT_REFUNDED: _IN_APP_ONLY,
+    E.MONTHLY_SUMMARY: _BOTH,
 }
 
 # The preferences page, in the resident's words.
@@ -71,6 +74,7 @@ EVENT_LABELS: dict[NotificationEvent, tuple[str, str]] = {
     E.ESTATE_BILL_OVERDUE: ("Estate bill overdue", "An estate bill is past its due date."),
     E.PAYMENT_HELD: ("Payment held for review", "A payment waits for an estate admin to check it."),
     E.PAYMENT_REFUNDED: ("Payment refunded", "Money for a payment went back to your wallet."),
+    E.MONTHLY_SUMMARY: ("Monthly summary", "On the 1st: what autopay paid, held and skipped last month."),
 }
 
 assert set(DEFAULT_CHANNELS) == set(NotificationEvent) == set(EVENT_LABELS), "every event needs defaults and words"

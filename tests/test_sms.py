@@ -192,6 +192,30 @@ def test_a_503_is_retried_after_a_backoff_and_sent_once(app, sandbox, texter):
     assert len(_sandbox_sends(sandbox, UNAVAILABLE_TWICE_PHONE)) == 1
 
 
+def test_a_message_termii_refuses_fails_at_once_and_is_shown(app, sandbox, texter, as_resident):
+    app.config["TERMII_SENDER_ID"] = "A"  # Termii takes 3 to 11 characters: a 400
+    _fund_notice(texter)
+    report = sms_outbox.relay()
+    [row] = _rows(texter)
+    assert report.failed == [row.id] and row.status == SmsStatus.FAILED and "400" in row.last_error
+    assert sms_outbox.relay().sent == [] and _sandbox_sends(sandbox) == []
+    page = as_resident.client.get("/notifications/preferences").get_data(as_text=True)
+    assert f"SMS to {PHONE} failed: the SMS provider refused it." in page
+
+
+def test_an_sms_stranded_mid_send_is_failed_not_sent_again(app, sandbox, texter):
+    with time_machine.travel(datetime(2026, 12, 3, 12, 0, tzinfo=UTC), tick=False) as clock:
+        _fund_notice(texter)
+        [claimed] = sms_outbox.claim()  # a relay that died before it called Termii or wrote back
+        clock.shift(9 * 60)
+        assert sms_outbox.relay().abandoned == []
+        clock.shift(2 * 60)
+        assert sms_outbox.relay().abandoned == [claimed]
+    [row] = _rows(texter)
+    assert row.status == SmsStatus.FAILED and "cannot arrive twice" in row.last_error
+    assert _sandbox_sends(sandbox) == []
+
+
 def test_without_termii_settings_sms_wait_in_the_outbox(app, texter):
     app.config["TERMII_API_KEY"] = ""
     _fund_notice(texter)

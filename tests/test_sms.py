@@ -251,6 +251,25 @@ def test_quiet_hours_hold_a_normal_sms_and_let_a_token_through(app, sandbox, tex
     assert len(_sandbox_sends(sandbox)) == 2
 
 
+def test_a_token_bought_by_the_worker_is_texted_at_once_inside_quiet_hours(app, sandbox, jobs_run_here, funded,
+                                                                             estate):
+    from .payments.helpers import link, pay, prepaid_entry
+
+    lagos = datetime.now(ZoneInfo("Africa/Lagos"))
+    minute_now = lagos.hour * 60 + lagos.minute
+    funded.timezone = "Africa/Lagos"
+    funded.sms_quiet_start, funded.sms_quiet_end = (minute_now - 60) % 1440, (minute_now + 60) % 1440
+    notify.set_preference(funded.id, E.PAYMENT_SUCCEEDED, "sms", True)
+    db.session.commit()
+    payment = pay(funded, link(funded, prepaid_entry(estate.id, "flutterwave"), "1111111111111"))
+    run_worker()  # the purchase, then the SMS job its commit enqueued
+    [row] = _rows(funded)
+    db.session.refresh(payment)
+    assert payment.token and row.urgent and row.status == SmsStatus.SENT
+    assert " ".join(payment.token_groups) in row.body
+    assert [s["message_id"] for s in _sandbox_sends(sandbox)] == [row.provider_message_id]
+
+
 @pytest.mark.parametrize(("local", "held"), [(time(21, 59), False), (time(22, 0), True), (time(3, 0), True),
                                              (time(6, 59), True), (time(7, 0), False), (time(12, 0), False)])
 def test_quiet_hours_spanning_midnight(local, held):

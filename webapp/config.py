@@ -141,6 +141,21 @@ def from_env() -> dict:
         "PAYSTACK_BASE_URL": os.environ.get(
             "PAYSTACK_BASE_URL", "" if app_env == "production" else "https://api.paystack.co"),
         "PAYSTACK_SECRET_KEY": os.environ.get("PAYSTACK_SECRET_KEY", ""),
+        # SMS through Termii (providers/termii.py). Without TERMII_API_KEY no SMS leaves: messages
+        # wait in the outbox. BASE_URL is the account's own API host (Termii's docs write
+        # https://BASE_URL/api/sms/send; Nigerian accounts' is api.ng.termii.com). SENDER_ID must be
+        # registered with Termii (3-11 characters). CHANNEL "dnd" is Termii's transactional route,
+        # which it recommends for messages like ours (generic does not reach DND numbers).
+        # WEBHOOK_SECRET is the secret key Termii signs delivery reports with (X-Termii-Signature).
+        "TERMII_BASE_URL": os.environ.get(
+            "TERMII_BASE_URL", "" if app_env == "production" else "https://api.ng.termii.com"),
+        "TERMII_API_KEY": os.environ.get("TERMII_API_KEY", ""),
+        "TERMII_SENDER_ID": os.environ.get("TERMII_SENDER_ID", "Autopay"),
+        "TERMII_CHANNEL": os.environ.get("TERMII_CHANNEL", "dnd"),
+        "TERMII_WEBHOOK_SECRET": os.environ.get("TERMII_WEBHOOK_SECRET", ""),
+        "SMS_CONNECT_TIMEOUT": _float("SMS_CONNECT_TIMEOUT", 5.0),
+        "SMS_READ_TIMEOUT": _float("SMS_READ_TIMEOUT", 15.0),
+        "SMS_MAX_ATTEMPTS": _int("SMS_MAX_ATTEMPTS", 5),
         "PROVIDER_CONNECT_TIMEOUT": _float("PROVIDER_CONNECT_TIMEOUT", 5.0),
         "PROVIDER_READ_TIMEOUT": _float("PROVIDER_READ_TIMEOUT", 35.0),
         # Payment calls in flight per bills provider, across all workers (0 = no cap; see services/throttle),
@@ -255,6 +270,9 @@ def check_provider_urls(config: dict) -> None:
                               f"({config.get(name)}); refusing to start.")
     if config.get("APP_ENV") != "production":
         return
+    if config.get("TERMII_API_KEY") and _is_sandbox_url(config.get("TERMII_BASE_URL") or ""):
+        raise ConfigError(f"TERMII_BASE_URL points at a sandbox ({config.get('TERMII_BASE_URL')}); "
+                          "production must use the live API.")
     for name in ("FLUTTERWAVE_BASE_URL", "VTPASS_BASE_URL", "PAYSTACK_BASE_URL"):
         url = config.get(name) or ""
         if not url:

@@ -39,6 +39,8 @@ def _jobs() -> list[PeriodicJob]:
         # Every 5 minutes; one gateway verify per stale intent, so it is bounded by the batch size.
         PeriodicJob("expire-abandoned-fundings", funding_jobs.expire_abandoned_fundings, interval=300),
         PeriodicJob("deliver-emails", notification_jobs.deliver_queued_emails, interval=60),
+        # SMS: retries, quiet hours that ended, and any whose enqueue was missed, within 30 s.
+        PeriodicJob("relay-sms", notification_jobs.relay_queued_sms, interval=30),
         # Estate bills: overdue from local midnight (hourly: estates may be in different zones);
         # reminders once a day at 08:00 Lagos time.
         PeriodicJob("estate-bills-overdue", bill_jobs.mark_overdue, cron="0 * * * *"),

@@ -19,6 +19,7 @@ from webapp.models.payment import (
            ReconciliationMismatch,
            ReconciliationRun,
 )
+from webapp.models.sms import SmsMessage, SmsStatus
 from webapp.models.user import Role, User
 from webapp.models.utility_account import UtilityAccount
 
@@ -27,5 +28,5 @@ __all__ = ["Account", "AccountKind", "AdminAlert", "AuditEntry", "Automation", "
            "EmailStatus", "EntryKind", "Estate", "FundingIntent", "FundingStatus", "JournalEntry",
            "Notification", "NotificationPreference", "OccurrenceStatus", "Payment", "PaymentEvent",
            "PaymentKind", "PaymentStatus", "Posting", "ProviderCallLog", "ProviderRefKind", "ProviderReference",
-           "ReconciliationMismatch", "ReconciliationRun", "Role", "SavedCard", "User",
+           "ReconciliationMismatch", "ReconciliationRun", "Role", "SavedCard", "SmsMessage", "SmsStatus", "User",
            "UtilityAccount", "UtilityProvider"]

@@ -5,7 +5,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -37,6 +37,9 @@ class User(UserMixin, TimestampMixin, db.Model):
         ),
         # Only platform admins may live outside an estate.
         CheckConstraint("estate_id IS NOT NULL OR role = 'platform_admin'", name="estate_required"),
+        CheckConstraint("(sms_quiet_start IS NULL) = (sms_quiet_end IS NULL) AND sms_quiet_start BETWEEN 0 AND 1439 "
+                        "AND sms_quiet_end BETWEEN 0 AND 1439 AND sms_quiet_start <> sms_quiet_end",
+                        name="sms_quiet_hours_valid"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -48,6 +51,10 @@ class User(UserMixin, TimestampMixin, db.Model):
     role: Mapped[str] = mapped_column(String(20), nullable=False, default=Role.RESIDENT.value)
     estate_id: Mapped[int | None] = mapped_column(ForeignKey("estates.id"), index=True)
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # Quiet hours for SMS, minutes after midnight in ``effective_timezone`` (both NULL: none). A
+    # start after the end spans midnight (22:00-07:00 is 1320 and 420).
+    sms_quiet_start: Mapped[int | None] = mapped_column(SmallInteger)
+    sms_quiet_end: Mapped[int | None] = mapped_column(SmallInteger)
     is_active_flag: Mapped[bool] = mapped_column("is_active", Boolean, nullable=False, default=True)
     # Bumped to sign out every session of this person (logout, password change, an admin's
     # "sign out everywhere"): a session carrying an older version is no longer accepted.

@@ -8,11 +8,13 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from webapp.extensions import db
 from webapp.notifications import bp
+from webapp.notifications.forms import SmsSettingsForm
 from webapp.presentation import nav, partials
 from webapp.request_numbers import parse_page
 from webapp.services import notify
-from webapp.services.notify import inbox, outbox, preferences
+from webapp.services.notify import inbox, outbox, preferences, sms
 
 
 def _page_arg(source) -> int:
@@ -67,16 +69,42 @@ def preferences_page():
     if request.method == "POST":
         try:
             chosen = preferences.parse_choices(request.form.getlist("pref"))
+            if not current_user.phone and any(channel == "sms" for _, channel in chosen):
+                raise preferences.PreferenceError(sms.NO_PHONE_FOR_SMS)
         except preferences.PreferenceError as exc:
             error = str(exc)
         else:
             preferences.save(current_user.id, chosen)
             flash("Your notification settings are saved.", "success")
             return redirect(url_for(".preferences_page"))
-    rows = preferences.matrix(current_user.id)
-    channels = notify.all_channels()
-    return render_template("notifications/preferences.html", rows=rows, channels=channels, error=error), (
-        400 if error else 200)
+    return _preferences(error=error), (400 if error else 200)
+
+
+@bp.route("/preferences/sms", methods=["POST"])
+def sms_settings():
+    """The phone number SMS go to and the resident's quiet hours; a bad value changes nothing."""
+    form = SmsSettingsForm()
+    if form.validate_on_submit():
+        try:
+            sms.save_settings(current_user._get_current_object(), form.phone.data or "", form.quiet_start.data,
+                              form.quiet_end.data)
+        except sms.SmsSettingsError as exc:
+            db.session.rollback()
+            getattr(form, exc.field).errors.append(str(exc))
+        else:
+            flash("Your SMS settings are saved.", "success")
+            return redirect(url_for(".preferences_page"))
+    return _preferences(sms_form=form), 400
+
+
+def _preferences(error: str | None = None, sms_form: SmsSettingsForm | None = None) -> str:
+    if sms_form is None:
+        saved = sms.settings_of(current_user)
+        sms_form = SmsSettingsForm(formdata=None, phone=saved.phone, quiet_start=saved.quiet_start,
+                                   quiet_end=saved.quiet_end)
+    return render_template("notifications/preferences.html", rows=preferences.matrix(current_user.id),
+                           channels=notify.all_channels(), error=error, sms_form=sms_form,
+                           has_phone=bool(current_user.phone), sms_failures=sms.recent_failures(current_user.id))
 
 
 def _outbox_enabled() -> bool:

@@ -1,4 +1,4 @@
-"""Provider sandbox: one HTTP server speaking the Flutterwave v3, VTpass and Paystack wire formats.
+"""Provider sandbox: one HTTP server speaking the Flutterwave v3, VTpass, Paystack and Termii wire formats.
 
 The app runs end to end with no API keys and no internet by pointing its real clients at it
 (``runner.provider_settings(url)``; `make run` does this itself when no keys are set). It is also
@@ -69,6 +69,13 @@ errors ``{"status": false, "message", "type", "code"}``:
          the email must be the card owner's; ₦113.13 is declined (data.status "failed")
   429 with code rate_limited when the fault injector says so.
 
+Termii, base ``<sandbox>/termii`` (api_key in the JSON body, ``termii-sandbox-api-key``):
+    POST /api/sms/send {to, from, sms, type: "plain", channel: generic|dnd|whatsapp, api_key}
+         -> {"message_id", "message": "Successfully Sent", "balance", "user"}; then the signed
+         delivery report (X-Termii-Signature, hex HMAC-SHA512) to the ``termii_webhook_url`` knob.
+  Test numbers +2348090000001 (reported Rejected), +2348090000002 (DND Active on Phone Number),
+  +2348090000503 (first 2 sends 503); see ``termii.py``.
+
 Hosted checkout ``/checkout/<paystack|flutterwave>/<reference>``: a plain HTML form with Pay and
 Cancel. Pay succeeds unless the amount is exactly ₦113.13 (declined), then sends the webhook to
 ``<webhook_base or origin of the callback URL>/webhooks/<gateway>`` (short timeout; a failed
@@ -135,6 +142,8 @@ Knobs (``POST /_sandbox/config`` JSON, ``start_sandbox(**knobs)``, some as CLI o
     clock_offset_seconds     the sandbox's "now" moved by this many seconds (midnight tests)
     flw_listing_items        Flutterwave's listing lists each bill (default) or only its summary
     bill_webhooks, bill_webhook_delay   Flutterwave bill events to the callback_url (default on, 0.2 s)
+    termii_webhook_url, termii_report_delay   where Termii delivery reports go (None: not sent) and
+                             how long after the send (0.2 s)
 Control endpoints: ``GET|POST /_sandbox/config``, ``POST /_sandbox/reset`` (forget all state; knobs
 stay), ``POST /_sandbox/disagree`` {provider, reference, how: succeeded|failed|missing|amount}
 (make a recorded bill disagree with the app, for reconciliation), ``GET /_sandbox/transactions``

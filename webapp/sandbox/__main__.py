@@ -23,6 +23,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds a 'timeout' holds the request before closing the connection")
     parser.add_argument("--webhook-base", default=None,
                         help="send webhooks to <this>/webhooks/<gateway> instead of the callback URL's origin")
+    parser.add_argument("--termii-webhook-url", default=None,
+                        help="where Termii delivery reports go (the webhook URL of Termii's console)")
     parser.add_argument("--quiet", action="store_true", help="do not log every request")
     return parser.parse_args(argv)
 
@@ -38,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.quiet:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = create_sandbox_app({"latency": args.latency, "fault_rate": args.fault_rate, "seed": args.seed,
-                              "timeout_hold": args.timeout_hold, "webhook_base": args.webhook_base})
+                              "timeout_hold": args.timeout_hold, "webhook_base": args.webhook_base,
+                              "termii_webhook_url": args.termii_webhook_url})
     server = make_server(args.host, args.port, app, threaded=True)
 
     def stop(signum, frame):

@@ -6,11 +6,11 @@ import time
 from flask import Blueprint, Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from webapp.sandbox import bills, checkout, flutterwave, flutterwave_funding, paystack, vtpass
+from webapp.sandbox import bills, checkout, flutterwave, flutterwave_funding, paystack, termii, vtpass
 from webapp.sandbox.state import KnobError, State
 from webapp.sandbox.wire import state
 
-PREFIXES = {"flutterwave": "/flutterwave/v3", "vtpass": "/vtpass/api", "paystack": "/paystack"}
+PREFIXES = {"flutterwave": "/flutterwave/v3", "vtpass": "/vtpass/api", "paystack": "/paystack", "termii": "/termii"}
 
 control = Blueprint("sandbox_control", __name__, url_prefix="/_sandbox")
 
@@ -75,6 +75,7 @@ def create_sandbox_app(knobs: dict | None = None) -> Flask:
     app.register_blueprint(flutterwave_funding.bp, url_prefix=PREFIXES["flutterwave"])
     app.register_blueprint(vtpass.bp, url_prefix=PREFIXES["vtpass"])
     app.register_blueprint(paystack.bp, url_prefix=PREFIXES["paystack"])
+    app.register_blueprint(termii.bp, url_prefix=PREFIXES["termii"])
     app.register_blueprint(checkout.bp)
     app.register_blueprint(control)
 
@@ -94,6 +95,8 @@ def create_sandbox_app(knobs: dict | None = None) -> Flask:
         if path.startswith(PREFIXES["paystack"]):
             return jsonify({"status": False, "message": exc.description, "type": "api_error",
                             "code": "not_found" if exc.code == 404 else "invalid_request"}), exc.code
+        if path.startswith(PREFIXES["termii"]):
+            return jsonify({"message": exc.description}), exc.code
         if path.startswith(PREFIXES["vtpass"]):
             return jsonify({"code": "011", "response_description": "INVALID ARGUMENTS",
                             "content": {"errors": exc.description}}), exc.code

@@ -12,4 +12,6 @@ SANDBOX_CREDENTIALS: dict[str, str] = {
     "VTPASS_PUBLIC_KEY": "PK_vtpass_sandbox",
     "VTPASS_SECRET_KEY": "SK_vtpass_sandbox",
     "PAYSTACK_SECRET_KEY": "sk_test_sandbox",
+    "TERMII_API_KEY": "termii-sandbox-api-key",
+    "TERMII_WEBHOOK_SECRET": "termii-sandbox-secret-key",  # signs its delivery reports
 }

@@ -17,7 +17,8 @@ from webapp.sandbox.keys import SANDBOX_CREDENTIALS
 
 # Knobs the command line takes; any other knob is applied with configure() once the server is up.
 CLI_KNOBS = {"latency": "--latency", "fault_rate": "--fault-rate", "seed": "--seed",
-             "timeout_hold": "--timeout-hold", "webhook_base": "--webhook-base"}
+             "timeout_hold": "--timeout-hold", "webhook_base": "--webhook-base",
+             "termii_webhook_url": "--termii-webhook-url"}
 # Any of these set means real provider keys are configured, so `make run` leaves the sandbox off.
 REAL_KEY_SETTINGS = ("FLUTTERWAVE_SECRET_KEY", "VTPASS_API_KEY", "VTPASS_SECRET_KEY", "PAYSTACK_SECRET_KEY")
 
@@ -42,6 +43,7 @@ def provider_settings(url: str) -> dict[str, str]:
         "FLUTTERWAVE_BASE_URL": url + PREFIXES["flutterwave"],
         "VTPASS_BASE_URL": url + PREFIXES["vtpass"],
         "PAYSTACK_BASE_URL": url + PREFIXES["paystack"],
+        "TERMII_BASE_URL": url + PREFIXES["termii"],
         **SANDBOX_CREDENTIALS,
     }
 
@@ -190,7 +192,10 @@ def start_for_devrun(env: dict, children: list, spawn) -> None:
     # a "timeout" holds 12 s against a 10 s read timeout (production: 35 s), and the requery, token
     # and job-retry schedules start at seconds instead of minutes. Each can be set in the
     # environment instead.
-    children.append(spawn("sandbox", sandbox_argv(port, quiet=True, timeout_hold=DEVRUN_TIMEOUT_HOLD), env))
+    # Termii's delivery reports go to the webhook URL set in its console; here, this app's.
+    site = env.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{env.get('PORT') or 5000}"
+    children.append(spawn("sandbox", sandbox_argv(port, quiet=True, timeout_hold=DEVRUN_TIMEOUT_HOLD,
+                                                  termii_webhook_url=site.rstrip("/") + "/webhooks/termii"), env))
     wait_for_port(port, timeout=20)
     env.update(provider_settings(url))
     for name, value in DEVRUN_SCHEDULES.items():

@@ -75,6 +75,10 @@ class Knobs:
     flw_listing_items: bool = True
     bill_webhooks: bool = True  # send Flutterwave's singlebillpayment.status to the callback_url
     bill_webhook_delay: Seconds = 0.2
+    # Termii: where its delivery reports go (the webhook URL one sets in Termii's console; None:
+    # reports are recorded, never sent) and how long after a send.
+    termii_webhook_url: str | None = None
+    termii_report_delay: Seconds = 0.2
 
     def update(self, changes: dict) -> None:
         """Validate every change first, then apply them all (all or nothing)."""
@@ -88,7 +92,8 @@ class Knobs:
 
     @staticmethod
     def _parse(name: str, value):
-        if name in ("latency", "timeout_hold", "webhook_timeout", "duplicate_window", "bill_webhook_delay"):
+        if name in ("latency", "timeout_hold", "webhook_timeout", "duplicate_window", "bill_webhook_delay",
+                    "termii_report_delay"):
             return _number(value, name, 0.0)
         if name == "clock_offset_seconds":
             return _number(value, name, -1e9)
@@ -104,11 +109,11 @@ class Knobs:
             if value is None:
                 return None
             return _number(value, name, 0.0 if name == "request_id_window_hours" else 0)
-        if name == "webhook_base":
+        if name in ("webhook_base", "termii_webhook_url"):
             if value in (None, ""):
                 return None
             if not (isinstance(value, str) and value.startswith(("http://", "https://"))):
-                raise KnobError("webhook_base must be an http(s) URL")
+                raise KnobError(f"{name} must be an http(s) URL")
             return value.rstrip("/")
         if name == "fault_kinds":
             kinds = (value,) if isinstance(value, str) else tuple(value or ())
@@ -207,6 +212,7 @@ class State:
             self.authorizations: dict[str, dict] = {}
             self.call_counts: dict[tuple, int] = {}
             self.webhooks: list[dict] = []
+            self.sms: list[dict] = []  # Termii sends, each with the delivery report it got
             self.balance_spent_kobo = 0
 
     def now(self) -> datetime:
@@ -250,5 +256,6 @@ class State:
                 "attempts": [{"provider": p, "reference": r, **asdict(a)} for (p, r), a in self.attempts.items()],
                 "funding": [t.as_dict() for t in self.funding.values()],
                 "webhooks": list(self.webhooks),
+                "sms": [dict(message) for message in self.sms],
                 "merchant_balance_spent_kobo": self.balance_spent_kobo,
             }

@@ -18,6 +18,9 @@
 - An email the SMTP server refused for now is tried again after 1 m, 5 m, 15 m, 1 h, then every
   6 h (up to ``MAIL_MAX_ATTEMPTS``); one left in "sending" is taken back after 15 minutes, longer
   than any SMTP exchange plus the job timeout.
+- An SMS Termii did not take (no answer, 5xx, 429) is sent again after 30 s, 2 m, 10 m, 30 m, then
+  every hour, with up to 20% jitter (up to ``SMS_MAX_ATTEMPTS``); one left in "sending" for 10
+  minutes is marked failed, never resent, as a stranded email is.
 
 A schedule given as a table repeats its last step for every later attempt. The requery and token
 tables can be replaced in the configuration (``PAYMENT_REQUERY_BACKOFF_SECONDS``,
@@ -37,6 +40,8 @@ TOKEN_BACKOFF = (120, 300, 600, 1800, 3600)
 PURCHASE_JOB_RETRIES = (10, 60, 300)
 EMAIL_RETRY_DELAYS = (60, 300, 900, 3600, 6 * 3600)
 EMAIL_STALE_SENDING_AFTER = timedelta(minutes=15)
+SMS_RETRY_DELAYS = (30, 120, 600, 1800, 3600)
+SMS_STALE_SENDING_AFTER = timedelta(minutes=10)
 
 
 def _step(table: Sequence[int], index: int) -> timedelta:
@@ -92,6 +97,12 @@ def payment_stale_after() -> timedelta:
 def submission_lease() -> timedelta:
     """How far ahead of now a sent payment's lease ends (its ``next_check_at``)."""
     return timedelta(seconds=current_app.config["PAYMENT_SUBMIT_LEASE_SECONDS"])
+
+
+def sms_retry_delay(attempts: int) -> timedelta:
+    """How long after its ``attempts``-th failed send an SMS is tried again (``attempts`` >= 1)."""
+    base = _step(SMS_RETRY_DELAYS, attempts - 1)
+    return base + timedelta(seconds=random.uniform(0, 0.2 * base.total_seconds()))
 
 
 def email_retry_delay(attempts: int) -> timedelta:

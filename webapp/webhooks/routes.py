@@ -4,7 +4,9 @@ A bad or missing signature is a 401 and changes nothing. A valid one is confirme
 gateway's API before any credit (``funding.handle_webhook``); if the gateway cannot be asked just
 now, or its secret is not configured here, we answer 503 so the gateway delivers the event again
 later. A bill event only queues a status query of the payment it names (``bill_events``); a bill
-event sent to the funding URL is handled the same way.
+event sent to the funding URL is handled the same way. Termii's SMS delivery report
+(``/webhooks/termii``, the URL set in Termii's console) must carry a valid ``X-Termii-Signature``;
+it only updates the status of the SMS it names (``sms_outbox.handle_delivery_report``).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from webapp.extensions import limiter
 from webapp.services import funding
+from webapp.services.notify import sms_outbox
 from webapp.services.payments import bill_events
 from webapp.webhooks import bp
 
@@ -87,3 +90,20 @@ def flutterwave_bill_event():
     if result.outcome == "ignored":
         return jsonify(status="ignored"), 200
     return jsonify(status="ok", outcome=result.outcome), 200
+
+
+@bp.route("/termii", methods=["POST"])
+@limiter.limit(_rate_limit)
+def termii_delivery_report():
+    raw_body = _body()
+    if raw_body is None:
+        return _error("body too large", 413)
+    try:
+        outcome = sms_outbox.handle_delivery_report(raw_body, request.headers)
+    except sms_outbox.ReportsNotConfigured:
+        log.error("termii delivery report refused: TERMII_WEBHOOK_SECRET is not set")
+        return _error("SMS delivery reports are not configured on this server", 503)
+    except sms_outbox.ReportRejected as exc:
+        log.warning("termii delivery report rejected: %s", exc)
+        return _error(str(exc), exc.status)
+    return jsonify(status="ok", outcome=outcome), 200

@@ -28,10 +28,12 @@ from webapp.services.notify.outbox import (
 )
 from webapp.services.notify.preferences import PreferenceError, enabled_channels, set_preference
 from webapp.services.notify.service import NotificationError, Recipient, notify, recipient, recipients
+from webapp.services.notify.sms import SmsChannel
 
 __all__ = [
     "DEFAULT_CHANNELS", "EVENT_LABELS", "Channel", "DeliveryReport", "EmailChannel", "EmailDeliveryError",
     "InAppChannel", "NotificationError", "NotificationEvent", "NotificationMessage", "PreferenceError", "Recipient",
+    "SmsChannel",
     "all_channels", "default_enabled", "deliver", "deliver_queued", "enabled_channels", "enqueue_pending_emails",
     "inbox_page", "mark_all_read", "mark_read", "notify", "recipient", "recipients", "register", "set_preference",
     "unread_count",

@@ -1,4 +1,5 @@
-"""Delivery channels behind one interface. Adding SMS later: one ``Channel`` subclass + ``register``."""
+"""Delivery channels behind one interface: in-app and email here, SMS in ``sms`` (each one
+``Channel`` subclass + ``register``)."""
 from __future__ import annotations
 
 import abc
@@ -22,6 +23,8 @@ class NotificationMessage:
     body: str
     link: str | None  # a path inside the app, e.g. "/payments/12"
     dedup_key: str
+    # Carries something the person needs now (an electricity token): SMS quiet hours do not hold it.
+    urgent: bool = False
 
 
 class Channel(abc.ABC):

@@ -1,7 +1,7 @@
 """What we tell people about, and on which channels by default.
 
 Defaults (a person's saved choice overrides them; a channel missing from a row is off by default,
-so a new channel such as SMS starts silent until people turn it on):
+so SMS, in no row, is off for every event until a person turns it on, and needs a phone number):
 
 | event               | in_app | email | why email                                     |
 |---------------------|--------|-------|-----------------------------------------------|

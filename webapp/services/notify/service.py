@@ -10,7 +10,7 @@ from webapp.services.notify.channels import NotificationMessage, all_channels
 from webapp.services.notify.events import NotificationEvent
 from webapp.services.notify.preferences import enabled_channels, enabled_channels_of
 
-MAX_DEDUP_KEY = 190  # the email row appends ":email" to it
+MAX_DEDUP_KEY = 190  # the email row appends ":email" to it, the SMS row ":sms"
 
 
 class NotificationError(ValueError):
@@ -52,7 +52,7 @@ def recipients(users: Iterable[User], events: Iterable[NotificationEvent]
 
 
 def notify(user_id: int, event: NotificationEvent | str, *, title: str, body: str, link: str | None = None,
-           dedup_key: str, to: Recipient | None = None) -> list[str]:
+           dedup_key: str, to: Recipient | None = None, urgent: bool = False) -> list[str]:
     """Tell a person about ``event`` on each channel they have on; the names of channels that sent.
 
     Writes in the caller's transaction and flushes; the caller commits, so the notification
@@ -63,6 +63,7 @@ def notify(user_id: int, event: NotificationEvent | str, *, title: str, body: st
     Email is only written to the outbox here; after committing, call ``enqueue_pending_emails()``
     (a periodic job also sends anything still queued, so a missed enqueue only delays it).
     ``to`` (from ``recipient``, read earlier) saves reading the person and their choices here.
+    ``urgent`` (an electricity token) sends an SMS at once even in the person's quiet hours.
     """
     try:
         event = NotificationEvent(event)
@@ -79,6 +80,6 @@ def notify(user_id: int, event: NotificationEvent | str, *, title: str, body: st
         wanted = enabled_channels(user_id, event)
     # One line: the title is also an email Subject header, where a line break would be injection.
     message = NotificationMessage(event=event, title=" ".join(title.split())[:200], body=body.strip(),
-                                  link=_clean_link(link), dedup_key=dedup_key)
+                                  link=_clean_link(link), dedup_key=dedup_key, urgent=urgent)
     return [channel.name for channel in all_channels()
             if channel.name in wanted and channel.send(user, message)]

@@ -34,7 +34,8 @@ def succeeded(payment: Payment, what: str | None = None, automation_id: int | No
     if payment.units:
         body += f" Units: {payment.units}."
     notify.notify(payment.user_id, E.PAYMENT_SUCCEEDED, title="Payment succeeded", body=body,
-                  link=f"/payments/{payment.id}", dedup_key=f"payment:{payment.reference}:succeeded", to=to)
+                  link=f"/payments/{payment.id}", dedup_key=f"payment:{payment.reference}:succeeded", to=to,
+                  urgent=bool(payment.token))
     _automation_outcome(payment, ok=True, automation_id=automation_id)
 
 
@@ -44,7 +45,7 @@ def token_arrived(payment: Payment) -> None:
     if payment.units:
         body += f" Units: {payment.units}."
     notify.notify(payment.user_id, E.PAYMENT_SUCCEEDED, title="Your token has arrived", body=body,
-                  link=f"/payments/{payment.id}", dedup_key=f"payment:{payment.reference}:token")
+                  link=f"/payments/{payment.id}", dedup_key=f"payment:{payment.reference}:token", urgent=True)
 
 
 class NoToken(ValueError):

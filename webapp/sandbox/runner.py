@@ -79,6 +79,15 @@ class SandboxHandle:
         """The sandbox's state as JSON: bills, attempts, funding, webhooks, knobs."""
         return self._session.get(self.url + "/_sandbox/transactions", timeout=5).json()
 
+    def transfer(self, account_number: str, amount_kobo: int, notify: str | None = None,
+                 claimed_amount_kobo: int | None = None, deliver: bool = True) -> dict:
+        """A bank transfer into a Paystack dedicated account; its ``charge.success`` goes to
+        ``notify`` (the app's origin) unless ``deliver`` is false. Returns the transaction and the
+        webhook delivery's record."""
+        return self._post("/_sandbox/transfer", {"account_number": account_number, "amount_kobo": amount_kobo,
+                                                 "notify": notify, "claimed_amount_kobo": claimed_amount_kobo,
+                                                 "deliver": deliver})
+
     def disagree(self, provider: str, reference: str, how: str, amount_kobo: int | None = None) -> dict:
         """Make one recorded bill disagree with the app: "succeeded", "failed", "missing" or "amount"."""
         return self._post("/_sandbox/disagree", {"provider": provider, "reference": reference, "how": how,

@@ -42,6 +42,8 @@ def provider_settings(url: str) -> dict[str, str]:
         "FLUTTERWAVE_BASE_URL": url + PREFIXES["flutterwave"],
         "VTPASS_BASE_URL": url + PREFIXES["vtpass"],
         "PAYSTACK_BASE_URL": url + PREFIXES["paystack"],
+        # Where the wallet links to the sandbox's "send a bank transfer" page.
+        "SANDBOX_URL": url,
         **SANDBOX_CREDENTIALS,
     }
 

@@ -10,19 +10,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+import time_machine
 from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.models import FundingIntent, JournalEntry, VirtualAccount
 from webapp.models.base import utcnow
 from webapp.sandbox.keys import SANDBOX_CREDENTIALS
-from webapp.services import ledger, virtual_accounts
+from webapp.services import funding, ledger, virtual_accounts
 
 DEAD_URL = "http://127.0.0.1:9"  # nothing listens on the discard port
+T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -230,6 +232,22 @@ def test_paystack_unreachable_at_verify_asks_for_redelivery_then_credits(app, cl
     assert money_state(ada.id, txn["reference"]) == ("pending", 0, 0)
     app.config["PAYSTACK_BASE_URL"] = sandbox.url + "/paystack"
     assert post_webhook(client, *signed(txn)).status_code == 200
+    assert money_state(ada.id, txn["reference"]) == ("credited", 1, 250_000)
+
+
+def test_a_transfer_paystack_could_not_confirm_is_credited_by_the_expiry_pass(app, client, ada, ada_account,
+                                                                              sandbox):
+    """Paystack never redelivers: the pass that closes stale intents asks Paystack again and credits."""
+    txn = sandbox_transfer(sandbox, ada_account, 250_000)
+    with time_machine.travel(T0, tick=False):
+        app.config["PAYSTACK_BASE_URL"] = f"{DEAD_URL}/paystack"
+        assert post_webhook(client, *signed(txn)).status_code == 503
+    app.config["PAYSTACK_BASE_URL"] = sandbox.url + "/paystack"
+    with time_machine.travel(T0 + timedelta(minutes=59), tick=False):
+        assert funding.expire_abandoned() == 0
+        assert money_state(ada.id, txn["reference"]) == ("pending", 0, 0)
+    with time_machine.travel(T0 + timedelta(minutes=61), tick=False):
+        assert funding.expire_abandoned() == 0  # credited, not expired
     assert money_state(ada.id, txn["reference"]) == ("credited", 1, 250_000)
 
 

@@ -278,3 +278,27 @@ def test_sandbox_webhook_that_claims_another_amount_is_flagged_end_to_end(ada, a
     sent = sandbox.transfer(ada_account.account_number, 250_000, notify=live_server, claimed_amount_kobo=260_000)
     assert sent["webhook"]["status_code"] == 200
     assert money_state(ada.id, sent["transaction"]["reference"]) == ("flagged", 0, 0)
+
+
+def test_residents_clicks_racing_each_other_ask_paystack_for_one_account(require_postgres, app, ada, sandbox):
+    """Eight requests at once (PostgreSQL, READ COMMITTED): one asks Paystack, the others are told
+    it is on its way or find it made; one row, one account at Paystack."""
+    from .test_ledger_concurrency import THREADS, run_together
+
+    sandbox.configure(latency=0.2)  # every Paystack call takes a while, so the requests overlap
+
+    def click(_):
+        user = db.session.get(type(ada), ada.id)
+        try:
+            return virtual_accounts.assign(user).account_number
+        except virtual_accounts.AssignmentError as exc:
+            return str(exc)
+
+    results, errors, _ = run_together(app, click)
+    assert errors == []
+    [account] = accounts_of(ada.id)
+    assert account.active
+    assert results.count(account.account_number) >= 1
+    assert set(results) <= {account.account_number, virtual_accounts.IN_PROGRESS}
+    assert len(results) == THREADS
+    assert len(sandbox.transactions()["dedicated_accounts"]) == 1 and len(sandbox.transactions()["customers"]) == 1

@@ -15,6 +15,10 @@ Why it is shaped this way:
 - A verified success credits even an intent that was ``failed``, ``abandoned`` or ``expired`` (a
   second card attempt on the same checkout, a late webhook): money the gateway took must reach the
   wallet. Only ``credited`` and ``flagged`` are final.
+- A bank transfer into a resident's virtual account has no intent until Paystack's webhook names it:
+  ``virtual_accounts.transfer_intent`` records one under Paystack's reference with the amount the
+  webhook claims, and from there it is confirmed exactly like a checkout (a verified amount,
+  customer or channel that disagrees is ``flagged``).
 """
 from __future__ import annotations
 

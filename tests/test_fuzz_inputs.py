@@ -29,6 +29,7 @@ from webapp.models import (
     Payment,
     UtilityAccount,
     UtilityProvider,
+    VirtualAccount,
 )
 
 from .factories_world import World, build_world
@@ -43,7 +44,7 @@ QUERY_ARGUMENTS = ["page", "estate", "account", "amount", "target", "provider_id
                    "from", "to", "month", "q", "queue", "active", "provider", "part"]
 # Created rows a refused POST must not leave behind.
 COUNTED = (Payment, Automation, UtilityAccount, Bill, UtilityProvider, FundingIntent, AutomationSettings, JournalEntry,
-           AuditEntry)
+           AuditEntry, VirtualAccount)
 # Forms that would end the session under test (another team owns sign-in), never fuzzed.
 NOT_FUZZED = ("/auth/",)
 
@@ -253,7 +254,8 @@ def resident_pages(w: World) -> list[str]:
     return ["/", "/accounts/new", f"/accounts/{w.account.id}/rename", f"/accounts/{w.account.id}/remove", "/pay/",
             "/automations/new", f"/automations/{w.automation.id}/edit", f"/automations/{w.automation.id}",
             "/automations/settings", f"/bills/{w.bill.id}/pay", "/wallet/fund", "/payments/",
-            f"/payments/{w.payment.id}", "/notifications/", "/notifications/preferences", "/wallet/statement"]
+            f"/payments/{w.payment.id}", "/notifications/", "/notifications/preferences", "/wallet/statement",
+            "/wallet/"]
 
 
 # The automation form shows one schedule kind's fields at a time (HTMX swaps the others in).

@@ -166,6 +166,12 @@ def from_env() -> dict:
         "FUNDING_MIN_KOBO": _int("FUNDING_MIN_KOBO", 100_00),
         "FUNDING_MAX_KOBO": _int("FUNDING_MAX_KOBO", 1_000_000_00),
         "FUNDING_INTENT_TTL_MINUTES": _int("FUNDING_INTENT_TTL_MINUTES", 60),
+        # The bank of residents' Paystack dedicated accounts (a provider slug: "test-bank" in test
+        # mode, "wema-bank" or "titan-paystack" live, per Paystack's Dedicated Virtual Account API).
+        # The local provider sandbox, when the app runs against it (``make run`` sets it; never in production).
+        "SANDBOX_URL": os.environ.get("SANDBOX_URL", ""),
+        "PAYSTACK_DVA_BANK": os.environ.get("PAYSTACK_DVA_BANK", "wema-bank" if app_env == "production"
+                                            else "test-bank"),
         "WEBHOOK_RATE_LIMIT": os.environ.get("WEBHOOK_RATE_LIMIT", "120 per minute"),
         "WEBHOOK_MAX_BYTES": _int("WEBHOOK_MAX_BYTES", 65536),
         # Payments (DESIGN §4).

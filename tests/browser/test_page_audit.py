@@ -108,7 +108,7 @@ def audit_data(live_stack, sandbox) -> AuditData:
     from sqlalchemy import select
 
     from webapp.extensions import db
-    from webapp.models import AutomationOccurrence, Estate, UtilityProvider
+    from webapp.models import AutomationOccurrence, Estate, UtilityProvider, VirtualAccount
     from webapp.services import funding, ledger, reconciliation
     from webapp.services.notify import notify
 
@@ -128,6 +128,11 @@ def audit_data(live_stack, sandbox) -> AuditData:
         account = make_utility_account(resident, entry, number="4509000000001",
                                        nickname="Home meter in the boys' quarters")
         ledger.credit_funding(resident.id, 50_000_00, "paystack", f"AUDIT-{uuid.uuid4().hex}")
+        # The wallet's "Fund by bank transfer" with an account (number, copy button, sandbox link);
+        # without one it is a button and the usual phone field.
+        db.session.add(VirtualAccount(user_id=resident.id, gateway="paystack", customer_code="CUS_audit00000001",
+                                      gateway_customer_id="1", account_number="9912345678", bank_name="Test Bank",
+                                      account_name="PAYSTACK/Ngozi Adebayo-Okonkwo", active=True))
         db.session.commit()
         with app.test_request_context("/wallet/fund", method="POST", base_url=live_stack.url):  # as the form does
             intent = funding.start_funding(resident, 5_000_00, "paystack",

@@ -4,7 +4,7 @@ from webapp.models.automation import Automation, AutomationOccurrence, Automatio
 from webapp.models.bill import Bill, BillCategory, BillStatus, BillType
 from webapp.models.catalogue import UtilityProvider
 from webapp.models.estate import Estate
-from webapp.models.funding import FundingIntent, FundingStatus, SavedCard
+from webapp.models.funding import FundingIntent, FundingStatus, SavedCard, VirtualAccount
 from webapp.models.ledger import Account, AccountKind, EntryKind, JournalEntry, Posting
 from webapp.models.notification import EmailMessage, EmailStatus, Notification, NotificationPreference
 from webapp.models.payment import (
@@ -29,4 +29,4 @@ __all__ = ["Account", "AccountKind", "AdminAlert", "AuditEntry", "Automation", "
            "Notification", "NotificationPreference", "OccurrenceStatus", "Payment", "PaymentEvent",
            "PaymentKind", "PaymentStatus", "Posting", "ProviderCallLog", "ProviderRefKind", "ProviderReference",
            "ReconciliationMismatch", "ReconciliationRun", "Role", "SavedCard", "SmsMessage", "SmsStatus", "User",
-           "UtilityAccount", "UtilityProvider"]
+           "UtilityAccount", "UtilityProvider", "VirtualAccount"]

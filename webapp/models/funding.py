@@ -62,11 +62,14 @@ class FundingIntent(TimestampMixin, db.Model):
     # The gateway's last verification answer, already redacted by the provider client.
     verification: Mapped[dict | None] = mapped_column(JSON)
     saved_card_id: Mapped[int | None] = mapped_column(ForeignKey("saved_cards.id"))
+    # Set for a bank transfer into the resident's virtual account (the gateway made the reference).
+    virtual_account_id: Mapped[int | None] = mapped_column(ForeignKey("virtual_accounts.id"))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     credited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user = db.relationship("User")
     saved_card = db.relationship("SavedCard")
+    virtual_account = db.relationship("VirtualAccount")
 
     @property
     def is_final(self) -> bool:
@@ -109,3 +112,42 @@ class SavedCard(db.Model):
 
     def __repr__(self) -> str:
         return f"<SavedCard {self.id} user={self.user_id} {self.brand} {self.last4}>"
+
+
+class VirtualAccount(TimestampMixin, db.Model):
+    """A resident's dedicated bank account number at a gateway (Paystack Dedicated Virtual Account).
+
+    Transfers into it arrive as the gateway's ``charge.success`` with channel ``dedicated_nuban``
+    and are credited through a ``FundingIntent`` named by the gateway's own reference. The row is
+    created (inactive) before the gateway is asked for an account, so two clicks share it and an
+    assignment that failed halfway keeps what the gateway already gave us (its customer) for the retry.
+    """
+
+    __tablename__ = "virtual_accounts"
+    __table_args__ = (
+        CheckConstraint(one_of("gateway", Gateway), name="gateway_known"),
+        # One account per resident and gateway: assigning twice finds the first one.
+        UniqueConstraint("user_id", "gateway", name="uq_virtual_accounts_user_gateway"),
+        UniqueConstraint("gateway", "account_number", name="uq_virtual_accounts_number"),
+        # A transfer's webhook names the gateway's customer.
+        Index("ix_virtual_accounts_gateway_customer_code", "gateway", "customer_code"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False)
+    gateway: Mapped[str] = mapped_column(String(20), nullable=False, default=Gateway.PAYSTACK.value)
+    # The gateway's customer: its code (CUS_...) and numeric id (the listing filters by the id).
+    customer_code: Mapped[str | None] = mapped_column(String(64))
+    gateway_customer_id: Mapped[str | None] = mapped_column(String(32))
+    account_number: Mapped[str | None] = mapped_column(String(20))
+    account_name: Mapped[str | None] = mapped_column(String(120))
+    bank_name: Mapped[str | None] = mapped_column(String(120))
+    # False until the gateway has given an account number (or after the gateway deactivates it).
+    active: Mapped[bool] = mapped_column(nullable=False, default=False)
+    # When an assignment was started: another one waits until this has run out (see services).
+    assigning_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user = db.relationship("User")
+
+    def __repr__(self) -> str:
+        return f"<VirtualAccount {self.id} user={self.user_id} {self.gateway} {self.account_number} {self.active}>"

@@ -228,6 +228,31 @@ class FundingVerification:
     gateway_transaction_id: str | None = None
     saved_card: SavedCard | None = None
     raw: Any = None
+    # How the customer paid ("card", "dedicated_nuban" for a transfer into a virtual account...)
+    # and the gateway's customer, where the gateway says.
+    channel: str | None = None
+    customer_code: str | None = None
+
+
+@dataclass(frozen=True)
+class GatewayCustomer:
+    """A customer record at a funding gateway (Paystack: ``customer_code`` and numeric ``id``)."""
+
+    code: str
+    id: str | None
+    raw: Any = None
+
+
+@dataclass(frozen=True)
+class DedicatedAccount:
+    """A dedicated virtual bank account the gateway assigned to one of its customers."""
+
+    account_number: str
+    account_name: str
+    bank_name: str
+    active: bool
+    customer_code: str | None
+    raw: Any = None
 
 
 @dataclass(frozen=True)

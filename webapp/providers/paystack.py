@@ -18,8 +18,10 @@ from webapp.providers.amounts import plain_kobo
 from webapp.providers.base import (
     CallLogger,
     CheckoutSession,
+    DedicatedAccount,
     ErrorClass,
     FundingVerification,
+    GatewayCustomer,
     PaymentErrorType,
     ProviderError,
     SavedCard,
@@ -75,6 +77,48 @@ class PaystackFundingClient:
                                headers=self._headers, body=body, moves_money=True)
         return self._verification(reference, reply, "charge_authorization", moves_money=True)
 
+    # -- dedicated virtual accounts (bank transfers) -------------------------------------------
+    # Shapes from PaystackOSS/openapi: src/assets/openapi/paths/customer.yaml (CustomerCreate.yaml:
+    # email required, first_name, last_name, phone; CustomerCreateResponse.yaml: customer_code, id)
+    # and paths/dedicated_account.yaml (POST: DedicatedVirtualAccountCreate.yaml, customer +
+    # preferred_bank; GET lists, filtered by the customer's numeric id and active;
+    # DedicatedNubanCreateResponse.yaml: account_number, account_name, bank{name, id, slug}, active,
+    # customer{customer_code}). None of these moves money, so a timeout is plainly transient.
+
+    def create_customer(self, email: str, first_name: str, last_name: str, phone: str) -> GatewayCustomer:
+        body = {"email": email, "first_name": first_name, "last_name": last_name, "phone": phone}
+        reply = self.http.call("create_customer", "POST", "customer", headers=self._headers, body=body)
+        data = self._data(reply, "create_customer", moves_money=False)
+        code = data.get("customer_code")
+        if not isinstance(code, str) or not code:
+            raise self._malformed("create_customer", reply, "no customer_code", moves_money=False)
+        customer_id = data.get("id")
+        return GatewayCustomer(code=code, id=str(customer_id) if customer_id is not None else None,
+                               raw=reply.redacted)
+
+    def dedicated_accounts(self, customer_id: str) -> list[DedicatedAccount]:
+        """The customer's active dedicated accounts (a lost answer to a create may have made one)."""
+        reply = self.http.call("list_dedicated_accounts", "GET", "dedicated_account", headers=self._headers,
+                               params={"customer": customer_id, "active": "true"})
+        if reply.body.get("status") is not True:
+            raise self._refusal("list_dedicated_accounts", reply, moves_money=False)
+        items = reply.body.get("data")
+        if not isinstance(items, list):
+            raise self._malformed("list_dedicated_accounts", reply, "no list of accounts", moves_money=False)
+        accounts = [_dedicated_account(item) for item in items if isinstance(item, Mapping)]
+        return [account for account in accounts if account is not None and account.active]
+
+    def create_dedicated_account(self, customer_code: str, preferred_bank: str) -> DedicatedAccount:
+        body = {"customer": customer_code, "preferred_bank": preferred_bank}
+        reply = self.http.call("create_dedicated_account", "POST", "dedicated_account", headers=self._headers,
+                               body=body)
+        account = _dedicated_account(self._data(reply, "create_dedicated_account", moves_money=False),
+                                     raw=reply.redacted)
+        if account is None:
+            raise self._malformed("create_dedicated_account", reply, "no account_number, account_name or bank",
+                                  moves_money=False)
+        return account
+
     def verify_webhook(self, raw_body: bytes, headers: Mapping[str, str]) -> bool:
         """``x-paystack-signature`` must be the hex HMAC-SHA512 of the raw body (constant-time)."""
         given = header_value(headers, "x-paystack-signature").strip().lower()
@@ -99,6 +143,7 @@ class PaystackFundingClient:
             currency=str(data["currency"]).upper() if data.get("currency") else None,
             gateway_transaction_id=str(transaction_id) if transaction_id is not None else None,
             saved_card=_saved_card(data.get("authorization")), raw=reply.redacted,
+            channel=_channel(data), customer_code=_customer_code(data),
         )
 
     def _data(self, reply: Reply, operation: str, *, moves_money: bool) -> Mapping[str, Any]:
@@ -175,3 +220,28 @@ def _saved_card(authorization: Any) -> SavedCard | None:
         brand=text("brand") or text("card_type"), exp_month=text("exp_month"), exp_year=text("exp_year"),
         reusable=authorization.get("reusable") is True,
     )
+
+
+def _channel(data: Mapping[str, Any]) -> str | None:
+    """The transaction's ``channel``, else its authorization's (a transfer into a dedicated account
+    says "dedicated_nuban" there: paystack.com/docs/payments/dedicated-virtual-accounts/)."""
+    authorization = data.get("authorization")
+    value = data.get("channel") or (authorization.get("channel") if isinstance(authorization, Mapping) else None)
+    return str(value).strip().lower() if value else None
+
+
+def _customer_code(data: Mapping[str, Any]) -> str | None:
+    customer = data.get("customer")
+    code = customer.get("customer_code") if isinstance(customer, Mapping) else None
+    return str(code) if code else None
+
+
+def _dedicated_account(data: Mapping[str, Any], raw: Any = None) -> DedicatedAccount | None:
+    bank = data.get("bank")
+    number, name = data.get("account_number"), data.get("account_name")
+    bank_name = bank.get("name") if isinstance(bank, Mapping) else None
+    if not all(isinstance(value, str) and value.strip() for value in (number, name, bank_name)):
+        return None
+    return DedicatedAccount(account_number=number.strip(), account_name=name.strip(), bank_name=bank_name.strip(),
+                            active=data.get("active") is not False, customer_code=_customer_code(data),
+                            raw=raw if raw is not None else dict(data))

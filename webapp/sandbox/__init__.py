@@ -68,6 +68,16 @@ errors ``{"status": false, "message", "type", "code"}``:
     POST /transaction/charge_authorization {email, amount, authorization_code, reference}
          the email must be the card owner's; ₦113.13 is declined (data.status "failed")
   429 with code rate_limited when the fault injector says so.
+    POST /customer {email, first_name, last_name, phone}   data.customer_code, id; the same email
+         answers the same customer
+    POST /dedicated_account {customer: code or id, preferred_bank: "test-bank"}   data.account_number,
+         account_name "PAYSTACK/<first> <last>", bank {name "Test Bank", id, slug}, active, customer;
+         400 without the customer's names and phone, for another bank, or when the customer already
+         has an active account there
+    GET  /dedicated_account?customer=<id>&active=true   the customer's accounts
+  A transfer into a dedicated account (``POST /_sandbox/transfer`` or the page ``/transfer/paystack``)
+  is a successful transaction with channel "dedicated_nuban" and the account owner as customer;
+  its ``charge.success`` is signed like a checkout's and may claim another amount than the record.
 
 Termii, base ``<sandbox>/termii`` (api_key in the JSON body, ``termii-sandbox-api-key``):
     POST /api/sms/send {to, from, sms, type: "plain", channel: generic|dnd|whatsapp, api_key}
@@ -146,7 +156,8 @@ Knobs (``POST /_sandbox/config`` JSON, ``start_sandbox(**knobs)``, some as CLI o
                              how long after the send (0.2 s)
 Control endpoints: ``GET|POST /_sandbox/config``, ``POST /_sandbox/reset`` (forget all state; knobs
 stay), ``POST /_sandbox/disagree`` {provider, reference, how: succeeded|failed|missing|amount}
-(make a recorded bill disagree with the app, for reconciliation), ``GET /_sandbox/transactions``
+(make a recorded bill disagree with the app, for reconciliation), ``POST /_sandbox/transfer``
+{account_number, amount_kobo, notify, claimed_amount_kobo, deliver}, ``GET /_sandbox/transactions``
 (JSON dump: bills, attempts, funding, webhooks, knobs), ``GET /``.
 
 State is in memory behind one lock; the server is threaded, and a held "timeout" sleeps outside the

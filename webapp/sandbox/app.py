@@ -6,7 +6,18 @@ import time
 from flask import Blueprint, Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from webapp.sandbox import bills, checkout, flutterwave, flutterwave_funding, paystack, termii, vtpass
+from webapp.sandbox import (
+    bills,
+    checkout,
+    flutterwave,
+    flutterwave_funding,
+    funding,
+    paystack,
+    paystack_accounts,
+    termii,
+    transfer_page,
+    vtpass,
+)
 from webapp.sandbox.state import KnobError, State
 from webapp.sandbox.wire import state
 
@@ -62,6 +73,30 @@ def disagree():
     return jsonify({"bill": txn.as_dict() if txn else None})
 
 
+@control.post("/transfer")
+def transfer():
+    """A bank transfer into a Paystack dedicated account and its signed ``charge.success``:
+    ``{"account_number", "amount_kobo", "notify": app origin, "claimed_amount_kobo": what the
+    webhook body says (default the true amount), "deliver": false to send no webhook}``."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return jsonify({"error": "send a JSON object"}), 400
+    amount, claimed = body.get("amount_kobo"), body.get("claimed_amount_kobo")
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        return jsonify({"error": "amount_kobo must be a positive integer"}), 400
+    if claimed is not None and (isinstance(claimed, bool) or not isinstance(claimed, int)):
+        return jsonify({"error": "claimed_amount_kobo must be an integer"}), 400
+    try:
+        txn = paystack_accounts.transfer(state(), str(body.get("account_number") or ""), amount)
+    except paystack_accounts.UnknownAccount:
+        return jsonify({"error": "no such dedicated account"}), 404
+    delivered = None
+    if body.get("deliver", True) is not False:
+        delivered = paystack_accounts.deliver_transfer_webhook(state(), txn, funding.origin(body.get("notify")),
+                                                               claimed_amount_kobo=claimed)
+    return jsonify({"transaction": paystack.transaction_json(txn), "webhook": delivered})
+
+
 def create_sandbox_app(knobs: dict | None = None) -> Flask:
     """Build the sandbox app; ``knobs`` sets initial knob values (see ``state.Knobs``)."""
     app = Flask(__name__)
@@ -76,6 +111,8 @@ def create_sandbox_app(knobs: dict | None = None) -> Flask:
     app.register_blueprint(vtpass.bp, url_prefix=PREFIXES["vtpass"])
     app.register_blueprint(paystack.bp, url_prefix=PREFIXES["paystack"])
     app.register_blueprint(termii.bp, url_prefix=PREFIXES["termii"])
+    app.register_blueprint(paystack_accounts.bp, url_prefix=PREFIXES["paystack"])
+    app.register_blueprint(transfer_page.bp)
     app.register_blueprint(checkout.bp)
     app.register_blueprint(control)
 

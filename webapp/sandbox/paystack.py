@@ -57,25 +57,37 @@ def fees_kobo(amount_kobo: int) -> int:
     return min(fee, 2_000_00)
 
 
+def customer_code(email: str) -> str:
+    """The Paystack customer code of an email (the same everywhere the sandbox shows a customer)."""
+    return "CUS_" + hashlib.sha256(email.lower().encode()).hexdigest()[:14]
+
+
 def transaction_json(txn: FundingTxn) -> dict:
     status = STATUS[txn.status]
+    transfer = txn.kind == "transfer"
     return {
         "id": txn.id, "domain": "test", "status": status, "reference": txn.reference, "receipt_number": None,
         "amount": txn.amount_kobo, "requested_amount": txn.amount_kobo, "message": None,
         "gateway_response": GATEWAY_RESPONSE[txn.status], "paid_at": _iso(txn.paid_at),
-        "created_at": _iso(txn.created_at), "transaction_date": _iso(txn.created_at), "channel": "card",
+        "created_at": _iso(txn.created_at), "transaction_date": _iso(txn.created_at),
+        "channel": "dedicated_nuban" if transfer else "card",
         "currency": txn.currency, "ip_address": "127.0.0.1", "metadata": txn.metadata or "",
         "fees": fees_kobo(txn.amount_kobo) if status == "success" else 0,
-        "customer": {"id": 100_000 + txn.id % 100_000, "email": txn.email, "customer_code":
-                     "CUS_" + hashlib.sha256(txn.email.encode()).hexdigest()[:14], "first_name": None,
-                     "last_name": None, "phone": txn.phone},
+        "customer": dict(txn.customer) if txn.customer else {
+            "id": 100_000 + txn.id % 100_000, "email": txn.email, "customer_code": customer_code(txn.email),
+            "first_name": None, "last_name": None, "phone": txn.phone},
         "authorization": dict(txn.authorization) if txn.authorization else {}, "plan": None,
     }
 
 
-def signed_webhook(txn: FundingTxn) -> tuple[bytes, dict]:
-    """``charge.success`` body and its ``x-paystack-signature`` (hex HMAC-SHA512 of the raw body)."""
-    body = json.dumps({"event": "charge.success", "data": transaction_json(txn)}, separators=(",", ":")).encode()
+def signed_webhook(txn: FundingTxn, amount_kobo: int | None = None) -> tuple[bytes, dict]:
+    """``charge.success`` body and its ``x-paystack-signature`` (hex HMAC-SHA512 of the raw body).
+
+    ``amount_kobo`` makes the body claim another amount than the transaction's (mismatch tests)."""
+    data = transaction_json(txn)
+    if amount_kobo is not None:
+        data["amount"] = data["requested_amount"] = amount_kobo
+    body = json.dumps({"event": "charge.success", "data": data}, separators=(",", ":")).encode()
     secret = SANDBOX_CREDENTIALS["PAYSTACK_SECRET_KEY"].encode()
     return body, {"x-paystack-signature": hmac.new(secret, body, hashlib.sha512).hexdigest()}
 

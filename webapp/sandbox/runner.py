@@ -44,6 +44,8 @@ def provider_settings(url: str) -> dict[str, str]:
         "VTPASS_BASE_URL": url + PREFIXES["vtpass"],
         "PAYSTACK_BASE_URL": url + PREFIXES["paystack"],
         "TERMII_BASE_URL": url + PREFIXES["termii"],
+        # Where the wallet links to the sandbox's "send a bank transfer" page.
+        "SANDBOX_URL": url,
         **SANDBOX_CREDENTIALS,
     }
 
@@ -80,6 +82,15 @@ class SandboxHandle:
     def transactions(self) -> dict:
         """The sandbox's state as JSON: bills, attempts, funding, webhooks, knobs."""
         return self._session.get(self.url + "/_sandbox/transactions", timeout=5).json()
+
+    def transfer(self, account_number: str, amount_kobo: int, notify: str | None = None,
+                 claimed_amount_kobo: int | None = None, deliver: bool = True) -> dict:
+        """A bank transfer into a Paystack dedicated account; its ``charge.success`` goes to
+        ``notify`` (the app's origin) unless ``deliver`` is false. Returns the transaction and the
+        webhook delivery's record."""
+        return self._post("/_sandbox/transfer", {"account_number": account_number, "amount_kobo": amount_kobo,
+                                                 "notify": notify, "claimed_amount_kobo": claimed_amount_kobo,
+                                                 "deliver": deliver})
 
     def disagree(self, provider: str, reference: str, how: str, amount_kobo: int | None = None) -> dict:
         """Make one recorded bill disagree with the app: "succeeded", "failed", "missing" or "amount"."""

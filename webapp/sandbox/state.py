@@ -178,12 +178,15 @@ class FundingTxn:
     customer_name: str | None
     phone: str | None
     callback_url: str | None
-    kind: str = "checkout"  # "checkout" | "charge_authorization"
+    kind: str = "checkout"  # "checkout" | "charge_authorization" | "transfer" (into a dedicated account)
     status: str = "pending"  # neutral: pending | success | failed | abandoned
     access_code: str = ""
     flw_ref: str = ""
     authorization: dict | None = None
     metadata: object = None
+    # A transfer's Paystack customer (the dedicated account's owner) and the account it went to.
+    customer: dict | None = None
+    receiver: dict | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     paid_at: datetime | None = None
 
@@ -210,6 +213,9 @@ class State:
             self.funding: dict[tuple[str, str], FundingTxn] = {}
             self.funding_by_id: dict[int, FundingTxn] = {}
             self.authorizations: dict[str, dict] = {}
+            # Paystack customers by lower-cased email, and dedicated accounts by account number.
+            self.customers: dict[str, dict] = {}
+            self.dedicated_accounts: dict[str, dict] = {}
             self.call_counts: dict[tuple, int] = {}
             self.webhooks: list[dict] = []
             self.sms: list[dict] = []  # Termii sends, each with the delivery report it got
@@ -255,6 +261,8 @@ class State:
                 "bills": [t.as_dict() for t in self.bills.values()],
                 "attempts": [{"provider": p, "reference": r, **asdict(a)} for (p, r), a in self.attempts.items()],
                 "funding": [t.as_dict() for t in self.funding.values()],
+                "customers": list(self.customers.values()),
+                "dedicated_accounts": list(self.dedicated_accounts.values()),
                 "webhooks": list(self.webhooks),
                 "sms": [dict(message) for message in self.sms],
                 "merchant_balance_spent_kobo": self.balance_spent_kobo,

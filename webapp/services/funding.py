@@ -15,6 +15,10 @@ Why it is shaped this way:
 - A verified success credits even an intent that was ``failed``, ``abandoned`` or ``expired`` (a
   second card attempt on the same checkout, a late webhook): money the gateway took must reach the
   wallet. Only ``credited`` and ``flagged`` are final.
+- A bank transfer into a resident's virtual account has no intent until Paystack's webhook names it:
+  ``virtual_accounts.transfer_intent`` records one under Paystack's reference with the amount the
+  webhook claims, and from there it is confirmed exactly like a checkout (a verified amount,
+  customer or channel that disagrees is ``flagged``).
 """
 from __future__ import annotations
 
@@ -32,11 +36,11 @@ from sqlalchemy.exc import IntegrityError
 from webapp.extensions import db
 from webapp.models import Account, User
 from webapp.models.base import utcnow
-from webapp.models.funding import FINAL, FundingIntent, FundingStatus, Gateway, SavedCard
+from webapp.models.funding import FINAL, FundingIntent, FundingStatus, Gateway, SavedCard, VirtualAccount
 from webapp.money import naira
 from webapp.providers import registry
 from webapp.providers.base import ProviderConfigError, ProviderError
-from webapp.services import audit, ledger, notify
+from webapp.services import audit, ledger, notify, virtual_accounts
 from webapp.services.payments import bill_events
 from webapp.services.payments.calls import persist as persist_calls
 
@@ -238,7 +242,8 @@ def _settle(reference: str, verification, source: str, *, expiring: bool = False
             log.warning("funding %s: flagged (%s), not credited: %s", reference, source, problem)
             _record(intent, "wallet.flag", source, problem)
         else:
-            ledger.credit_funding(intent.user_id, intent.amount_kobo, intent.gateway, intent.reference)
+            ledger.credit_funding(intent.user_id, intent.amount_kobo, intent.gateway, intent.reference,
+                                  bank_transfer=intent.virtual_account_id is not None)
             intent.status = FundingStatus.CREDITED.value
             intent.credited_at = utcnow()
             intent.failure_reason = None
@@ -247,7 +252,7 @@ def _settle(reference: str, verification, source: str, *, expiring: bool = False
             log.info("funding %s: credited %s kobo (via %s)", reference, intent.amount_kobo, source)
             _record(intent, "wallet.credit", source)
             notify.notify(intent.user_id, notify.NotificationEvent.WALLET_FUNDED, title="Wallet funded",
-                          body=f"{naira(intent.amount_kobo)} from {intent.gateway.title()} is in your wallet.",
+                          body=f"{naira(intent.amount_kobo)} {_source_words(intent)} is in your wallet.",
                           link="/wallet/", dedup_key=f"funding:{intent.reference}:credited")
     elif intent.status == FundingStatus.PENDING:
         status, reason = _unpaid_outcome(verification.status, expiring)
@@ -273,15 +278,32 @@ def _json_safe(raw) -> dict:
     return value if isinstance(value, dict) else {"raw": value}
 
 
+def _source_words(intent: FundingIntent) -> str:
+    if intent.virtual_account_id is not None:
+        return f"by bank transfer (via {intent.gateway.title()})"
+    return f"from {intent.gateway.title()}"
+
+
 def _mismatch(intent: FundingIntent, verification) -> str | None:
-    """Why the gateway's successful transaction is not the one we asked for, or None if it is."""
+    """Why the gateway's successful transaction is not the one we asked for, or None if it is.
+
+    A transfer's intent holds what the webhook claimed (amount, the account's customer): the
+    verified record must agree with it, and be a transfer into that resident's account.
+    """
     if verification.reference != intent.reference:
         return f"gateway reference {verification.reference!r} differs from ours"
     if (verification.currency or "").upper() != intent.currency:
         return f"gateway currency {verification.currency!r} differs from {intent.currency}"
+    transfer = intent.virtual_account_id is not None
     if verification.amount_kobo != intent.amount_kobo:
         return (f"gateway amount {naira(verification.amount_kobo)} differs from the "
-                f"{naira(intent.amount_kobo)} asked for")
+                f"{naira(intent.amount_kobo)} {'the webhook claimed' if transfer else 'asked for'}")
+    if transfer:
+        account = db.session.get(VirtualAccount, intent.virtual_account_id)
+        if verification.channel != virtual_accounts.TRANSFER_CHANNEL:
+            return f"gateway channel {verification.channel!r} is not a transfer into a dedicated account"
+        if verification.customer_code != account.customer_code:
+            return f"gateway customer {verification.customer_code!r} does not own account {account.account_number}"
     return None
 
 
@@ -350,8 +372,14 @@ def handle_webhook(gateway: str, raw_body: bytes, headers: Mapping) -> WebhookRe
     if event not in FUNDING_EVENTS[gateway]:
         log.info("%s webhook: event %r ignored", gateway, event)
         return WebhookResult("ignored")
-    reference = (payload.get("data") or {}).get(WEBHOOK_REFERENCE_FIELD[gateway])
+    data = payload.get("data") or {}
+    reference = data.get(WEBHOOK_REFERENCE_FIELD[gateway])
     intent = find_intent(reference) if isinstance(reference, str) and reference else None
+    if intent is None and gateway == Gateway.PAYSTACK.value and isinstance(reference, str) and reference:
+        try:
+            intent = virtual_accounts.transfer_intent(reference, data)
+        except virtual_accounts.TransferRejected as exc:
+            raise WebhookRejected(str(exc), 400) from exc
     if intent is None or intent.gateway != gateway:
         log.warning("%s webhook: %s for unknown reference %r ignored", gateway, event, reference)
         return WebhookResult("ignored", reference if isinstance(reference, str) else None)

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import RadioField
+from wtforms import RadioField, TelField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired
+from wtforms.validators import InputRequired, Length, Optional
 
 from webapp.forms import NairaField
 
@@ -18,3 +18,11 @@ class FundForm(FlaskForm):
         default="paystack",
         validators=[InputRequired(message="Choose how you want to pay.")],
     )
+
+
+class BankAccountForm(FlaskForm):
+    """Ask for a dedicated bank account number. Paystack needs a phone number for one, so the form
+    asks for it when the resident's profile has none (the service checks and keeps it)."""
+
+    phone = TelField("Phone number", validators=[Optional(), Length(max=30)],
+                     render_kw={"inputmode": "tel", "autocomplete": "tel"})

@@ -8,9 +8,9 @@ from webapp.infra import sqlite_files
 from webapp.money import naira_input
 from webapp.presentation import partials
 from webapp.request_numbers import parse_count, parse_page
-from webapp.services import funding
+from webapp.services import funding, virtual_accounts
 from webapp.wallet import bp
-from webapp.wallet.forms import FundForm
+from webapp.wallet.forms import BankAccountForm, FundForm
 
 STATEMENT_PER_PAGE = 20
 # Where each gateway puts our reference when it sends the resident back.
@@ -25,9 +25,38 @@ def return_url(gateway: str) -> str:
     return url_for("wallet.fund_return", gateway=gateway, _external=True)
 
 
+def _index(bank_form: BankAccountForm | None = None, status: int = 200):
+    account = virtual_accounts.find_account(current_user.id)
+    app_url = (current_app.config.get("PUBLIC_BASE_URL") or request.host_url).rstrip("/")
+    return render_template(
+        "wallet/index.html", summary=funding.wallet_summary(current_user.id), bank_account=account,
+        bank_form=bank_form or BankAccountForm(), needs_phone=not current_user.phone,
+        sandbox_transfer_url=virtual_accounts.sandbox_transfer_url(account, app_url),
+    ), status
+
+
 @bp.route("/")
 def index():
-    return render_template("wallet/index.html", summary=funding.wallet_summary(current_user.id))
+    return _index()
+
+
+@bp.route("/bank-account", methods=["POST"])
+def bank_account():
+    """Get the resident's dedicated account number for funding by bank transfer (once; a second
+    request finds the first account)."""
+    form = BankAccountForm()
+    if not form.validate_on_submit():
+        return _index(form, 422)
+    try:
+        virtual_accounts.assign(current_user, phone=form.phone.data)
+    except virtual_accounts.PhoneNeeded as exc:
+        form.phone.errors.append(str(exc))
+        return _index(form, 422)
+    except virtual_accounts.AssignmentError as exc:
+        flash(str(exc), "error")
+        return _index(form, 503)
+    flash("Your account number is ready. Transfers to it are added to your wallet.", "success")
+    return redirect(url_for(".index") + "#bank-transfer", 303)
 
 
 @bp.route("/fund", methods=["GET", "POST"])

@@ -40,10 +40,12 @@ def _reference(reference: str) -> None:
         raise InvalidPostings("a movement needs its business reference")
 
 
-def credit_funding(user_id: int, amount_kobo: int, gateway: str, reference: str) -> JournalEntry:
+def credit_funding(user_id: int, amount_kobo: int, gateway: str, reference: str, *,
+                   bank_transfer: bool = False) -> JournalEntry:
     """Credit a verified wallet top-up: the gateway's funding account pays the resident's wallet.
 
     Keyed ``funding:<reference>:credit`` so the webhook and the browser callback may both call it.
+    ``bank_transfer`` says it came by transfer into the resident's virtual account (the memo).
     """
     _positive("amount_kobo", amount_kobo)
     _reference(reference)
@@ -55,7 +57,7 @@ def credit_funding(user_id: int, amount_kobo: int, gateway: str, reference: str)
         funding_credit_key(reference),
         [(wallet, amount_kobo), (funding, -amount_kobo)],
         kind=EntryKind.FUNDING_CREDIT,
-        memo=f"Wallet funding via {DISPLAY_NAMES[gateway]}",
+        memo=f"{'Bank transfer' if bank_transfer else 'Wallet funding'} via {DISPLAY_NAMES[gateway]}",
         reference=reference,
     )
 

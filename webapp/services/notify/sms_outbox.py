@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 from flask import current_app
 from sqlalchemy import or_, select, update
@@ -23,22 +22,14 @@ from webapp.models import SmsMessage, SmsStatus
 from webapp.models.base import utcnow
 from webapp.providers import termii
 from webapp.services import policy
+from webapp.services.notify.outbox import DeliveryReport
 
 log = logging.getLogger(__name__)
 
 BATCH = 50
 
 
-@dataclass
-class SmsRelayReport:
-    sent: list[int] = field(default_factory=list)
-    failed: list[int] = field(default_factory=list)
-    retry: list[int] = field(default_factory=list)
-    abandoned: list[int] = field(default_factory=list)
-
-    def summary(self) -> str:
-        return (f"sent {len(self.sent)}, failed {len(self.failed)}, retry later {len(self.retry)}, "
-                f"abandoned mid-send {len(self.abandoned)}")
+SmsRelayReport = DeliveryReport  # what one pass sent, failed, left for later or abandoned: as email's
 
 
 def configured() -> bool:

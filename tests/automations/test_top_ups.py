@@ -187,6 +187,10 @@ def test_enough_for_a_number_of_days_buys_the_predicted_use(clock, resident, met
     """10 kWh a day for 7 days at ₦209.50 a kWh is ₦14,665, rounded up to ₦14,700."""
     automation = switched_on(resident, meter, amount_mode="cover_days", amount_kobo=None, cover_days=7)
     assert top_ups.amount_now(automation, START) == 14_700_00
+    item = upcoming(resident).items[0]
+    assert (item.amount_kobo, item.estimate) == (14_700_00, True)
+    assert item.note == ("Tops up before the meter runs out; Enough for 7 days at the meter's predicted use and "
+                         "recent price")
     sweep_at(clock, DUE)
     assert [p.amount_kobo for p in purchases(resident)] == [14_700_00]
 

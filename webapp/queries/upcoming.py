@@ -31,6 +31,7 @@ from webapp.services.automations import prediction, projection, top_ups
 from webapp.services.automations.common import automation_spend_this_month, schedule_of, settings_for
 from webapp.services.automations.crud import target_label
 from webapp.services.automations.projection import ManualBill, Outcome, Projection, Rules, Run
+from webapp.services.automations.schedules import RUN_OUT
 
 HORIZON_DAYS = 31  # the longest month: a monthly automation always shows its next run
 NEXT_DAYS = 7  # the home screen's "am I covered?": this many days ahead,
@@ -300,8 +301,12 @@ def _item(outcome: Outcome, bill_estimates: dict[int, prediction.BillEstimate]) 
     notes = [n for n in ("Waiting for money in your wallet" if run.waiting else None,
                          "Charged to your saved card" if outcome.from_card else None, outcome.note) if n]
     found = bill_estimates.get(automation.id) if outcome.estimate else None
+    if automation.schedule_kind == RUN_OUT:
+        notes.insert(0, "Tops up before the meter runs out")
     if found is not None:
         notes.append(f"{found.words}; the bill decides at run time")
+    elif outcome.estimate and automation.amount_mode == "cover_days":
+        notes.append(f"Enough for {automation.cover_days} days at the meter's predicted use and recent price")
     elif outcome.estimate:
         notes.append("Amount decided at run time; the amount the provider last reported stands in")
     elif outcome.status == "unknown":

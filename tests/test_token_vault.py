@@ -20,6 +20,7 @@ from webapp.services import payments
 
 from .factories_payments import make_payment, make_utility_account
 from .payments.helpers import link, pay, prepaid_entry, reload, run_worker
+from .sql_counting import counted_statements, fetch
 
 VAULT = "/tokens/"
 RESENT_TITLE = "Your token, as you asked"
@@ -372,3 +373,30 @@ def test_emailing_a_token_still_on_its_way_is_400_and_sends_nothing(auth, logged
     response = auth.post(email_path(late), page=VAULT)
     assert response.status_code == 400 and "no token to send" in response.get_data(as_text=True)
     assert resent(resident) == (0, 0)
+
+
+# -- what a page costs -----------------------------------------------------------------------------
+
+def test_a_vault_page_costs_no_more_statements_with_more_tokens(logged_in, resident, meter, second_meter):
+    make_payment(resident, meter, token=token_of(1))
+    fetch(logged_in, VAULT)  # warm up
+    with counted_statements() as one:
+        fetch(logged_in, VAULT)
+    for n in range(2, 8):
+        make_payment(resident, second_meter if n % 2 else meter, token=token_of(n),
+                     key_change_token_1=token_of(100 + n), key_change_token_2=token_of(200 + n))
+    make_payment(resident, meter, vends_token=False, token_next_check_at=utcnow() + timedelta(minutes=5))
+    fetch(logged_in, VAULT)
+    with counted_statements() as eight:
+        html = fetch(logged_in, VAULT).get_data(as_text=True)
+    assert len(entries(html)) == 8
+    assert len(eight) == len(one), "\n".join(eight)
+
+
+def test_the_receipt_and_pay_page_list_key_change_tokens_before_the_token(logged_in, resident, meter):
+    payment = make_payment(resident, meter, token=token_of(1), key_change_token_1=token_of(2),
+                           key_change_token_2=token_of(3))
+    for path in (f"/payments/{payment.id}/receipt", f"/pay/{payment.id}"):
+        html = logged_in.get(path).get_data(as_text=True)
+        positions = [html.index(grouped(token_of(n))) for n in (2, 3, 1)]
+        assert positions == sorted(positions), path

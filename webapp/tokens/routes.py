@@ -25,7 +25,7 @@ def _validity_days() -> int:
 
 
 def _entry_context(payment, page: int | None = None, meter_id: int | None = None) -> dict:
-    return {"entry": payment, "used_form": MarkUsedForm(formdata=None),
+    return {"entry": payment,
             "past_validity": token_vault.past_validity(payment, utcnow(), _validity_days()),
             "validity_days": _validity_days(), "page": page, "meter_id": meter_id}
 
@@ -41,8 +41,7 @@ def index():
     now, days = utcnow(), _validity_days()
     past = {p.id for p in pagination.items if token_vault.past_validity(p, now, days)}
     return partials.render("tokens/index.html", "results", pagination=pagination, form=form, filters=filters,
-                           errors=form.messages, meters=meters, past_validity_ids=past, validity_days=days,
-                           used_form=MarkUsedForm(formdata=None))
+                           errors=form.messages, meters=meters, past_validity_ids=past, validity_days=days)
 
 
 def _back_to_list(form_data) -> str:

@@ -119,6 +119,7 @@ def register_blueprints(app: Flask) -> None:
     from webapp.main import bp as main_bp
     from webapp.notifications import bp as notifications_bp
     from webapp.pay import bp as pay_bp
+    from webapp.tokens import bp as tokens_bp
     from webapp.utility_accounts import bp as utility_accounts_bp
     from webapp.wallet import bp as wallet_bp
     from webapp.webhooks import bp as webhooks_bp
@@ -132,6 +133,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(wallet_bp, url_prefix="/wallet")
     app.register_blueprint(webhooks_bp, url_prefix="/webhooks")
     app.register_blueprint(history_bp, url_prefix="/payments")
+    app.register_blueprint(tokens_bp, url_prefix="/tokens")
     app.register_blueprint(utility_accounts_bp, url_prefix="/accounts")
     app.register_blueprint(pay_bp, url_prefix="/pay")
     app.register_blueprint(notifications_bp, url_prefix="/notifications")

@@ -215,6 +215,11 @@ def from_env() -> dict:
         # long, and the janitor stops asking after TOKEN_GIVE_UP_SECONDS.
         "TOKEN_ALERT_AFTER_SECONDS": _int("TOKEN_ALERT_AFTER_SECONDS", 86400),
         "TOKEN_GIVE_UP_SECONDS": _int("TOKEN_GIVE_UP_SECONDS", 14 * 86400),
+        # A token neither loaded nor marked used this many days after it came gets a warning in
+        # the token vault. No provider or DisCo publishes a validity period for a credit token
+        # (VTpass and Flutterwave document none), but one bought long ago may be refused once the
+        # meter's keys change or its tariff moves, so 90 days is our own default, not theirs.
+        "TOKEN_VALIDITY_DAYS": _int("TOKEN_VALIDITY_DAYS", 90),
         # Fraud rules (inclusive thresholds; 0 turns a rule off). See webapp/services/fraud.py.
         "FRAUD_ACCOUNT_PURCHASES_PER_HOUR": _int("FRAUD_ACCOUNT_PURCHASES_PER_HOUR", 5),
         "FRAUD_ACCOUNT_PURCHASES_PER_DAY": _int("FRAUD_ACCOUNT_PURCHASES_PER_DAY", 12),

@@ -47,6 +47,7 @@ PAGES = {
     "history.index": ("resident", "/payments/"),
     "history.detail": ("resident", "/payments/{payment_id}"),
     "history.receipt": ("resident", "/payments/{payment_id}/receipt"),
+    "tokens.index": ("resident", "/tokens/"),
     "automations.index": ("resident", "/automations/"),
     "automations.new": ("resident", "/automations/new"),
     "automations.detail": ("resident", "/automations/{automation_id}"),
@@ -140,6 +141,10 @@ def audit_data(live_stack, sandbox) -> AuditData:
         now = datetime.now(UTC)
         paid = make_payment(resident, account, amount_kobo=12_345_67, token="12345678901234567890",
                             created_at=now - timedelta(hours=2))
+        # A meter due a key change, and a token long unused: the vault lays out both.
+        make_payment(resident, account, amount_kobo=6_000_00, token="11112222333344445555",
+                     key_change_token_1="66667777888899990000", key_change_token_2="12123434565678789090",
+                     created_at=now - timedelta(days=120))
         make_payment(resident, account, status="failed", created_at=now - timedelta(hours=1))
         unknown = make_payment(resident, account, status="unknown", created_at=now - timedelta(minutes=30))
         automation = make_automation(resident, account, first_run=(now + timedelta(days=3)).replace(

@@ -209,3 +209,18 @@ def test_an_undocumented_outstanding_field_is_not_read_as_a_debt(peer, vtpass):
     content = {**IKEDC_VERIFY_ANSWER["content"], "Meter_Type": "POSTPAID", "Outstanding": "12500.00"}
     peer.reply(200, {**IKEDC_VERIFY_ANSWER, "content": content})
     assert vtpass.validate_customer(POSTPAID, "1010101010101").outstanding_kobo is None
+
+
+def test_ikedc_prepaid_answer_with_na_key_change_tokens_has_none(peer, vtpass):
+    # The IKEDC sample answers "kct1": "N/A", "kct2": "N/A" for a meter that needs no key change.
+    peer.reply(200, IKEDC_PREPAID_ANSWER)
+    result = vtpass.purchase_utility(PREPAID, METER, 200_000, PAY_REQUEST_ID, phone=PHONE)
+    assert result.key_change_tokens == ()
+
+
+def test_ikedc_prepaid_answer_with_filled_key_change_tokens_gives_them_in_order(peer, vtpass):
+    # Adapted from the IKEDC sample: the same two fields, filled in (the page shows no filled example).
+    peer.reply(200, {**IKEDC_PREPAID_ANSWER, "kct1": "1234 5678 9012 3456 7890", "kct2": "09876543210987654321"})
+    result = vtpass.purchase_utility(PREPAID, METER, 200_000, PAY_REQUEST_ID, phone=PHONE)
+    assert result.key_change_tokens == ("12345678901234567890", "09876543210987654321")
+    assert result.token == "26362054405982757802"

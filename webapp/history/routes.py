@@ -83,8 +83,13 @@ def _per_resident() -> str:
     return f"resident:{current_user.id}"  # the blueprint's guard has signed them in
 
 
+# One budget for every "send me this token" button (this page's and the token vault's).
+resend_limit = limiter.shared_limit(_resend_limit, scope="token-resend", key_func=_per_resident,
+                                    error_message=RESEND_LIMITED)
+
+
 @bp.route("/<int:payment_id>/resend-token", methods=["POST"])
-@limiter.limit(_resend_limit, key_func=_per_resident, error_message=RESEND_LIMITED)
+@resend_limit
 def resend_token(payment_id: int):
     """Send the payment's token to the resident again (inbox and email)."""
     payment = history.find_payment(current_user.id, payment_id)

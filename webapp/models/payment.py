@@ -97,6 +97,11 @@ class Payment(TimestampMixin, db.Model):
     # Electricity tokens are money once bought: encrypted at rest like customer numbers.
     token: Mapped[str | None] = mapped_column(EncryptedString())
     units: Mapped[str | None] = mapped_column(String(32))
+    # A meter due a key change takes KCT1, then KCT2, then ``token`` (VTpass ``kct1``/``kct2``);
+    # encrypted like the token. When the resident marked the token loaded (the token vault).
+    key_change_token_1: Mapped[str | None] = mapped_column(EncryptedString())
+    key_change_token_2: Mapped[str | None] = mapped_column(EncryptedString())
+    token_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     purchase_attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     status_checks: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     # When the janitor should next look at this payment (requery or drive forward).
@@ -158,6 +163,21 @@ class Payment(TimestampMixin, db.Model):
         if not self.token:
             return []
         return [self.token[i:i + 4] for i in range(0, len(self.token), 4)]
+
+    @property
+    def key_change_tokens(self) -> list[str]:
+        """KCT1 then KCT2 (those the provider gave), the order they are typed before the token."""
+        return [kct for kct in (self.key_change_token_1, self.key_change_token_2) if kct]
+
+    @key_change_tokens.setter
+    def key_change_tokens(self, tokens) -> None:
+        tokens = list(tokens or ())[:2]
+        self.key_change_token_1, self.key_change_token_2 = (tokens + [None, None])[:2]
+
+    @property
+    def key_change_token_groups(self) -> list[list[str]]:
+        """Each key change token in groups of four digits, KCT1 first."""
+        return [[kct[i:i + 4] for i in range(0, len(kct), 4)] for kct in self.key_change_tokens]
 
     @property
     def masked_token(self) -> str:

@@ -159,6 +159,8 @@ class PurchaseResult:
     amount_kobo: int | None = None
     token: str | None = None  # digits only, no spaces
     units: str | None = None
+    # A meter that must take new keys first: KCT1, KCT2 (digits only), in the order they are typed.
+    key_change_tokens: tuple[str, ...] = ()
     message: str = ""
     raw: Any = None
     # Every reference the provider gave in this answer, by kind (tx_ref, flw_ref, transaction_id).

@@ -60,7 +60,7 @@ from webapp.providers.flutterwave_common import (
 )
 from webapp.providers.flutterwave_funding import FlutterwaveFundingClient
 from webapp.providers.http import ProviderHttp, Reply, first
-from webapp.providers.tokens import token_and_units
+from webapp.providers.tokens import key_change_tokens, token_and_units
 
 __all__ = ["FlutterwaveUtilityService", "FlutterwaveFundingClient"]
 
@@ -311,6 +311,7 @@ class FlutterwaveUtilityService(UtilityServiceInterface):
             reference=reference, status=status,  # type: ignore[arg-type]
             provider_reference=refs.get("tx_ref") or refs.get("flw_ref"),
             amount_kobo=naira_to_kobo(data.get("amount")), token=token, units=units,
+            key_change_tokens=key_change_tokens(data),  # none documented (see providers/tokens.py)
             message=message_text(reply.body) if reply else str(data.get("message") or ""),
             raw=reply.redacted if reply else None, refs=refs,
         )

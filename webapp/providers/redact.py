@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from webapp.providers.tokens import TOKEN_KEYS, parse_token
+from webapp.providers.tokens import KCT_KEYS, TOKEN_KEYS, parse_token
 
 MASK = "***"
 
@@ -34,8 +34,9 @@ CUSTOMER_FIELDS = frozenset(
      "smartcard_number", "account_number"}
 )
 # Electricity tokens are money (encrypted at rest, shown whole only to their owner): call records
-# keep the last four digits, wherever in the field's text the provider put the token.
-TOKEN_FIELDS = frozenset(key.lower() for key in TOKEN_KEYS)
+# keep the last four digits, wherever in the field's text the provider put the token (key change
+# tokens too).
+TOKEN_FIELDS = frozenset(key.lower() for key in (*TOKEN_KEYS, *(name for names in KCT_KEYS for name in names)))
 _PATTERNS = (
     re.compile(r"(?i)\b(bearer)\s+[^\s\"',;]+"),
     re.compile(r"\b(?:sk|pk)_(?:live|test)_[A-Za-z0-9_]+"),

@@ -26,7 +26,7 @@ from webapp.providers.base import (
     UtilityServiceInterface,
 )
 from webapp.providers.http import ProviderHttp, Reply, first
-from webapp.providers.tokens import token_and_units
+from webapp.providers.tokens import key_change_tokens, token_and_units
 from webapp.providers.vtpass_codes import (
     ERRORS,
     FAILED,
@@ -254,6 +254,7 @@ class VTpassUtilityService(UtilityServiceInterface):
         return PurchaseResult(
             reference=reference, status=status, provider_reference=str(provider_ref) if provider_ref else None,
             amount_kobo=amount, token=token, units=units,
+            key_change_tokens=key_change_tokens(body, content, transaction),
             message=_description(body), raw=reply.redacted,
             refs={"transaction_id": str(provider_ref)} if provider_ref else {}, request_id=request_id,
         )

@@ -111,6 +111,9 @@ Test customer numbers (PROVIDERS.md), identical on both bill providers, per refe
     5000000000000  fails permanently "Meter blocked" (a failed record: status says failed)
     6000000000000  prepaid; succeeds without a token, which comes on the 2nd status check
     6000000000001  prepaid; succeeds without a token that never comes
+    7000000000000  prepaid "Musa Danjuma", a meter due a key change; succeeds at once with a token,
+                   and on VTpass with key change tokens in ``kct1``/``kct2`` (other meters: "N/A");
+                   Flutterwave documents no such field, so its answers carry the token only
     9999999999999  customer not found (validation fails; a purchase is refused)
     other 10-13 digit numbers: valid with a generated name; succeed. Anything else: invalid.
   Prepaid electricity vends a token (never for 1010101010101). Amounts outside the item's

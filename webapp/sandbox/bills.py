@@ -62,6 +62,8 @@ def _succeed(txn: BillTxn, customer: Customer) -> None:
             txn.token_after_queries = txn.status_queries + 2
         elif customer.scenario != customers.TOKEN_NOT_COMING:
             txn.token = customers.token_for(txn.reference)
+        if customer.scenario == customers.KEY_CHANGE:
+            txn.key_change_tokens = customers.key_change_tokens_for(txn.reference)
 
 
 def _late_token(txn: BillTxn) -> None:

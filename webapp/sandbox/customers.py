@@ -18,6 +18,7 @@ UNAVAILABLE_FIRST_THREE = "4000000000000"
 METER_BLOCKED = "5000000000000"
 TOKEN_LATER = "6000000000000"
 TOKEN_NEVER = "6000000000001"
+KEY_CHANGE_METER = "7000000000000"
 NOT_FOUND = "9999999999999"
 
 POSTPAID_OUTSTANDING_KOBO = 12_500_00
@@ -31,6 +32,9 @@ UNAVAILABLE_FIRST_3 = "unavailable_first_3"
 BLOCKED = "blocked"
 TOKEN_ON_SECOND_CHECK = "token_later"  # paid without a token; the token comes on the 2nd status check
 TOKEN_NOT_COMING = "token_never"  # paid without a token; no status check ever carries one
+# Paid at once with the token and two key change tokens (VTpass ``kct1``/``kct2``; Flutterwave
+# documents no such field, so its answers carry the token alone).
+KEY_CHANGE = "key_change"
 UNKNOWN = "not_found"
 INVALID = "invalid"
 
@@ -100,6 +104,9 @@ def lookup(number: object) -> Customer:
     if number in (TOKEN_LATER, TOKEN_NEVER):
         return Customer(number, _SCENARIOS[number], name="Tobi Adeleke", address="7 Bourdillon Road, Ikoyi, Lagos",
                         meter_type="prepaid")
+    if number == KEY_CHANGE_METER:
+        return Customer(number, KEY_CHANGE, name="Musa Danjuma", address="3 Ahmadu Bello Way, Kaduna",
+                        meter_type="prepaid")
     if not (number.isascii() and number.isdigit() and 10 <= len(number) <= 13):
         return Customer(number, INVALID)
     return _generated(number, _SCENARIOS.get(number, SUCCESS))
@@ -115,6 +122,11 @@ def gets_token(customer: Customer, product) -> bool:
 def token_for(reference: str) -> str:
     """A 20-digit token, fixed for a reference."""
     return f"{_digest('token:' + reference) % 10**20:020d}"
+
+
+def key_change_tokens_for(reference: str) -> tuple[str, str]:
+    """KCT1 and KCT2 (20 digits each), fixed for a reference."""
+    return (f"{_digest('kct1:' + reference) % 10**20:020d}", f"{_digest('kct2:' + reference) % 10**20:020d}")
 
 
 def group_token(token: str) -> str:

@@ -144,6 +144,7 @@ class BillTxn:
     message: str
     token: str | None = None
     units: str | None = None
+    key_change_tokens: tuple[str, ...] = ()  # KCT1, KCT2 for a meter that must take new keys first
     pending_queries_left: int = 0
     status_queries: int = 0
     token_after_queries: int | None = None  # the token appears once this many status checks were made

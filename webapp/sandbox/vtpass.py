@@ -172,6 +172,11 @@ def txn_json(txn, code: str, description: str | None = None) -> dict:
         # On a requery the token is also in content.transactions.extras (vtpass.com/documentation/
         # ikedc-ikeja-electricity-distribution-company-payment-api, requery sample).
         body["content"]["transactions"]["extras"] = f"Token : {grouped}"
+        # Key change tokens beside the token, "N/A" when the meter needs none (the same IKEDC page's
+        # pay and requery samples). The page shows no filled-in value, so a real one is sent as
+        # its 20 digits.
+        kct1, kct2 = txn.key_change_tokens or ("N/A", "N/A")
+        body.update({"kct1": kct1, "kct2": kct2})
     else:
         body["purchased_code"] = ""  # as the published postpaid and airtime answers have it
     return body

@@ -283,6 +283,8 @@ def record_result(payment: Payment, result: PurchaseResult, log_calls: list, sou
     if result.status == "succeeded":
         payment.token = result.token or payment.token
         payment.units = result.units or payment.units
+        if result.key_change_tokens:
+            payment.key_change_tokens = result.key_change_tokens
         payment.error_type = None
         token_owed = not payment.token and (context.expects_token if context else calls.expects_token(payment))
         via = f" (request_id {result.request_id})" if result.request_id and result.request_id != payment.reference \
@@ -408,6 +410,8 @@ def fetch_token(payment_id: int, now: datetime | None = None, *, due_only: bool 
     references.record(payment, result.refs)
     payment.token = result.token
     payment.units = result.units or payment.units
+    if result.key_change_tokens:
+        payment.key_change_tokens = result.key_change_tokens
     payment.token_next_check_at = None
     payment.token_received_at = now
     state.note(payment, "Token received from the provider")

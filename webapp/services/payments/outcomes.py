@@ -12,6 +12,15 @@ from webapp.services import notify
 E = notify.NotificationEvent
 
 
+def token_text(payment: Payment) -> str:
+    """The token as a message gives it: key change tokens first when the meter needs them."""
+    token = " ".join(payment.token_groups)
+    if not payment.key_change_tokens:
+        return token
+    kcts = ", ".join(f"KCT{n} {' '.join(groups)}" for n, groups in enumerate(payment.key_change_token_groups, 1))
+    return f"{token}. Your meter needs a key change first: enter {kcts}, then the token"
+
+
 def what_was_paid(payment: Payment) -> str:
     if payment.bill_id:
         bill = db.session.get(Bill, payment.bill_id)
@@ -28,7 +37,7 @@ def succeeded(payment: Payment, what: str | None = None, automation_id: int | No
     """
     body = f"{naira(payment.amount_kobo)} paid to {what or what_was_paid(payment)}."
     if payment.token:
-        body += f" Token: {' '.join(payment.token_groups)}."
+        body += f" Token: {token_text(payment)}."
     elif payment.token_next_check_at is not None:
         body += " Your token is on its way: we will send it as soon as the provider gives it."
     if payment.units:
@@ -41,7 +50,7 @@ def succeeded(payment: Payment, what: str | None = None, automation_id: int | No
 
 def token_arrived(payment: Payment) -> None:
     """The token of a purchase that succeeded without it has come: tell the resident once."""
-    body = f"Your token for {what_was_paid(payment)} ({naira(payment.amount_kobo)}): {' '.join(payment.token_groups)}."
+    body = f"Your token for {what_was_paid(payment)} ({naira(payment.amount_kobo)}): {token_text(payment)}."
     if payment.units:
         body += f" Units: {payment.units}."
     notify.notify(payment.user_id, E.PAYMENT_SUCCEEDED, title="Your token has arrived", body=body,
@@ -67,7 +76,7 @@ def resend_token(payment: Payment, user) -> list[str]:
         raise LookupError("not this resident's payment")
     if not payment.token:
         raise NoToken("This payment has no token to send.")
-    body = f"Your token for {what_was_paid(payment)} ({naira(payment.amount_kobo)}): {' '.join(payment.token_groups)}."
+    body = f"Your token for {what_was_paid(payment)} ({naira(payment.amount_kobo)}): {token_text(payment)}."
     if payment.units:
         body += f" Units: {payment.units}."
     sent = notify.notify(user.id, E.PAYMENT_SUCCEEDED, title="Your token, as you asked", body=body,

@@ -13,7 +13,7 @@ import time_machine
 from sqlalchemy import select, text
 
 from webapp.extensions import db
-from webapp.models import EmailMessage, Notification, Payment
+from webapp.models import EmailMessage, Notification, Payment, SmsMessage
 from webapp.models.base import utcnow
 from webapp.sandbox import customers
 from webapp.services import payments
@@ -373,6 +373,57 @@ def test_emailing_a_token_still_on_its_way_is_400_and_sends_nothing(auth, logged
     response = auth.post(email_path(late), page=VAULT)
     assert response.status_code == 400 and "no token to send" in response.get_data(as_text=True)
     assert resent(resident) == (0, 0)
+
+
+# -- text me this token ----------------------------------------------------------------------------
+
+def texted(user) -> list[tuple[str, str | None, bool]]:
+    db.session.rollback()
+    return [(m.to_number, m.next_attempt_at, m.urgent) for m in db.session.scalars(
+        select(SmsMessage).where(SmsMessage.user_id == user.id).order_by(SmsMessage.id))]
+
+
+def test_each_text_click_queues_one_sms_at_once_even_in_quiet_hours(auth, logged_in, resident, paid):
+    assert "Text me this token" not in vault(logged_in)  # no phone number yet
+    resident.phone = "+2348031234567"
+    resident.sms_quiet_start, resident.sms_quiet_end = 0, 24 * 60 - 1  # quiet all day
+    db.session.commit()
+    assert f'id="sms-token-{paid.id}">Text me this token</button>' in vault(logged_in)
+    for clicks in (1, 2):
+        response = auth.post(f"/tokens/{paid.id}/sms", page=VAULT)
+        assert response.status_code == 302
+        assert texted(resident) == [("+2348031234567", None, True)] * clicks
+    body = db.session.scalars(select(SmsMessage).where(SmsMessage.user_id == resident.id)).first().body
+    assert grouped(paid.token) in body
+    assert resent(resident) == (2, 0)  # the inbox too, no email
+
+
+def test_texting_without_a_phone_number_says_how_and_sends_nothing(auth, resident, paid):
+    resident.phone = None
+    db.session.commit()
+    response = auth.post(f"/tokens/{paid.id}/sms", page=VAULT)
+    assert response.status_code == 400
+    assert "Add your phone number in your notification settings" in response.get_data(as_text=True)
+    assert texted(resident) == [] and resent(resident) == (0, 0)
+
+
+def test_texts_and_emails_share_the_re_send_limit(auth, resident, paid):
+    resident.phone = "+2348031234567"
+    db.session.commit()
+    assert [auth.post(path, page=VAULT).status_code
+            for path in (email_path(paid), f"/tokens/{paid.id}/sms", email_path(paid))] == [302, 302, 302]
+    assert auth.post(f"/tokens/{paid.id}/sms", page=VAULT).status_code == 429
+    assert len(texted(resident)) == 1
+
+
+def test_another_residents_token_cannot_be_texted(auth, resident, paid, other_resident):
+    other = other_resident
+    other.phone = "+2348031234568"
+    db.session.commit()
+    auth.logout()
+    auth.login(other.email)
+    assert auth.post(f"/tokens/{paid.id}/sms", page=VAULT).status_code == 404
+    assert texted(other) == [] and texted(resident) == []
 
 
 # -- what a page costs -----------------------------------------------------------------------------

@@ -61,12 +61,18 @@ class NoToken(ValueError):
     """The payment has no token to send (none was bought, or it has not come yet)."""
 
 
-# Asked for just now, so both channels whatever the resident's preferences for payment emails.
+# Asked for just now, so these channels whatever the resident's preferences for payment messages.
 RESEND_CHANNELS = frozenset({"in_app", "email"})
+SMS_RESEND_CHANNELS = frozenset({"in_app", "sms"})
 
 
-def resend_token(payment: Payment, user) -> list[str]:
-    """Send ``user`` the token of their ``payment`` again, in the inbox and by email; commits.
+class NoPhone(ValueError):
+    """A token asked for by SMS by a resident with no phone number for SMS."""
+
+
+def resend_token(payment: Payment, user, channels: frozenset[str] = RESEND_CHANNELS) -> list[str]:
+    """Send ``user`` the token of their ``payment`` again, in the inbox and by email (or by SMS,
+    at once even in quiet hours: they asked for it); commits.
 
     Each call is one request from the resident, so each sends once: its dedup key is new every
     time (the route's rate limit bounds how often). Raises ``NoToken`` and sends nothing when
@@ -76,12 +82,15 @@ def resend_token(payment: Payment, user) -> list[str]:
         raise LookupError("not this resident's payment")
     if not payment.token:
         raise NoToken("This payment has no token to send.")
+    if "sms" in channels and not user.phone:
+        raise NoPhone("Add your phone number in your notification settings to get tokens by SMS.")
     body = f"Your token for {what_was_paid(payment)} ({naira(payment.amount_kobo)}): {token_text(payment)}."
     if payment.units:
         body += f" Units: {payment.units}."
     sent = notify.notify(user.id, E.PAYMENT_SUCCEEDED, title="Your token, as you asked", body=body,
                          link=f"/payments/{payment.id}", dedup_key=f"payment:{payment.reference}:resend:{uuid4().hex}",
-                         to=notify.Recipient(id=user.id, email=user.email, channels=RESEND_CHANNELS))
+                         to=notify.Recipient(id=user.id, email=user.email, channels=channels),
+                         urgent="sms" in channels)
     db.session.commit()
     notify.enqueue_pending_emails()
     return sent

@@ -1,5 +1,5 @@
 """Estate bills: issuing, cancelling and paying them (``bills``); overdue marking and reminders over
-time (``overdue``).
+time (``overdue``); bill plans that issue them again every period (``plans``, ``plan_issue``).
 """
 from webapp.services.estate_bills.bills import (  # noqa: F401
     MIN_PARTIAL_KOBO,
@@ -20,4 +20,16 @@ from webapp.services.estate_bills.bills import (  # noqa: F401
 from webapp.services.estate_bills.overdue import (  # noqa: F401
     mark_overdue,
     send_bill_reminders,
+)
+from webapp.services.estate_bills.plan_issue import issue_due_plans  # noqa: F401
+from webapp.services.estate_bills.plans import (  # noqa: F401
+    FREQUENCY_LABELS,
+    PlanDetails,
+    bills_issued,
+    create_plan,
+    plan_recipients,
+    plans_of,
+    preview,
+    set_paused,
+    update_plan,
 )

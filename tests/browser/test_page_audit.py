@@ -69,6 +69,10 @@ PAGES = {
     "admin.bills_index": ("admin", "/admin/bills/"),
     "admin.bills_new": ("admin", "/admin/bills/new"),
     "admin.bills_statement": ("admin", "/admin/bills/statement"),
+    "admin.bill_plans_index": ("admin", "/admin/bills/plans/"),
+    "admin.bill_plans_new": ("admin", "/admin/bills/plans/new"),
+    "admin.bill_plan_detail": ("admin", "/admin/bills/plans/{plan_id}"),
+    "admin.bill_plan_edit": ("admin", "/admin/bills/plans/{plan_id}/edit"),
     "admin.audit_index": ("admin", "/admin/audit/"),
     "admin.metrics_index": ("admin", "/admin/metrics/"),
     "admin.reconciliation_index": ("admin", "/admin/reconciliation/"),
@@ -98,6 +102,7 @@ class AuditData:
     bill_id: int
     entry_id: int
     run_id: int
+    plan_id: int
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +116,7 @@ def audit_data(live_stack, sandbox) -> AuditData:
     from webapp.services.notify import notify
 
     from ..factories import make_user
-    from ..factories_automations import make_automation, make_estate_bill
+    from ..factories_automations import make_automation, make_bill_plan, make_estate_bill
     from ..factories_payments import make_payment, make_utility_account
 
     app = live_stack.app()
@@ -142,11 +147,13 @@ def audit_data(live_stack, sandbox) -> AuditData:
         notify(resident.id, "payment_succeeded", title="Payment successful",
                body="Home meter: ₦12,345.67 paid. Token 1234 5678 9012 3456 7890.", link=f"/payments/{paid.id}",
                dedup_key=f"audit:{paid.id}")
+        plan = make_bill_plan(estate, (now + timedelta(days=20)).date(), day_of_month=28,
+                              title="Service charge for the estate's roads, lights and the borehole")
         db.session.commit()
         runs = reconciliation.reconcile_all(reconciliation.previous_lagos_day(), ("vtpass",))
         data = AuditData(email=email, intent_reference=intent.reference, account_id=account.id, payment_id=paid.id,
                          unknown_payment_id=unknown.id, automation_id=automation.id, bill_id=bill.id,
-                         entry_id=entry.id, run_id=runs[0].id)
+                         entry_id=entry.id, run_id=runs[0].id, plan_id=plan.id)
         db.session.remove()
     return data
 

@@ -19,3 +19,8 @@ def send_bill_reminders() -> str:
 @job(PERIODIC, timeout=600)
 def issue_plan_bills() -> str:
     return f"bill plans: {estate_bills.issue_due_plans()} bills issued"
+
+
+@job(PERIODIC, timeout=300)
+def send_plan_bill_reminders() -> str:
+    return f"bill plans: {estate_bills.send_plan_reminders()} reminders sent"

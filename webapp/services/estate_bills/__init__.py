@@ -22,6 +22,7 @@ from webapp.services.estate_bills.overdue import (  # noqa: F401
     send_bill_reminders,
 )
 from webapp.services.estate_bills.plan_issue import issue_due_plans  # noqa: F401
+from webapp.services.estate_bills.plan_reminders import send_plan_reminders  # noqa: F401
 from webapp.services.estate_bills.plans import (  # noqa: F401
     FREQUENCY_LABELS,
     PlanDetails,

@@ -14,6 +14,7 @@ from webapp.admin import (  # noqa: E402,F401
     bill_plans,
     bills,
     catalogue,
+    collections,
     metrics,
     payments,
     reconciliation,

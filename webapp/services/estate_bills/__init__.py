@@ -11,6 +11,7 @@ from webapp.services.estate_bills.bills import (  # noqa: F401
     estate_balance,
     estate_residents,
     estate_statement,
+    estate_today,
     issue_bills,
     open_bills,
     pay_from_wallet,

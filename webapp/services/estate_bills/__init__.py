@@ -35,3 +35,9 @@ from webapp.services.estate_bills.plans import (  # noqa: F401
     set_paused,
     update_plan,
 )
+from webapp.services.estate_bills.statements import (  # noqa: F401
+    email_statement,
+    estate_resident,
+    resident_statement,
+    statement_residents,
+)

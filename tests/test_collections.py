@@ -1,5 +1,5 @@
-"""Collections: a month's billed, collected and outstanding totals, and the defaulters with their
-filters and CSV download."""
+"""Collections: a month's billed, collected and outstanding totals, the defaulters with their filters
+and CSV download, and a resident's statement shown to an admin and emailed to the resident."""
 from __future__ import annotations
 
 import csv
@@ -9,9 +9,15 @@ from datetime import date
 
 import pytest
 import time_machine
+from sqlalchemy import func, select
+
+from webapp.extensions import db
+from webapp.models import AuditEntry, EmailMessage
+from webapp.services import payments
 
 from . import factories
 from .factories_automations import make_estate_bill
+from .payments.helpers import fund, run_worker
 
 
 @pytest.fixture(autouse=True)
@@ -121,6 +127,66 @@ def test_another_estates_collections_are_404_and_its_residents_never_listed(as_a
     assert "stranger@example.com" not in text(as_admin.client.get("/admin/bills/collections"))
 
 
-@pytest.mark.parametrize("path", ["/admin/bills/collections", "/admin/bills/collections.csv"])
-def test_residents_get_404_on_collections(as_resident, resident, path):
+@pytest.mark.parametrize("path", ["/admin/bills/collections", "/admin/bills/collections.csv",
+                                  "/admin/bills/statement?resident={id}"])
+def test_residents_get_404_on_collections_and_statements(as_resident, resident, path):
     assert as_resident.client.get(path.format(id=resident.id)).status_code == 404
+
+
+# --- a resident's statement ----------------------------------------------------------------------------
+
+@pytest.fixture
+def paid_part(app, jobs_run_here, bills, resident):
+    fund(resident, 50_000_00)
+    payment = payments.new_estate_bill_payment(resident, bills["ada_security"], 7_500_00)
+    db.session.commit()
+    payments.enqueue(payment)
+    run_worker()
+    return payment
+
+
+def test_an_admin_sees_a_residents_bills_payments_and_totals(as_admin, bills, paid_part, resident):
+    html = text(as_admin.client.get(f"/admin/bills/statement?resident={resident.id}"))
+    for bill in (bills["ada_security"], bills["ada_service"], bills["cancelled"]):
+        assert f'id="statement-bill-{bill.id}"' in html
+    assert f'id="statement-bill-{bills["bola_maintenance"].id}"' not in html
+    assert paid_part.reference in html and "₦7,500.00" in html
+    totals = re.search(r'id="statement-totals">(.*?)</dl>', html, re.S).group(1)
+    # Billed ₦30,000 (cancelled left out), paid ₦12,500, outstanding ₦17,500.
+    assert "₦30,000.00" in totals and "₦12,500.00" in totals and "₦17,500.00" in totals
+
+
+def test_another_estates_resident_statement_is_404(as_admin, other_estate):
+    stranger = factories.make_user(estate=other_estate, email="stranger@example.com")
+    assert as_admin.client.get(f"/admin/bills/statement?resident={stranger.id}").status_code == 404
+    assert as_admin.post("/admin/bills/statement/send", {"resident": str(stranger.id), "send_key": "k" * 24},
+                         page="/admin/bills/statement").status_code == 404
+    assert db.session.scalar(select(func.count()).select_from(EmailMessage)) == 0
+
+
+def test_a_resident_id_that_is_not_a_number_is_told(as_admin, bills):
+    response = as_admin.client.get("/admin/bills/statement?resident=abc")
+    assert response.status_code == 200 and "Choose a resident from the list." in text(response)
+    assert 'id="estate-balance"' in text(response)
+
+
+def test_sending_emails_the_statement_once_per_form_with_an_audit_row(as_admin, bills, resident):
+    page = f"/admin/bills/statement?resident={resident.id}"
+    html = text(as_admin.client.get(page))
+    key = re.search(r'name="send_key"[^>]*value="([^"]+)"', html).group(1)
+    form = {"resident": str(resident.id), "send_key": key}
+    for _ in range(2):  # a resubmitted form
+        assert as_admin.post("/admin/bills/statement/send", form, page=page).status_code == 302
+    db.session.rollback()
+    [email] = db.session.scalars(select(EmailMessage)).all()
+    assert email.to_address == "ada@example.com" and "statement" in email.subject
+    assert "Security" in email.body_text and "Outstanding: ₦25,000.00" in email.body_text
+    [row] = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "bill.statement_sent")).all()
+    assert row.object_id == resident.id and row.after["outstanding_kobo"] == 25_000_00
+
+
+def test_a_send_without_a_valid_form_sends_nothing(as_admin, bills, resident):
+    response = as_admin.post("/admin/bills/statement/send", {"resident": str(resident.id), "send_key": ""},
+                             page="/admin/bills/statement")
+    assert response.status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(EmailMessage)) == 0

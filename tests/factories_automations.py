@@ -1,4 +1,5 @@
-"""Factories for automation tests: enabled automations with their next run already set, settings, estate bills.
+"""Factories for automation tests: enabled automations with their next run already set, settings, estate bills
+and the bill plans that issue them.
 
 An automation is described by its first run (``first_run``): the monthly schedule (day, time,
 starting month) is derived from it in the automation's time zone, and ``next_run_at`` is that
@@ -11,10 +12,10 @@ from zoneinfo import ZoneInfo
 
 import factory
 
-from webapp.models import Automation, AutomationSettings, Bill, User, UtilityAccount
+from webapp.models import Automation, AutomationSettings, Bill, BillPlan, Estate, User, UtilityAccount
 from webapp.services.automations import schedule_of
 
-from .factories import CommittedFactory, UserFactory, UserIdFactory
+from .factories import CommittedFactory, EstateFactory, UserFactory, UserIdFactory
 
 
 class AutomationFactory(CommittedFactory):
@@ -67,6 +68,39 @@ class EstateBillFactory(CommittedFactory):
     title = factory.LazyAttribute(lambda bill: bill.bill_type.replace("_", " ").title())
     amount_kobo = 20_000_00
     due_date = None
+
+
+class BillPlanFactory(CommittedFactory):
+    """A running monthly security plan of ₦15,000 to every resident, issued on the 1st from
+    ``starts_on`` (a required parameter), due 14 days later, reminders 3 and 7 days after."""
+
+    class Meta:
+        model = BillPlan
+
+    estate = factory.SubFactory(EstateFactory)
+    estate_id = factory.SelfAttribute("estate.id")
+    title = factory.Sequence(lambda n: f"Security levy {n}")
+    bill_type = "security"
+    amount_kobo = 15_000_00
+    frequency = "monthly"
+    day_of_month = 1
+    starts_on = None
+    issue_from = factory.SelfAttribute("starts_on")
+    all_residents = True
+    due_after_days = 14
+    grace_days = 0
+    reminder_days_after = "3,7"
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        kwargs.pop("estate", None)
+        return super()._create(model_class, *args, **kwargs)
+
+
+def make_bill_plan(estate: Estate, starts_on: date, residents: list[User] | None = None, **fields) -> BillPlan:
+    """A running plan of ``estate`` from ``starts_on``; to ``residents`` only when given."""
+    extra = {"all_residents": False, "residents": residents} if residents is not None else {}
+    return BillPlanFactory(estate=estate, starts_on=starts_on, **extra, **fields)
 
 
 def make_automation(user: User, account: UtilityAccount | None = None, *, amount_kobo: int | None = 5_000_00,

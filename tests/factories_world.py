@@ -2,7 +2,7 @@
 
 ``build_world`` makes two estates. In the first, resident A owns a utility account, a payment, an
 automation, an estate bill, a notification and a funding intent, and the estate has a catalogue
-entry, an admin alert and a reconciliation mismatch; resident B lives in the same estate. The
+entry, an admin alert, a reconciliation mismatch and a bill plan; resident B lives in the same estate. The
 second estate has its own admin. Every object of A carries a marker (``SECRET``) in a field the
 pages show, so a test can tell whether a response leaked it.
 """
@@ -17,6 +17,7 @@ from webapp.models import (
     AdminAlert,
     Automation,
     Bill,
+    BillPlan,
     Estate,
     FundingIntent,
     Notification,
@@ -31,7 +32,7 @@ from webapp.models.base import utcnow
 
 from . import factories
 from .factories import CommittedFactory, UserFactory, UserIdFactory
-from .factories_automations import make_automation, make_estate_bill
+from .factories_automations import make_automation, make_bill_plan, make_estate_bill
 from .factories_payments import (
     PaymentFactory,
     make_admin_alert,
@@ -40,7 +41,7 @@ from .factories_payments import (
     make_utility_account,
 )
 
-SECRET = "Zebra-7731"  # in A's nickname, bill title, notification, funding, entry name and mismatch reference
+SECRET = "Zebra-7731"  # in A's nickname, bill title, notification, funding, entry name, mismatch reference, plan title
 FIRST_RUN = datetime(2031, 1, 15, 8, 0, tzinfo=UTC)
 
 
@@ -62,6 +63,7 @@ class World:
     alert: AdminAlert
     run: ReconciliationRun
     mismatch: ReconciliationMismatch
+    plan: BillPlan
 
 
 class NotificationFactory(UserIdFactory):
@@ -135,5 +137,6 @@ def build_world() -> World:
                                    by_estate={str(estate.id): {"ours_count": 1, "ours_kobo": 5_000_00,
                                                                "mismatches": 1}})
     mismatch = ReconciliationMismatchFactory(run=run, payment=payment, reference=f"REF-{SECRET}")
+    plan = make_bill_plan(estate, date(2031, 1, 1), title=f"{SECRET} monthly levy")
     return World(estate, other_estate, owner, neighbour, admin, other_admin, entry, account, payment, automation,
-                 bill, notification, intent, alert, run, mismatch)
+                 bill, notification, intent, alert, run, mismatch, plan)

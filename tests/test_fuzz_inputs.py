@@ -24,6 +24,7 @@ from webapp.models import (
     Automation,
     AutomationSettings,
     Bill,
+    BillPlan,
     FundingIntent,
     JournalEntry,
     Payment,
@@ -41,10 +42,10 @@ NASTY = ["²", "٣", "9" * 5000, "99999999999999999999", "-1", "1e309", "0", "a\
 NASTY_IN_QUERIES = ["²", "٣", "9" * 5000, "99999999999999999999", "-1", "a\x00b"]
 # Query arguments the views read besides those of their GET forms.
 QUERY_ARGUMENTS = ["page", "estate", "account", "amount", "target", "provider_id", "type", "utility_type", "status",
-                   "from", "to", "month", "q", "queue", "active", "provider", "part"]
+                   "from", "to", "month", "q", "queue", "active", "provider", "part", "resident", "min_days"]
 # Created rows a refused POST must not leave behind.
-COUNTED = (Payment, Automation, UtilityAccount, Bill, UtilityProvider, FundingIntent, AutomationSettings, JournalEntry,
-           AuditEntry, VirtualAccount)
+COUNTED = (Payment, Automation, UtilityAccount, Bill, BillPlan, UtilityProvider, FundingIntent, AutomationSettings,
+           JournalEntry, AuditEntry, VirtualAccount)
 # Forms that would end the session under test (another team owns sign-in), never fuzzed.
 NOT_FUZZED = ("/auth/",)
 
@@ -282,7 +283,9 @@ def admin_pages(w: World) -> list[str]:
     return ["/admin/", "/admin/catalogue/", "/admin/catalogue/new", f"/admin/catalogue/{w.entry.id}/edit",
             "/admin/catalogue/sync", "/admin/bills/", "/admin/bills/new", "/admin/bills/statement",
             "/admin/payments/", f"/admin/payments/{w.payment.id}", "/admin/audit/", "/admin/metrics/",
-            "/admin/reconciliation/", f"/admin/reconciliation/{w.run.id}"]
+            "/admin/reconciliation/", f"/admin/reconciliation/{w.run.id}", "/admin/bills/plans/",
+            "/admin/bills/plans/new", f"/admin/bills/plans/{w.plan.id}", f"/admin/bills/plans/{w.plan.id}/edit",
+            "/admin/bills/collections", f"/admin/bills/statement?resident={w.owner.id}"]
 
 
 def test_the_form_reader_finds_the_fields_people_type_in(client, auth, world):
@@ -312,7 +315,8 @@ def test_no_admin_form_or_query_answers_500_or_leaves_rows_behind_a_refusal(clie
     auth.login(world.admin.email)
     pages = admin_pages(world)
     targets = targets_of(client, pages)
-    assert {"/admin/catalogue/new", "/admin/bills/new"} <= {t.action for t in targets}
+    assert {"/admin/catalogue/new", "/admin/bills/new", "/admin/bills/plans/new",
+            "/admin/bills/statement/send"} <= {t.action for t in targets}
     sender = Sender(client, auth.csrf("/auth/password"))
     sweep(sender, targets)
     sweep(sender, query_targets(pages), NASTY_IN_QUERIES)

@@ -20,6 +20,7 @@ from webapp.models import (
     AdminAlert,
     Automation,
     Bill,
+    BillPlan,
     FundingIntent,
     Notification,
     Payment,
@@ -38,6 +39,7 @@ OBJECT_FOR: dict[str, Callable[[World], object]] = {
     "payment_id": lambda w: w.payment.id,
     "automation_id": lambda w: w.automation.id,
     "bill_id": lambda w: w.bill.id,
+    "plan_id": lambda w: w.plan.id,
     "notification_id": lambda w: w.notification.id,
     "entry_id": lambda w: w.entry.id,
     "alert_id": lambda w: w.alert.id,
@@ -56,7 +58,7 @@ PLAIN_VALUES = {"queue_name": "default", "registry_name": "failed", "order": "as
 # filtered by estate, so another estate's admin may open it but must not see estate A's mismatches.
 SHARED_WITH_EVERY_ADMIN = {"run_id"}
 STATE_TABLES = (UtilityAccount, Payment, Automation, Bill, Notification, FundingIntent, UtilityProvider, AdminAlert,
-                ReconciliationMismatch)
+                ReconciliationMismatch, BillPlan)
 
 
 def is_id_argument(rule, name: str) -> bool:
@@ -169,7 +171,8 @@ def test_the_estates_own_admin_reaches_the_admin_routes(app, client, auth, world
     # The other admin's 404s come from the estate scope, not from routes that 404 for everyone.
     auth.login(world.admin.email)
     for path in (f"/admin/payments/{world.payment.id}", f"/admin/catalogue/{world.entry.id}/edit",
-                 f"/admin/reconciliation/{world.run.id}"):
+                 f"/admin/reconciliation/{world.run.id}", f"/admin/bills/plans/{world.plan.id}",
+                 f"/admin/bills/plans/{world.plan.id}/edit"):
         response = client.get(path)
         assert response.status_code == 200 and leaks(response), path
 

@@ -1,5 +1,5 @@
-"""Estate bill jobs for `rq cron`: overdue marking (hourly, so every time zone's midnight is
-caught within the hour) and reminders (daily)."""
+"""Estate bill jobs for `rq cron`: overdue marking and bill plans' issues (hourly, so every time
+zone's midnight is caught within the hour) and reminders (daily)."""
 from __future__ import annotations
 
 from webapp.jobs import PERIODIC, job
@@ -14,3 +14,13 @@ def mark_overdue() -> str:
 @job(PERIODIC, timeout=300)
 def send_bill_reminders() -> str:
     return f"estate bills: {estate_bills.send_bill_reminders()} reminders sent"
+
+
+@job(PERIODIC, timeout=600)
+def issue_plan_bills() -> str:
+    return f"bill plans: {estate_bills.issue_due_plans()} bills issued"
+
+
+@job(PERIODIC, timeout=300)
+def send_plan_bill_reminders() -> str:
+    return f"bill plans: {estate_bills.send_plan_reminders()} reminders sent"

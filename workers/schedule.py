@@ -44,7 +44,10 @@ def _jobs() -> list[PeriodicJob]:
         # Estate bills: overdue from local midnight (hourly: estates may be in different zones);
         # reminders once a day at 08:00 Lagos time.
         PeriodicJob("estate-bills-overdue", bill_jobs.mark_overdue, cron="0 * * * *"),
+        # Bill plans issue their periods from local midnight of the issue day, so hourly as well.
+        PeriodicJob("bill-plans-issue", bill_jobs.issue_plan_bills, cron="5 * * * *"),
         PeriodicJob("estate-bill-reminders", bill_jobs.send_bill_reminders, cron="0 7 * * *"),
+        PeriodicJob("bill-plan-reminders", bill_jobs.send_plan_bill_reminders, cron="0 7 * * *"),
         # 01:30 UTC = 02:30 Lagos: yesterday's purchases against each provider's record.
         PeriodicJob("payments-reconcile", payment_jobs.reconcile_yesterday, cron="30 1 * * *"),
     ]

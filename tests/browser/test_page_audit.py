@@ -72,6 +72,11 @@ PAGES = {
     "admin.bills_index": ("admin", "/admin/bills/"),
     "admin.bills_new": ("admin", "/admin/bills/new"),
     "admin.bills_statement": ("admin", "/admin/bills/statement"),
+    "admin.collections_index": ("admin", "/admin/bills/collections"),
+    "admin.bill_plans_index": ("admin", "/admin/bills/plans/"),
+    "admin.bill_plans_new": ("admin", "/admin/bills/plans/new"),
+    "admin.bill_plan_detail": ("admin", "/admin/bills/plans/{plan_id}"),
+    "admin.bill_plan_edit": ("admin", "/admin/bills/plans/{plan_id}/edit"),
     "admin.audit_index": ("admin", "/admin/audit/"),
     "admin.metrics_index": ("admin", "/admin/metrics/"),
     "admin.reconciliation_index": ("admin", "/admin/reconciliation/"),
@@ -83,6 +88,7 @@ LEFT_OUT = {
     "history.export_csv": "a CSV download",
     "admin.audit_export": "a CSV download",
     "admin.reconciliation_csv": "a CSV download",
+    "admin.collections_csv": "a CSV download",
     "utility_accounts.providers": "an HTMX fragment of /accounts/new, audited there",
     "automations.next_payments": "an HTMX fragment of the home page, audited there once loaded",
     "wallet.fund_return": "where a gateway sends the resident back: it redirects to wallet.result",
@@ -101,6 +107,7 @@ class AuditData:
     bill_id: int
     entry_id: int
     run_id: int
+    plan_id: int
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +121,7 @@ def audit_data(live_stack, sandbox) -> AuditData:
     from webapp.services.notify import notify
 
     from ..factories import make_user
-    from ..factories_automations import make_automation, make_estate_bill
+    from ..factories_automations import make_automation, make_bill_plan, make_estate_bill
     from ..factories_payments import make_payment, make_utility_account
 
     app = live_stack.app()
@@ -162,11 +169,13 @@ def audit_data(live_stack, sandbox) -> AuditData:
         notify(resident.id, "payment_succeeded", title="Payment successful",
                body="Home meter: ₦12,345.67 paid. Token 1234 5678 9012 3456 7890.", link=f"/payments/{paid.id}",
                dedup_key=f"audit:{paid.id}")
+        plan = make_bill_plan(estate, (now + timedelta(days=20)).date(), day_of_month=28,
+                              title="Service charge for the estate's roads, lights and the borehole")
         db.session.commit()
         runs = reconciliation.reconcile_all(reconciliation.previous_lagos_day(), ("vtpass",))
         data = AuditData(email=email, intent_reference=intent.reference, account_id=account.id, payment_id=paid.id,
                          unknown_payment_id=unknown.id, automation_id=automation.id, bill_id=bill.id,
-                         entry_id=entry.id, run_id=runs[0].id)
+                         entry_id=entry.id, run_id=runs[0].id, plan_id=plan.id)
         db.session.remove()
     return data
 

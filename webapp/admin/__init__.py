@@ -9,4 +9,15 @@ bp = Blueprint("admin", __name__)
 bp.before_request(require_admin)
 
 
-from webapp.admin import audit, bills, catalogue, metrics, payments, reconciliation, routes, sessions  # noqa: E402,F401
+from webapp.admin import (  # noqa: E402,F401
+    audit,
+    bill_plans,
+    bills,
+    catalogue,
+    collections,
+    metrics,
+    payments,
+    reconciliation,
+    routes,
+    sessions,
+)

@@ -1,16 +1,19 @@
-"""Admin: estate bills (issue, bulk issue, cancel, list with totals) and the estate wallet's statement.
+"""Admin: estate bills (issue, bulk issue, cancel, list with totals), the estate wallet's statement and
+each resident's statement of their bills (shown, and emailed to them).
 
 Views parse and render; ``services.estate_bills`` holds the rules and writes the audit rows.
 Every bill id goes through ``scoped`` (404 outside the admin's estates).
 """
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+import secrets
+
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from webapp.admin import bp
-from webapp.admin.bill_forms import IssueBillForm
+from webapp.admin.bill_forms import IssueBillForm, SendStatementForm, StatementFilterForm
 from webapp.admin.catalogue_forms import ReasonForm
 from webapp.admin.estate_choice import chosen_estate
 from webapp.admin.filter_forms import BillFilterForm
@@ -86,7 +89,36 @@ def bills_statement():
     if estate is None:
         return render_template("admin/catalogue/pick_estate.html", estates=visible_estates(),
                                action=url_for("admin.bills_statement"), what="see the wallet statement")
+    residents = estate_bills.statement_residents(estate.id)
+    form = StatementFilterForm(request.args)
+    form.resident.choices = [SelectChoice(r.id, r.full_name) for r in residents]
+    if form.resident.data is not None and form.resident.data not in form.resident.values():
+        abort(404)  # another estate's resident (or nobody's): the same answer as a foreign id in a path
+    form.validate()
+    resident = estate_bills.estate_resident(estate.id, form.resident.data)
+    context = {"estate": estate, "estates": visible_estates(), "residents": residents, "form": form,
+               "errors": form.messages, "status_labels": estate_bills.STATUS_LABELS}
+    if resident is not None:
+        send_form = SendStatementForm(formdata=None, resident=resident.id, send_key=secrets.token_urlsafe(24))
+        statement = estate_bills.resident_statement(estate, resident)
+        return render_template("admin/bills/statement.html", statement=statement, send_form=send_form, **context)
     page = parse_page(request.args.get("page"))
     pagination = estate_bills.estate_statement(estate.id, page=page)
-    return render_template("admin/bills/statement.html", estate=estate, pagination=pagination,
-                           balance_kobo=estate_bills.estate_balance(estate.id), estates=visible_estates())
+    return render_template("admin/bills/statement.html", pagination=pagination, statement=None,
+                           balance_kobo=estate_bills.estate_balance(estate.id), **context)
+
+
+@bp.route("/bills/statement/send", methods=["POST"])
+def bills_statement_send():
+    estate = chosen_estate() or abort(404)
+    form = SendStatementForm()
+    valid = form.validate_on_submit()
+    resident = estate_bills.estate_resident(estate.id, form.resident.data) or abort(404)
+    estate_arg = estate.id if current_user.is_platform_admin else None
+    if not valid:
+        flash("The form had expired; nothing was sent. Try again.", "error")
+    elif estate_bills.email_statement(estate, resident, form.send_key.data):
+        flash(f"Emailed the statement to {resident.full_name} ({resident.email}).", "success")
+    else:
+        flash("That statement was already sent.", "info")
+    return redirect(url_for("admin.bills_statement", resident=resident.id, estate=estate_arg))

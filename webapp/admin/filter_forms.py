@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from wtforms import Field
+from wtforms.widgets import TextInput
 
 from webapp.forms import ChoiceFilter, DateRangeForm, FilterForm, TextFilter
 from webapp.models.catalogue import API_PROVIDERS, UTILITY_TYPES
@@ -64,6 +65,55 @@ class MonthFilter(Field):
         year, _, month = (valuelist[0] if valuelist else "").partition("-")
         year, month = parse_count(year, 1900, 2999), parse_count(month, 1, 12)
         self.data = date(year, month, 1) if year and month else None
+
+
+class StatedMonthFilter(MonthFilter):
+    """``MonthFilter`` that says so when the text is not a month (the page then shows this month)."""
+
+    def process_formdata(self, valuelist):
+        raw = (valuelist[0] if valuelist else "").strip()
+        super().process_formdata([raw])
+        if raw and self.data is None:
+            raise ValueError(f"“{raw[:20]}” is not a month. Enter it as YYYY-MM. Showing this month instead.")
+
+
+class DaysFilter(Field):
+    """A whole number of days from 0 to ``MAX_DAYS``; anything else is the field's error. What was
+    typed is shown again."""
+
+    widget = TextInput()
+    MAX_DAYS = 3650
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.raw_text = ""
+
+    def process_formdata(self, valuelist):
+        self.raw_text = (valuelist[0] if valuelist else "").strip()[:20]
+        self.data = None
+        if not self.raw_text:
+            return
+        self.data = parse_count(self.raw_text, 0, self.MAX_DAYS)
+        if self.data is None:
+            raise ValueError(f"“{self.raw_text}” is not a number of days for “{self.label.text.lower()}”. "
+                             f"Enter a whole number from 0 to {self.MAX_DAYS}; that filter was ignored.")
+
+    def _value(self) -> str:
+        return self.raw_text or ("" if self.data is None else str(self.data))
+
+
+class CollectionsFilterForm(FilterForm):
+    """The month shown (this month by default) and the defaulters' filters."""
+
+    month = StatedMonthFilter("Month", name="month")
+    min_days = DaysFilter("Minimum days overdue", name="min_days")
+    bill_type = ChoiceFilter("Type", name="type", choices=list(estate_bills.TYPE_LABELS),
+                             message="Choose a bill type from the list; that filter was ignored.")
+
+    def filters(self, this_month: date) -> dict:
+        """Once validated: the month and the defaulters' filters (an unusable one is off)."""
+        return {"month": self.month.data or this_month, "min_days": self.min_days.data or 0,
+                "bill_type": self.bill_type.data}
 
 
 class BillFilterForm(FilterForm):

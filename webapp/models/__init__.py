@@ -2,6 +2,7 @@
 from webapp.models.audit import AuditEntry
 from webapp.models.automation import Automation, AutomationOccurrence, AutomationSettings, OccurrenceStatus
 from webapp.models.bill import Bill, BillCategory, BillStatus, BillType
+from webapp.models.bill_plan import BillPlan, PlanFrequency
 from webapp.models.catalogue import UtilityProvider
 from webapp.models.estate import Estate
 from webapp.models.funding import FundingIntent, FundingStatus, SavedCard, VirtualAccount
@@ -24,9 +25,9 @@ from webapp.models.user import Role, User
 from webapp.models.utility_account import UtilityAccount
 
 __all__ = ["Account", "AccountKind", "AdminAlert", "AuditEntry", "Automation", "AutomationOccurrence",
-           "AutomationSettings", "Bill", "BillCategory", "BillStatus", "BillType", "EmailMessage",
-           "EmailStatus", "EntryKind", "Estate", "FundingIntent", "FundingStatus", "JournalEntry",
-           "Notification", "NotificationPreference", "OccurrenceStatus", "Payment", "PaymentEvent",
-           "PaymentKind", "PaymentStatus", "Posting", "ProviderCallLog", "ProviderRefKind", "ProviderReference",
+           "AutomationSettings", "Bill", "BillCategory", "BillPlan", "BillStatus", "BillType", "EmailMessage",
+           "EmailStatus", "EntryKind", "Estate", "FundingIntent", "FundingStatus", "JournalEntry", "Notification",
+           "NotificationPreference", "OccurrenceStatus", "Payment", "PaymentEvent", "PaymentKind", "PaymentStatus",
+           "PlanFrequency", "Posting", "ProviderCallLog", "ProviderRefKind", "ProviderReference",
            "ReconciliationMismatch", "ReconciliationRun", "Role", "SavedCard", "SmsMessage", "SmsStatus", "User",
            "UtilityAccount", "UtilityProvider", "VirtualAccount"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from datetime import date
 
-from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, String
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -43,7 +43,6 @@ OPEN_BILL_STATUSES = (BillStatus.PENDING.value, BillStatus.PARTIALLY_PAID.value,
 CLUSTER_BILL_TYPES = (BillType.SECURITY, BillType.MAINTENANCE, BillType.SERVICE_CHARGE, BillType.WASTE_MANAGEMENT)
 
 
-
 class Bill(TimestampMixin, db.Model):
     __tablename__ = "bills"
     __table_args__ = (
@@ -54,6 +53,9 @@ class Bill(TimestampMixin, db.Model):
         CheckConstraint("amount_paid_kobo >= 0 AND amount_paid_kobo <= amount_kobo", name="paid_within_amount"),
         Index("ix_bills_user_status", "user_id", "status"),
         Index("ix_bills_estate_due", "estate_id", "due_date"),
+        # A plan bills each resident once per period, however often (or however many at once) its job runs.
+        UniqueConstraint("plan_id", "plan_period", "user_id", name="uq_bills_plan_period_user"),
+        CheckConstraint("(plan_id IS NULL) = (plan_period IS NULL)", name="plan_with_period"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -72,6 +74,8 @@ class Bill(TimestampMixin, db.Model):
     details: Mapped[dict] = mapped_column("metadata", JSON, nullable=False, default=dict)
     is_automated: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("bill_plans.id"))
+    plan_period: Mapped[date | None] = mapped_column(Date)  # first day of the month the plan issued it for
 
     utility_provider = relationship("UtilityProvider")
     utility_account = relationship("UtilityAccount")

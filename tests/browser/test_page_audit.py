@@ -75,6 +75,7 @@ PAGES = {
     "admin.metrics_index": ("admin", "/admin/metrics/"),
     "admin.reconciliation_index": ("admin", "/admin/reconciliation/"),
     "admin.reconciliation_detail": ("admin", "/admin/reconciliation/{run_id}"),
+    "admin.admins_index": ("admin", "/admin/admins/"),
 }
 LEFT_OUT = {
     "static": "files, not pages",

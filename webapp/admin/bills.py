@@ -14,6 +14,7 @@ from webapp.admin.bill_forms import IssueBillForm
 from webapp.admin.catalogue_forms import ReasonForm
 from webapp.admin.estate_choice import chosen_estate
 from webapp.admin.filter_forms import BillFilterForm
+from webapp.admin.permissions import Right, needs
 from webapp.admin.scope import scoped, visible_estate_ids, visible_estates
 from webapp.models import Bill
 from webapp.request_numbers import parse_page
@@ -21,6 +22,7 @@ from webapp.services import estate_bills
 
 
 @bp.route("/bills/")
+@needs(Right.READ)
 def bills_index():
     estate = chosen_estate()
     args = request.args
@@ -36,6 +38,7 @@ def bills_index():
 
 
 @bp.route("/bills/new", methods=["GET", "POST"])
+@needs(Right.BILLS)
 def bills_new():
     estate = chosen_estate()
     if estate is None:
@@ -65,6 +68,7 @@ def bills_new():
 
 
 @bp.route("/bills/<int:bill_id>/cancel", methods=["POST"])
+@needs(Right.BILLS)
 def bills_cancel(bill_id: int):
     bill = scoped(Bill, bill_id)
     form = ReasonForm()
@@ -81,6 +85,7 @@ def bills_cancel(bill_id: int):
 
 
 @bp.route("/bills/statement")
+@needs(Right.READ)
 def bills_statement():
     estate = chosen_estate()
     if estate is None:

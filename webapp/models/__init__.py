@@ -20,11 +20,12 @@ from webapp.models.payment import (
            ReconciliationRun,
 )
 from webapp.models.sms import SmsMessage, SmsStatus
-from webapp.models.user import Role, User
+from webapp.models.user import ADMIN_ROLE_LABELS, AdminRole, Role, User
 from webapp.models.utility_account import UtilityAccount
 
-__all__ = ["Account", "AccountKind", "AdminAlert", "AuditEntry", "Automation", "AutomationOccurrence",
-           "AutomationSettings", "Bill", "BillCategory", "BillStatus", "BillType", "EmailMessage",
+__all__ = ["ADMIN_ROLE_LABELS", "Account", "AccountKind", "AdminAlert", "AdminRole", "AuditEntry", "Automation",
+           "AutomationOccurrence", "AutomationSettings", "Bill", "BillCategory", "BillStatus", "BillType",
+           "EmailMessage",
            "EmailStatus", "EntryKind", "Estate", "FundingIntent", "FundingStatus", "JournalEntry",
            "Notification", "NotificationPreference", "OccurrenceStatus", "Payment", "PaymentEvent",
            "PaymentKind", "PaymentStatus", "Posting", "ProviderCallLog", "ProviderRefKind", "ProviderReference",

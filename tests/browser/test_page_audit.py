@@ -76,6 +76,7 @@ PAGES = {
     "admin.reconciliation_index": ("admin", "/admin/reconciliation/"),
     "admin.reconciliation_detail": ("admin", "/admin/reconciliation/{run_id}"),
     "admin.admins_index": ("admin", "/admin/admins/"),
+    "admin.exports_index": ("admin", "/admin/exports/"),
 }
 LEFT_OUT = {
     "static": "files, not pages",
@@ -83,6 +84,9 @@ LEFT_OUT = {
     "history.export_csv": "a CSV download",
     "admin.audit_export": "a CSV download",
     "admin.reconciliation_csv": "a CSV download",
+    "admin.exports_ledger_csv": "a CSV download",
+    "admin.exports_collections_csv": "a CSV download",
+    "admin.exports_workbook": "an XLSX download",
     "utility_accounts.providers": "an HTMX fragment of /accounts/new, audited there",
     "automations.next_payments": "an HTMX fragment of the home page, audited there once loaded",
     "wallet.fund_return": "where a gateway sends the resident back: it redirects to wallet.result",

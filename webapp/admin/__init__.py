@@ -24,6 +24,7 @@ from webapp.admin import (  # noqa: E402,F401
     audit,
     bills,
     catalogue,
+    exports,
     metrics,
     payments,
     reconciliation,

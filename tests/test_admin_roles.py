@@ -237,3 +237,23 @@ def test_a_viewer_sees_the_roles_without_a_form_to_change_them(client, auth, wor
 
 def test_a_new_estate_admin_is_a_manager_unless_given_a_role(world):
     assert world.admin.admin_role == "manager" and world.owner.admin_role is None
+
+
+@pytest.mark.parametrize(("role", "shown"), [("manager", True), ("finance", False), ("viewer", False)])
+def test_the_catalogue_offers_changes_only_to_roles_that_may_make_them(client, auth, world, role, shown):
+    admin = world.admin if role == "manager" else admin_with_role(world.estate, role, f"{role}@example.com")
+    auth.login(admin.email)
+    index = client.get("/admin/catalogue/").get_data(as_text=True)
+    edit = client.get(f"/admin/catalogue/{world.entry.id}/edit").get_data(as_text=True)
+    assert ("Add an entry" in index) is shown and ("/deactivate" in index) is shown
+    assert ('id="read-only"' not in edit) is shown
+
+
+@pytest.mark.parametrize(("role", "shown"), [("manager", True), ("finance", True), ("viewer", False)])
+def test_payment_actions_are_offered_only_to_roles_that_may_take_them(client, auth, world, role, shown):
+    admin = world.admin if role == "manager" else admin_with_role(world.estate, role, f"{role}@example.com")
+    auth.login(admin.email)
+    detail = client.get(f"/admin/payments/{world.payment.id}").get_data(as_text=True)  # a held payment
+    assert ('id="payment-actions"' in detail) is shown
+    bills = client.get("/admin/bills/").get_data(as_text=True)
+    assert ("Issue a bill" in bills) is shown

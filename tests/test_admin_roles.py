@@ -257,3 +257,35 @@ def test_payment_actions_are_offered_only_to_roles_that_may_take_them(client, au
     assert ('id="payment-actions"' in detail) is shown
     bills = client.get("/admin/bills/").get_data(as_text=True)
     assert ("Issue a bill" in bills) is shown
+
+
+def test_two_managers_demoting_each_other_at_once_leave_one_manager(app, world, colleague, require_postgres):
+    import threading
+
+    from webapp.services import admin_roles
+
+    admin_roles.set_admin_role(world.estate.id, colleague.id, "manager")
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def demote(user_id: int) -> None:
+        with app.app_context():
+            try:
+                barrier.wait(timeout=30)
+                admin_roles.set_admin_role(world.estate.id, user_id, "viewer")
+                outcomes.append("demoted")
+            except admin_roles.RoleRefused:
+                outcomes.append("refused")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=demote, args=(user_id,)) for user_id in (world.admin.id, colleague.id)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["demoted", "refused"]
+    db.session.rollback()
+    roles = db.session.scalars(select(User.admin_role).where(User.estate_id == world.estate.id,
+                                                             User.role == "estate_admin")).all()
+    assert sorted(roles) == ["manager", "viewer"]

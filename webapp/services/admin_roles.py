@@ -31,10 +31,11 @@ def set_admin_role(estate_id: int, user_id: int, admin_role: str) -> User:
     """
     if admin_role not in set(AdminRole):
         raise RoleRefused("Choose manager, finance or viewer.")
-    # Every admin row of the estate, locked (FOR UPDATE on PostgreSQL; SQLite serialises writers).
+    # Every admin row of the estate, locked (FOR UPDATE on PostgreSQL; SQLite serialises writers) and
+    # read afresh: the request has already loaded some of them (the signed-in admin, the one named).
     admins = list(db.session.scalars(
         select(User).where(User.estate_id == estate_id, User.role == Role.ESTATE_ADMIN.value)
-        .order_by(User.id).with_for_update()))
+        .order_by(User.id).with_for_update().execution_options(populate_existing=True)))
     target = next((admin for admin in admins if admin.id == user_id), None)
     if target is None:
         db.session.rollback()

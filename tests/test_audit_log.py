@@ -189,7 +189,7 @@ def test_the_csv_has_the_same_filters_and_order_as_the_page(client, auth, estate
     auth.login(estate_admin.email)
     rows = csv_of(client, "?action=payment.refund")
     assert rows[0] == ["Time", "Actor", "Action", "Object type", "Object id", "Estate id", "Reason", "Before",
-                       "After", "IP"]
+                       "After", "IP", "Acted as"]
     assert [r[6] for r in rows[1:]] == ["Meter swapped", "Duplicate"]
     assert rows[1][7] == '{"status": "succeeded"}'
     page = client.get("/admin/audit/?action=payment.refund").get_data(as_text=True)

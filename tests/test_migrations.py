@@ -214,3 +214,24 @@ def test_upgrade_keeps_the_names_admins_set_on_catalogue_entries_that_still_stan
                           _catalogue_entries_an_admin_edited,
                           lambda conn: conn.execute(select(entries).order_by(entries.c.id)).all())
     assert [tuple(r) for r in rows] == [(1, ["name"]), (2, []), (3, []), (4, [])]
+
+
+BEFORE_ADMIN_ROLES = "0587b3dc1cca"
+
+
+def _people_of_every_role(conn) -> None:
+    """Users as the schema of 0587b3dc1cca holds them: no admin roles yet."""
+    _estate(conn)
+    for user_id, role, estate_id in ((1, "resident", 1), (2, "estate_admin", 1), (3, "platform_admin", None),
+                                     (4, "estate_admin", 1)):
+        conn.execute(text(
+            "INSERT INTO users (id, email, full_name, password_hash, role, estate_id, is_active, session_version, "
+            "created_at, updated_at) VALUES (:id, :email, 'Someone', 'x', :role, :estate_id, TRUE, 0, "
+            "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+            {"id": user_id, "email": f"user{user_id}@example.com", "role": role, "estate_id": estate_id})
+
+
+def test_upgrade_makes_every_existing_estate_admin_a_manager(empty_database_url, redis_service):
+    rows = _upgraded_over(empty_database_url, redis_service.url, BEFORE_ADMIN_ROLES, _people_of_every_role,
+                          lambda conn: conn.execute(text("SELECT id, admin_role FROM users ORDER BY id")).all())
+    assert [tuple(r) for r in rows] == [(1, None), (2, "manager"), (3, None), (4, "manager")]

@@ -81,6 +81,8 @@ PAGES = {
     "admin.metrics_index": ("admin", "/admin/metrics/"),
     "admin.reconciliation_index": ("admin", "/admin/reconciliation/"),
     "admin.reconciliation_detail": ("admin", "/admin/reconciliation/{run_id}"),
+    "admin.admins_index": ("admin", "/admin/admins/"),
+    "admin.exports_index": ("admin", "/admin/exports/"),
 }
 LEFT_OUT = {
     "static": "files, not pages",
@@ -89,6 +91,9 @@ LEFT_OUT = {
     "admin.audit_export": "a CSV download",
     "admin.reconciliation_csv": "a CSV download",
     "admin.collections_csv": "a CSV download",
+    "admin.exports_ledger_csv": "a CSV download",
+    "admin.exports_collections_csv": "a CSV download",
+    "admin.exports_workbook": "an XLSX download",
     "utility_accounts.providers": "an HTMX fragment of /accounts/new, audited there",
     "automations.next_payments": "an HTMX fragment of the home page, audited there once loaded",
     "wallet.fund_return": "where a gateway sends the resident back: it redirects to wallet.result",

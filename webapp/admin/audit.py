@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from webapp.admin import bp
 from webapp.admin.filter_forms import AuditFilterForm
+from webapp.admin.permissions import Right, needs
 from webapp.admin.scope import visible_estate_ids, visible_estates
 from webapp.presentation.csv_download import csv_download
 from webapp.queries import audit_log
@@ -27,6 +28,7 @@ def _form() -> AuditFilterForm:
 
 
 @bp.route("/audit/")
+@needs(Right.READ)
 def audit_index():
     form = _form()
     filters = form.filters()
@@ -37,10 +39,11 @@ def audit_index():
     estate_names = {e.id: e.name for e in visible_estates()} if current_user.is_platform_admin else {}
     return render_template("admin/audit/index.html", pagination=pagination, form=form, filters=filters,
                            errors=form.messages, actions=actions, object_types=object_types,
-                           estate_names=estate_names)
+                           estate_names=estate_names, role_label=audit_log.role_label)
 
 
 @bp.route("/audit/export.csv")
+@needs(Right.READ)
 def audit_export():
     filters = _form().filters()
     # Plain values only: the generator runs after this request's database session is closed.

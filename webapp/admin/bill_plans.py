@@ -13,6 +13,7 @@ from wtforms.fields.choices import SelectChoice
 
 from webapp.admin import bp
 from webapp.admin.estate_choice import chosen_estate
+from webapp.admin.permissions import Right, needs
 from webapp.admin.plan_forms import BillPlanForm, PlanActionForm
 from webapp.admin.scope import scoped, visible_estate_ids, visible_estates
 from webapp.extensions import db
@@ -48,6 +49,7 @@ def _show_error(form: BillPlanForm, exc: estate_bills.BillError) -> None:
 
 
 @bp.route("/bills/plans/")
+@needs(Right.READ)
 def bill_plans_index():
     estate = chosen_estate()
     estate_ids = [estate.id] if estate is not None else visible_estate_ids()
@@ -56,6 +58,7 @@ def bill_plans_index():
 
 
 @bp.route("/bills/plans/new", methods=["GET", "POST"])
+@needs(Right.BILLS)
 def bill_plans_new():
     estate = chosen_estate()
     if estate is None:
@@ -76,6 +79,7 @@ def bill_plans_new():
 
 
 @bp.route("/bills/plans/<int:plan_id>")
+@needs(Right.READ)
 def bill_plan_detail(plan_id: int):
     plan = scoped(BillPlan, plan_id)
     recent = db.session.scalars(select(Bill).where(Bill.plan_id == plan.id)
@@ -87,6 +91,7 @@ def bill_plan_detail(plan_id: int):
 
 
 @bp.route("/bills/plans/<int:plan_id>/edit", methods=["GET", "POST"])
+@needs(Right.BILLS)
 def bill_plan_edit(plan_id: int):
     plan = scoped(BillPlan, plan_id)
     estate = db.session.get(Estate, plan.estate_id)
@@ -123,10 +128,12 @@ def _pause_or_resume(plan_id: int, paused: bool):
 
 
 @bp.route("/bills/plans/<int:plan_id>/pause", methods=["POST"])
+@needs(Right.BILLS)
 def bill_plan_pause(plan_id: int):
     return _pause_or_resume(plan_id, True)
 
 
 @bp.route("/bills/plans/<int:plan_id>/resume", methods=["POST"])
+@needs(Right.BILLS)
 def bill_plan_resume(plan_id: int):
     return _pause_or_resume(plan_id, False)

@@ -17,6 +17,7 @@ from webapp.admin.bill_forms import IssueBillForm, SendStatementForm, StatementF
 from webapp.admin.catalogue_forms import ReasonForm
 from webapp.admin.estate_choice import chosen_estate
 from webapp.admin.filter_forms import BillFilterForm
+from webapp.admin.permissions import Right, needs
 from webapp.admin.scope import scoped, visible_estate_ids, visible_estates
 from webapp.models import Bill
 from webapp.request_numbers import parse_page
@@ -24,6 +25,7 @@ from webapp.services import estate_bills
 
 
 @bp.route("/bills/")
+@needs(Right.READ)
 def bills_index():
     estate = chosen_estate()
     args = request.args
@@ -39,6 +41,7 @@ def bills_index():
 
 
 @bp.route("/bills/new", methods=["GET", "POST"])
+@needs(Right.BILLS)
 def bills_new():
     estate = chosen_estate()
     if estate is None:
@@ -68,6 +71,7 @@ def bills_new():
 
 
 @bp.route("/bills/<int:bill_id>/cancel", methods=["POST"])
+@needs(Right.BILLS)
 def bills_cancel(bill_id: int):
     bill = scoped(Bill, bill_id)
     form = ReasonForm()
@@ -84,6 +88,7 @@ def bills_cancel(bill_id: int):
 
 
 @bp.route("/bills/statement")
+@needs(Right.READ)
 def bills_statement():
     estate = chosen_estate()
     if estate is None:
@@ -109,12 +114,16 @@ def bills_statement():
 
 
 @bp.route("/bills/statement/send", methods=["POST"])
+@needs(Right.BILLS)
 def bills_statement_send():
     estate = chosen_estate() or abort(404)
     form = SendStatementForm()
     valid = form.validate_on_submit()
-    resident = estate_bills.estate_resident(estate.id, form.resident.data) or abort(404)
     estate_arg = estate.id if current_user.is_platform_admin else None
+    if form.resident.data is None:  # the form names no resident: nothing to send
+        flash("Choose a resident whose statement to send.", "error")
+        return redirect(url_for("admin.bills_statement", estate=estate_arg))
+    resident = estate_bills.estate_resident(estate.id, form.resident.data) or abort(404)
     if not valid:
         flash("The form had expired; nothing was sent. Try again.", "error")
     elif estate_bills.email_statement(estate, resident, form.send_key.data):

@@ -11,6 +11,7 @@ from webapp.admin import bp
 from webapp.admin.catalogue_forms import EntryForm, ReasonForm
 from webapp.admin.estate_choice import chosen_estate
 from webapp.admin.filter_forms import CatalogueFilterForm
+from webapp.admin.permissions import Right, needs
 from webapp.admin.scope import scoped, visible_estate_ids, visible_estates
 from webapp.models import UtilityProvider
 from webapp.models.catalogue import API_PROVIDER_LABELS, API_PROVIDERS, UTILITY_LABELS
@@ -23,6 +24,7 @@ def _labels() -> dict:
 
 
 @bp.route("/catalogue/")
+@needs(Right.READ)
 def catalogue_index():
     estate = chosen_estate()
     form = CatalogueFilterForm(request.args)
@@ -44,6 +46,7 @@ def _apply_error(form: EntryForm, exc: catalogue.EntryError) -> None:
 
 
 @bp.route("/catalogue/new", methods=["GET", "POST"])
+@needs(Right.CATALOGUE)
 def catalogue_new():
     estate = chosen_estate()
     if estate is None:
@@ -63,6 +66,7 @@ def catalogue_new():
 
 
 @bp.route("/catalogue/<int:entry_id>/edit", methods=["GET", "POST"])
+@needs(Right.CATALOGUE)
 def catalogue_edit(entry_id: int):
     entry = scoped(UtilityProvider, entry_id)
     form = EntryForm()
@@ -82,6 +86,7 @@ def catalogue_edit(entry_id: int):
 
 
 @bp.route("/catalogue/<int:entry_id>/deactivate", methods=["POST"])
+@needs(Right.CATALOGUE)
 def catalogue_deactivate(entry_id: int):
     entry = scoped(UtilityProvider, entry_id)
     form = ReasonForm()
@@ -100,6 +105,7 @@ def catalogue_deactivate(entry_id: int):
 
 
 @bp.route("/catalogue/<int:entry_id>/activate", methods=["POST"])
+@needs(Right.CATALOGUE)
 def catalogue_activate(entry_id: int):
     entry = scoped(UtilityProvider, entry_id)
     if ReasonForm().validate_on_submit():
@@ -113,6 +119,7 @@ def catalogue_activate(entry_id: int):
 
 
 @bp.route("/catalogue/sync", methods=["GET", "POST"])
+@needs(Right.CATALOGUE)
 def catalogue_sync():
     """GET: a preview per provider. POST: apply one provider's plan if it is still the one previewed."""
     estate = chosen_estate()

@@ -10,6 +10,7 @@ from flask_login import current_user
 from webapp.admin import bp
 from webapp.admin.estate_choice import chosen_estate
 from webapp.admin.filter_forms import CollectionsFilterForm
+from webapp.admin.permissions import Right, needs
 from webapp.admin.scope import visible_estates
 from webapp.models import Estate
 from webapp.presentation import partials
@@ -31,6 +32,7 @@ def _defaulter_args(filters: dict) -> dict:
 
 
 @bp.route("/bills/collections")
+@needs(Right.READ)
 def collections_index():
     estate = chosen_estate()
     if estate is None:
@@ -49,6 +51,7 @@ def collections_index():
 
 
 @bp.route("/bills/collections.csv")
+@needs(Right.READ)
 def collections_csv():
     estate = chosen_estate()
     if estate is None:

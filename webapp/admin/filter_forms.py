@@ -8,7 +8,7 @@ from wtforms.widgets import TextInput
 
 from webapp.forms import ChoiceFilter, DateRangeForm, FilterForm, TextFilter
 from webapp.models.catalogue import API_PROVIDERS, UTILITY_TYPES
-from webapp.queries import metrics, payment_operations
+from webapp.queries import accountant_export, metrics, payment_operations
 from webapp.queries.audit_log import AuditFilters
 from webapp.request_numbers import parse_count
 from webapp.services import estate_bills
@@ -149,3 +149,27 @@ class QueueForm(FilterForm):
 
     def chosen(self) -> payment_operations.Queue:
         return payment_operations.QUEUES[self.queue.data or payment_operations.DEFAULT_QUEUE]
+
+
+class ExportPeriodForm(DateRangeForm):
+    """The accountant's export period in the estate's local days: last month when neither end is
+    given, else from the first of the "to" month, or up to today. A date that cannot be used
+    exports nothing (the page says why and keeps what was typed)."""
+
+    instead = "Nothing was exported; correct the dates and try again."
+    max_days = 366
+
+    def __init__(self, formdata=None, *, today: date, **kwargs):
+        self.today = today
+        super().__init__(formdata, **kwargs)
+
+    def ends(self) -> tuple[date, date]:
+        if self.date_from.data is None and self.date_to.data is None:
+            return accountant_export.last_month(self.today)
+        end = self.date_to.data or self.today
+        return self.date_from.data or end.replace(day=1), end
+
+    def validate(self, extra_validators=None) -> bool:
+        if super().validate(extra_validators):
+            self.date_from.data, self.date_to.data = self.ends()  # the inputs show the period exported
+        return not self.messages

@@ -6,12 +6,14 @@ from flask_login import current_user
 
 from webapp.admin import bp
 from webapp.admin.filter_forms import PeriodForm
+from webapp.admin.permissions import Right, needs
 from webapp.admin.scope import visible_estate_ids
 from webapp.presentation import charts
 from webapp.queries import metrics
 
 
 @bp.route("/metrics/")
+@needs(Right.READ)
 def metrics_index():
     timezone = current_user.effective_timezone
     form = PeriodForm(request.args, today=metrics.local_today(timezone))

@@ -13,6 +13,7 @@ from flask_login import current_user
 
 from webapp.admin import bp
 from webapp.admin.filter_forms import QueueForm
+from webapp.admin.permissions import Right, needs
 from webapp.admin.scope import scoped, visible_estate_ids, visible_estates
 from webapp.models import Payment
 from webapp.queries import payment_operations, payment_story
@@ -28,6 +29,7 @@ def age_filter(when) -> str:
 
 
 @bp.route("/payments/")
+@needs(Right.READ)
 def payments_index():
     form = QueueForm(request.args)
     form.validate()
@@ -43,6 +45,7 @@ def payments_index():
 
 
 @bp.route("/payments/<int:payment_id>")
+@needs(Right.READ)
 def payment_detail(payment_id: int):
     payment = scoped(Payment, payment_id)
     return render_template("admin/payments/detail.html", detail=payment_operations.detail(payment), payment=payment,
@@ -51,24 +54,28 @@ def payment_detail(payment_id: int):
 
 
 @bp.route("/payments/<int:payment_id>/approve", methods=["POST"])
+@needs(Right.PAYMENTS)
 def payment_approve(payment_id: int):
     return _act(payment_id, lambda pid, reason: admin_actions.approve_held(pid, current_user, reason),
                 "Approved. The payment is on its way to the provider; the resident has been told.")
 
 
 @bp.route("/payments/<int:payment_id>/reject", methods=["POST"])
+@needs(Right.PAYMENTS)
 def payment_reject(payment_id: int):
     return _act(payment_id, lambda pid, reason: admin_actions.reject_held(pid, current_user, reason),
                 "Rejected. Nothing was taken from the resident's wallet; they have been told why.")
 
 
 @bp.route("/payments/<int:payment_id>/refund", methods=["POST"])
+@needs(Right.PAYMENTS)
 def payment_refund(payment_id: int):
     return _act(payment_id, lambda pid, reason: admin_actions.refund_succeeded(pid, current_user, reason),
                 "Refunded to the resident's wallet; they have been told why.")
 
 
 @bp.route("/payments/<int:payment_id>/requery", methods=["POST"])
+@needs(Right.PAYMENTS)
 def payment_requery(payment_id: int):
     def requery(pid: int, _reason: str) -> Payment:
         return admin_actions.requery_now(pid, current_user)
@@ -77,6 +84,7 @@ def payment_requery(payment_id: int):
 
 
 @bp.route("/payments/alerts/<int:alert_id>/resolve", methods=["POST"])
+@needs(Right.PAYMENTS)
 def alert_resolve(alert_id: int):
     note = (request.form.get("note") or "").strip()
     if len(note) > REASON_MAX:

@@ -13,6 +13,7 @@ from flask_login import current_user
 from sqlalchemy import or_, select
 
 from webapp.admin import bp
+from webapp.admin.permissions import Right, needs
 from webapp.admin.scope import visible_estate_ids, visible_estates
 from webapp.extensions import db
 from webapp.models import ReconciliationMismatch, ReconciliationRun
@@ -78,6 +79,7 @@ def _estate_names() -> dict[int, str]:
 
 
 @bp.route("/reconciliation/")
+@needs(Right.READ)
 def reconciliation_index():
     page = parse_page(request.args.get("page"))
     query = select(ReconciliationRun).order_by(ReconciliationRun.day.desc(), ReconciliationRun.api_provider)
@@ -87,6 +89,7 @@ def reconciliation_index():
 
 
 @bp.route("/reconciliation/<int:run_id>")
+@needs(Right.READ)
 def reconciliation_detail(run_id: int):
     run = _run_or_404(run_id)
     return render_template("admin/reconciliation/detail.html", run=run, totals=totals(run),
@@ -95,6 +98,7 @@ def reconciliation_detail(run_id: int):
 
 
 @bp.route("/reconciliation/<int:run_id>.csv")
+@needs(Right.READ)
 def reconciliation_csv(run_id: int):
     run = _run_or_404(run_id)
     names = _estate_names()

@@ -2,12 +2,14 @@ from flask import render_template
 from sqlalchemy import select
 
 from webapp.admin import bp
+from webapp.admin.permissions import Right, needs
 from webapp.admin.scope import visible_estates
 from webapp.extensions import db
 from webapp.models import Role, User
 
 
 @bp.route("/")
+@needs(Right.READ)
 def index():
     estates = visible_estates()
     estate_ids = [e.id for e in estates]

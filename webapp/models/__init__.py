@@ -21,13 +21,13 @@ from webapp.models.payment import (
            ReconciliationRun,
 )
 from webapp.models.sms import SmsMessage, SmsStatus
-from webapp.models.user import Role, User
+from webapp.models.user import ADMIN_ROLE_LABELS, AdminRole, Role, User
 from webapp.models.utility_account import UtilityAccount
 
-__all__ = ["Account", "AccountKind", "AdminAlert", "AuditEntry", "Automation", "AutomationOccurrence",
-           "AutomationSettings", "Bill", "BillCategory", "BillPlan", "BillStatus", "BillType", "EmailMessage",
-           "EmailStatus", "EntryKind", "Estate", "FundingIntent", "FundingStatus", "JournalEntry", "Notification",
-           "NotificationPreference", "OccurrenceStatus", "Payment", "PaymentEvent", "PaymentKind", "PaymentStatus",
-           "PlanFrequency", "Posting", "ProviderCallLog", "ProviderRefKind", "ProviderReference",
+__all__ = ["ADMIN_ROLE_LABELS", "Account", "AccountKind", "AdminAlert", "AdminRole", "AuditEntry", "Automation",
+           "AutomationOccurrence", "AutomationSettings", "Bill", "BillCategory", "BillPlan", "BillStatus", "BillType",
+           "EmailMessage", "EmailStatus", "EntryKind", "Estate", "FundingIntent", "FundingStatus", "JournalEntry",
+           "Notification", "NotificationPreference", "OccurrenceStatus", "Payment", "PaymentEvent", "PaymentKind",
+           "PaymentStatus", "PlanFrequency", "Posting", "ProviderCallLog", "ProviderRefKind", "ProviderReference",
            "ReconciliationMismatch", "ReconciliationRun", "Role", "SavedCard", "SmsMessage", "SmsStatus", "User",
            "UtilityAccount", "UtilityProvider", "VirtualAccount"]

@@ -21,6 +21,9 @@ class AuditEntry(db.Model):
     estate_id: Mapped[int | None] = mapped_column(ForeignKey("estates.id"))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor: Mapped[str] = mapped_column(String(120), nullable=False)  # "admin@example.com", "system", "janitor"
+    # The role the actor acted under: "manager", "finance", "viewer" (an estate admin's admin role),
+    # "platform_admin" or "resident"; NULL for the system's own actions.
+    actor_role: Mapped[str | None] = mapped_column(String(20))
     action: Mapped[str] = mapped_column(String(60), nullable=False)  # e.g. "payment.approve"
     object_type: Mapped[str] = mapped_column(String(40), nullable=False)
     object_id: Mapped[int | None] = mapped_column(Integer)

@@ -29,6 +29,22 @@ class Role(enum.StrEnum):
     PLATFORM_ADMIN = "platform_admin"
 
 
+class AdminRole(enum.StrEnum):
+    """What an estate admin may do in their estate (``webapp.admin.permissions`` maps it to rights)."""
+
+    MANAGER = "manager"  # everything, including other admins' roles
+    FINANCE = "finance"  # bills, payments, reconciliation and exports; no catalogue, no roles
+    VIEWER = "viewer"  # read only
+
+
+ADMIN_ROLE_LABELS = {AdminRole.MANAGER: "Manager", AdminRole.FINANCE: "Finance", AdminRole.VIEWER: "Viewer"}
+
+
+def _default_admin_role(context) -> str | None:
+    # An estate admin created without a role (``flask create-admin``, the demo seed) runs the estate.
+    return AdminRole.MANAGER.value if context.get_current_parameters().get("role") == Role.ESTATE_ADMIN else None
+
+
 class User(UserMixin, TimestampMixin, db.Model):
     __tablename__ = "users"
     __table_args__ = (
@@ -37,6 +53,9 @@ class User(UserMixin, TimestampMixin, db.Model):
         ),
         # Only platform admins may live outside an estate.
         CheckConstraint("estate_id IS NOT NULL OR role = 'platform_admin'", name="estate_required"),
+        # Every estate admin has exactly one admin role; nobody else has one.
+        CheckConstraint("(role = 'estate_admin' AND admin_role IN ('manager', 'finance', 'viewer'))"
+                        " OR (role <> 'estate_admin' AND admin_role IS NULL)", name="admin_role_matches_role"),
         CheckConstraint("(sms_quiet_start IS NULL) = (sms_quiet_end IS NULL) AND sms_quiet_start BETWEEN 0 AND 1439 "
                         "AND sms_quiet_end BETWEEN 0 AND 1439 AND sms_quiet_start <> sms_quiet_end",
                         name="sms_quiet_hours_valid"),
@@ -49,6 +68,7 @@ class User(UserMixin, TimestampMixin, db.Model):
     phone: Mapped[str | None] = mapped_column(String(20))  # E.164, e.g. +2348031234567
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     role: Mapped[str] = mapped_column(String(20), nullable=False, default=Role.RESIDENT.value)
+    admin_role: Mapped[str | None] = mapped_column(String(10), default=_default_admin_role)
     estate_id: Mapped[int | None] = mapped_column(ForeignKey("estates.id"), index=True)
     timezone: Mapped[str | None] = mapped_column(String(64))
     # Quiet hours for SMS, minutes after midnight in ``effective_timezone`` (both NULL: none). A
@@ -79,6 +99,12 @@ class User(UserMixin, TimestampMixin, db.Model):
     @property
     def is_platform_admin(self) -> bool:
         return self.role == Role.PLATFORM_ADMIN
+
+    @property
+    def acting_role(self) -> str:
+        """The role this person acts under, as the audit log records it: an estate admin's admin
+        role, else the account's role."""
+        return self.admin_role if self.role == Role.ESTATE_ADMIN and self.admin_role else self.role
 
     @property
     def effective_timezone(self) -> str:

@@ -20,7 +20,15 @@ from webapp.queries.history import safe_cell
 
 PER_PAGE = 50
 CSV_BATCH = 500
-CSV_HEADER = ["Time", "Actor", "Action", "Object type", "Object id", "Estate id", "Reason", "Before", "After", "IP"]
+CSV_HEADER = ["Time", "Actor", "Action", "Object type", "Object id", "Estate id", "Reason", "Before", "After", "IP",
+              "Acted as"]
+# What an entry's ``actor_role`` is called on the page and in the CSV.
+ROLE_LABELS = {"manager": "Manager", "finance": "Finance", "viewer": "Viewer", "platform_admin": "Platform admin",
+               "resident": "Resident"}
+
+
+def role_label(actor_role: str | None) -> str:
+    return "" if actor_role is None else ROLE_LABELS.get(actor_role, actor_role)
 
 
 @dataclass(frozen=True)
@@ -99,5 +107,5 @@ def csv_rows(estate_ids: list[int] | None, filters: AuditFilters, timezone: str)
             "" if entry.object_id is None else str(entry.object_id),
             "" if entry.estate_id is None else str(entry.estate_id),
             safe_cell(entry.reason), safe_cell(_json(entry.before)), safe_cell(_json(entry.after)),
-            safe_cell(entry.ip),
+            safe_cell(entry.ip), safe_cell(role_label(entry.actor_role)),
         ]

@@ -34,13 +34,15 @@ def record(action: str, object_type: str, object_id: int | None, *, estate_id: i
     """Add one audit row in the caller's transaction (it commits with the action it describes);
     the new entry, or None inside ``bulk_writes.deferred()`` (written at the block's end).
 
-    The actor is the signed-in user when there is one, else ``actor`` (e.g. "system", "janitor").
+    The actor is the signed-in user when there is one, with the role they acted under (an estate
+    admin's admin role), else ``actor`` (e.g. "system", "janitor") with no role.
     """
     user = current_user if has_request_context() and current_user and current_user.is_authenticated else None
     return bulk_writes.add(AuditEntry, dict(
         estate_id=estate_id,
         actor_id=user.id if user is not None else None,
         actor=(user.email if user is not None else actor or "system")[:120],
+        actor_role=user.acting_role if user is not None else None,
         action=action[:60], object_type=object_type[:40], object_id=object_id,
         before=_plain(dict(before)) if before is not None else None,
         after=_plain(dict(after)) if after is not None else None,

@@ -19,6 +19,7 @@ from webapp.models import (
     Bill,
     Estate,
     FundingIntent,
+    HouseholdMember,
     Notification,
     Payment,
     ReconciliationMismatch,
@@ -32,6 +33,7 @@ from webapp.models.base import utcnow
 from . import factories
 from .factories import CommittedFactory, UserFactory, UserIdFactory
 from .factories_automations import make_automation, make_estate_bill
+from .factories_households import make_member
 from .factories_payments import (
     PaymentFactory,
     make_admin_alert,
@@ -40,7 +42,8 @@ from .factories_payments import (
     make_utility_account,
 )
 
-SECRET = "Zebra-7731"  # in A's nickname, bill title, notification, funding, entry name and mismatch reference
+SECRET = "Zebra-7731"  # in A's nickname, bill title, notification, funding, entry name, mismatch reference
+#                        and the name of A's household member
 FIRST_RUN = datetime(2031, 1, 15, 8, 0, tzinfo=UTC)
 
 
@@ -62,6 +65,8 @@ class World:
     alert: AdminAlert
     run: ReconciliationRun
     mismatch: ReconciliationMismatch
+    member: User          # a member of A's household (a viewer), living in ``estate``
+    membership: HouseholdMember
 
 
 class NotificationFactory(UserIdFactory):
@@ -135,5 +140,7 @@ def build_world() -> World:
                                    by_estate={str(estate.id): {"ours_count": 1, "ours_kobo": 5_000_00,
                                                                "mismatches": 1}})
     mismatch = ReconciliationMismatchFactory(run=run, payment=payment, reference=f"REF-{SECRET}")
+    member = factories.make_user(estate=estate, email="member@example.com", full_name=f"{SECRET} Member")
+    membership = make_member(owner, member, role="viewer")
     return World(estate, other_estate, owner, neighbour, admin, other_admin, entry, account, payment, automation,
-                 bill, notification, intent, alert, run, mismatch)
+                 bill, notification, intent, alert, run, mismatch, member, membership)

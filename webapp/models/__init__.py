@@ -5,6 +5,7 @@ from webapp.models.bill import Bill, BillCategory, BillStatus, BillType
 from webapp.models.catalogue import UtilityProvider
 from webapp.models.estate import Estate
 from webapp.models.funding import FundingIntent, FundingStatus, SavedCard, VirtualAccount
+from webapp.models.household import HouseholdMember, MemberRole, MembershipStatus
 from webapp.models.ledger import Account, AccountKind, EntryKind, JournalEntry, Posting
 from webapp.models.notification import EmailMessage, EmailStatus, Notification, NotificationPreference
 from webapp.models.payment import (
@@ -25,7 +26,8 @@ from webapp.models.utility_account import UtilityAccount
 
 __all__ = ["Account", "AccountKind", "AdminAlert", "AuditEntry", "Automation", "AutomationOccurrence",
            "AutomationSettings", "Bill", "BillCategory", "BillStatus", "BillType", "EmailMessage",
-           "EmailStatus", "EntryKind", "Estate", "FundingIntent", "FundingStatus", "JournalEntry",
+           "EmailStatus", "EntryKind", "Estate", "FundingIntent", "FundingStatus",
+           "HouseholdMember", "JournalEntry", "MemberRole", "MembershipStatus",
            "Notification", "NotificationPreference", "OccurrenceStatus", "Payment", "PaymentEvent",
            "PaymentKind", "PaymentStatus", "Posting", "ProviderCallLog", "ProviderRefKind", "ProviderReference",
            "ReconciliationMismatch", "ReconciliationRun", "Role", "SavedCard", "SmsMessage", "SmsStatus", "User",

@@ -8,26 +8,31 @@ what a role may do once per blueprint with ``enforce_role``.
 """
 from __future__ import annotations
 
-from flask import abort, flash, g, request, session
+from flask import abort, flash, request, session
 from flask_login import current_user
 
 from webapp.errors import render_error
 from webapp.extensions import db
 from webapp.models import MemberRole, User
-from webapp.services import access
+from webapp.services import access, households
 
 SESSION_KEY = "household_membership"
+# The households the person belongs to, ``[[membership id, owner's name], ...]``, for the header's
+# switcher: read at sign-in, on accepting and on the household page, so that other pages cost no
+# query for it. Only a choice is trusted after checking it (``household_scope``), never this list.
+CHOICES_KEY = "household_choices"
 REMOVED = "You are no longer a member of that household, so you are acting as yourself again."
 
 # Pages a viewer may open: they show the household's accounts, payments, tokens and automations.
 VIEWER_PAGES = frozenset({
     "utility_accounts.index", "pay.status_page", "history.index", "history.detail", "history.receipt",
-    "history.export_csv", "automations.index", "automations.detail", "automations.activity_page",
-    "automations.upcoming_page", "automations.next_payments",
+    "history.export_csv", "automations.index", "automations.detail",
 })
-# What a payer may do besides: pay, and manage automations (not the owner's autopay settings).
+# What a payer may do besides: pay, and manage automations. Not the owner's autopay settings, nor
+# the pages that project the wallet's balance and the owner's estate bills (upcoming, activity).
 PAYER_AREAS = ("pay.", "history.", "automations.")
-MANAGER_ONLY = frozenset({"automations.settings_page"})
+MANAGER_ONLY = frozenset({"automations.settings_page", "automations.upcoming_page", "automations.next_payments",
+                          "automations.activity_page"})
 REFUSALS = {
     MemberRole.VIEWER: "As a viewer of this household you can see its accounts and payments, but not change them.",
     MemberRole.PAYER: "Only the household's owner and co-owners can do that.",
@@ -38,12 +43,15 @@ _LOOKUPS = {"payment_id": access.own_payment, "automation_id": access.own_automa
             "account_id": access.own_utility_account}
 
 
+_SCOPE_KEY = "autopay.household_scope"
+
+
 def scope() -> access.Scope:
-    """The current request's scope (computed once per request)."""
-    found = g.get("household_scope")
+    """The current request's scope, computed once per request (kept on the request itself: an app
+    context, and ``g`` with it, may outlive one request)."""
+    found = request.environ.get(_SCOPE_KEY)
     if found is None:
-        found = _resolve()
-        g.household_scope = found
+        found = request.environ[_SCOPE_KEY] = _resolve()
     return found
 
 
@@ -54,8 +62,18 @@ def _resolve() -> access.Scope:
         if found is not None:
             return found
         session.pop(SESSION_KEY, None)
+        remember_choices(current_user.id)
         flash(REMOVED, "info")
     return access.Scope.own(current_user.id)
+
+
+def remember_choices(user_id: int) -> None:
+    """Note in the session which households ``user_id`` belongs to (for the switcher)."""
+    choices = [[m.id, m.owner.full_name] for m in households.active_memberships(user_id)]
+    if choices:
+        session[CHOICES_KEY] = choices
+    else:
+        session.pop(CHOICES_KEY, None)
 
 
 def owner() -> User:
@@ -76,7 +94,7 @@ def choose(membership_id: int | None) -> None:
         session.pop(SESSION_KEY, None)
     else:
         session[SESSION_KEY] = membership_id
-    g.pop("household_scope", None)
+    request.environ.pop(_SCOPE_KEY, None)
 
 
 def check_choice():

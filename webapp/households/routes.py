@@ -1,7 +1,7 @@
 """Household pages. Views parse the form, call one households service and render."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from wtforms.fields.choices import SelectChoice
 
 from webapp.auth.routes import safe_next
@@ -14,14 +14,15 @@ from webapp.services import households
 NOT_A_MANAGER = "Only the household's owner and co-owners can manage its members."
 
 
-def switch_form() -> SwitchForm | None:
-    """The header's switcher for a member of a household (None for everyone else)."""
-    memberships = households.active_memberships(acting.actor().id)
-    if not memberships:
+def switch_form(choices: list | None = None) -> SwitchForm | None:
+    """The header's switcher for a member of a household (None for everyone else), from the
+    households noted in the session unless ``choices`` (``[[membership id, owner's name]]``) are given."""
+    choices = session.get(acting.CHOICES_KEY) if choices is None else choices
+    if not choices:
         return None
     form = SwitchForm(formdata=None)
     form.household.choices = [SelectChoice("", "Myself")] + [
-        SelectChoice(str(m.id), f"Household {m.owner.full_name}") for m in memberships]
+        SelectChoice(str(membership_id), f"Household {name}") for membership_id, name in choices]
     current = acting.scope()
     form.household.data = str(current.membership_id) if current.is_member else ""
     return form
@@ -59,6 +60,7 @@ def _limit(form) -> int | None:
 
 @bp.route("/")
 def index():
+    acting.remember_choices(acting.actor().id)  # the switcher catches up with households joined elsewhere
     return _page()
 
 
@@ -124,7 +126,8 @@ def remove(member_id: int):
 
 @bp.route("/switch", methods=["POST"])
 def switch():
-    form = switch_form() or abort(404)
+    acting.remember_choices(acting.actor().id)  # choices from the database, not from the session
+    form = switch_form(session.get(acting.CHOICES_KEY, [])) or abort(404)
     form.process(request.form)
     if not form.validate():
         flash("Choose yourself or one of your households.", "error")
@@ -154,6 +157,7 @@ def accept(token: str):
             error = str(exc)
         else:
             acting.choose(row.id)
+            acting.remember_choices(row.member_id)
             flash(f"You joined {row.owner.full_name}'s household and are now acting for it.", "success")
             return redirect(url_for("utility_accounts.index"))
     return render_template("households/accept.html", invitation=invitation, form=form,

@@ -29,10 +29,10 @@ OFF, ON, PAUSED, FINISHED = "off", "on", "paused", "finished"
 
 # --- reading ----------------------------------------------------------------------------------
 
-def list_automations(user_id: int) -> list[Automation]:
-    """The resident's automations (not deleted), newest first, with their accounts loaded."""
+def list_automations(who: int | access.Scope) -> list[Automation]:
+    """The resident's (or household's) automations (not deleted), newest first, with their accounts loaded."""
     return list(db.session.scalars(
-        access.own_automations(user_id).options(selectinload(Automation.utility_account)).order_by(Automation.id.desc())
+        access.own_automations(who).options(selectinload(Automation.utility_account)).order_by(Automation.id.desc())
     ))
 
 

@@ -56,14 +56,15 @@ class NoToken(ValueError):
 RESEND_CHANNELS = frozenset({"in_app", "email"})
 
 
-def resend_token(payment: Payment, user) -> list[str]:
+def resend_token(payment: Payment, user, owner_id: int | None = None) -> list[str]:
     """Send ``user`` the token of their ``payment`` again, in the inbox and by email; commits.
+    ``owner_id``: the household whose payment it is, when ``user`` is a member acting for it.
 
     Each call is one request from the resident, so each sends once: its dedup key is new every
     time (the route's rate limit bounds how often). Raises ``NoToken`` and sends nothing when
     there is no token, ``LookupError`` when the payment is not theirs.
     """
-    if payment.user_id != user.id:
+    if payment.user_id != (owner_id or user.id):
         raise LookupError("not this resident's payment")
     if not payment.token:
         raise NoToken("This payment has no token to send.")

@@ -17,6 +17,7 @@ from webapp.models import Bill, Payment, PaymentKind, PaymentStatus, User, Utili
 from webapp.money import naira
 from webapp.providers.vtpass_codes import reference_for
 from webapp.services import access, audit, catalogue, ledger, notify
+from webapp.services.households import limits
 from webapp.services.payments import fraud, jobs, state
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,11 @@ def quote(user: User, account_id, amount_kobo: int, made_by: User | None = None)
         raise PaymentRequestError(problem, "amount")
     balance = ledger.wallet_balance(user.id)
     result = Quote(account=account, amount_kobo=amount_kobo, fee_kobo=entry.fee_kobo, wallet_balance_kobo=balance)
+    if made_by is not None and made_by.id != user.id:
+        # Said here on the form; the debit checks it again under the wallet's lock, exactly.
+        refusal = limits.allowance(user.id, made_by.id).refusal(result.total_kobo)
+        if refusal:
+            raise PaymentRequestError(refusal.replace(" Nothing was taken.", ""), "amount")
     if result.total_kobo > balance:
         raise PaymentRequestError(
             f"Your wallet has {naira(balance)}; this payment needs {naira(result.total_kobo)} "

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from webapp.extensions import db
 from webapp.jobs import PAYMENTS, queue
 from webapp.models import JournalEntry, Payment
+from webapp.models.base import utcnow
 from webapp.services import ledger, payments
 from webapp.services.households import limits
 from webapp.services.payments import lifecycle
@@ -162,3 +163,20 @@ def test_two_concurrent_debits_on_postgres_take_only_what_the_limit_leaves(app, 
     assert ledger.wallet_balance(resident.id) == 100_000_00 - sum(
         db.session.get(Payment, i).total_kobo for i in ids if db.session.get(Payment, i).status == "debited")
     assert ledger.check_invariants() == []
+
+
+def test_a_payers_automation_pays_within_their_limit(app, household, resident, other_resident):
+    from webapp.services.automations import sweep
+
+    from ..factories_automations import make_automation
+
+    accounts, _ = household
+    make_payment(resident, accounts[0], "succeeded", amount_kobo=5_000_00, made_by_id=other_resident.id)
+    now = utcnow()
+    make_automation(resident, accounts[1], amount_kobo=5_000_00, made_by_id=other_resident.id,
+                    first_run=(now - timedelta(minutes=5)).replace(second=0, microsecond=0))
+    sweep.run_sweep(now)
+    run_worker()
+    paid = db.session.scalars(select(Payment).where(Payment.source == "automation")).one()
+    assert paid.made_by_id == other_resident.id and paid.user_id == resident.id
+    assert paid.status == "failed" and paid.status_reason.startswith(REACHED)

@@ -137,7 +137,7 @@ def new():
         form = AutomationForm.for_new(acting.owner().effective_timezone, request.args.get("target"))
         return _render_form(_automation_form(form))
     form = _with_choices(_automation_form())
-    automation = _saved(form, lambda draft: crud.create_automation(acting.owner(), draft))
+    automation = _saved(form, lambda draft: crud.create_automation(acting.owner(), draft, made_by=acting.actor()))
     if automation is None:
         return _render_form(form, status=422)
     flash("Automation saved. It is off until you turn it on.", "success")
@@ -150,7 +150,8 @@ def edit(automation_id: int):
     if request.method == "GET":
         return _render_form(_automation_form(AutomationForm.for_edit(automation)), automation=automation)
     form = _with_choices(_automation_form())
-    if _saved(form, lambda draft: crud.update_automation(acting.owner(), automation.id, draft)) is None:
+    if _saved(form, lambda draft: crud.update_automation(acting.owner(), automation.id, draft,
+                                                                       made_by=acting.actor())) is None:
         return _render_form(form, automation=automation, status=422)
     flash("Changes saved.", "success")
     return redirect(url_for(".detail", automation_id=automation.id))

@@ -229,3 +229,16 @@ def test_the_owners_estate_bill_payments_are_not_the_households(app, client, aut
     auth.logout()
     auth.login(world.owner.email)
     assert client.get(f"/payments/{bill_payment.id}").status_code == 200
+
+
+def test_a_viewer_is_not_offered_what_their_role_cannot_do(app, client, auth, world):
+    from .factories_payments import make_payment
+
+    paid = make_payment(world.owner, world.account, token="12345678901234567890")
+    act_for_household(auth, client, world.membership)
+    accounts = client.get("/accounts/").get_data(as_text=True)
+    assert "Link an account" not in accounts and "Rename" not in accounts and "Top up" not in accounts
+    automations = client.get("/automations/").get_data(as_text=True)
+    assert "New automation" not in automations and "Limits and settings" not in automations
+    assert "Pause" not in automations and "Delete" not in automations
+    assert 'id="resend-token"' not in client.get(f"/payments/{paid.id}").get_data(as_text=True)

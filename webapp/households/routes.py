@@ -30,7 +30,8 @@ def switch_form(choices: list | None = None) -> SwitchForm | None:
 
 @bp.app_context_processor
 def switcher():
-    return {"household_switch_form": switch_form}
+    # What the pages of a household may offer its member (controls the role cannot use are left out).
+    return {"household_switch_form": switch_form, "household_scope": acting.scope}
 
 
 def _page(invite_form: InviteForm | None = None, member_forms: dict | None = None, status: int = 200):

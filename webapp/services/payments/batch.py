@@ -128,7 +128,10 @@ def _debit_and_submit(contexts: dict[int, calls.PurchaseContext], report: BatchR
         caps=limits.caps(allowed))
     submitted = []
     with bulk_writes.deferred():  # the timeline events and audit rows, a statement per table
-        for payment in payments:
+        # The bulk debits are recorded first: a payment debited one by one after them reads a
+        # household payer's allowance with theirs already counted.
+        in_bulk = {payment.id for payment in bulk}
+        for payment in sorted(payments, key=lambda p: p.id not in in_bulk):
             submitted += _debit_or_cancel(payment, contexts[payment.id], refused, allowed, report)
     lifecycle.pause_at("after_debit")  # inside the transaction: a crash here commits nothing
     db.session.commit()

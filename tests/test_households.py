@@ -183,3 +183,20 @@ def test_another_households_member_ids_are_404(client, auth, owner, invitee, oth
         response = auth.post(f"/household/members/{row.id}/{action}", {"role": "co_owner"}, page="/household/")
         assert response.status_code == 404
     assert (rows()[0].role, rows()[0].status) == ("viewer", "active")
+
+
+def test_a_link_older_than_a_week_is_refused(client, auth, owner, invitee, monkeypatch):
+    from itsdangerous.timed import TimestampSigner
+
+    from webapp.services.households import INVITE_DAYS
+
+    auth.login(owner.email)
+    invite(auth)
+    link = invite_link()
+    auth.logout()
+    auth.login(invitee.email)
+    signed_at = TimestampSigner.get_timestamp
+    monkeypatch.setattr(TimestampSigner, "get_timestamp",
+                        lambda self: signed_at(self) + INVITE_DAYS * 86400 + 60)
+    assert client.get(link).status_code == 400
+    assert rows()[0].status == "invited"

@@ -20,6 +20,7 @@ from webapp.models import (
     BillPlan,
     Estate,
     FundingIntent,
+    HouseholdMember,
     Notification,
     Payment,
     ReconciliationMismatch,
@@ -33,6 +34,7 @@ from webapp.models.base import utcnow
 from . import factories
 from .factories import CommittedFactory, UserFactory, UserIdFactory
 from .factories_automations import make_automation, make_bill_plan, make_estate_bill
+from .factories_households import make_member
 from .factories_payments import (
     PaymentFactory,
     make_admin_alert,
@@ -41,7 +43,8 @@ from .factories_payments import (
     make_utility_account,
 )
 
-SECRET = "Zebra-7731"  # in A's nickname, bill title, notification, funding, entry name, mismatch reference, plan title
+SECRET = "Zebra-7731"  # in A's nickname, bill title, notification, funding, entry name, mismatch reference,
+#                        plan title and the name of A's household member
 FIRST_RUN = datetime(2031, 1, 15, 8, 0, tzinfo=UTC)
 
 
@@ -64,6 +67,8 @@ class World:
     run: ReconciliationRun
     mismatch: ReconciliationMismatch
     plan: BillPlan
+    member: User          # a member of A's household (a viewer), living in ``estate``
+    membership: HouseholdMember
 
 
 class NotificationFactory(UserIdFactory):
@@ -138,5 +143,7 @@ def build_world() -> World:
                                                                "mismatches": 1}})
     mismatch = ReconciliationMismatchFactory(run=run, payment=payment, reference=f"REF-{SECRET}")
     plan = make_bill_plan(estate, date(2031, 1, 1), title=f"{SECRET} monthly levy")
+    member = factories.make_user(estate=estate, email="member@example.com", full_name=f"{SECRET} Member")
+    membership = make_member(owner, member, role="viewer")
     return World(estate, other_estate, owner, neighbour, admin, other_admin, entry, account, payment, automation,
-                 bill, notification, intent, alert, run, mismatch, plan)
+                 bill, notification, intent, alert, run, mismatch, plan, member, membership)

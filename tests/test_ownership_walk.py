@@ -22,6 +22,7 @@ from webapp.models import (
     Bill,
     BillPlan,
     FundingIntent,
+    HouseholdMember,
     Notification,
     Payment,
     ReconciliationMismatch,
@@ -46,6 +47,7 @@ OBJECT_FOR: dict[str, Callable[[World], object]] = {
     "run_id": lambda w: w.run.id,
     "reference": lambda w: w.intent.reference,
     "user_id": lambda w: w.owner.id,
+    "member_id": lambda w: w.membership.id,
     # The RQ dashboard (platform admins only): a payment's job id is its reference.
     "job_id": lambda w: w.payment.reference,
     "instance_number": lambda w: 0,
@@ -58,7 +60,7 @@ PLAIN_VALUES = {"queue_name": "default", "registry_name": "failed", "order": "as
 # filtered by estate, so another estate's admin may open it but must not see estate A's mismatches.
 SHARED_WITH_EVERY_ADMIN = {"run_id"}
 STATE_TABLES = (UtilityAccount, Payment, Automation, Bill, Notification, FundingIntent, UtilityProvider, AdminAlert,
-                ReconciliationMismatch, BillPlan)
+                ReconciliationMismatch, BillPlan, HouseholdMember)
 
 
 def is_id_argument(rule, name: str) -> bool:
@@ -112,7 +114,8 @@ def test_every_id_argument_has_an_object_to_try(app):
 
 def test_the_walk_covers_the_routes_of_every_area(app):
     prefixes = {rule.rule.split("/")[1] for rule in id_rules(app)}
-    assert {"accounts", "pay", "payments", "automations", "bills", "notifications", "wallet", "admin"} <= prefixes
+    assert {"accounts", "pay", "payments", "automations", "bills", "notifications", "wallet", "admin",
+            "household"} <= prefixes
 
 
 def test_every_numeric_url_argument_is_a_strict_id(app):

@@ -116,6 +116,7 @@ def register_blueprints(app: Flask) -> None:
     from webapp.automations import bp as automations_bp
     from webapp.estate_bills import bp as estate_bills_bp
     from webapp.history import bp as history_bp
+    from webapp.households import bp as households_bp
     from webapp.main import bp as main_bp
     from webapp.notifications import bp as notifications_bp
     from webapp.pay import bp as pay_bp
@@ -139,6 +140,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(notifications_bp, url_prefix="/notifications")
     app.register_blueprint(automations_bp, url_prefix="/automations")
     app.register_blueprint(estate_bills_bp, url_prefix="/bills")
+    app.register_blueprint(households_bp, url_prefix="/household")
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -62,6 +62,7 @@ PAGES = {
     "notifications.preferences_page": ("resident", "/notifications/preferences"),
     "notifications.outbox_page": ("resident", "/notifications/outbox"),
     "auth.change_password": ("resident", "/auth/password"),
+    "households.index": ("resident", "/household/"),
     "admin.index": ("admin", "/admin/"),
     "admin.payments_index": ("admin", "/admin/payments/"),
     "admin.payment_detail": ("admin", "/admin/payments/{unknown_payment_id}"),
@@ -98,6 +99,7 @@ LEFT_OUT = {
     "automations.next_payments": "an HTMX fragment of the home page, audited there once loaded",
     "wallet.fund_return": "where a gateway sends the resident back: it redirects to wallet.result",
     "auth.confirm_signup": "needs the emailed link: the journey test opens it",
+    "households.accept": "needs the emailed invitation link: tests/test_households.py opens it",
 }
 
 

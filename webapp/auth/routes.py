@@ -69,6 +69,10 @@ def login():
             error = str(exc)
         else:
             sessions.start(user)
+            if user.is_resident:
+                from webapp.households.acting import remember_choices  # that package imports this one
+
+                remember_choices(user.id)  # the header's household switcher
             return redirect(safe_next(request.args.get("next")) or _home())
     elif request.method == "POST":
         error = credentials.GENERIC_LOGIN_ERROR

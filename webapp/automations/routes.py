@@ -9,10 +9,10 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 
 from webapp.automations import bp
 from webapp.automations.forms import ActivityFilterForm, AutomationForm, SettingsForm
+from webapp.households import acting
 from webapp.models.base import utcnow
 from webapp.presentation import partials
 from webapp.presentation.partials import is_partial
@@ -25,6 +25,8 @@ from webapp.services.automations.common import schedule_of
 from webapp.services.automations.inputs import BILL_NAMES, problems, saved_cards
 from webapp.services.automations.schedules import RUN_OUT, describe, lead_words
 
+MEMBERS_PAY_FROM_WALLET = "Household members pay from the household's wallet: choose the wallet."
+
 
 @bp.context_processor
 def helpers():
@@ -33,7 +35,7 @@ def helpers():
 
 
 def _automation_or_404(automation_id: int):
-    automation = access.own_automation(current_user.id, automation_id)
+    automation = access.own_automation(acting.scope(), automation_id)
     if automation is None:
         abort(404)
     return automation
@@ -43,21 +45,24 @@ def _automation_form(form: AutomationForm | None = None) -> AutomationForm:
     """``form`` (else the posted one) for the resident: empty boxes mean their time zone."""
     if form is None:
         form = AutomationForm()
-    form.resident_zone = current_user.effective_timezone
+    form.resident_zone = acting.owner().effective_timezone
     return form
 
 
 def _with_choices(form: AutomationForm) -> AutomationForm:
     """The resident's accounts and the estate bills to pay, and their saved cards."""
     targets = {}
-    accounts = utility_accounts.list_accounts(current_user.id)
+    accounts = utility_accounts.list_accounts(acting.scope().owner_id)
     if accounts:
         targets["Your accounts"] = [(f"account:{a.id}", f"{a.nickname} · {a.provider.name} ({a.masked_number})")
                                     for a in accounts]
-    targets["Estate bills"] = [(f"bill:{bill_type}", name) for bill_type, name in BILL_NAMES.items()]
+    member = acting.scope().is_member  # a household's members pay its accounts, never with its cards
+    if not member:
+        targets["Estate bills"] = [(f"bill:{bill_type}", name) for bill_type, name in BILL_NAMES.items()]
     form.target.choices = targets
     form.plan_targets = frozenset(f"account:{a.id}" for a in accounts if a.provider.is_fixed_amount)
-    form.saved_card_id.choices = [(str(card.id), card.label) for card in saved_cards(current_user.id)]
+    cards = [] if member else saved_cards(acting.scope().owner_id)
+    form.saved_card_id.choices = [(str(card.id), card.label) for card in cards]
     return form
 
 
@@ -70,8 +75,11 @@ def _saved(form: AutomationForm, save):
     """``save(form.automation_input())`` once the form is valid; None (the problems on the form)
     when the form or the service refuses it. A refused form still gets the service's problems
     with what did parse, so the page shows them all at once."""
+    if acting.scope().is_member and form.payment_source.data == "card":
+        form.add_errors({"payment_source": MEMBERS_PAY_FROM_WALLET})
+        return None
     if not form.validate():
-        form.add_errors(problems(current_user, form.automation_input()))
+        form.add_errors(problems(acting.owner(), form.automation_input()))
         return None
     try:
         return save(form.automation_input())
@@ -84,7 +92,7 @@ def _saved(form: AutomationForm, save):
 
 @bp.route("/")
 def index():
-    return render_template("automations/index.html", automations=crud.list_automations(current_user.id))
+    return render_template("automations/index.html", automations=crud.list_automations(acting.scope()))
 
 
 @bp.route("/<int:automation_id>")
@@ -94,14 +102,14 @@ def detail(automation_id: int):
     now = utcnow()
     forecast = top_ups.forecast_for(automation, now) if automation.schedule_kind == RUN_OUT else None
     return render_template("automations/detail.html", a=automation, next_runs=runs, forecast=forecast, now=now,
-                           occurrences=crud.recent_occurrences(current_user.id, automation.id))
+                           occurrences=crud.recent_occurrences(acting.scope().owner_id, automation.id))
 
 
 # --- the form (new and edit) ------------------------------------------------------------------
 
 def _schedule_context(form: AutomationForm, preview: list, problem: str | None) -> dict:
     """What the schedule section and its preview box need (full page and HTMX partials alike)."""
-    return {"form": form, "preview": preview, "preview_problem": problem, "zone": current_user.effective_timezone,
+    return {"form": form, "preview": preview, "preview_problem": problem, "zone": acting.owner().effective_timezone,
             "run_out": _meter_run_out(form)}
 
 
@@ -113,7 +121,7 @@ def _meter_run_out(form: AutomationForm):
     account_id = parse_id(value) if kind == "account" else None
     if account_id is None:
         return None
-    return meter_usage.predictions_for(current_user.id, utcnow()).get(account_id)
+    return meter_usage.predictions_for(acting.scope().owner_id, utcnow()).get(account_id)
 
 
 def _render_form(form: AutomationForm, automation=None, preview: tuple[list, str | None] | None = None,
@@ -126,10 +134,10 @@ def _render_form(form: AutomationForm, automation=None, preview: tuple[list, str
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     if request.method == "GET":
-        form = AutomationForm.for_new(current_user.effective_timezone, request.args.get("target"))
+        form = AutomationForm.for_new(acting.owner().effective_timezone, request.args.get("target"))
         return _render_form(_automation_form(form))
     form = _with_choices(_automation_form())
-    automation = _saved(form, lambda draft: crud.create_automation(current_user, draft))
+    automation = _saved(form, lambda draft: crud.create_automation(acting.owner(), draft, made_by=acting.actor()))
     if automation is None:
         return _render_form(form, status=422)
     flash("Automation saved. It is off until you turn it on.", "success")
@@ -142,7 +150,8 @@ def edit(automation_id: int):
     if request.method == "GET":
         return _render_form(_automation_form(AutomationForm.for_edit(automation)), automation=automation)
     form = _with_choices(_automation_form())
-    if _saved(form, lambda draft: crud.update_automation(current_user, automation.id, draft)) is None:
+    if _saved(form, lambda draft: crud.update_automation(acting.owner(), automation.id, draft,
+                                                                       made_by=acting.actor())) is None:
         return _render_form(form, automation=automation, status=422)
     flash("Changes saved.", "success")
     return redirect(url_for(".detail", automation_id=automation.id))
@@ -179,7 +188,7 @@ def _after_action(automation, message: str | None = None, error: str | None = No
 def _act(automation_id: int, action, success: str):
     automation = _automation_or_404(automation_id)
     try:
-        action(current_user, automation.id)
+        action(acting.owner(), automation.id)
     except crud.AutomationError as exc:
         return _after_action(automation, error=" ".join(exc.errors.values()))
     return _after_action(automation, message=success.format(when=local_time(automation.next_run_at)))
@@ -222,7 +231,7 @@ def delete(automation_id: int):
     """GET asks for confirmation; POST deletes (softly: its payment history stays)."""
     automation = _automation_or_404(automation_id)
     if request.method == "POST":
-        crud.delete(current_user, automation.id)
+        crud.delete(acting.owner(), automation.id)
         flash(f"Deleted the automation for {crud.target_label(automation)}. Its payments stay in your history.",
               "success")
         return redirect(url_for(".index"))
@@ -234,19 +243,19 @@ def delete(automation_id: int):
 @bp.route("/settings", methods=["GET", "POST"])
 def settings_page():
     if request.method == "GET":
-        form = SettingsForm(obj=settings.get_settings(current_user.id))
+        form = SettingsForm(obj=settings.get_settings(acting.scope().owner_id))
         return render_template("automations/settings.html", form=form)
     form = SettingsForm()
     if not form.validate():
         return render_template("automations/settings.html", form=form), 422
-    settings.save_settings(current_user, form.settings_input())
+    settings.save_settings(acting.owner(), form.settings_input())
     flash("Settings saved.", "success")
     return redirect(url_for(".settings_page"))
 
 
 @bp.route("/upcoming")
 def upcoming_page():
-    view = upcoming.upcoming(current_user)
+    view = upcoming.upcoming(acting.owner())
     return render_template("automations/upcoming.html", view=view, zone=ZoneInfo(view.timezone))
 
 
@@ -256,11 +265,12 @@ def next_payments():
     next days as the sweep will pay them. Without HTMX, the whole upcoming page."""
     if not is_partial():
         return redirect(url_for(".upcoming_page"))
-    view = upcoming.upcoming(current_user, days=upcoming.NEXT_DAYS)
+    view = upcoming.upcoming(acting.owner(), days=upcoming.NEXT_DAYS)
     listed = [item for item in view.items if item.status not in ("skipped", "nothing")]
     now = utcnow()
-    run_outs = meter_usage.predictions_for(current_user.id, now)
-    running_low = [(account, run_outs[account.id]) for account in utility_accounts.list_accounts(current_user.id)
+    owner_id = acting.scope().owner_id
+    run_outs = meter_usage.predictions_for(owner_id, now)
+    running_low = [(account, run_outs[account.id]) for account in utility_accounts.list_accounts(owner_id)
                    if account.id in run_outs and run_outs[account.id].days_left(now) <= upcoming.NEXT_DAYS]
     running_low.sort(key=lambda pair: pair[1].runs_out_at)
     return render_template("automations/_next_payments.html", view=view, days=upcoming.NEXT_DAYS,
@@ -273,5 +283,5 @@ def activity_page():
     """What autopay did: one month of runs, what became of each and why (HTMX: the results alone)."""
     form = ActivityFilterForm(request.args)
     form.validate()
-    view = autopay_activity.activity_view(current_user, form.month.data, page=parse_page(request.args.get("page")))
+    view = autopay_activity.activity_view(acting.owner(), form.month.data, page=parse_page(request.args.get("page")))
     return partials.render("automations/activity.html", "results", view=view, form=form, errors=form.messages)

@@ -10,6 +10,7 @@ from webapp.errors import render_error
 from webapp.extensions import limiter
 from webapp.history import bp
 from webapp.history.forms import HistoryFilterForm
+from webapp.households import acting
 from webapp.models.catalogue import UTILITY_TYPES
 from webapp.presentation import partials
 from webapp.presentation.csv_download import csv_download
@@ -29,7 +30,7 @@ def status_label(status: str | None) -> str:
 
 
 def _filters() -> tuple[HistoryFilterForm, history.HistoryFilters, list]:
-    accounts = history.resident_accounts(current_user.id)
+    accounts = history.resident_accounts(acting.scope().owner_id)
     form = HistoryFilterForm(request.args)
     form.account.choices = [(a.id, a.nickname) for a in accounts]
     form.validate()
@@ -40,7 +41,7 @@ def _filters() -> tuple[HistoryFilterForm, history.HistoryFilters, list]:
 def index():
     form, filters, accounts = _filters()
     page = parse_page(request.args.get("page"))
-    pagination = history.history_page(current_user, filters, page=page)
+    pagination = history.history_page(acting.owner(), filters, page=page, scope=acting.scope())
     return partials.render(
         "history/index.html", "results", pagination=pagination, form=form, filters=filters, errors=form.messages,
         accounts=accounts, utility_types=UTILITY_TYPES, statuses=list(history.STATUS_LABELS),
@@ -51,15 +52,15 @@ def index():
 def export_csv():
     _form, filters, _accounts = _filters()
     # Plain values only: the generator runs after this request's database session is closed.
-    user_id, timezone = current_user.id, current_user.effective_timezone
+    scope, timezone = acting.scope(), acting.owner().effective_timezone
 
-    return csv_download(history.csv_rows(user_id, timezone, filters),
+    return csv_download(history.csv_rows(scope, timezone, filters),
                         f"payments-{datetime.now(UTC).strftime('%Y%m%d')}.csv")
 
 
 @bp.route("/<int:payment_id>")
 def detail(payment_id: int):
-    found = history.payment_detail(current_user.id, payment_id)
+    found = history.payment_detail(acting.scope(), payment_id)
     if found is None:
         abort(404)
     return render_template("history/detail.html", detail=found, payment=found.payment,
@@ -69,7 +70,7 @@ def detail(payment_id: int):
 
 @bp.route("/<int:payment_id>/receipt")
 def receipt(payment_id: int):
-    payment = history.receipt(current_user.id, payment_id)
+    payment = history.receipt(acting.scope(), payment_id)
     if payment is None:
         abort(404)
     return render_template("history/receipt.html", payment=payment)
@@ -92,11 +93,11 @@ resend_limit = limiter.shared_limit(_resend_limit, scope="token-resend", key_fun
 @resend_limit
 def resend_token(payment_id: int):
     """Send the payment's token to the resident again (inbox and email)."""
-    payment = history.find_payment(current_user.id, payment_id)
+    payment = history.find_payment(acting.scope(), payment_id)
     if payment is None:
         abort(404)
     try:
-        outcomes.resend_token(payment, current_user._get_current_object())
+        outcomes.resend_token(payment, acting.actor(), owner_id=acting.scope().owner_id)
     except outcomes.NoToken as exc:
         return render_error(400, str(exc))
     if partials.is_partial():

@@ -6,6 +6,7 @@ from webapp.models.bill_plan import BillPlan, PlanFrequency
 from webapp.models.catalogue import UtilityProvider
 from webapp.models.estate import Estate
 from webapp.models.funding import FundingIntent, FundingStatus, SavedCard, VirtualAccount
+from webapp.models.household import HouseholdMember, MemberRole, MembershipStatus
 from webapp.models.ledger import Account, AccountKind, EntryKind, JournalEntry, Posting
 from webapp.models.notification import EmailMessage, EmailStatus, Notification, NotificationPreference
 from webapp.models.payment import (
@@ -26,8 +27,9 @@ from webapp.models.utility_account import UtilityAccount
 
 __all__ = ["ADMIN_ROLE_LABELS", "Account", "AccountKind", "AdminAlert", "AdminRole", "AuditEntry", "Automation",
            "AutomationOccurrence", "AutomationSettings", "Bill", "BillCategory", "BillPlan", "BillStatus", "BillType",
-           "EmailMessage", "EmailStatus", "EntryKind", "Estate", "FundingIntent", "FundingStatus", "JournalEntry",
-           "Notification", "NotificationPreference", "OccurrenceStatus", "Payment", "PaymentEvent", "PaymentKind",
+           "EmailMessage", "EmailStatus", "EntryKind", "Estate", "FundingIntent", "FundingStatus", "HouseholdMember",
+           "JournalEntry", "MemberRole", "MembershipStatus", "Notification", "NotificationPreference",
+           "OccurrenceStatus", "Payment", "PaymentEvent", "PaymentKind",
            "PaymentStatus", "PlanFrequency", "Posting", "ProviderCallLog", "ProviderRefKind", "ProviderReference",
            "ReconciliationMismatch", "ReconciliationRun", "Role", "SavedCard", "SmsMessage", "SmsStatus", "User",
            "UtilityAccount", "UtilityProvider", "VirtualAccount"]

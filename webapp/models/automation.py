@@ -63,6 +63,9 @@ class Automation(TimestampMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True, nullable=False)
+    # Who set it up or last changed it: the owner, or a member of their household; its payments
+    # are made by them (``Payment.made_by_id``), so a payer's automation pays within their limit.
+    made_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     estate_id: Mapped[int] = mapped_column(ForeignKey("estates.id"), nullable=False)
     target_kind: Mapped[str] = mapped_column(String(20), nullable=False, default="utility")
     utility_account_id: Mapped[int | None] = mapped_column(ForeignKey("utility_accounts.id"))
@@ -107,7 +110,7 @@ class Automation(TimestampMixin, db.Model):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     utility_account = relationship("UtilityAccount")
-    user = relationship("User")
+    user = relationship("User", foreign_keys=[user_id])
 
     @property
     def is_active(self) -> bool:

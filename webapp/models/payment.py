@@ -74,12 +74,18 @@ class Payment(TimestampMixin, db.Model):
         Index("ix_payments_user_updated", "user_id", "updated_at"),
         Index("ix_payments_status_requery", "status", "next_check_at"),
         Index("ix_payments_estate_status", "estate_id", "status"),
+        # A household payer's spending this month (their monthly limit).
+        Index("ix_payments_made_by_created", "made_by_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Ours, unique; also the provider's reference/request_id and the RQ job id.
     reference: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False)
+    # Who asked for it: the wallet's owner, or a member of their household paying from it (the
+    # payment stays the owner's: ``user_id`` is whose wallet it debits). NULL: autopay, or before
+    # households existed.
+    made_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     estate_id: Mapped[int] = mapped_column(ForeignKey("estates.id"), nullable=False)
     kind: Mapped[str] = mapped_column(String(20), nullable=False, default=PaymentKind.UTILITY.value)
     utility_account_id: Mapped[int | None] = mapped_column(ForeignKey("utility_accounts.id"), index=True)
@@ -130,7 +136,8 @@ class Payment(TimestampMixin, db.Model):
     source: Mapped[str] = mapped_column(String(20), nullable=False, default="one_time")
     details: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
 
-    user = relationship("User")
+    user = relationship("User", foreign_keys=[user_id])
+    made_by = relationship("User", foreign_keys=[made_by_id])
     utility_account = relationship("UtilityAccount")
     provider = relationship("UtilityProvider")
     bill = relationship("Bill")

@@ -1,10 +1,10 @@
 import secrets
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 
 from webapp.errors import render_error
 from webapp.extensions import limiter
+from webapp.households import acting
 from webapp.money import naira_input
 from webapp.pay import bp
 from webapp.pay.forms import ConfirmForm, PayForm
@@ -17,7 +17,7 @@ from webapp.services.utility_accounts import list_accounts
 
 def _pay_form() -> PayForm:
     form = PayForm()
-    accounts = list_accounts(current_user.id)
+    accounts = list_accounts(acting.scope().owner_id)
     form.account.choices = [("", "Choose an account")] + [
         (str(a.id), f"{a.nickname} · {a.provider.name} · {a.masked_number}") for a in accounts
     ]
@@ -43,7 +43,7 @@ def review():
     if not form.validate_on_submit():
         return render_template("pay/start.html", form=form, has_accounts=True), 422
     try:
-        quote = payments.quote(current_user, form.account.data, form.amount.data)
+        quote = payments.quote(acting.owner(), form.account.data, form.amount.data, made_by=acting.actor())
     except payments.PaymentRequestError as exc:
         field = form.amount if exc.field == "amount" else form.account
         field.errors = [*field.errors, str(exc)]
@@ -63,7 +63,8 @@ def confirm():
         return redirect(url_for("pay.start"))
     try:
         payment = payments.create_utility_payment(
-            current_user, form.account.data, form.amount_kobo.data, form.submit_key.data[:80]
+            acting.owner(), form.account.data, form.amount_kobo.data, form.submit_key.data[:80],
+            made_by=acting.actor(),
         )
     except payments.SubmitKeyTaken as exc:
         return render_error(409, str(exc))
@@ -75,6 +76,6 @@ def confirm():
 
 @bp.route("/<int:payment_id>")
 def status_page(payment_id: int):
-    payment = access.own_payment(current_user.id, payment_id) or abort(404)
+    payment = access.own_payment(acting.scope(), payment_id) or abort(404)
     return partials.render("pay/status.html", "status", payment=payment,
                            refund_reason=payment_story.refund_reason(payment))

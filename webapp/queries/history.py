@@ -75,9 +75,9 @@ def local_midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
 
 
-def _filtered(user_id: int, timezone: str, filters: HistoryFilters) -> Select:
+def _filtered(who: int | access.Scope, timezone: str, filters: HistoryFilters) -> Select:
     tz = ZoneInfo(timezone)
-    query = select(Payment).where(Payment.user_id == user_id)
+    query = access.own_payments(who)
     if filters.account_id is not None:
         query = query.where(Payment.utility_account_id == filters.account_id)
     if filters.utility_type:
@@ -131,9 +131,11 @@ def resident_accounts(user_id: int) -> list[UtilityAccount]:
     ))
 
 
-def history_page(user: User, filters: HistoryFilters, page: int = 1, per_page: int = PER_PAGE) -> Pagination:
-    """One page of the resident's payments, newest first (``Pagination`` of ``Payment``)."""
-    query = _with_accounts(_filtered(user.id, user.effective_timezone, filters))
+def history_page(user: User, filters: HistoryFilters, page: int = 1, per_page: int = PER_PAGE,
+                 scope: access.Scope | None = None) -> Pagination:
+    """One page of the resident's payments (their household's, in ``scope``), newest first
+    (``Pagination`` of ``Payment``)."""
+    query = _with_accounts(_filtered(scope or user.id, user.effective_timezone, filters))
     return db.paginate(query, page=max(page, 1), per_page=per_page,
                        max_per_page=100, error_out=False)
 
@@ -152,16 +154,17 @@ class PaymentDetail:
         return self.payment.status_reason or "The payment could not be completed."
 
 
-def find_payment(user_id: int, payment_id) -> Payment | None:
-    """The resident's payment with its account and provider loaded; ``None`` for anyone else's."""
-    return access.own_payment(user_id, payment_id,
+def find_payment(who: int | access.Scope, payment_id) -> Payment | None:
+    """The resident's (or household's) payment with its account, provider and maker loaded;
+    ``None`` for anyone else's."""
+    return access.own_payment(who, payment_id, joinedload(Payment.made_by),
                               joinedload(Payment.utility_account).defer(UtilityAccount.customer_number),
                               joinedload(Payment.provider))
 
 
-def payment_detail(user_id: int, payment_id: int) -> PaymentDetail | None:
+def payment_detail(who: int | access.Scope, payment_id: int) -> PaymentDetail | None:
     """A payment with its timeline (``payment.events``), provider calls and whether it was refunded."""
-    payment = find_payment(user_id, payment_id)
+    payment = find_payment(who, payment_id)
     if payment is None:
         return None
     calls = list(db.session.scalars(
@@ -175,9 +178,9 @@ def payment_detail(user_id: int, payment_id: int) -> PaymentDetail | None:
     )
 
 
-def receipt(user_id: int, payment_id: int) -> Payment | None:
-    """A receipt exists only for a succeeded payment of this resident."""
-    payment = find_payment(user_id, payment_id)
+def receipt(who: int | access.Scope, payment_id: int) -> Payment | None:
+    """A receipt exists only for a succeeded payment of this resident (or household)."""
+    payment = find_payment(who, payment_id)
     return payment if payment is not None and payment.status == PaymentStatus.SUCCEEDED else None
 
 
@@ -193,7 +196,7 @@ def safe_cell(value: str | None) -> str:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
-def csv_rows(user_id: int, timezone: str, filters: HistoryFilters) -> Iterator[list[str]]:
+def csv_rows(who: int | access.Scope, timezone: str, filters: HistoryFilters) -> Iterator[list[str]]:
     """The header, then one row per payment (same filters as the page), read in batches.
 
     Takes plain values, not the ``User``: a streamed response runs this after the request's own
@@ -201,7 +204,7 @@ def csv_rows(user_id: int, timezone: str, filters: HistoryFilters) -> Iterator[l
     """
     tz = ZoneInfo(timezone)
     yield CSV_HEADER
-    query = _with_accounts(_filtered(user_id, timezone, filters)).options(joinedload(Payment.provider))
+    query = _with_accounts(_filtered(who, timezone, filters)).options(joinedload(Payment.provider))
     for payment in db.session.scalars(query.execution_options(yield_per=CSV_BATCH)):
         account = payment.utility_account
         yield [

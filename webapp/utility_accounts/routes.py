@@ -12,6 +12,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from webapp.extensions import limiter
+from webapp.households import acting
 from webapp.models.base import utcnow
 from webapp.money import naira
 from webapp.presentation import partials
@@ -42,20 +43,20 @@ validation_limit = limiter.shared_limit(
 
 @bp.route("/")
 def index():
-    now = utcnow()
-    return render_template("utility_accounts/index.html", accounts=utility_accounts.list_accounts(current_user.id),
-                           run_outs=meter_usage.predictions_for(current_user.id, now), now=now)
+    now, owner_id = utcnow(), acting.scope().owner_id
+    return render_template("utility_accounts/index.html", accounts=utility_accounts.list_accounts(owner_id),
+                           run_outs=meter_usage.predictions_for(owner_id, now), now=now)
 
 
 # --- linking -----------------------------------------------------------------------------
 
 def _link_context(form: LinkAccountForm, preview=None, problem: str | None = None) -> dict:
     """What the link page shows for the choices in ``form``: the type, its providers, the label."""
-    entry = utility_accounts.provider_for(current_user, form.provider_id_int)
+    entry = utility_accounts.provider_for(acting.owner(), form.provider_id_int)
     if entry is not None:
         form.utility_type.data = entry.provider_type
     utility_type = form.utility_type.data or None
-    choices = utility_accounts.choices(current_user, utility_type)
+    choices = utility_accounts.choices(acting.owner(), utility_type)
     if utility_type not in choices.types:
         utility_type = form.utility_type.data = None
     return {
@@ -103,7 +104,7 @@ def new():
     if form.validate_on_submit():
         try:
             account, outstanding = utility_accounts.link_account_reporting(
-                current_user, form.provider_id_int, form.customer_number.data, form.nickname.data
+                acting.owner(), form.provider_id_int, form.customer_number.data, form.nickname.data
             )
         except AccountError as exc:
             _add_error(form, exc)
@@ -131,7 +132,7 @@ def validate():
     form = LinkAccountForm()
     preview = problem = None
     try:
-        preview = utility_accounts.validate_number(current_user, form.provider_id_int, form.customer_number.data)
+        preview = utility_accounts.validate_number(acting.owner(), form.provider_id_int, form.customer_number.data)
     except AccountError as exc:
         problem = exc.message
     context = _link_context(form, preview=preview, problem=problem)
@@ -144,7 +145,7 @@ def validate():
 # --- managing -----------------------------------------------------------------------------
 
 def _account_or_404(account_id: int):
-    account = access.own_utility_account(current_user.id, account_id)
+    account = access.own_utility_account(acting.scope().owner_id, account_id)
     if account is None:
         abort(404)
     return account
@@ -158,7 +159,7 @@ def rename(account_id: int):
         form.nickname.data = account.nickname
     if form.validate_on_submit():
         try:
-            utility_accounts.rename(current_user.id, account.id, form.nickname.data)
+            utility_accounts.rename(acting.scope().owner_id, account.id, form.nickname.data)
         except AccountError as exc:
             form.nickname.errors = [*form.nickname.errors, exc.message]
         else:
@@ -173,7 +174,7 @@ def remove(account_id: int):
     account = _account_or_404(account_id)
     form = RemoveForm()
     if form.validate_on_submit():
-        utility_accounts.remove(current_user.id, account.id)
+        utility_accounts.remove(acting.scope().owner_id, account.id)
         flash(f"Removed “{account.nickname}”. Its payment history is kept.", "success")
         return redirect(url_for(".index"))
     return render_template("utility_accounts/remove.html", account=account, form=form)

@@ -29,10 +29,10 @@ OFF, ON, PAUSED, FINISHED = "off", "on", "paused", "finished"
 
 # --- reading ----------------------------------------------------------------------------------
 
-def list_automations(user_id: int) -> list[Automation]:
-    """The resident's automations (not deleted), newest first, with their accounts loaded."""
+def list_automations(who: int | access.Scope) -> list[Automation]:
+    """The resident's (or household's) automations (not deleted), newest first, with their accounts loaded."""
     return list(db.session.scalars(
-        access.own_automations(user_id).options(selectinload(Automation.utility_account)).order_by(Automation.id.desc())
+        access.own_automations(who).options(selectinload(Automation.utility_account)).order_by(Automation.id.desc())
     ))
 
 
@@ -76,19 +76,22 @@ def preview(schedule: Schedule, now: datetime | None = None, count: int = 5) -> 
 
 # --- writing ----------------------------------------------------------------------------------
 
-def create_automation(user: User, draft: AutomationInput, now: datetime | None = None) -> Automation:
-    """Save a new automation, switched off. ``AutomationError`` (nothing saved) when a rule fails."""
+def create_automation(user: User, draft: AutomationInput, now: datetime | None = None,
+                      made_by: User | None = None) -> Automation:
+    """Save a new automation, switched off. ``AutomationError`` (nothing saved) when a rule fails.
+    ``made_by``: a member of ``user``'s household setting it up (its payments are theirs)."""
     values = checked(user, draft, now or utcnow())
     automation = Automation(user_id=user.id, estate_id=user.estate_id, enabled=False, next_run_at=None,
-                            **values.row_values())
+                            made_by_id=(made_by or user).id, **values.row_values())
     db.session.add(automation)
     db.session.commit()
     return automation
 
 
 def update_automation(user: User, automation_id: int, draft: AutomationInput,
-                      now: datetime | None = None) -> Automation | None:
-    """Change an automation (the same rules as creating one). A running one is rescheduled from now."""
+                      now: datetime | None = None, made_by: User | None = None) -> Automation | None:
+    """Change an automation (the same rules as creating one). A running one is rescheduled from now.
+    Whoever changes it (``made_by``, else ``user``) makes its payments from then on."""
     automation = access.own_automation(user.id, automation_id)
     if automation is None:
         return None
@@ -96,6 +99,7 @@ def update_automation(user: User, automation_id: int, draft: AutomationInput,
     values = checked(user, draft, now)
     for name, value in values.row_values().items():
         setattr(automation, name, value)
+    automation.made_by_id = (made_by or user).id
     if automation.enabled and automation.paused_at is None:
         automation.next_run_at = _first_run(automation, now)
     db.session.commit()

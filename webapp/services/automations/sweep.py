@@ -372,6 +372,7 @@ def _pay(chunk: Chunk, to_pay: list[ToPay], users: dict[int, User]) -> list[Paym
                             account=None if item.target.bill_id else item.automation.utility_account,
                             bill=bills.get(item.target.bill_id), source="automation",
                             occurrence_key=item.occurrence.key, actor=f"automation:{item.automation.id}",
+                            made_by_id=item.automation.made_by_id,
                             details={"card_id": item.automation.saved_card_id}
                             if item.automation.payment_source == "card" else None)
         for item in to_pay])

@@ -261,7 +261,8 @@ def pay_from_wallet(user: User, bill_id, amount_kobo, submit_key: str | None = N
         db.session.rollback()
         raise
     try:
-        payment = payments.new_estate_bill_payment(user, bill, amount_kobo, submit_key=submit_key or None)
+        payment = payments.new_estate_bill_payment(user, bill, amount_kobo, submit_key=submit_key or None,
+                                                   made_by_id=user.id)
         db.session.commit()
     except IntegrityError:  # the same key got in first (the flush or the commit fails on it)
         db.session.rollback()

@@ -20,6 +20,7 @@ from webapp.services.ledger.errors import (
     InvalidPostings,
     LedgerError,
     NothingToRefund,
+    SpendingCapReached,
     UnknownAccount,
 )
 from webapp.services.ledger.invariants import check_invariants, ledger_counts, register_invariant, registered_invariants
@@ -41,6 +42,7 @@ __all__ = [
     "Debit",
     "IdempotencyConflict",
     "InsufficientFunds",
+    "SpendingCapReached",
     "InvalidPostings",
     "LedgerError",
     "NothingToRefund",

@@ -6,9 +6,14 @@ once, the amounts are checked against the running balances in the order given, a
 their postings and the new wallet balances are written with one statement each. A debit the wallet
 cannot cover is refused (nothing written for it) and the rest go on; system accounts are not locked
 (their postings wait for the roll-up, see ``rollup``). Flushes in the caller's transaction.
+
+A debit may also count against a spending cap the caller read under the same wallet locks (a
+household payer's monthly limit, ``Debit.cap_key`` into ``caps``): the caps run down in the order
+given like the balances, so a batch never takes more than a cap leaves, whatever its size.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, insert, select, update
@@ -17,7 +22,7 @@ from webapp.extensions import db
 from webapp.models import Account, EntryKind, JournalEntry, Posting
 from webapp.providers.http import DISPLAY_NAMES
 from webapp.services.ledger.entries import lock_wallets, normalise_postings, replay
-from webapp.services.ledger.errors import InsufficientFunds, InvalidPostings
+from webapp.services.ledger.errors import InsufficientFunds, InvalidPostings, SpendingCapReached
 from webapp.services.ledger.movements import BILLS_PROVIDERS, payment_debit_key
 
 
@@ -31,6 +36,7 @@ class Debit:
     provider: str
     reference: str
     account_ids: tuple[int, int, int]
+    cap_key: object | None = None  # the spending cap it counts against, a key of ``caps`` (None: none)
 
     def postings(self) -> list[tuple[int, int]]:
         wallet, clearing, fees = self.account_ids
@@ -40,9 +46,12 @@ class Debit:
         return normalise_postings(pairs)
 
 
-def debit_payments(debits: list[Debit]) -> dict[str, InsufficientFunds | None]:
-    """Post every debit the wallets cover, in the order given; for each reference None (posted, or
-    posted before under its key) or the ``InsufficientFunds`` that refused it."""
+def debit_payments(debits: list[Debit], caps: Mapping | None = None
+                   ) -> dict[str, InsufficientFunds | SpendingCapReached | None]:
+    """Post every debit the wallets (and caps) cover, in the order given; for each reference None
+    (posted, or posted before under its key) or the ``InsufficientFunds`` or ``SpendingCapReached``
+    that refused it. ``caps``: kobo left per cap key, read by the caller after ``lock_wallets``
+    (a key not in it, or None, is no cap)."""
     for debit in debits:
         if debit.provider not in BILLS_PROVIDERS:
             raise InvalidPostings(f"unknown bills provider {debit.provider!r}")
@@ -61,8 +70,9 @@ def debit_payments(debits: list[Debit]) -> dict[str, InsufficientFunds | None]:
     balances = dict(db.session.execute(
         select(Account.id, Account.balance_kobo).where(Account.id.in_(wallet_ids), ~Account.allow_negative)
         .with_for_update()).all())
-    outcome: dict[str, InsufficientFunds | None] = {}
+    outcome: dict[str, InsufficientFunds | SpendingCapReached | None] = {}
     accepted: list[Debit] = []
+    left = {key: value for key, value in (caps or {}).items() if value is not None}
     for key, debit in keys.items():
         if key in posted:
             outcome[debit.reference] = None
@@ -74,6 +84,11 @@ def debit_payments(debits: list[Debit]) -> dict[str, InsufficientFunds | None]:
         if balances[wallet] < total:
             outcome[debit.reference] = InsufficientFunds(wallet, balances[wallet], total)
             continue
+        if debit.cap_key in left:
+            if left[debit.cap_key] < total:
+                outcome[debit.reference] = SpendingCapReached(debit.cap_key, left[debit.cap_key], total)
+                continue
+            left[debit.cap_key] -= total
         balances[wallet] -= total
         accepted.append(debit)
         outcome[debit.reference] = None

@@ -40,3 +40,14 @@ class InsufficientFunds(LedgerError):
         self.account_id = account_id
         self.available_kobo = available_kobo
         self.requested_kobo = requested_kobo
+
+
+class SpendingCapReached(LedgerError):
+    """The movement is more than what is left of a spending cap the caller set on the wallet (a
+    household payer's monthly limit): nothing was written for it."""
+
+    def __init__(self, cap_key, remaining_kobo: int, requested_kobo: int):
+        super().__init__(f"cap {cap_key!r} has {remaining_kobo} kobo left; {requested_kobo} kobo requested")
+        self.cap_key = cap_key
+        self.remaining_kobo = remaining_kobo
+        self.requested_kobo = requested_kobo

@@ -35,6 +35,7 @@ from webapp.infra import bulk_writes, provider_slots
 from webapp.models.payment import Payment, PaymentKind, PaymentStatus
 from webapp.providers.base import ProviderError, PurchaseResult
 from webapp.services import ledger
+from webapp.services.households import limits
 from webapp.services.payments import calls, leases, lifecycle, references
 
 log = logging.getLogger(__name__)
@@ -118,26 +119,40 @@ def _debit_and_submit(contexts: dict[int, calls.PurchaseContext], report: BatchR
     # Every debit whose accounts exist in a few multi-row statements; a resident's very first
     # payment to a provider (accounts still to open) goes one by one.
     bulk = [payment for payment in payments if payment.status == S.CREATED and contexts[payment.id].account_ids]
+    # Household members' payments count against what each has left this month, read now that
+    # the owners' wallets are locked (the ledger runs the caps down in order, like the balances).
+    allowed = limits.allowances(key for key in map(limits.cap_key, bulk) if key is not None)
     refused = ledger.debit_payments([
         ledger.Debit(payment.user_id, payment.amount_kobo, payment.fee_kobo, payment.api_provider, payment.reference,
-                     contexts[payment.id].account_ids) for payment in bulk])
+                     contexts[payment.id].account_ids, cap_key=limits.cap_key(payment)) for payment in bulk],
+        caps=limits.caps(allowed))
     submitted = []
     with bulk_writes.deferred():  # the timeline events and audit rows, a statement per table
-        for payment in payments:
-            submitted += _debit_or_cancel(payment, contexts[payment.id], refused, report)
+        # The bulk debits are recorded first: a payment debited one by one after them reads a
+        # household payer's allowance with theirs already counted.
+        in_bulk = {payment.id for payment in bulk}
+        for payment in sorted(payments, key=lambda p: p.id not in in_bulk):
+            submitted += _debit_or_cancel(payment, contexts[payment.id], refused, allowed, report)
     lifecycle.pause_at("after_debit")  # inside the transaction: a crash here commits nothing
     db.session.commit()
     report.submitted = len(submitted)
     return submitted
 
 
-def _debit_or_cancel(payment: Payment, context: calls.PurchaseContext, refused: dict,
+def _debit_or_cancel(payment: Payment, context: calls.PurchaseContext, refused: dict, allowed: dict,
                      report: BatchReport) -> list[int]:
     """One locked payment of transaction 1: ``[its id]`` once it is ``submitted``, else ``[]``."""
     if payment.status == S.CREATED:
         if payment.reference in refused:
-            if refused[payment.reference] is not None:
-                lifecycle.cancel_for_funds(payment, refused[payment.reference])
+            refusal = refused[payment.reference]
+            if isinstance(refusal, ledger.SpendingCapReached):
+                was = allowed[refusal.cap_key]
+                left = limits.Allowance(was.role, was.limit_kobo, refusal.remaining_kobo)
+                lifecycle.fail_over_limit(payment, left.refusal(payment.total_kobo))
+                report.cancelled += 1
+                return []
+            if refusal is not None:
+                lifecycle.cancel_for_funds(payment, refusal)
                 report.cancelled += 1
                 return []
             lifecycle.record_debit(payment)

@@ -17,6 +17,7 @@ from webapp.models import Bill, Payment, PaymentKind, PaymentStatus, User, Utili
 from webapp.money import naira
 from webapp.providers.vtpass_codes import reference_for
 from webapp.services import access, audit, catalogue, ledger, notify
+from webapp.services.households import limits
 from webapp.services.payments import fraud, jobs, state
 
 log = logging.getLogger(__name__)
@@ -69,8 +70,9 @@ def account_for(user: User, account_id) -> UtilityAccount:
     return account
 
 
-def quote(user: User, account_id, amount_kobo: int) -> Quote:
-    """Check a payment request against the catalogue's bounds and the wallet; nothing is written."""
+def quote(user: User, account_id, amount_kobo: int, made_by: User | None = None) -> Quote:
+    """Check a payment request against the catalogue's bounds and the wallet (and, for a household
+    payer ``made_by``, their monthly limit); nothing is written."""
     account = account_for(user, account_id)
     entry = account.provider
     if not entry.is_active or entry.estate_id != user.estate_id:
@@ -82,6 +84,11 @@ def quote(user: User, account_id, amount_kobo: int) -> Quote:
         raise PaymentRequestError(problem, "amount")
     balance = ledger.wallet_balance(user.id)
     result = Quote(account=account, amount_kobo=amount_kobo, fee_kobo=entry.fee_kobo, wallet_balance_kobo=balance)
+    if made_by is not None and made_by.id != user.id:
+        # Said here on the form; the debit checks it again under the wallet's lock, exactly.
+        refusal = limits.allowance(user.id, made_by.id).refusal(result.total_kobo)
+        if refusal:
+            raise PaymentRequestError(refusal.replace(" Nothing was taken.", ""), "amount")
     if result.total_kobo > balance:
         raise PaymentRequestError(
             f"Your wallet has {naira(balance)}; this payment needs {naira(result.total_kobo)} "
@@ -91,8 +98,11 @@ def quote(user: User, account_id, amount_kobo: int) -> Quote:
 
 def create_utility_payment(user: User, account_id, amount_kobo: int, submit_key: str, *,
                            source: str = "one_time", occurrence_key: str | None = None,
-                           actor: str | None = None) -> Payment:
+                           actor: str | None = None, made_by: User | None = None) -> Payment:
     """Create the payment and commit it, then enqueue its job (id = reference).
+
+    ``user`` is whose wallet pays; ``made_by`` who asked (``user`` unless a member of their
+    household paid from it).
 
     ``submit_key`` comes from the confirm form: a resubmitted or double-clicked form returns the
     payment it already created instead of creating a second one; another resident's key is
@@ -102,10 +112,12 @@ def create_utility_payment(user: User, account_id, amount_kobo: int, submit_key:
     if existing is not None:
         enqueue(existing)  # its first enqueue may have failed (Redis away); a second job is harmless
         return existing
-    q = quote(user, account_id, amount_kobo)
+    made_by = made_by or user
+    q = quote(user, account_id, amount_kobo, made_by=made_by)
     try:
         payment = new_utility_payment(user, q.account, q.amount_kobo, submit_key=submit_key or None,
-                                      source=source, occurrence_key=occurrence_key, actor=actor)
+                                      source=source, occurrence_key=occurrence_key,
+                                      actor=actor or f"user:{made_by.id}", made_by_id=made_by.id)
         audit.record("payment.create", "payment", payment.id, estate_id=payment.estate_id,
                      after={"reference": payment.reference, "amount_kobo": payment.amount_kobo,
                             "fee_kobo": payment.fee_kobo, "status": payment.status})
@@ -136,6 +148,7 @@ class NewPayment:
     occurrence_key: str | None = None
     actor: str | None = None
     details: Mapping | None = None  # e.g. the saved card an automation pays with
+    made_by_id: int | None = None  # who asked (None: autopay)
 
 
 def new_payments(orders: Sequence[NewPayment]) -> list[Payment]:
@@ -174,7 +187,8 @@ def _payment_row(order: NewPayment) -> dict:
     # Both kinds name the same columns, so that they go in one multi-row INSERT.
     row = {"reference": reference_for(), "user_id": order.user.id, "amount_kobo": order.amount_kobo,
            "status": PaymentStatus.CREATED.value, "submit_key": order.submit_key,
-           "occurrence_key": order.occurrence_key, "source": order.source, "details": dict(order.details or {})}
+           "occurrence_key": order.occurrence_key, "source": order.source, "details": dict(order.details or {}),
+           "made_by_id": order.made_by_id}
     if order.account is not None:
         entry = order.account.provider
         return {**row, "estate_id": order.user.estate_id, "kind": PaymentKind.UTILITY.value,
@@ -193,19 +207,19 @@ def _requested(payment: Payment, order: NewPayment) -> str:
 
 def new_utility_payment(user: User, account: UtilityAccount, amount_kobo: int, *, submit_key: str | None = None,
                         source: str = "one_time", occurrence_key: str | None = None,
-                        actor: str | None = None) -> Payment:
+                        actor: str | None = None, made_by_id: int | None = None) -> Payment:
     """Add a ``created`` utility payment (and its first timeline event) to the session; held for
     review if it trips a fraud rule. ``new_payments`` of one: flushes, never commits."""
     return new_payments([NewPayment(user, amount_kobo, account=account, source=source, submit_key=submit_key,
-                                    occurrence_key=occurrence_key, actor=actor)])[0]
+                                    occurrence_key=occurrence_key, actor=actor, made_by_id=made_by_id)])[0]
 
 
 def new_estate_bill_payment(user: User, bill: Bill, amount_kobo: int, *, submit_key: str | None = None,
                             source: str = "one_time", occurrence_key: str | None = None,
-                            actor: str | None = None) -> Payment:
+                            actor: str | None = None, made_by_id: int | None = None) -> Payment:
     """Add a ``created`` payment of an estate bill (wallet → estate wallet); the caller commits."""
     return new_payments([NewPayment(user, amount_kobo, bill=bill, source=source, submit_key=submit_key,
-                                    occurrence_key=occurrence_key, actor=actor)])[0]
+                                    occurrence_key=occurrence_key, actor=actor, made_by_id=made_by_id)])[0]
 
 
 def hold(payment: Payment, why: str) -> None:

@@ -50,6 +50,7 @@ from webapp.models.payment import Payment, PaymentKind, PaymentStatus
 from webapp.money import naira
 from webapp.providers.base import ErrorClass, PaymentErrorType, ProviderError, PurchaseResult
 from webapp.services import audit, ledger, notify, policy
+from webapp.services.households import limits
 from webapp.services.payments import calls, card, leases, outcomes, references, state
 from webapp.services.payments.wording import describe_error
 
@@ -125,6 +126,15 @@ def debit_locked(payment: Payment, account_ids: tuple[int, int, int] | None = No
     When the wallet cannot cover it the payment is cancelled instead and False returned: the
     ledger refuses before it writes anything, so nothing moves. The caller commits either way.
     """
+    key = limits.cap_key(payment)
+    if key is not None:
+        # A household member's payment: their allowance is read under the owner's wallet lock, the
+        # lock this debit takes anyway (taken first here), so no other debit can use it meanwhile.
+        ledger.lock_wallets([payment.user_id])
+        reason = limits.allowances([key])[key].refusal(payment.total_kobo)
+        if reason is not None:
+            fail_over_limit(payment, reason)
+            return False
     try:
         if payment.kind == PaymentKind.ESTATE_BILL:
             ledger.pay_estate(payment.user_id, payment.estate_id, payment.amount_kobo, payment.reference)
@@ -136,6 +146,15 @@ def debit_locked(payment: Payment, account_ids: tuple[int, int, int] | None = No
         return False
     record_debit(payment)
     return True
+
+
+def fail_over_limit(payment: Payment, reason: str) -> None:
+    """created → failed before any debit: over the household payer's monthly limit (or no longer
+    theirs to make). Nothing was taken."""
+    state.transition(payment, S.FAILED, reason)
+    audit.record("payment.over_household_limit", "payment", payment.id, estate_id=payment.estate_id,
+                 actor="worker", after={"reference": payment.reference, "made_by_id": payment.made_by_id})
+    outcomes.failed(payment, refunded=False)
 
 
 def record_debit(payment: Payment) -> None:

@@ -70,15 +70,17 @@ class NoPhone(ValueError):
     """A token asked for by SMS by a resident with no phone number for SMS."""
 
 
-def resend_token(payment: Payment, user, channels: frozenset[str] = RESEND_CHANNELS) -> list[str]:
+def resend_token(payment: Payment, user, channels: frozenset[str] = RESEND_CHANNELS,
+                 owner_id: int | None = None) -> list[str]:
     """Send ``user`` the token of their ``payment`` again, in the inbox and by email (or by SMS,
-    at once even in quiet hours: they asked for it); commits.
+    at once even in quiet hours: they asked for it); commits. ``owner_id``: the household whose
+    payment it is, when ``user`` is a member acting for it.
 
     Each call is one request from the resident, so each sends once: its dedup key is new every
     time (the route's rate limit bounds how often). Raises ``NoToken`` and sends nothing when
     there is no token, ``LookupError`` when the payment is not theirs.
     """
-    if payment.user_id != user.id:
+    if payment.user_id != (owner_id or user.id):
         raise LookupError("not this resident's payment")
     if not payment.token:
         raise NoToken("This payment has no token to send.")

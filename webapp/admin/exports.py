@@ -46,28 +46,27 @@ def exports_index():
     return _page(report.estate, form, report)
 
 
+def _download(endpoint: str, build):
+    """A file of the period on the form: ``build(report)``, or the form's refusal."""
+    report, _form, answer = _prepared(endpoint)
+    return answer if answer is not None else build(report)
+
+
 @bp.route("/exports/ledger.csv")
 @needs(Right.READ)
 def exports_ledger_csv():
-    report, _form, answer = _prepared("admin.exports_ledger_csv")
-    if answer is not None:
-        return answer
-    return csv_download(accountant_files.ledger_csv_rows(report), f"{report.name_stem}-ledger.csv")
+    return _download("admin.exports_ledger_csv", lambda report: csv_download(
+        accountant_files.ledger_csv_rows(report), f"{report.name_stem}-ledger.csv"))
 
 
 @bp.route("/exports/collections.csv")
 @needs(Right.READ)
 def exports_collections_csv():
-    report, _form, answer = _prepared("admin.exports_collections_csv")
-    if answer is not None:
-        return answer
-    return csv_download(accountant_files.collections_csv_rows(report), f"{report.name_stem}-collections.csv")
+    return _download("admin.exports_collections_csv", lambda report: csv_download(
+        accountant_files.collections_csv_rows(report), f"{report.name_stem}-collections.csv"))
 
 
 @bp.route("/exports/accounts.xlsx")
 @needs(Right.READ)
 def exports_workbook():
-    report, _form, answer = _prepared("admin.exports_workbook")
-    if answer is not None:
-        return answer
-    return accountant_files.workbook_download(report)
+    return _download("admin.exports_workbook", accountant_files.workbook_download)

@@ -2,7 +2,8 @@
 
 ``build_world`` makes two estates. In the first, resident A owns a utility account, a payment, an
 automation, an estate bill, a notification and a funding intent, and the estate has a catalogue
-entry, an admin alert, a reconciliation mismatch and a bill plan; resident B lives in the same estate. The
+entry, an admin alert, a reconciliation mismatch, a bill plan, a payout account and a payout
+waiting for approval; resident B lives in the same estate. The
 second estate has its own admin. Every object of A carries a marker (``SECRET``) in a field the
 pages show, so a test can tell whether a response leaked it.
 """
@@ -23,6 +24,8 @@ from webapp.models import (
     HouseholdMember,
     Notification,
     Payment,
+    Payout,
+    PayoutAccount,
     ReconciliationMismatch,
     ReconciliationRun,
     User,
@@ -42,6 +45,7 @@ from .factories_payments import (
     make_payment,
     make_utility_account,
 )
+from .factories_payouts import make_payout, make_payout_account
 
 SECRET = "Zebra-7731"  # in A's nickname, bill title, notification, funding, entry name, mismatch reference,
 #                        plan title and the name of A's household member
@@ -69,6 +73,8 @@ class World:
     plan: BillPlan
     member: User          # a member of A's household (a viewer), living in ``estate``
     membership: HouseholdMember
+    payout_account: PayoutAccount  # the estate's bank account
+    payout: Payout        # a payout the estate's admin asked for, waiting for approval
 
 
 class NotificationFactory(UserIdFactory):
@@ -145,5 +151,7 @@ def build_world() -> World:
     plan = make_bill_plan(estate, date(2031, 1, 1), title=f"{SECRET} monthly levy")
     member = factories.make_user(estate=estate, email="member@example.com", full_name=f"{SECRET} Member")
     membership = make_member(owner, member, role="viewer")
+    payout_account = make_payout_account(estate, admin, account_name=f"{SECRET} ESTATE LTD")
+    payout = make_payout(payout_account, admin, narration=f"{SECRET} security invoice")
     return World(estate, other_estate, owner, neighbour, admin, other_admin, entry, account, payment, automation,
-                 bill, notification, intent, alert, run, mismatch, plan, member, membership)
+                 bill, notification, intent, alert, run, mismatch, plan, member, membership, payout_account, payout)

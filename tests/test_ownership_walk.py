@@ -25,6 +25,8 @@ from webapp.models import (
     HouseholdMember,
     Notification,
     Payment,
+    Payout,
+    PayoutAccount,
     ReconciliationMismatch,
     User,
     UtilityAccount,
@@ -48,6 +50,8 @@ OBJECT_FOR: dict[str, Callable[[World], object]] = {
     "reference": lambda w: w.intent.reference,
     "user_id": lambda w: w.owner.id,
     "member_id": lambda w: w.membership.id,
+    "payout_id": lambda w: w.payout.id,
+    "payout_account_id": lambda w: w.payout_account.id,
     # The RQ dashboard (platform admins only): a payment's job id is its reference.
     "job_id": lambda w: w.payment.reference,
     "instance_number": lambda w: 0,
@@ -60,7 +64,7 @@ PLAIN_VALUES = {"queue_name": "default", "registry_name": "failed", "order": "as
 # filtered by estate, so another estate's admin may open it but must not see estate A's mismatches.
 SHARED_WITH_EVERY_ADMIN = {"run_id"}
 STATE_TABLES = (UtilityAccount, Payment, Automation, Bill, Notification, FundingIntent, UtilityProvider, AdminAlert,
-                ReconciliationMismatch, BillPlan, HouseholdMember)
+                ReconciliationMismatch, BillPlan, HouseholdMember, Payout, PayoutAccount)
 
 
 def is_id_argument(rule, name: str) -> bool:

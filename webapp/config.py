@@ -220,6 +220,16 @@ def from_env() -> dict:
         # (VTpass and Flutterwave document none), but one bought long ago may be refused once the
         # meter's keys change or its tariff moves, so 90 days is our own default, not theirs.
         "TOKEN_VALIDITY_DAYS": _int("TOKEN_VALIDITY_DAYS", 90),
+        # Payouts from an estate wallet to the estate's bank account (services/payouts): bounds in
+        # kobo, how long a request waits for its second admin, how long a sent transfer may go
+        # unanswered before the janitor asks the gateway, how often one reference may be sent after
+        # the gateway said it had no record of it, and when an unresolved payout alerts the admins.
+        "PAYOUT_MIN_KOBO": _int("PAYOUT_MIN_KOBO", 1_000_00),
+        "PAYOUT_MAX_KOBO": _int("PAYOUT_MAX_KOBO", 10_000_000_00),
+        "PAYOUT_REQUEST_TTL_SECONDS": _int("PAYOUT_REQUEST_TTL_SECONDS", 7 * 86400),
+        "PAYOUT_STALE_AFTER_SECONDS": _int("PAYOUT_STALE_AFTER_SECONDS", 300),
+        "PAYOUT_MAX_SENDS": _int("PAYOUT_MAX_SENDS", 3),
+        "PAYOUT_UNRESOLVED_ALERT_AFTER_SECONDS": _int("PAYOUT_UNRESOLVED_ALERT_AFTER_SECONDS", 86400),
         # Fraud rules (inclusive thresholds; 0 turns a rule off). See webapp/services/fraud.py.
         "FRAUD_ACCOUNT_PURCHASES_PER_HOUR": _int("FRAUD_ACCOUNT_PURCHASES_PER_HOUR", 5),
         "FRAUD_ACCOUNT_PURCHASES_PER_DAY": _int("FRAUD_ACCOUNT_PURCHASES_PER_DAY", 12),

@@ -22,11 +22,22 @@ class PeriodicJob:
 
 
 def _jobs() -> list[PeriodicJob]:
-    from workers import automation_jobs, bill_jobs, funding_jobs, jobs, ledger_jobs, notification_jobs, payment_jobs
+    from workers import (
+        automation_jobs,
+        bill_jobs,
+        funding_jobs,
+        jobs,
+        ledger_jobs,
+        notification_jobs,
+        payment_jobs,
+        payout_jobs,
+    )
 
     return [
         PeriodicJob("record-cron-heartbeat", jobs.record_cron_heartbeat, interval=60),
         PeriodicJob("payments-janitor", payment_jobs.run_janitor, interval=60),
+        # Payouts: lost sends, stale transfers, pending and unknown ones asked on the backoff, old requests.
+        PeriodicJob("payouts-janitor", payout_jobs.run_payouts_janitor, interval=60),
         # Payments whose job was lost (Redis away at the enqueue, restarted, flushed) run again within seconds.
         PeriodicJob("payments-relay", payment_jobs.relay_lost_payment_jobs, interval=10),
         # System accounts' balances trail their postings by at most about a minute.

@@ -29,6 +29,7 @@ from webapp.admin import (  # noqa: E402,F401
     exports,
     metrics,
     payments,
+    payouts,
     reconciliation,
     routes,
     sessions,

@@ -30,11 +30,12 @@ class Right(enum.StrEnum):
     CATALOGUE = "catalogue"  # add, edit, switch on and off, sync the provider catalogue
     RESIDENTS = "residents"  # sign a resident out everywhere
     ROLES = "roles"  # set other admins' roles
+    PAYOUTS = "payouts"  # ask for, approve, reject and withdraw payouts; add and remove payout accounts
 
 
 RIGHTS: dict[str, frozenset[Right]] = {
     AdminRole.MANAGER.value: frozenset(Right),
-    AdminRole.FINANCE.value: frozenset({Right.READ, Right.PAYMENTS, Right.BILLS}),
+    AdminRole.FINANCE.value: frozenset({Right.READ, Right.PAYMENTS, Right.BILLS, Right.PAYOUTS}),
     AdminRole.VIEWER.value: frozenset({Right.READ}),
 }
 

@@ -21,6 +21,13 @@ from webapp.models.payment import (
            ReconciliationMismatch,
            ReconciliationRun,
 )
+from webapp.models.payout import (
+    PAYOUT_GATEWAYS,
+    Payout,
+    PayoutAccount,
+    PayoutEvent,
+    PayoutStatus,
+)
 from webapp.models.sms import SmsMessage, SmsStatus
 from webapp.models.user import ADMIN_ROLE_LABELS, AdminRole, Role, User
 from webapp.models.utility_account import UtilityAccount
@@ -30,6 +37,7 @@ __all__ = ["ADMIN_ROLE_LABELS", "Account", "AccountKind", "AdminAlert", "AdminRo
            "EmailMessage", "EmailStatus", "EntryKind", "Estate", "FundingIntent", "FundingStatus", "HouseholdMember",
            "JournalEntry", "MemberRole", "MembershipStatus", "Notification", "NotificationPreference",
            "OccurrenceStatus", "Payment", "PaymentEvent", "PaymentKind",
-           "PaymentStatus", "PlanFrequency", "Posting", "ProviderCallLog", "ProviderRefKind", "ProviderReference",
+           "PaymentStatus", "PAYOUT_GATEWAYS", "Payout", "PayoutAccount", "PayoutEvent", "PayoutStatus",
+           "PlanFrequency", "Posting", "ProviderCallLog", "ProviderRefKind", "ProviderReference",
            "ReconciliationMismatch", "ReconciliationRun", "Role", "SavedCard", "SmsMessage", "SmsStatus", "User",
            "UtilityAccount", "UtilityProvider", "VirtualAccount"]

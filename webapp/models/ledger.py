@@ -44,6 +44,12 @@ class EntryKind(enum.StrEnum):
     PAYMENT_REFUND = "payment_refund"
     ESTATE_PAYMENT = "estate_payment"
     ADJUSTMENT = "adjustment"
+    # A payout: the estate wallet into payout clearing on approval, then out through the gateway
+    # when the transfer succeeds, or back to the estate wallet when it fails or is reversed.
+    PAYOUT_DEBIT = "payout_debit"
+    PAYOUT_SENT = "payout_sent"
+    PAYOUT_RETURN = "payout_return"
+    PAYOUT_REVERSAL = "payout_reversal"
 
 
 class Account(db.Model):

@@ -270,6 +270,7 @@ class AdminAlert(db.Model):
     estate_id: Mapped[int] = mapped_column(ForeignKey("estates.id"), index=True, nullable=False)
     kind: Mapped[str] = mapped_column(String(40), nullable=False)
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
+    payout_id: Mapped[int | None] = mapped_column(ForeignKey("payouts.id"))
     message: Mapped[str] = mapped_column(String(255), nullable=False)
     dedup_key: Mapped[str] = mapped_column(String(120), unique=True, nullable=False)
     # What a person needs to resolve it by hand: references, amounts, what the provider said.

@@ -102,7 +102,8 @@ def _preferences(error: str | None = None, sms_form: SmsSettingsForm | None = No
         saved = sms.settings_of(current_user)
         sms_form = SmsSettingsForm(formdata=None, phone=saved.phone, quiet_start=saved.quiet_start,
                                    quiet_end=saved.quiet_end)
-    return render_template("notifications/preferences.html", rows=preferences.matrix(current_user.id),
+    rows = preferences.matrix(current_user.id, admin=current_user.is_admin)
+    return render_template("notifications/preferences.html", rows=rows,
                            channels=notify.all_channels(), error=error, sms_form=sms_form,
                            has_phone=bool(current_user.phone), sms_failures=sms.recent_failures(current_user.id))
 

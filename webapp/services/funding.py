@@ -43,6 +43,7 @@ from webapp.providers.base import ProviderConfigError, ProviderError
 from webapp.services import audit, ledger, notify, virtual_accounts
 from webapp.services.payments import bill_events
 from webapp.services.payments.calls import persist as persist_calls
+from webapp.services.payouts import webhooks as payout_webhooks
 
 log = logging.getLogger(__name__)
 
@@ -367,6 +368,8 @@ def handle_webhook(gateway: str, raw_body: bytes, headers: Mapping) -> WebhookRe
     if not isinstance(payload, dict) or not isinstance(payload.get("data", {}), dict):
         raise WebhookRejected("body is not a JSON object", 400)
     event = payload.get("event")
+    if payout_webhooks.is_transfer_event(payload):  # a payout's transfer: Paystack has one webhook URL
+        return _transfer_event(gateway, raw_body, headers)
     if gateway == Gateway.FLUTTERWAVE.value and event == bill_events.EVENT:
         return _bill_event(payload)  # merchants often give Flutterwave one webhook URL for everything
     if event not in FUNDING_EVENTS[gateway]:
@@ -385,6 +388,16 @@ def handle_webhook(gateway: str, raw_body: bytes, headers: Mapping) -> WebhookRe
         return WebhookResult("ignored", reference if isinstance(reference, str) else None)
     intent = confirm_funding(reference, source="webhook")
     return WebhookResult(intent.status, reference)
+
+
+def _transfer_event(gateway: str, raw_body: bytes, headers: Mapping) -> WebhookResult:
+    """A payout transfer's event (already authenticated): a hint that queues a check of the payout."""
+    try:
+        return WebhookResult(payout_webhooks.handle(gateway, raw_body, headers, verified=True))
+    except payout_webhooks.HintRejected as exc:
+        raise WebhookRejected(str(exc), exc.status) from exc
+    except (payout_webhooks.CheckUnavailable, payout_webhooks.GatewayUnavailable) as exc:
+        raise VerificationUnavailable(str(exc)) from exc
 
 
 def _bill_event(payload: dict) -> WebhookResult:

@@ -4,7 +4,9 @@ A bad or missing signature is a 401 and changes nothing. A valid one is confirme
 gateway's API before any credit (``funding.handle_webhook``); if the gateway cannot be asked just
 now, or its secret is not configured here, we answer 503 so the gateway delivers the event again
 later. A bill event only queues a status query of the payment it names (``bill_events``); a bill
-event sent to the funding URL is handled the same way. Termii's SMS delivery report
+event sent to the funding URL is handled the same way, and so is a payout's transfer event
+(Paystack ``transfer.*`` at the Paystack URL; Flutterwave ``transfer.completed`` at either): it only
+queues a check of the payout it names with the gateway (``payouts.webhooks``). Termii's SMS delivery report
 (``/webhooks/termii``, the URL set in Termii's console) must carry a valid ``X-Termii-Signature``;
 it only updates the status of the SMS it names (``sms_outbox.handle_delivery_report``).
 """
@@ -19,6 +21,7 @@ from webapp.extensions import limiter
 from webapp.services import funding
 from webapp.services.notify import sms_outbox
 from webapp.services.payments import bill_events
+from webapp.services.payouts import webhooks as payout_webhooks
 from webapp.webhooks import bp
 
 log = logging.getLogger(__name__)
@@ -90,6 +93,29 @@ def flutterwave_bill_event():
     if result.outcome == "ignored":
         return jsonify(status="ignored"), 200
     return jsonify(status="ok", outcome=result.outcome), 200
+
+
+@bp.route("/flutterwave/transfers", methods=["POST"])
+@limiter.limit(_rate_limit)
+def flutterwave_transfer_event():
+    """``transfer.completed`` (the ``callback_url`` every Flutterwave payout transfer sends): a hint
+    that queues a check of the payout it names (``payouts.webhooks``)."""
+    raw_body = _body()
+    if raw_body is None:
+        return _error("body too large", 413)
+    if not current_app.config.get("FLUTTERWAVE_SECRET_HASH"):
+        log.error("flutterwave transfer webhook refused: FLUTTERWAVE_SECRET_HASH is not set")
+        return _error("transfer webhooks are not configured on this server (no Flutterwave secret hash)", 503)
+    try:
+        outcome = payout_webhooks.handle("flutterwave", raw_body, request.headers)
+    except payout_webhooks.HintRejected as exc:
+        log.warning("flutterwave transfer webhook rejected: %s", exc)
+        return _error(str(exc), exc.status)
+    except payout_webhooks.GatewayUnavailable:
+        return _error("transfer webhooks are not configured on this server", 503)
+    except payout_webhooks.CheckUnavailable:
+        return _deliver_again("could not queue the check; deliver again later")
+    return jsonify(status="ok", outcome=outcome), 200
 
 
 @bp.route("/termii", methods=["POST"])

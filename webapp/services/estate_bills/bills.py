@@ -200,7 +200,7 @@ def estate_statement(estate_id: int, page: int = 1, per_page: int = 25) -> Pagin
 
 
 def estate_balance(estate_id: int) -> int:
-    return db.session.scalar(select(Account.balance_kobo).where(Account.estate_id == estate_id)) or 0
+    return ledger.estate_balance(estate_id)
 
 
 # --- residents ------------------------------------------------------------------------------------

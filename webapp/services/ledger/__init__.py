@@ -7,13 +7,14 @@ status change and its money movement commit together.
 from webapp.services.ledger.accounts import (
     balance,
     estate_account,
+    estate_balance,
     system_account,
     wallet_account,
     wallet_balance,
     wallet_balances,
 )
 from webapp.services.ledger.bulk import Debit, debit_payments
-from webapp.services.ledger.entries import entry_postings, find_entry, lock_wallets, post_entry
+from webapp.services.ledger.entries import entry_postings, find_entry, lock_estate_wallet, lock_wallets, post_entry
 from webapp.services.ledger.errors import (
     IdempotencyConflict,
     InsufficientFunds,
@@ -27,13 +28,18 @@ from webapp.services.ledger.invariants import check_invariants, ledger_counts, r
 from webapp.services.ledger.movements import (
     credit_funding,
     debit_payment,
+    debit_payout,
     funding_credit_key,
     pay_estate,
     payment_account_ids,
     payment_account_ids_for,
     payment_debit_key,
     payment_refund_key,
+    payout_key,
     refund_payment,
+    return_payout,
+    reverse_payout,
+    send_payout,
 )
 from webapp.services.ledger.rollup import pending_postings, roll_up
 from webapp.services.ledger.statements import StatementLine, statement
@@ -53,11 +59,14 @@ __all__ = [
     "credit_funding",
     "debit_payment",
     "debit_payments",
+    "debit_payout",
     "entry_postings",
     "estate_account",
+    "estate_balance",
     "find_entry",
     "funding_credit_key",
     "ledger_counts",
+    "lock_estate_wallet",
     "lock_wallets",
     "pay_estate",
     "pending_postings",
@@ -65,8 +74,12 @@ __all__ = [
     "payment_account_ids_for",
     "payment_debit_key",
     "payment_refund_key",
+    "payout_key",
     "post_entry",
     "refund_payment",
+    "return_payout",
+    "reverse_payout",
+    "send_payout",
     "register_invariant",
     "registered_invariants",
     "roll_up",

@@ -13,7 +13,9 @@ from webapp.services.ledger.errors import UnknownAccount
 # Fixed system accounts. They stand for money outside the platform (gateway inflow, what we owe
 # a bills provider, fee income), so their sign is bookkeeping, not a spending limit: a resident's
 # refund must never be blocked by a system account's balance. Hence all may go negative.
-SYSTEM_ACCOUNT_PREFIXES = ("funding:", "clearing:")
+# ``payouts:<gateway>`` is payout clearing: estate money approved for a transfer that has not yet
+# gone out through the gateway (or come back).
+SYSTEM_ACCOUNT_PREFIXES = ("funding:", "clearing:", "payouts:")
 SYSTEM_ACCOUNT_CODES = ("fees",)
 
 
@@ -77,7 +79,8 @@ def estate_account(estate_id: int) -> Account:
 
 
 def system_account(code: str) -> Account:
-    """A system account by code: ``funding:<gateway>``, ``clearing:<provider>`` or ``fees``."""
+    """A system account by code: ``funding:<gateway>``, ``clearing:<provider>``, ``payouts:<gateway>``
+    or ``fees``."""
     _check_system_code(code)
     return _get_or_create(
         Account.code == code, {"kind": AccountKind.SYSTEM.value, "code": code, "allow_negative": True}
@@ -100,6 +103,12 @@ def balance(account_id: int) -> int:
 def wallet_balance(user_id: int) -> int:
     """The resident's wallet balance, 0 when no wallet exists yet. Never creates a row (safe on GET)."""
     value = db.session.scalar(select(Account.balance_kobo).where(Account.user_id == user_id))
+    return value or 0
+
+
+def estate_balance(estate_id: int) -> int:
+    """The estate wallet's balance, 0 when it has none yet. Never creates a row (safe on GET)."""
+    value = db.session.scalar(select(Account.balance_kobo).where(Account.estate_id == estate_id))
     return value or 0
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import Account, JournalEntry, Posting
+from webapp.services.ledger.accounts import estate_account
 from webapp.services.ledger.errors import IdempotencyConflict, InsufficientFunds, InvalidPostings, UnknownAccount
 
 KIND_RE = re.compile(r"^[a-z][a-z_]{0,31}$")
@@ -134,6 +135,12 @@ def lock_wallets(user_ids: Iterable[int]) -> None:
         db.session.execute(update(Account).where(Account.user_id.in_(ids)).values(balance_kobo=Account.balance_kobo),
                            execution_options={"synchronize_session": False})
     db.session.execute(select(Account.id).where(Account.user_id.in_(ids)).order_by(Account.id).with_for_update())
+
+
+def lock_estate_wallet(estate_id: int) -> None:
+    """Lock the estate's wallet (opened on first use) until the caller commits: for a check that
+    reads its balance and must not race another (a payout request against what is available)."""
+    _accounts_for([estate_account(estate_id).id])
 
 
 def post_entry(

@@ -147,3 +147,81 @@ def refund_payment(reference: str) -> JournalEntry:
         memo=f"Refund: {debit.memo}" if debit.memo else "Refund",
         reference=reference,
     )
+
+
+# -- payouts: the estate wallet to the estate's bank account, through payout clearing ---------------
+# Approval moves the amount from the estate wallet into ``payouts:<gateway>`` (clearing) under the
+# estate wallet's lock. Exactly one of two things then takes it out of clearing: the transfer
+# succeeded (``sent``: clearing → the gateway's funding account, i.e. our balance there shrinks) or it
+# failed without going out (``return``: clearing → the estate wallet). A transfer the bank sends back
+# after it succeeded is a ``reversal`` (the gateway's funding account → the estate wallet). Each is
+# keyed by the payout's reference, so a retried job or a replayed webhook posts it once.
+PAYOUT_STEPS = ("debit", "sent", "return", "reversal")
+
+
+def payout_key(reference: str, step: str) -> str:
+    if step not in PAYOUT_STEPS:
+        raise InvalidPostings(f"unknown payout step {step!r}")
+    return f"payout:{reference}:{step}"
+
+
+def _payout_accounts(gateway: str) -> tuple[Account, Account]:
+    if gateway not in FUNDING_GATEWAYS:
+        raise InvalidPostings(f"unknown payout gateway {gateway!r}")
+    return system_account(f"payouts:{gateway}"), system_account(f"funding:{gateway}")
+
+
+def debit_payout(estate_id: int, amount_kobo: int, gateway: str, reference: str) -> JournalEntry:
+    """Take an approved payout out of the estate wallet into payout clearing (``InsufficientFunds``
+    when the wallet cannot cover it; the wallet is locked until the caller commits)."""
+    _positive("amount_kobo", amount_kobo)
+    _reference(reference)
+    clearing, _funding = _payout_accounts(gateway)
+    return post_entry(payout_key(reference, "debit"),
+                      [(estate_account(estate_id), -amount_kobo), (clearing, amount_kobo)],
+                      kind=EntryKind.PAYOUT_DEBIT, memo=f"Payout to the estate's bank via {DISPLAY_NAMES[gateway]}",
+                      reference=reference)
+
+
+def _debited(reference: str) -> tuple[JournalEntry, int, int, int]:
+    """The payout's debit and its (estate wallet, clearing, amount)."""
+    debit = find_entry(payout_key(reference, "debit"))
+    if debit is None:
+        raise NothingToRefund(reference)
+    (first, first_amount), (second, second_amount) = entry_postings(debit.id)
+    estate_id, clearing_id = (first, second) if first_amount < 0 else (second, first)
+    return debit, estate_id, clearing_id, abs(first_amount)
+
+
+def _refuse_both(reference: str, step: str, other: str) -> None:
+    if find_entry(payout_key(reference, other)) is not None:
+        raise InvalidPostings(f"payout {reference} already has its {other}; it cannot also have a {step}")
+
+
+def send_payout(reference: str, gateway: str) -> JournalEntry:
+    """The transfer succeeded: the amount leaves clearing through the gateway."""
+    _refuse_both(reference, "sent", "return")
+    _debit, _estate, clearing_id, amount = _debited(reference)
+    _clearing, funding = _payout_accounts(gateway)
+    return post_entry(payout_key(reference, "sent"), [(clearing_id, -amount), (funding, amount)],
+                      kind=EntryKind.PAYOUT_SENT, memo=f"Payout sent via {DISPLAY_NAMES[gateway]}", reference=reference)
+
+
+def return_payout(reference: str) -> JournalEntry:
+    """The transfer failed (or never went): the amount goes back from clearing to the estate wallet."""
+    _refuse_both(reference, "return", "sent")
+    _debit, estate_id, clearing_id, amount = _debited(reference)
+    return post_entry(payout_key(reference, "return"), [(clearing_id, -amount), (estate_id, amount)],
+                      kind=EntryKind.PAYOUT_RETURN, memo="Payout failed: returned to the estate wallet",
+                      reference=reference)
+
+
+def reverse_payout(reference: str, gateway: str) -> JournalEntry:
+    """A transfer that succeeded came back from the bank: the gateway's account pays the estate back."""
+    if find_entry(payout_key(reference, "sent")) is None:
+        raise InvalidPostings(f"payout {reference} was never sent, so it cannot be reversed")
+    _debit, estate_id, _clearing, amount = _debited(reference)
+    _clearing_account, funding = _payout_accounts(gateway)
+    return post_entry(payout_key(reference, "reversal"), [(funding, -amount), (estate_id, amount)],
+                      kind=EntryKind.PAYOUT_REVERSAL, memo="Payout reversed by the bank: returned to the estate wallet",
+                      reference=reference)

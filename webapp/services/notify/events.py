@@ -18,6 +18,11 @@ so SMS, in no row, is off for every event until a person turns it on, and needs 
 | payment_held        | on     | off   | held for review; the admin resolves it        |
 | payment_refunded    | on     | off   | shown next to the failure they already got    |
 | monthly_summary     | on     | on    | once a month: what autopay did, at a glance   |
+| payout_approval     | on     | on    | (admins) a payout needs a second admin        |
+| payout_outcome      | on     | on    | (admins) estate money reached the bank, or not |
+
+The payout events go to estate admins only (``ADMIN_EVENTS``): a resident's preferences page does
+not list them.
 """
 from __future__ import annotations
 
@@ -38,6 +43,8 @@ class NotificationEvent(enum.StrEnum):
     PAYMENT_HELD = "payment_held"
     PAYMENT_REFUNDED = "payment_refunded"
     MONTHLY_SUMMARY = "monthly_summary"
+    PAYOUT_APPROVAL = "payout_approval"
+    PAYOUT_OUTCOME = "payout_outcome"
 
 
 E = NotificationEvent
@@ -58,7 +65,10 @@ DEFAULT_CHANNELS: dict[NotificationEvent, frozenset[str]] = {
     E.PAYMENT_HELD: _IN_APP_ONLY,
     E.PAYMENT_REFUNDED: _IN_APP_ONLY,
     E.MONTHLY_SUMMARY: _BOTH,
+    E.PAYOUT_APPROVAL: _BOTH,
+    E.PAYOUT_OUTCOME: _BOTH,
 }
+ADMIN_EVENTS = frozenset({E.PAYOUT_APPROVAL, E.PAYOUT_OUTCOME})
 
 # The preferences page, in the resident's words.
 EVENT_LABELS: dict[NotificationEvent, tuple[str, str]] = {
@@ -75,6 +85,8 @@ EVENT_LABELS: dict[NotificationEvent, tuple[str, str]] = {
     E.PAYMENT_HELD: ("Payment held for review", "A payment waits for an estate admin to check it."),
     E.PAYMENT_REFUNDED: ("Payment refunded", "Money for a payment went back to your wallet."),
     E.MONTHLY_SUMMARY: ("Monthly summary", "On the 1st: what autopay paid, held and skipped last month."),
+    E.PAYOUT_APPROVAL: ("Payout awaiting approval", "Another admin asked to send estate money to the bank."),
+    E.PAYOUT_OUTCOME: ("Payout result", "A payout you asked for or approved was paid, failed or reversed."),
 }
 
 assert set(DEFAULT_CHANNELS) == set(NotificationEvent) == set(EVENT_LABELS), "every event needs defaults and words"

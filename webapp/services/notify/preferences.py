@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp.extensions import db
 from webapp.models import NotificationPreference
 from webapp.services.notify.channels import all_channels, channel_names
-from webapp.services.notify.events import EVENT_LABELS, NotificationEvent, default_enabled
+from webapp.services.notify.events import ADMIN_EVENTS, EVENT_LABELS, NotificationEvent, default_enabled
 
 
 class PreferenceError(ValueError):
@@ -66,11 +66,14 @@ def enabled_channels_of(user_ids: Iterable[int], events: Iterable[NotificationEv
             for user_id in user_ids for event in events}
 
 
-def matrix(user_id: int) -> list[PreferenceRow]:
-    """Every event × channel with its current setting, for the preferences page."""
+def matrix(user_id: int, *, admin: bool = False) -> list[PreferenceRow]:
+    """Every event × channel with its current setting, for the preferences page (the admins'
+    events only for an admin)."""
     saved = _saved(user_id)
     rows = []
     for event in NotificationEvent:
+        if event in ADMIN_EVENTS and not admin:
+            continue
         label, description = EVENT_LABELS[event]
         cells = [PreferenceCell(ch.name, ch.label, saved.get((event.value, ch.name), default_enabled(event, ch.name)))
                  for ch in all_channels()]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from webapp.extensions import db
 from webapp.models import PayoutStatus
 from webapp.services.payouts import jobs, transfers
 from webapp.services.payouts.common import client
@@ -55,6 +56,12 @@ def handle(gateway: str, raw_body: bytes, headers: Mapping, *, verified: bool = 
         return "ignored"
     if payout.status not in {*transfers.SENT, S.SUCCEEDED}:
         return "final"
+    if hint.provider_id and not payout.provider_id:
+        # Flutterwave's lookup takes only its own transfer id, which a lost initiate answer never
+        # gave us: the event's id is kept as the key to ask by. The check still requires the
+        # gateway's answer by that id to name our reference before anything moves.
+        payout.provider_id = str(hint.provider_id)[:80]
+        db.session.commit()
     if not jobs.enqueue_check(payout.id):
         raise CheckUnavailable("could not queue the check")
     return "checking"

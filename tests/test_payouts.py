@@ -1,0 +1,506 @@
+"""Payouts from the estate wallet: accounts resolved through the gateway, two admins, and the
+transfer settled by the gateway's word through the real sandbox (both transfer APIs).
+
+The sandbox's test accounts (``webapp/sandbox/__init__.py``): 0690000031 pays, 0690000032 fails,
+0690000033 pays and is reversed, 0690000034 is processed and then times out, 0690000035 times out
+and is never recorded. The client gives up after 1 s and the sandbox holds a "timeout" for 2 s.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from datetime import timedelta
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from webapp.admin.permissions import RIGHTS, Right
+from webapp.extensions import db
+from webapp.models import AdminAlert, JournalEntry, Notification, Payout, PayoutAccount, PayoutEvent, User
+from webapp.models.base import utcnow
+from webapp.sandbox.keys import SANDBOX_CREDENTIALS
+from webapp.services import ledger, payouts
+from webapp.services.payouts import alerts, janitor, jobs, transfers
+
+from . import factories
+from .payments.helpers import fund, run_worker
+
+GATEWAYS = ("paystack", "flutterwave")
+PAYS, FAILS, REVERSED, TIMES_OUT_PROCESSED, NEVER_ARRIVES = (
+    "0690000031", "0690000032", "0690000033", "0690000034", "0690000035")
+ESTATE_FUNDS = 1_000_000_00
+
+
+@pytest.fixture
+def config_overrides(sandbox_config):
+    return sandbox_config
+
+
+@pytest.fixture
+def manager(estate, sandbox):
+    return factories.make_user(estate=estate, email="manager@example.com", role="estate_admin",
+                               admin_role="manager", full_name="Musa Manager")
+
+
+@pytest.fixture
+def finance(estate):
+    return factories.make_user(estate=estate, email="finance@example.com", role="estate_admin",
+                               admin_role="finance", full_name="Funke Finance")
+
+
+@pytest.fixture
+def funded_estate(estate, resident):
+    """₦1,000,000 in the estate wallet, paid in by a resident as estate bills are."""
+    fund(resident, ESTATE_FUNDS)
+    ledger.pay_estate(resident.id, estate.id, ESTATE_FUNDS, f"seed-estate-{estate.id}")
+    db.session.commit()
+    return estate
+
+
+def add_account(estate, by, gateway: str = "paystack", number: str = PAYS) -> PayoutAccount:
+    bank = payouts.banks(gateway)[0]
+    return payouts.add_account(estate.id, gateway, bank.code, number, by)
+
+
+def approved(estate, manager, finance, gateway: str = "paystack", number: str = PAYS,
+             amount_kobo: int = 250_000_00) -> Payout:
+    """A payout asked for by the manager and approved by finance (the send job is queued, not run)."""
+    account = add_account(estate, manager, gateway, number)
+    payout = payouts.request_payout(estate.id, account.id, amount_kobo, "Security company, June", manager)
+    return payouts.approve(payout, finance)
+
+
+def reload(payout: Payout) -> Payout:
+    db.session.rollback()
+    return db.session.get(Payout, payout.id)
+
+
+def entries(payout: Payout, step: str) -> int:
+    db.session.rollback()
+    return db.session.scalar(select(func.count(JournalEntry.id)).where(
+        JournalEntry.idempotency_key == ledger.payout_key(payout.reference, step)))
+
+
+def estate_balance(estate) -> int:
+    db.session.rollback()
+    return ledger.estate_balance(estate.id)
+
+
+def gateway_transfers(sandbox, reference: str) -> list[dict]:
+    """The transfers the sandbox recorded under our reference (whichever gateway)."""
+    return [t for t in sandbox.transactions().get("transfers", []) if t.get("reference") == reference]
+
+
+def books_balance() -> None:
+    db.session.rollback()
+    assert ledger.check_invariants() == []
+
+
+# --- accounts ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("gateway", GATEWAYS)
+def test_an_account_is_kept_with_the_name_the_bank_gives(estate, manager, gateway):
+    account = add_account(estate, manager, gateway)
+    assert account.account_name == "ADEBOLA ESTATE SERVICES LTD"
+    assert account.masked_number == "•••• 0031"
+    if gateway == "paystack":
+        assert (account.recipient_code or "").startswith("RCP_")
+    else:
+        assert account.recipient_code is None
+    stored = db.session.execute(select(PayoutAccount.__table__.c.account_number)).scalar_one()
+    assert PAYS not in stored  # encrypted at rest
+    with pytest.raises(payouts.PayoutRefused, match="already one of"):
+        add_account(estate, manager, gateway)
+
+
+@pytest.mark.parametrize("number, field, words", [
+    ("0690000099", "account_number", "does not know account"),
+    ("12345", "account_number", "10-digit"),
+    ("06900000ab", "account_number", "10-digit"),
+    ("", "account_number", "10-digit"),
+])
+def test_an_account_the_bank_does_not_know_or_a_bad_number_is_refused(estate, manager, number, field, words):
+    bank = payouts.banks("paystack")[0]
+    with pytest.raises(payouts.PayoutRefused, match=words) as refused:
+        payouts.add_account(estate.id, "paystack", bank.code, number, manager)
+    assert refused.value.field == field
+    assert db.session.scalar(select(func.count(PayoutAccount.id))) == 0
+
+
+def test_a_bank_the_gateway_does_not_list_is_refused(estate, manager):
+    with pytest.raises(payouts.PayoutRefused, match="Choose the bank") as refused:
+        payouts.add_account(estate.id, "paystack", "999999", PAYS, manager)
+    assert refused.value.field == "bank_code"
+
+
+# --- maker-checker -----------------------------------------------------------------------------
+
+def test_the_admin_who_asked_cannot_approve(funded_estate, manager, finance, sandbox):
+    account = add_account(funded_estate, manager)
+    payout = payouts.request_payout(funded_estate.id, account.id, 100_000_00, "Generator diesel", manager)
+    with pytest.raises(payouts.PayoutRefused, match="another admin must approve"):
+        payouts.approve(payout, manager)
+    payout = reload(payout)
+    assert payout.status == "requested" and payout.approved_by_id is None
+    assert entries(payout, "debit") == 0
+    assert estate_balance(funded_estate) == ESTATE_FUNDS
+    assert gateway_transfers(sandbox, payout.reference) == []
+    # The database refuses it too, whatever the code above it does.
+    db.session.execute(Payout.__table__.update().where(Payout.id == payout.id)
+                       .values(approved_by_id=manager.id))
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+    db.session.rollback()
+
+
+def test_the_admin_who_asked_cannot_approve_through_the_page(client, auth, funded_estate, manager, finance):
+    account = add_account(funded_estate, manager)
+    payout = payouts.request_payout(funded_estate.id, account.id, 100_000_00, "Generator diesel", manager)
+    auth.login(manager.email)
+    page = client.get(f"/admin/payouts/{payout.id}").get_data(as_text=True)
+    assert "another admin must approve it" in page and "Approve and send" not in page
+    response = auth.post(f"/admin/payouts/{payout.id}/approve", page=f"/admin/payouts/{payout.id}",
+                         follow_redirects=True)
+    assert "You asked for this payout, so another admin must approve it." in response.get_data(as_text=True)
+    assert reload(payout).status == "requested" and entries(payout, "debit") == 0
+
+
+def test_a_viewer_can_read_payouts_but_not_ask_or_approve(client, auth, funded_estate, manager, estate):
+    viewer = factories.make_user(estate=estate, email="viewer@example.com", role="estate_admin", admin_role="viewer")
+    account = add_account(funded_estate, manager)
+    payout = payouts.request_payout(funded_estate.id, account.id, 100_000_00, "Generator diesel", manager)
+    auth.login(viewer.email)
+    assert client.get(f"/admin/payouts/{payout.id}").status_code == 200
+    assert auth.post(f"/admin/payouts/{payout.id}/approve", page="/admin/payouts/").status_code == 403
+    assert auth.post("/admin/payouts/new", {"account": account.id, "amount": "5000", "narration": "x"},
+                     page="/admin/payouts/").status_code == 403
+    assert reload(payout).status == "requested"
+
+
+def test_the_roles_that_approve_are_the_roles_holding_the_payouts_right():
+    assert set(alerts.APPROVER_ROLES) == {role for role, rights in RIGHTS.items() if Right.PAYOUTS in rights}
+
+
+def test_asking_tells_the_other_approvers_and_deciding_closes_the_alert(funded_estate, manager, finance, estate):
+    viewer = factories.make_user(estate=estate, email="viewer@example.com", role="estate_admin", admin_role="viewer")
+    account = add_account(funded_estate, manager)
+    payout = payouts.request_payout(funded_estate.id, account.id, 100_000_00, "Generator diesel", manager)
+    told = set(db.session.scalars(select(Notification.user_id).where(Notification.event == "payout_approval")))
+    assert told == {finance.id}  # not the one who asked, not a viewer
+    assert viewer.id not in told
+    alert = db.session.scalar(select(AdminAlert).where(AdminAlert.payout_id == payout.id))
+    assert alert.kind == "payout_approval" and alert.resolved_at is None
+    payouts.reject(payout, finance, "Wrong month")
+    db.session.rollback()
+    assert db.session.get(AdminAlert, alert.id).resolved_at is not None
+    payout = reload(payout)
+    assert payout.status == "rejected" and payout.decided_reason == "Wrong month"
+    assert entries(payout, "debit") == 0
+
+
+def test_only_the_admin_who_asked_may_withdraw(funded_estate, manager, finance):
+    account = add_account(funded_estate, manager)
+    payout = payouts.request_payout(funded_estate.id, account.id, 100_000_00, "Generator diesel", manager)
+    with pytest.raises(payouts.PayoutRefused, match="Only the admin who asked"):
+        payouts.withdraw(payout, finance, "")
+    payouts.withdraw(payout, manager, "Asked twice")
+    assert reload(payout).status == "cancelled"
+    with pytest.raises(payouts.PayoutRefused, match="no longer be approved"):
+        payouts.approve(reload(payout), finance)
+
+
+def test_a_request_beyond_what_is_available_is_refused(funded_estate, manager, finance):
+    account = add_account(funded_estate, manager)
+    payouts.request_payout(funded_estate.id, account.id, 800_000_00, "Road repairs", manager)
+    with pytest.raises(payouts.PayoutRefused, match="Only ₦200,000.00 is available") as refused:
+        payouts.request_payout(funded_estate.id, account.id, 300_000_00, "Borehole", finance)
+    assert refused.value.field == "amount"
+    assert db.session.scalar(select(func.count(Payout.id))) == 1
+
+
+def test_approval_is_refused_when_the_wallet_no_longer_holds_the_amount(funded_estate, manager, finance):
+    account = add_account(funded_estate, manager)
+    payout = payouts.request_payout(funded_estate.id, account.id, 900_000_00, "Road repairs", manager)
+    # Money leaves the estate wallet another way meanwhile (an adjustment by the platform).
+    ledger.post_entry("test:estate-out", [(ledger.estate_account(funded_estate.id), -200_000_00),
+                                          (ledger.system_account("fees"), 200_000_00)], kind="adjustment")
+    db.session.commit()
+    with pytest.raises(payouts.PayoutRefused, match="holds only ₦800,000.00"):
+        payouts.approve(payout, finance)
+    payout = reload(payout)
+    assert payout.status == "requested" and entries(payout, "debit") == 0
+    books_balance()
+
+
+def test_two_admins_approving_at_once_move_the_money_once(app, require_postgres, funded_estate, manager, finance,
+                                                          estate):
+    other_finance = factories.make_user(estate=estate, email="finance2@example.com", role="estate_admin",
+                                        admin_role="finance")
+    account = add_account(funded_estate, manager)
+    payout = payouts.request_payout(funded_estate.id, account.id, 400_000_00, "Road repairs", manager)
+    results, start = [], threading.Barrier(2)
+
+    def approve_as(user_id: int):
+        with app.app_context():
+            start.wait()
+            try:
+                payouts.approve(db.session.get(Payout, payout.id), db.session.get(User, user_id))
+                results.append("approved")
+            except payouts.PayoutRefused as exc:
+                results.append(exc.message)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=approve_as, args=(uid,)) for uid in (finance.id, other_finance.id)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(results)[0] == "approved" and results.count("approved") == 1, results
+    assert entries(payout, "debit") == 1
+    assert estate_balance(funded_estate) == ESTATE_FUNDS - 400_000_00
+    books_balance()
+
+
+# --- sending and settling ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("gateway", GATEWAYS)
+def test_an_approved_payout_is_sent_once_and_paid(app, jobs_run_here, sandbox, funded_estate, manager, finance,
+                                                  gateway):
+    payout = approved(funded_estate, manager, finance, gateway)
+    assert estate_balance(funded_estate) == ESTATE_FUNDS - 250_000_00
+    run_worker()  # the real RQ worker sends it: the gateway answers "pending"
+    payout = reload(payout)
+    assert payout.status in ("pending", "succeeded") and payout.send_attempts == 1
+    assert jobs.check_payout(payout.id) == "succeeded"
+    assert jobs.check_payout(payout.id) == "succeeded"  # asking again changes nothing
+    payout = reload(payout)
+    assert payout.provider_id and payout.finished_at is not None
+    assert [entries(payout, step) for step in ("debit", "sent", "return", "reversal")] == [1, 1, 0, 0]
+    assert len(gateway_transfers(sandbox, payout.reference)) == 1
+    assert estate_balance(funded_estate) == ESTATE_FUNDS - 250_000_00
+    assert ledger.balance(ledger.system_account(f"payouts:{gateway}").id) == 0
+    told = set(db.session.scalars(select(Notification.user_id).where(Notification.event == "payout_outcome")))
+    assert told == {manager.id, finance.id}
+    books_balance()
+
+
+@pytest.mark.parametrize("gateway", GATEWAYS)
+def test_a_failed_transfer_returns_the_money_to_the_estate_wallet_once(jobs_run_here, sandbox, funded_estate,
+                                                                       manager, finance, gateway):
+    payout = approved(funded_estate, manager, finance, gateway, FAILS)
+    transfers.send(payout.id)
+    for _ in range(3):
+        transfers.check(payout.id)
+    payout = reload(payout)
+    assert payout.status == "failed" and payout.gateway_message
+    assert [entries(payout, step) for step in ("debit", "sent", "return", "reversal")] == [1, 0, 1, 0]
+    assert estate_balance(funded_estate) == ESTATE_FUNDS
+    assert db.session.scalar(select(func.count(AdminAlert.id)).where(AdminAlert.payout_id == payout.id,
+                                                                     AdminAlert.kind == "payout_failed")) == 1
+    books_balance()
+
+
+@pytest.mark.parametrize("gateway", GATEWAYS)
+def test_a_reversed_transfer_returns_the_money_once(jobs_run_here, sandbox, funded_estate, manager, finance, gateway):
+    payout = approved(funded_estate, manager, finance, gateway, REVERSED)
+    transfers.send(payout.id)
+    for _ in range(3):
+        transfers.check(payout.id)
+    payout = reload(payout)
+    assert payout.status == "reversed"
+    assert [entries(payout, step) for step in ("debit", "sent", "return", "reversal")] == [1, 1, 0, 1]
+    assert estate_balance(funded_estate) == ESTATE_FUNDS
+    books_balance()
+
+
+def signed_paystack(event: str, data: dict) -> tuple[bytes, dict]:
+    body = json.dumps({"event": event, "data": data}, separators=(",", ":")).encode()
+    key = SANDBOX_CREDENTIALS["PAYSTACK_SECRET_KEY"].encode()
+    return body, {"Content-Type": "application/json",
+                  "x-paystack-signature": hmac.new(key, body, hashlib.sha512).hexdigest()}
+
+
+def test_a_reversal_after_success_comes_by_webhook_and_returns_the_money_once(client, jobs_run_here, sandbox,
+                                                                               funded_estate, manager, finance):
+    payout = approved(funded_estate, manager, finance, "paystack", PAYS)
+    transfers.send(payout.id)
+    assert transfers.check(payout.id) == "succeeded"
+    sandbox._post("/_sandbox/transfers/reverse", {"gateway": "paystack", "reference": payout.reference})
+    body, headers = signed_paystack("transfer.reversed", {"reference": payout.reference, "status": "reversed"})
+    for _ in range(2):  # Paystack delivers again until it hears 200; a replay queues one check at a time
+        response = client.post("/webhooks/paystack", data=body, headers=headers)
+        assert response.status_code == 200 and response.get_json()["outcome"] in ("checking", "final")
+        run_worker()
+    payout = reload(payout)
+    assert payout.status == "reversed"
+    assert [entries(payout, step) for step in ("debit", "sent", "return", "reversal")] == [1, 1, 0, 1]
+    assert estate_balance(funded_estate) == ESTATE_FUNDS
+    books_balance()
+
+
+def test_a_webhook_is_only_a_hint(client, jobs_run_here, sandbox, funded_estate, manager, finance):
+    """A genuine signature on a claim the gateway does not confirm moves nothing."""
+    sandbox.configure(transfer_settle_seconds=3600)
+    payout = approved(funded_estate, manager, finance, "paystack", FAILS)
+    transfers.send(payout.id)
+    body, headers = signed_paystack("transfer.success", {"reference": payout.reference, "status": "success"})
+    assert client.post("/webhooks/paystack", data=body, headers=headers).status_code == 200
+    run_worker()
+    payout = reload(payout)
+    assert payout.status == "pending"
+    assert [entries(payout, step) for step in ("debit", "sent", "return")] == [1, 0, 0]
+
+
+def test_a_forged_or_unreadable_transfer_webhook_is_refused(client, jobs_run_here, sandbox, funded_estate, manager,
+                                                            finance):
+    payout = approved(funded_estate, manager, finance, "paystack", PAYS)
+    transfers.send(payout.id)
+    body, headers = signed_paystack("transfer.success", {"reference": payout.reference})
+    forged = {**headers, "x-paystack-signature": hmac.new(b"sk_test_guess", body, hashlib.sha512).hexdigest()}
+    assert client.post("/webhooks/paystack", data=body, headers=forged).status_code == 401
+    assert client.post("/webhooks/flutterwave/transfers", data=b'{"event":"transfer.completed"}',
+                       headers={"verif-hash": "wrong"}).status_code == 401
+    assert client.post("/webhooks/flutterwave/transfers", data=b"not json",
+                       headers={"verif-hash": SANDBOX_CREDENTIALS["FLUTTERWAVE_SECRET_HASH"]}).status_code == 400
+    assert reload(payout).status == "pending"
+
+
+@pytest.mark.parametrize("gateway", GATEWAYS)
+def test_a_transfer_that_timed_out_is_asked_about_and_never_sent_twice(jobs_run_here, sandbox, funded_estate,
+                                                                       manager, finance, gateway):
+    payout = approved(funded_estate, manager, finance, gateway, TIMES_OUT_PROCESSED)
+    assert transfers.send(payout.id) == "unknown"
+    payout = reload(payout)
+    assert payout.send_attempts == 1 and payout.next_check_at > utcnow()
+    with time_machine.travel(payout.next_check_at + timedelta(seconds=1), tick=True):
+        janitor.run_pass()
+        janitor.run_pass()
+    payout = reload(payout)
+    assert payout.status == "succeeded" and payout.send_attempts == 1
+    assert len(gateway_transfers(sandbox, payout.reference)) == 1
+    assert [entries(payout, step) for step in ("debit", "sent", "return")] == [1, 1, 0]
+    books_balance()
+
+
+def test_a_transfer_the_gateway_never_got_goes_again_under_the_same_reference_then_back(
+        app, jobs_run_here, sandbox, funded_estate, manager, finance):
+    app.config["PAYOUT_MAX_SENDS"] = 2
+    payout = approved(funded_estate, manager, finance, "paystack", NEVER_ARRIVES)
+    reference = payout.reference
+    assert transfers.send(payout.id) == "unknown"
+    for _ in range(2):
+        payout = reload(payout)
+        with time_machine.travel(payout.next_check_at + timedelta(seconds=1), tick=True):
+            janitor.run_pass()
+    payout = reload(payout)
+    assert payout.reference == reference and payout.send_attempts == 2
+    assert payout.status == "failed" and "no record" in payout.gateway_message
+    assert gateway_transfers(sandbox, reference) == []
+    assert [entries(payout, step) for step in ("debit", "sent", "return")] == [1, 0, 1]
+    assert estate_balance(funded_estate) == ESTATE_FUNDS
+    events = [e.to_status for e in db.session.scalars(select(PayoutEvent).where(PayoutEvent.payout_id == payout.id)
+                                                      .order_by(PayoutEvent.id))]
+    assert events == ["approved", "submitted", "unknown", "approved", "submitted", "unknown", "failed"]
+    books_balance()
+
+
+def test_a_send_whose_worker_died_is_asked_about_not_sent_again(jobs_run_here, sandbox, funded_estate, manager,
+                                                                finance, app):
+    payout = approved(funded_estate, manager, finance, "paystack", PAYS)
+    transfers.send(payout.id)
+    # As if the worker died after the call went out and before the answer was written.
+    db.session.execute(Payout.__table__.update().where(Payout.id == payout.id).values(status="submitted"))
+    db.session.commit()
+    stale = utcnow() + timedelta(seconds=app.config["PAYOUT_STALE_AFTER_SECONDS"] + 1)
+    with time_machine.travel(stale, tick=True):
+        janitor.run_pass()
+    payout = reload(payout)
+    assert payout.status == "succeeded" and payout.send_attempts == 1
+    assert len(gateway_transfers(sandbox, payout.reference)) == 1
+    books_balance()
+
+
+def test_a_lost_send_job_is_sent_by_the_janitor(app, jobs_run_here, sandbox, funded_estate, manager, finance):
+    payout = approved(funded_estate, manager, finance, "paystack", PAYS)  # its job is never run
+    with time_machine.travel(utcnow() + timedelta(minutes=2), tick=True):
+        janitor.run_pass()
+    payout = reload(payout)
+    assert payout.status in ("pending", "succeeded") and payout.send_attempts == 1
+    run_worker()  # the queued job now finds it sent and does nothing
+    assert reload(payout).send_attempts == 1
+    assert len(gateway_transfers(sandbox, payout.reference)) == 1
+
+
+def test_a_request_nobody_approves_expires(app, funded_estate, manager):
+    account = add_account(funded_estate, manager)
+    payout = payouts.request_payout(funded_estate.id, account.id, 100_000_00, "Generator diesel", manager)
+    with time_machine.travel(utcnow() + timedelta(days=8), tick=True):
+        report = janitor.run_pass()
+    assert report.expired == 1
+    payout = reload(payout)
+    assert payout.status == "cancelled" and "Not approved within 7 days" in payout.decided_reason
+    assert db.session.scalar(select(AdminAlert.resolved_at).where(AdminAlert.payout_id == payout.id)) is not None
+
+
+def test_a_payout_unsettled_for_a_day_alerts_the_admins_once(app, jobs_run_here, sandbox, funded_estate, manager,
+                                                             finance):
+    sandbox.configure(transfer_settle_seconds=10 * 86400)
+    payout = approved(funded_estate, manager, finance, "paystack", PAYS)
+    transfers.send(payout.id)
+    with time_machine.travel(utcnow() + timedelta(days=1, minutes=1), tick=True):
+        janitor.run_pass()
+        janitor.run_pass()
+    assert db.session.scalar(select(func.count(AdminAlert.id)).where(
+        AdminAlert.payout_id == payout.id, AdminAlert.kind == "payout_unresolved")) == 1
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+def test_asking_for_a_payout_through_the_pages(client, auth, funded_estate, manager, finance, jobs_run_here):
+    auth.login(manager.email)
+    page = auth.post("/admin/payouts/accounts/new", {"gateway": "paystack", "bank_code": "", "account_number": PAYS},
+                     page="/admin/payouts/accounts/new")
+    assert page.status_code == 422 and "Choose the bank" in page.get_data(as_text=True)
+    bank = payouts.banks("paystack")[0]
+    added = auth.post("/admin/payouts/accounts/new", {"gateway": "paystack", "bank_code": bank.code,
+                                                      "account_number": PAYS}, page="/admin/payouts/accounts/new",
+                      follow_redirects=True)
+    assert "ADEBOLA ESTATE SERVICES LTD" in added.get_data(as_text=True)
+    account = db.session.scalar(select(PayoutAccount))
+    for amount, words in (("lots", "amount"), ("0", "least"), ("2000000", "Only ₦1,000,000.00 is available")):
+        refused = auth.post("/admin/payouts/new", {"account": account.id, "amount": amount, "narration": "Diesel"},
+                            page="/admin/payouts/new")
+        text = refused.get_data(as_text=True)
+        assert refused.status_code == 422 and words in text and f'value="{amount}"' in text
+    assert db.session.scalar(select(func.count(Payout.id))) == 0
+    asked = auth.post("/admin/payouts/new", {"account": account.id, "amount": "150,000", "narration": "Diesel"},
+                      page="/admin/payouts/new", follow_redirects=True)
+    assert "Another admin of the estate must approve" in asked.get_data(as_text=True)
+    payout = db.session.scalar(select(Payout))
+    auth.logout()
+    auth.login(finance.email)
+    detail = client.get(f"/admin/payouts/{payout.id}").get_data(as_text=True)
+    assert "Approve and send ₦150,000.00" in detail and "ADEBOLA ESTATE SERVICES LTD" in detail
+    done = auth.post(f"/admin/payouts/{payout.id}/approve", page=f"/admin/payouts/{payout.id}",
+                     follow_redirects=True)
+    assert "Approved." in done.get_data(as_text=True)
+    run_worker()
+    listing = client.get("/admin/payouts/").get_data(as_text=True)
+    assert "Musa Manager" in listing and "Funke Finance" in listing
+
+
+def test_another_estates_admin_cannot_see_or_touch_the_payout(client, auth, funded_estate, manager, other_admin):
+    account = add_account(funded_estate, manager)
+    payout = payouts.request_payout(funded_estate.id, account.id, 100_000_00, "Generator diesel", manager)
+    auth.login(other_admin.email)
+    assert client.get(f"/admin/payouts/{payout.id}").status_code == 404
+    assert auth.post(f"/admin/payouts/{payout.id}/approve", page="/admin/payouts/").status_code == 404
+    assert auth.post(f"/admin/payouts/accounts/{account.id}/remove", page="/admin/payouts/").status_code == 404
+    assert "Generator diesel" not in client.get("/admin/payouts/").get_data(as_text=True)
+    assert reload(payout).status == "requested"
+

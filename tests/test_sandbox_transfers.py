@@ -26,7 +26,8 @@ def paystack_send(sandbox, ref: str, number: str = "0690000031", headers=PSK) ->
 
 
 def paystack_status(sandbox, ref: str) -> str:
-    return requests.get(f"{sandbox.url}/paystack/transfer/verify/{ref}", headers=PSK, timeout=5).json()["data"]["status"]
+    answer = requests.get(f"{sandbox.url}/paystack/transfer/verify/{ref}", headers=PSK, timeout=5)
+    return answer.json()["data"]["status"]
 
 
 def test_a_transfer_stays_pending_until_the_settle_time_has_passed(sandbox):

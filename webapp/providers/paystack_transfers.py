@@ -164,13 +164,8 @@ class PaystackTransferClient:
                               amount_kobo=plain_kobo(data.get("amount")), fee_kobo=plain_kobo(data.get("fee_charged")),
                               message=message, raw=reply.redacted)
 
-    def _data(self, reply: Reply, operation: str, *, moves_money: bool) -> Mapping[str, Any]:
-        if reply.body.get("status") is not True:
-            raise self._refusal(operation, reply, moves_money=moves_money)
-        data = reply.body.get("data")
-        if not isinstance(data, Mapping):
-            raise self._malformed(operation, reply, "no data", moves_money=moves_money)
-        return data
+    # The envelope reads as for funding answers; the refusals and their words are this client's own.
+    _data = PaystackFundingClient._data
 
     def _refusal(self, operation: str, reply: Reply, *, moves_money: bool) -> ProviderError:
         message = str(reply.body.get("message") or "")

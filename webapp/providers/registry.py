@@ -78,31 +78,26 @@ def _vtpass_bills(config: Mapping[str, Any], call_logger: CallLogger | None) -> 
                                 call_logger=call_logger, **_timeouts(config))
 
 
-def _paystack_funding(config: Mapping[str, Any], call_logger: CallLogger | None) -> FundingClient:
-    return PaystackFundingClient(_setting(config, "PAYSTACK_BASE_URL"), _setting(config, "PAYSTACK_SECRET_KEY"),
-                                 call_logger=call_logger, **_timeouts(config))
+Factory = Callable[[Mapping[str, Any], CallLogger | None], Any]
 
 
-def _flutterwave_funding(config: Mapping[str, Any], call_logger: CallLogger | None) -> FundingClient:
-    # Without FLUTTERWAVE_SECRET_HASH checkout still works but every webhook is refused.
-    return FlutterwaveFundingClient(_setting(config, "FLUTTERWAVE_BASE_URL"),
-                                    _setting(config, "FLUTTERWAVE_SECRET_KEY"),
-                                    _setting(config, "FLUTTERWAVE_SECRET_HASH", required=False) or "",
-                                    call_logger=call_logger, **_timeouts(config))
+def _paystack(client: type) -> Factory:
+    """A Paystack client of ``client``'s kind (funding or transfers) from the Paystack settings."""
+    def build(config: Mapping[str, Any], call_logger: CallLogger | None):
+        return client(_setting(config, "PAYSTACK_BASE_URL"), _setting(config, "PAYSTACK_SECRET_KEY"),
+                      call_logger=call_logger, **_timeouts(config))
+    return build
 
 
-def _paystack_transfers(config: Mapping[str, Any], call_logger: CallLogger | None) -> TransferClient:
-    return PaystackTransferClient(_setting(config, "PAYSTACK_BASE_URL"), _setting(config, "PAYSTACK_SECRET_KEY"),
-                                  call_logger=call_logger, **_timeouts(config))
-
-
-def _flutterwave_transfers(config: Mapping[str, Any], call_logger: CallLogger | None) -> TransferClient:
-    # Without FLUTTERWAVE_SECRET_HASH transfers still go out but every transfer webhook is refused.
-    return FlutterwaveTransferClient(_setting(config, "FLUTTERWAVE_BASE_URL"),
-                                     _setting(config, "FLUTTERWAVE_SECRET_KEY"),
-                                     _setting(config, "FLUTTERWAVE_SECRET_HASH", required=False) or "",
-                                     call_logger=call_logger, callback_url=transfers_callback_url(config),
-                                     **_timeouts(config))
+def _flutterwave(client: type, callback_url: Callable[[Mapping[str, Any]], str] | None = None) -> Factory:
+    """A Flutterwave client of ``client``'s kind from the Flutterwave settings. Without
+    FLUTTERWAVE_SECRET_HASH it still works, but every webhook it is asked to check is refused."""
+    def build(config: Mapping[str, Any], call_logger: CallLogger | None):
+        extra = {"callback_url": callback_url(config)} if callback_url else {}
+        return client(_setting(config, "FLUTTERWAVE_BASE_URL"), _setting(config, "FLUTTERWAVE_SECRET_KEY"),
+                      _setting(config, "FLUTTERWAVE_SECRET_HASH", required=False) or "",
+                      call_logger=call_logger, **extra, **_timeouts(config))
+    return build
 
 
 UTILITY_SERVICES: dict[str, Callable[[Mapping[str, Any], CallLogger | None], UtilityServiceInterface]] = {
@@ -110,43 +105,35 @@ UTILITY_SERVICES: dict[str, Callable[[Mapping[str, Any], CallLogger | None], Uti
     "vtpass": _vtpass_bills,
 }
 FUNDING_CLIENTS: dict[str, Callable[[Mapping[str, Any], CallLogger | None], FundingClient]] = {
-    "paystack": _paystack_funding,
-    "flutterwave": _flutterwave_funding,
+    "paystack": _paystack(PaystackFundingClient),
+    "flutterwave": _flutterwave(FlutterwaveFundingClient),
 }
 
 TRANSFER_CLIENTS: dict[str, Callable[[Mapping[str, Any], CallLogger | None], TransferClient]] = {
-    "paystack": _paystack_transfers,
-    "flutterwave": _flutterwave_transfers,
+    "paystack": _paystack(PaystackTransferClient),
+    "flutterwave": _flutterwave(FlutterwaveTransferClient, transfers_callback_url),
 }
+
+
+def _pick(table: Mapping[str, Factory], kind: str, key: str) -> Factory:
+    try:
+        return table[key]
+    except KeyError:
+        raise ProviderConfigError(f"unknown {kind} {key!r}; known: {', '.join(sorted(table))}") from None
 
 
 def utility_service(api_provider: str, config: Mapping[str, Any], *,
                     call_logger: CallLogger | None = None) -> UtilityServiceInterface:
     """The bills client for a catalogue entry's ``api_provider``."""
-    try:
-        factory = UTILITY_SERVICES[api_provider]
-    except KeyError:
-        raise ProviderConfigError(
-            f"unknown bills provider {api_provider!r}; known: {', '.join(sorted(UTILITY_SERVICES))}") from None
-    return factory(config, call_logger)
+    return _pick(UTILITY_SERVICES, "bills provider", api_provider)(config, call_logger)
 
 
 def funding_client(gateway: str, config: Mapping[str, Any], *, call_logger: CallLogger | None = None) -> FundingClient:
     """The funding client for a payment gateway."""
-    try:
-        factory = FUNDING_CLIENTS[gateway]
-    except KeyError:
-        raise ProviderConfigError(
-            f"unknown funding gateway {gateway!r}; known: {', '.join(sorted(FUNDING_CLIENTS))}") from None
-    return factory(config, call_logger)
+    return _pick(FUNDING_CLIENTS, "funding gateway", gateway)(config, call_logger)
 
 
 def transfer_client(gateway: str, config: Mapping[str, Any], *,
                     call_logger: CallLogger | None = None) -> TransferClient:
     """The transfers (payouts) client for a payment gateway."""
-    try:
-        factory = TRANSFER_CLIENTS[gateway]
-    except KeyError:
-        raise ProviderConfigError(
-            f"unknown transfer gateway {gateway!r}; known: {', '.join(sorted(TRANSFER_CLIENTS))}") from None
-    return factory(config, call_logger)
+    return _pick(TRANSFER_CLIENTS, "transfer gateway", gateway)(config, call_logger)

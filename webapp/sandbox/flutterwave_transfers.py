@@ -31,10 +31,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from flask import Blueprint
 
 from webapp.sandbox import funding, transfers
-from webapp.sandbox.flutterwave import check_auth, error, ok
+from webapp.sandbox.flutterwave import check_auth, error, ok, render_transient
 from webapp.sandbox.keys import SANDBOX_CREDENTIALS
 from webapp.sandbox.state import TransferTxn
-from webapp.sandbox.wire import drop_connection, naira, parse_naira, request_body, state
+from webapp.sandbox.wire import naira, parse_naira, request_body, state
 
 bp = Blueprint("flutterwave_transfers", __name__)
 bp.before_request(check_auth)
@@ -111,16 +111,6 @@ def _announcer(sandbox):
         return funding.deliver(sandbox, url, body, headers, gateway="flutterwave", event="transfer.completed",
                                reference=txn.reference)
     return announce_transfer
-
-
-def render_transient(outcome: transfers.Outcome):
-    if outcome.kind == "unavailable":
-        return error("Service temporarily unavailable, please retry", 503)
-    if outcome.kind == "rate_limited":
-        return error("Too many requests, please slow down", 429)
-    if outcome.kind == "drop":
-        return drop_connection(outcome.hold)
-    return None
 
 
 @bp.post("/transfers")

@@ -33,6 +33,8 @@ TEST_KNOBS = {
     "flw_listing_items": True,
     "bill_webhooks": True,
     "bill_webhook_delay": 0.2,
+    "transfer_settle_seconds": 0.0,
+    "transfer_webhooks": True,
 }
 CLIENT_TIMEOUTS = {"PROVIDER_CONNECT_TIMEOUT": 1.0, "PROVIDER_READ_TIMEOUT": 1.0}
 # Flutterwave's bill listing counts as "no record" at once here (production waits out its lag);

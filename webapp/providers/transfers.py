@@ -66,6 +66,10 @@ class TransferHint:
     reference: str
     status: str  # the gateway's word, lower case; never trusted for money
     event: str
+    # The gateway's own id of the transfer (Paystack transfer_code, Flutterwave transfer id): for
+    # Flutterwave the only key its status lookup takes, so a webhook is how a payout whose initiate
+    # answer was lost learns it.
+    provider_id: str | None = None
 
 
 class TransferClient(Protocol):

@@ -79,6 +79,40 @@ errors ``{"status": false, "message", "type", "code"}``:
   is a successful transaction with channel "dedicated_nuban" and the account owner as customer;
   its ``charge.success`` is signed like a checkout's and may claim another amount than the record.
 
+Transfers (payouts from the merchant balance to a bank account), on both gateways; see
+``paystack_transfers.py`` and ``flutterwave_transfers.py`` for sources and our readings:
+  Paystack (kobo): GET /bank?currency=NGN; GET /bank/resolve?account_number=&bank_code=;
+    POST /transferrecipient {type: nuban, name, account_number, bank_code} (201; the same account
+    gets the same recipient_code); POST /transfer {source: balance, amount, recipient, reference,
+    reason} (reference: lowercase letters, digits, "-" and "_", at least 16; answer status
+    "pending", message "Transfer has been queued"; a reused reference is 400 "Duplicate Transfer
+    Reference"); GET /transfer/verify/<reference> (unknown: 404 "Transfer not found"), with
+    fee_charged and, on a failure or reversal, gateway_response.
+  Flutterwave v3 (naira): GET /banks/NG; POST /accounts/resolve {account_number, account_bank};
+    POST /transfers {account_bank, account_number, amount, currency, reference, narration,
+    callback_url} (answer status NEW, "Transfer Queued Successfully"; a reused reference is 400
+    "Duplicate reference ..."); GET /transfers/<id> by Flutterwave's id only (no lookup by our
+    reference, as v3 documents none). Statuses NEW, SUCCESSFUL, FAILED (complete_message
+    "DISBURSE FAILED: ..."), REVERSED.
+  Test accounts, any listed bank code (044, 023, 070, 011, 214, 058, 221, 232, 033, 035, 057):
+    0690000031  "ADEBOLA ESTATE SERVICES LTD": the transfer succeeds
+    0690000032  "OKONKWO FACILITY MGT": the transfer fails ("Beneficiary account is dormant ...")
+    0690000033  "IBRAHIM & SONS PROPERTY": succeeds, then is reversed (two webhooks)
+    0690000034  "ZENITH COURT RESIDENTS ASSOC": the initiate is processed, then held
+                ``timeout_hold`` s and the connection closed; verify later shows success
+    0690000035  "PALM GROVE ESTATE": the first initiate per reference is held and closed with
+                nothing recorded (Paystack verify: 404); a resend under the same reference goes through
+    other 10 digits: resolve fails "Could not resolve account name ..." (Paystack 422,
+    Flutterwave 400); not 10 digits: "Account number must be 10 digits" (Paystack 422) /
+    "account_number must be 10 digits" (Flutterwave 400).
+  A transfer is created pending and settles at its first status check once
+  ``transfer_settle_seconds`` have passed, or in the background then when ``transfer_webhooks``
+  is on; each change of status sends the signed webhook: Paystack ``transfer.success|failed|
+  reversed`` (x-paystack-signature) to ``<webhook_base>/webhooks/paystack`` (the integration's one
+  URL; none while webhook_base is unset), Flutterwave ``transfer.completed`` (verif-hash) to the
+  transfer's callback_url (else ``<webhook_base>/webhooks/flutterwave``). Seeded faults apply to
+  initiates and status checks of 0690000031 only.
+
 Termii, base ``<sandbox>/termii`` (api_key in the JSON body, ``termii-sandbox-api-key``):
     POST /api/sms/send {to, from, sms, type: "plain", channel: generic|dnd|whatsapp, api_key}
          -> {"message_id", "message": "Successfully Sent", "balance", "user"}; then the signed
@@ -157,11 +191,15 @@ Knobs (``POST /_sandbox/config`` JSON, ``start_sandbox(**knobs)``, some as CLI o
     bill_webhooks, bill_webhook_delay   Flutterwave bill events to the callback_url (default on, 0.2 s)
     termii_webhook_url, termii_report_delay   where Termii delivery reports go (None: not sent) and
                              how long after the send (0.2 s)
+    transfer_settle_seconds  seconds a transfer stays pending after it is created (default 0)
+    transfer_webhooks        settle transfers in the background and send their webhooks (default on)
 Control endpoints: ``GET|POST /_sandbox/config``, ``POST /_sandbox/reset`` (forget all state; knobs
 stay), ``POST /_sandbox/disagree`` {provider, reference, how: succeeded|failed|missing|amount}
 (make a recorded bill disagree with the app, for reconciliation), ``POST /_sandbox/transfer``
-{account_number, amount_kobo, notify, claimed_amount_kobo, deliver}, ``GET /_sandbox/transactions``
-(JSON dump: bills, attempts, funding, webhooks, knobs), ``GET /``.
+{account_number, amount_kobo, notify, claimed_amount_kobo, deliver}, ``POST /_sandbox/transfers/reverse``
+{gateway, reference} (reverse a successful payout now and send its webhook; 404 unknown, 409 not
+successful), ``GET /_sandbox/transactions`` (JSON dump: bills, attempts, funding, transfers,
+recipients, webhooks, knobs), ``GET /``.
 
 State is in memory behind one lock; the server is threaded, and a held "timeout" sleeps outside the
 lock, so it never blocks other requests. "Closing the connection" shuts the socket down without any

@@ -11,9 +11,11 @@ from webapp.sandbox import (
     checkout,
     flutterwave,
     flutterwave_funding,
+    flutterwave_transfers,
     funding,
     paystack,
     paystack_accounts,
+    paystack_transfers,
     termii,
     transfer_page,
     vtpass,
@@ -97,6 +99,24 @@ def transfer():
     return jsonify({"transaction": paystack.transaction_json(txn), "webhook": delivered})
 
 
+TRANSFER_GATEWAYS = {"paystack": paystack_transfers, "flutterwave": flutterwave_transfers}
+
+
+@control.post("/transfers/reverse")
+def reverse_transfer():
+    """Reverse a successful transfer (payout) now and send its webhook: ``{"gateway", "reference"}``."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or body.get("gateway") not in TRANSFER_GATEWAYS:
+        return jsonify({"error": "send {gateway: paystack|flutterwave, reference}"}), 400
+    try:
+        txn = TRANSFER_GATEWAYS[body["gateway"]].reverse(str(body.get("reference") or ""))
+    except KeyError:
+        return jsonify({"error": "no such transfer"}), 404
+    except ValueError as exc:
+        return jsonify({"error": str(exc)}), 409
+    return jsonify({"transfer": txn.as_dict()})
+
+
 def create_sandbox_app(knobs: dict | None = None) -> Flask:
     """Build the sandbox app; ``knobs`` sets initial knob values (see ``state.Knobs``)."""
     app = Flask(__name__)
@@ -112,6 +132,8 @@ def create_sandbox_app(knobs: dict | None = None) -> Flask:
     app.register_blueprint(paystack.bp, url_prefix=PREFIXES["paystack"])
     app.register_blueprint(termii.bp, url_prefix=PREFIXES["termii"])
     app.register_blueprint(paystack_accounts.bp, url_prefix=PREFIXES["paystack"])
+    app.register_blueprint(paystack_transfers.bp, url_prefix=PREFIXES["paystack"])
+    app.register_blueprint(flutterwave_transfers.bp, url_prefix=PREFIXES["flutterwave"])
     app.register_blueprint(transfer_page.bp)
     app.register_blueprint(checkout.bp)
     app.register_blueprint(control)

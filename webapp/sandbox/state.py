@@ -79,6 +79,11 @@ class Knobs:
     # reports are recorded, never sent) and how long after a send.
     termii_webhook_url: str | None = None
     termii_report_delay: Seconds = 0.2
+    # Transfers (payouts): a transfer stays pending until this many seconds after it was created,
+    # then settles at its next status check or in the background; settling sends the gateway's
+    # signed transfer webhook unless transfer_webhooks is off.
+    transfer_settle_seconds: Seconds = 0.0
+    transfer_webhooks: bool = True
 
     def update(self, changes: dict) -> None:
         """Validate every change first, then apply them all (all or nothing)."""
@@ -93,11 +98,11 @@ class Knobs:
     @staticmethod
     def _parse(name: str, value):
         if name in ("latency", "timeout_hold", "webhook_timeout", "duplicate_window", "bill_webhook_delay",
-                    "termii_report_delay"):
+                    "termii_report_delay", "transfer_settle_seconds"):
             return _number(value, name, 0.0)
         if name == "clock_offset_seconds":
             return _number(value, name, -1e9)
-        if name in ("request_id_today_only", "flw_listing_items", "bill_webhooks"):
+        if name in ("request_id_today_only", "flw_listing_items", "bill_webhooks", "transfer_webhooks"):
             if not isinstance(value, bool):
                 raise KnobError(f"{name} must be true or false")
             return value
@@ -198,6 +203,35 @@ class FundingTxn:
         return data
 
 
+@dataclass
+class TransferTxn:
+    """A transfer (payout) from the merchant balance to a bank account, in gateway-neutral words."""
+    gateway: str  # "paystack" | "flutterwave"
+    reference: str  # ours
+    id: int  # the gateway's numeric id (Flutterwave's key for GET /transfers/<id>)
+    code: str  # Paystack transfer_code "TRF_..." (Flutterwave has none)
+    amount_kobo: int
+    fee_kobo: int
+    account_number: str
+    bank_code: str
+    account_name: str
+    narration: str
+    outcome: str  # what it settles to: "success" | "failed" | "reversed" (success, then reversed)
+    status: str = "pending"  # pending | success | failed | reversed
+    message: str = ""  # the gateway's words on a failure or reversal
+    recipient_code: str | None = None  # Paystack
+    callback_url: str | None = None  # Flutterwave
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    settled_at: datetime | None = None
+    reversed_at: datetime | None = None
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        for key in ("created_at", "settled_at", "reversed_at"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+
 class State:
     def __init__(self, knobs: Knobs | None = None):
         self.lock = threading.RLock()
@@ -221,6 +255,9 @@ class State:
             self.webhooks: list[dict] = []
             self.sms: list[dict] = []  # Termii sends, each with the delivery report it got
             self.balance_spent_kobo = 0
+            self.transfers: dict[tuple[str, str], TransferTxn] = {}
+            self.transfers_by_id: dict[int, TransferTxn] = {}
+            self.recipients: dict[str, dict] = {}  # Paystack transfer recipients by recipient_code
 
     def now(self) -> datetime:
         """The sandbox's clock: real UTC time moved by ``clock_offset_seconds``."""
@@ -267,4 +304,6 @@ class State:
                 "webhooks": list(self.webhooks),
                 "sms": [dict(message) for message in self.sms],
                 "merchant_balance_spent_kobo": self.balance_spent_kobo,
+                "transfers": [t.as_dict() for t in self.transfers.values()],
+                "recipients": list(self.recipients.values()),
             }

@@ -167,6 +167,10 @@ def _no_record(payout: Payout, now: datetime, source: str) -> None:
         log.error("payout %s (%s): the gateway has no record of it now", payout.reference, payout.status)
         alerts.unresolved(payout, "the gateway first knew it and now says it has no record")
         return
+    if payout.status == S.SUBMITTED.value and payout.next_check_at and payout.next_check_at > now:
+        # Its worker is still inside the transfer call (the lease has not run out): the request may
+        # simply not have arrived yet, so "no record" proves nothing until the call has ended.
+        return
     if payout.send_attempts >= _max_sends():
         _fail(payout, f"{payout.gateway} has no record of it after {payout.send_attempts} sends",
               allowed_from=[S.SUBMITTED, S.UNKNOWN])

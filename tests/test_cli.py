@@ -12,9 +12,12 @@ def test_seed_demo_is_idempotent(runner):
     second = runner.invoke(args=["seed-demo"])
     assert second.exit_code == 0
     assert db.session.scalar(select(func.count(Estate.id))) == 1
-    assert db.session.scalar(select(func.count(User.id))) == 3
+    assert db.session.scalar(select(func.count(User.id))) == 4
     admin = db.session.scalar(select(User).where(User.email == "admin@example.com"))
-    assert admin.role == "estate_admin" and admin.check_password("autopay-admin-1")
+    assert admin.role == "estate_admin" and admin.admin_role == "manager" and admin.check_password("autopay-admin-1")
+    # A second admin, so that a payout one of them asks for can be approved by the other.
+    treasurer = db.session.scalar(select(User).where(User.email == "finance@example.com"))
+    assert treasurer.admin_role == "finance" and treasurer.check_password("autopay-admin-2")
 
 
 def test_create_admin(runner):

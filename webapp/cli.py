@@ -18,6 +18,8 @@ DEMO_ESTATE = "Palm Grove Estate"
 DEMO_INVITE_CODE = "PALMGROVE"
 DEMO_USERS = [
     ("admin@example.com", "autopay-admin-1", "Estate Admin", Role.ESTATE_ADMIN, "+2348030000001"),
+    # A second admin (finance), so a payout one asks for can be approved by the other.
+    ("finance@example.com", "autopay-admin-2", "Funke Treasurer", Role.ESTATE_ADMIN, "+2348030000002"),
     ("ada@example.com", "autopay-demo-1", "Ada Okafor", Role.RESIDENT, "+2348031234567"),
     ("bola@example.com", "autopay-demo-2", "Bola Adeyemi", Role.RESIDENT, "+2348057654321"),
 ]
@@ -44,7 +46,8 @@ def seed_demo() -> tuple[Estate, list[tuple[str, str, str]]]:
     for email, password, name, role, phone in DEMO_USERS:
         user = credentials.find_user_by_email(email)
         if user is None:
-            user = User(email=email, full_name=name, role=role.value, estate=estate, phone=phone)
+            extra = {"admin_role": "finance"} if email.startswith("finance@") else {}
+            user = User(email=email, full_name=name, role=role.value, estate=estate, phone=phone, **extra)
             user.set_password(password)
             db.session.add(user)
         created.append((role.value, email, password))

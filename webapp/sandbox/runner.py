@@ -205,7 +205,10 @@ def start_for_devrun(env: dict, children: list, spawn) -> None:
     # environment instead.
     # Termii's delivery reports go to the webhook URL set in its console; here, this app's.
     site = env.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{env.get('PORT') or 5000}"
+    # Paystack's webhooks (a payout's transfer.* events have no callback URL of their own) go to the
+    # URL set in its dashboard; here, this app's.
     children.append(spawn("sandbox", sandbox_argv(port, quiet=True, timeout_hold=DEVRUN_TIMEOUT_HOLD,
+                                                  webhook_base=site.rstrip("/"),
                                                   termii_webhook_url=site.rstrip("/") + "/webhooks/termii"), env))
     wait_for_port(port, timeout=20)
     env.update(provider_settings(url))

@@ -437,7 +437,7 @@ def test_a_paystack_transfer_it_never_got_goes_again_under_the_same_reference(jo
     assert [entries(payout, step) for step in ("debit", "sent", "return")] == [1, 1, 0]
     events = [e.to_status for e in db.session.scalars(select(PayoutEvent).where(PayoutEvent.payout_id == payout.id)
                                                       .order_by(PayoutEvent.id))]
-    assert events[:6] == ["approved", "submitted", "unknown", "approved", "submitted", "pending"]
+    assert events[:7] == ["requested", "approved", "submitted", "unknown", "approved", "submitted", "pending"]
     books_balance()
 
 

@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.models import Payout, PayoutAccount, PayoutStatus, User
+from webapp.models import Payout, PayoutAccount, PayoutEvent, PayoutStatus, User
 from webapp.models.base import utcnow
 from webapp.money import naira
 from webapp.services import audit, ledger
@@ -75,6 +75,8 @@ def request_payout(estate_id: int, account_id: int | None, amount_kobo: int | No
                     status=S.REQUESTED.value, requested_by_id=by.id, requested_role=by.acting_role)
     db.session.add(payout)
     db.session.flush()
+    db.session.add(PayoutEvent(payout_id=payout.id, from_status=None, to_status=S.REQUESTED.value,
+                               reason="Asked for; waiting for a second admin", actor_id=by.id))
     alerts.approval_needed(payout, account, by)
     audit.record("payout.requested", "payout", payout.id, estate_id=estate_id,
                  after={"amount_kobo": amount_kobo, "account": account.label, "reference": payout.reference},
@@ -122,7 +124,8 @@ def _move_and_debit(payout: Payout, by: User, now) -> bool:
         db.session.rollback()
         raise PayoutRefused(f"The estate wallet holds only {naira(exc.available_kobo)}; it cannot cover "
                             f"{naira(payout.amount_kobo)}.") from exc
-    return move(payout, S.APPROVED, f"Approved by {by.full_name}", allowed_from=[S.REQUESTED], actor_id=by.id,
+    return move(payout, S.APPROVED, "Approved: the amount moved from the estate wallet to payout clearing",
+                allowed_from=[S.REQUESTED], actor_id=by.id,
                 approved_by_id=by.id, approved_role=by.acting_role, approved_at=now, next_check_at=now)
 
 
@@ -145,7 +148,7 @@ def withdraw(payout: Payout, by: User, reason: str) -> Payout:
 def _close(payout: Payout, by: User, to: PayoutStatus, reason: str, word: str) -> Payout:
     from webapp.services.payouts import alerts  # noqa: PLC0415
     reason = " ".join((reason or "").split())[:255]
-    if not move(payout, to, reason or f"{word.capitalize()} by {by.full_name}", allowed_from=[S.REQUESTED],
+    if not move(payout, to, reason or word.capitalize(), allowed_from=[S.REQUESTED],
                 actor_id=by.id, decided_reason=reason or None, finished_at=utcnow()):
         db.session.rollback()
         raise PayoutRefused("Someone else decided this payout a moment ago; see its status below.")

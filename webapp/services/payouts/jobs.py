@@ -31,7 +31,7 @@ def send_payout(payout_id: int) -> str:
 @job(PAYMENTS, timeout="PAYMENT_JOB_TIMEOUT_SECONDS", result_ttl=0, failure_ttl=600)
 def check_payout(payout_id: int) -> str:
     try:
-        status = transfers.check(payout_id, source="a status check after a webhook or an admin's request")
+        status = transfers.check(payout_id, source="status check after a webhook or an admin's request")
         if status == PayoutStatus.APPROVED.value:  # the gateway had no record of it: the same reference again
             enqueue_send(payout_id)
         return status

@@ -28,6 +28,7 @@ from webapp.extensions import db
 from webapp.models import Payout, PayoutAccount, PayoutStatus
 from webapp.models.base import utcnow
 from webapp.providers.base import ProviderCall, ProviderError
+from webapp.providers.http import DISPLAY_NAMES
 from webapp.providers.transfers import ResolvedAccount, TransferResult
 from webapp.services import ledger, policy
 from webapp.services.payouts import alerts
@@ -68,7 +69,7 @@ def send(payout_id: int) -> str:
         db.session.commit()
         return payout.status
     now = utcnow()
-    if not move(payout, S.SUBMITTED, f"Sent to {payout.gateway} (attempt {payout.send_attempts + 1})",
+    if not move(payout, S.SUBMITTED, f"Sent to {DISPLAY_NAMES[payout.gateway]} (attempt {payout.send_attempts + 1})",
                 allowed_from=[S.APPROVED], send_attempts=payout.send_attempts + 1, submitted_at=now,
                 next_check_at=now + _stale_after()):
         db.session.rollback()
@@ -84,31 +85,35 @@ def send(payout_id: int) -> str:
         keep_calls(calls)
         return _send_failed(payout, exc)
     keep_calls(calls)
-    return apply(payout, result, "the transfer call")
+    return apply(payout, result, "the transfer call's answer")
 
 
 def _send_failed(payout: Payout, exc: ProviderError) -> str:
     now = utcnow()
-    message = _words(exc.message)
+    name = DISPLAY_NAMES[payout.gateway]
+    # ``exc.message`` speaks to a resident; what the gateway itself said is in ``exc.detail``.
+    said = _words(exc.detail) or _words(exc.message)
     if exc.outcome_unknown:
-        move(payout, S.UNKNOWN, f"No clear answer to the transfer call ({exc.error_type}); asking the gateway",
-             allowed_from=[S.SUBMITTED], gateway_message=message, next_check_at=now + policy.requery_delay(0))
+        move(payout, S.UNKNOWN, f"No clear answer from {name} to the transfer call ({exc.error_type}); asking it",
+             allowed_from=[S.SUBMITTED], gateway_message=f"No answer yet ({exc.error_type})",
+             next_check_at=now + policy.requery_delay(0))
     elif exc.is_transient and payout.send_attempts < _max_sends():
-        move(payout, S.APPROVED, f"{payout.gateway} did not take the transfer ({exc.error_type}); sending again later",
-             allowed_from=[S.SUBMITTED], gateway_message=message,
+        move(payout, S.APPROVED, f"{name} did not take the transfer ({exc.error_type}); sending again later",
+             allowed_from=[S.SUBMITTED], gateway_message=said,
              next_check_at=now + policy.purchase_retry_delay(payout.send_attempts))
     else:
-        why = message or "refused"
+        why = said or "refused"
         if exc.is_transient:
-            why = f"{payout.gateway} did not take it after {payout.send_attempts} tries: {why}"
+            why = f"{name} did not take it after {payout.send_attempts} tries: {why}"
         _fail(payout, why, allowed_from=[S.SUBMITTED])
     db.session.commit()
     return payout.status
 
 
-def _fail(payout: Payout, why: str, *, allowed_from) -> bool:
-    if not move(payout, S.FAILED, f"Failed: {why}", allowed_from=allowed_from, gateway_message=why[:255],
-                finished_at=utcnow(), next_check_at=None):
+def _fail(payout: Payout, why: str, *, allowed_from, **values) -> bool:
+    if not move(payout, S.FAILED, f"Failed ({why}); the money is back in the estate wallet",
+                allowed_from=allowed_from, gateway_message=why[:255], finished_at=utcnow(), next_check_at=None,
+                **values):
         return False
     ledger.return_payout(payout.reference)
     alerts.outcome(payout)
@@ -118,18 +123,19 @@ def _fail(payout: Payout, why: str, *, allowed_from) -> bool:
 def apply(payout: Payout, result: TransferResult, source: str) -> str:
     """Move the payout to what the gateway says (``result``) and commit. Returns the new status."""
     now = utcnow()
-    extra = {"provider_id": result.provider_id or payout.provider_id, "checks": payout.checks + 1}
+    name = DISPLAY_NAMES[payout.gateway]
+    # What the gateway said last, replacing anything older (a stale "no answer" on a paid payout).
     message = _words(result.message)
-    if message:
-        extra["gateway_message"] = message
+    extra = {"provider_id": result.provider_id or payout.provider_id, "checks": payout.checks + 1,
+             "gateway_message": message}
     status = result.status
     if status == "pending":
-        if not move(payout, S.PENDING, f"{source}: the gateway is processing it", allowed_from=SENT,
+        if not move(payout, S.PENDING, f"{name} is processing it ({source})", allowed_from=SENT,
                     next_check_at=now + policy.requery_delay(payout.checks), **extra):
             _ask_again_later(payout, now, extra)
     elif status == "success":
-        if move(payout, S.SUCCEEDED, f"{source}: paid", allowed_from=SENT, finished_at=now, next_check_at=None,
-                fee_kobo=result.fee_kobo, **extra):
+        if move(payout, S.SUCCEEDED, f"{name} says it is paid ({source})", allowed_from=SENT, finished_at=now,
+                next_check_at=None, fee_kobo=result.fee_kobo, **extra):
             ledger.send_payout(payout.reference, payout.gateway)
             alerts.outcome(payout)
     elif status == "failed":
@@ -137,11 +143,11 @@ def apply(payout: Payout, result: TransferResult, source: str) -> str:
             log.error("payout %s: the gateway now says failed after success; left for an admin", payout.reference)
             alerts.unresolved(payout, "it was paid and the gateway now says it failed")
         else:
-            payout.provider_id = extra["provider_id"]
-            _fail(payout, message or "the gateway says it failed", allowed_from=SENT)
+            _fail(payout, message or f"{name} says it failed", allowed_from=SENT, provider_id=extra["provider_id"],
+                  checks=extra["checks"])
     elif status == "reversed":
         was_sent = payout.status == S.SUCCEEDED.value
-        if move(payout, S.REVERSED, f"{source}: reversed by the bank", allowed_from=(*SENT, S.SUCCEEDED),
+        if move(payout, S.REVERSED, f"{name} says the bank sent it back ({source})", allowed_from=(*SENT, S.SUCCEEDED),
                 finished_at=now, next_check_at=None, **extra):
             if not was_sent:
                 ledger.send_payout(payout.reference, payout.gateway)
@@ -172,14 +178,15 @@ def _no_record(payout: Payout, now: datetime, source: str) -> None:
         # simply not have arrived yet, so "no record" proves nothing until the call has ended.
         return
     if payout.send_attempts >= _max_sends():
-        _fail(payout, f"{payout.gateway} has no record of it after {payout.send_attempts} sends",
+        _fail(payout, f"{DISPLAY_NAMES[payout.gateway]} has no record of it after {payout.send_attempts} sends",
               allowed_from=[S.SUBMITTED, S.UNKNOWN])
         return
-    move(payout, S.APPROVED, f"{source}: the gateway has no record of it; sending again under the same reference",
+    move(payout, S.APPROVED, f"{DISPLAY_NAMES[payout.gateway]} has no record of it ({source}); sending again under "
+         "the same reference",
          allowed_from=[S.SUBMITTED, S.UNKNOWN], next_check_at=now)
 
 
-def check(payout_id: int, source: str = "a status check") -> str:
+def check(payout_id: int, source: str = "status check") -> str:
     """Ask the gateway what became of a sent payout (or whether a paid one was reversed) and apply
     the answer. No answer: asked again soon, without pushing the next real check along."""
     payout = db.session.get(Payout, payout_id)

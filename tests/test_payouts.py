@@ -20,10 +20,21 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp.admin.permissions import RIGHTS, Right
 from webapp.extensions import db
-from webapp.models import AdminAlert, JournalEntry, Notification, Payout, PayoutAccount, PayoutEvent, User
+from webapp.models import (
+    AdminAlert,
+    AuditEntry,
+    Estate,
+    JournalEntry,
+    Notification,
+    Payout,
+    PayoutAccount,
+    PayoutEvent,
+    User,
+)
 from webapp.models.base import utcnow
+from webapp.queries import accountant_export
 from webapp.sandbox.keys import SANDBOX_CREDENTIALS
-from webapp.services import ledger, payouts
+from webapp.services import estate_bills, ledger, payouts
 from webapp.services.payouts import alerts, janitor, jobs, transfers
 
 from . import factories
@@ -522,6 +533,29 @@ def test_a_payout_unsettled_for_a_day_alerts_the_admins_once(app, jobs_run_here,
         AdminAlert.payout_id == payout.id, AdminAlert.kind == "payout_unresolved")) == 1
 
 
+def test_the_accountants_export_reconciles_payouts_with_the_ledger(jobs_run_here, sandbox, funded_estate, manager,
+                                                                  finance):
+    """A paid, a failed and a reversed payout: the estate wallet's export for the day closes on the
+    ledger's balance, and each payout line names payout clearing and the payout's reference."""
+    made = [approved(funded_estate, manager, finance, "paystack", number, amount_kobo=100_000_00)
+            for number in (PAYS, FAILS, REVERSED)]
+    for payout in made:
+        transfers.send(payout.id)
+        transfers.check(payout.id)
+    assert [reload(p).status for p in made] == ["succeeded", "failed", "reversed"]
+    db.session.rollback()
+    estate = db.session.get(Estate, funded_estate.id)
+    today = estate_bills.estate_today(estate)
+    report = accountant_export.export(estate, today, today)
+    assert report.closing_kobo == ledger.estate_balance(estate.id) == ESTATE_FUNDS - 100_000_00
+    payout_lines = [line for line in report.lines if line.kind.startswith("payout_")]
+    assert sorted(line.kind for line in payout_lines) == ["payout_debit"] * 3 + ["payout_return", "payout_reversal"]
+    assert {line.payment_reference for line in payout_lines} == {p.reference for p in made}
+    cleared = [line.counterpart for line in payout_lines if line.kind != "payout_reversal"]
+    assert all("Payout clearing (Paystack)" in counterpart for counterpart in cleared)
+    books_balance()
+
+
 # --- pages -----------------------------------------------------------------------------------
 
 def test_asking_for_a_payout_through_the_pages(client, auth, funded_estate, manager, finance, jobs_run_here):
@@ -556,6 +590,12 @@ def test_asking_for_a_payout_through_the_pages(client, auth, funded_estate, mana
     run_worker()
     listing = client.get("/admin/payouts/").get_data(as_text=True)
     assert "Musa Manager" in listing and "Funke Finance" in listing
+    # Who did what under which role.
+    trail = [(a.action, a.actor, a.actor_role) for a in db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action.like("payout%")).order_by(AuditEntry.id))]
+    assert trail == [("payout.account_added", "manager@example.com", "manager"),
+                     ("payout.requested", "manager@example.com", "manager"),
+                     ("payout.approved", "finance@example.com", "finance")]
 
 
 def test_another_estates_admin_cannot_see_or_touch_the_payout(client, auth, funded_estate, manager, other_admin):

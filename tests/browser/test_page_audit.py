@@ -84,6 +84,10 @@ PAGES = {
     "admin.reconciliation_detail": ("admin", "/admin/reconciliation/{run_id}"),
     "admin.admins_index": ("admin", "/admin/admins/"),
     "admin.exports_index": ("admin", "/admin/exports/"),
+    "admin.payouts_index": ("admin", "/admin/payouts/"),
+    "admin.payouts_new": ("admin", "/admin/payouts/new"),
+    "admin.payout_account_new": ("admin", "/admin/payouts/accounts/new"),
+    "admin.payout_detail": ("admin", "/admin/payouts/{payout_id}"),
 }
 LEFT_OUT = {
     "static": "files, not pages",
@@ -115,6 +119,7 @@ class AuditData:
     entry_id: int
     run_id: int
     plan_id: int
+    payout_id: int
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +135,7 @@ def audit_data(live_stack, sandbox) -> AuditData:
     from ..factories import make_user
     from ..factories_automations import make_automation, make_bill_plan, make_estate_bill
     from ..factories_payments import make_payment, make_utility_account
+    from ..factories_payouts import make_payout, make_payout_account
 
     app = live_stack.app()
     with app.app_context():
@@ -178,11 +184,16 @@ def audit_data(live_stack, sandbox) -> AuditData:
                dedup_key=f"audit:{paid.id}")
         plan = make_bill_plan(estate, (now + timedelta(days=20)).date(), day_of_month=28,
                               title="Service charge for the estate's roads, lights and the borehole")
+        # A payout another admin asked for, so the demo admin's page offers Approve and Reject.
+        treasurer = make_user(estate, email=f"treasurer.{uuid.uuid4().hex[:8]}@example.com", role="estate_admin",
+                              admin_role="finance", full_name="Funmilayo Treasurer-Adeyemi")
+        payout = make_payout(make_payout_account(estate, treasurer, account_name="PALM GROVE ESTATE RESIDENTS ASSOC"),
+                             treasurer, narration="Security company, November invoice (24-hour guards, 6 posts)")
         db.session.commit()
         runs = reconciliation.reconcile_all(reconciliation.previous_lagos_day(), ("vtpass",))
         data = AuditData(email=email, intent_reference=intent.reference, account_id=account.id, payment_id=paid.id,
                          unknown_payment_id=unknown.id, automation_id=automation.id, bill_id=bill.id,
-                         entry_id=entry.id, run_id=runs[0].id, plan_id=plan.id)
+                         entry_id=entry.id, run_id=runs[0].id, plan_id=plan.id, payout_id=payout.id)
         db.session.remove()
     return data
 

@@ -32,6 +32,7 @@ from webapp.models import (
     Posting,
     User,
 )
+from webapp.providers.http import DISPLAY_NAMES
 from webapp.services.estate_bills import TYPE_LABELS
 
 ID_BATCH = 500  # ids per IN (...) list
@@ -172,6 +173,9 @@ def _account_name(kind: str, code: str | None, person: str | None, estate: str |
         return f"Resident wallet: {person}"
     if kind == AccountKind.ESTATE_WALLET:
         return f"Estate wallet: {estate}"
+    prefix, _, gateway = (code or "").partition(":")
+    if prefix == "payouts":  # the estate's payouts on their way to its bank account
+        return f"Payout clearing ({DISPLAY_NAMES.get(gateway, gateway)})"
     return f"System account: {code}"
 
 

@@ -29,13 +29,14 @@ from webapp.models import (
     Payout,
     PayoutAccount,
     PayoutEvent,
+    ProviderCallLog,
     User,
 )
 from webapp.models.base import utcnow
 from webapp.queries import accountant_export
 from webapp.sandbox.keys import SANDBOX_CREDENTIALS
 from webapp.services import estate_bills, ledger, payouts
-from webapp.services.payouts import alerts, janitor, jobs, transfers
+from webapp.services.payouts import alerts, approvals, janitor, jobs, transfers
 
 from . import factories
 from .payments.helpers import fund, run_worker
@@ -608,3 +609,47 @@ def test_another_estates_admin_cannot_see_or_touch_the_payout(client, auth, fund
     assert "Generator diesel" not in client.get("/admin/payouts/").get_data(as_text=True)
     assert reload(payout).status == "requested"
 
+
+
+def test_under_random_faults_every_payout_settles_once_and_is_never_sent_to_a_gateway_that_has_it(
+        app, jobs_run_here, sandbox, funded_estate, manager, finance, monkeypatch):
+    """Twelve payouts through a Paystack that drops connections (before and after recording), answers
+    503 and 429, and leaves transfers pending, on initiates and status calls alike (seeded, so a run
+    replays exactly). The janitor drives them, a day at a time, until each is final. Then: each is
+    what Paystack's own record says, no initiate ever reached a Paystack that already held its
+    reference (no "Duplicate Transfer Reference" in the call log), the books balance."""
+    sandbox.configure(fault_rate=0.5, seed=2, fault_kinds=["dropped_processed", "dropped_unprocessed",
+                                                           "unavailable", "rate_limited", "pending"])
+    app.config["PAYOUT_MAX_SENDS"] = 6
+    numbers = iter(range(1, 100))  # fixed references: the faults are a function of seed and reference
+    monkeypatch.setattr(approvals, "new_reference", lambda _estate_id: f"payout_faults_{next(numbers):020d}")
+    account = add_account(funded_estate, manager, "paystack", PAYS)
+    made = []
+    for n in range(12):
+        payout = payouts.request_payout(funded_estate.id, account.id, 10_000_00 + n * 100, f"Payout {n}", manager)
+        made.append(payouts.approve(payout, finance))
+    moment = utcnow()
+    for _ in range(30):
+        if all(reload(p).status in ("succeeded", "failed") for p in made):
+            break
+        moment += timedelta(days=1)
+        with time_machine.travel(moment, tick=True):
+            janitor.run_pass()
+    statuses = {p.reference: reload(p).status for p in made}
+    assert set(statuses.values()) <= {"succeeded", "failed"}, statuses
+    recorded = {t["reference"]: t["status"] for t in sandbox.transactions()["transfers"]}
+    for reference, status in statuses.items():
+        assert (status == "succeeded") == (recorded.get(reference) == "success"), (reference, status, recorded)
+    db.session.rollback()
+    duplicates = db.session.scalar(select(func.count(ProviderCallLog.id)).where(
+        ProviderCallLog.operation == "initiate", ProviderCallLog.response_body.like("%uplicate%")))
+    assert duplicates == 0
+    # The faults did happen: sends went unanswered (unknown) or were refused before processing (back
+    # to approved), and some were sent again under their reference after "not found".
+    moves = db.session.execute(select(PayoutEvent.from_status, PayoutEvent.to_status)).all()
+    seen = {tuple(move) for move in moves}
+    assert {("submitted", "unknown"), ("submitted", "approved"), ("unknown", "approved"),
+            ("unknown", "succeeded")} <= seen, seen
+    paid = sum(p.amount_kobo for p in made if statuses[p.reference] == "succeeded")
+    assert estate_balance(funded_estate) == ESTATE_FUNDS - paid
+    books_balance()

@@ -34,3 +34,9 @@ def test_create_admin_refuses_weak_password(runner):
                                  "--password", "weak"])
     assert result.exit_code != 0
     assert db.session.scalar(select(func.count(User.id))) == 0
+
+
+def test_the_payouts_janitor_command_runs_one_pass(runner):
+    result = runner.invoke(args=["payments", "payouts"])
+    assert result.exit_code == 0, result.output
+    assert "payouts: 0 sent, 0 asked about, 0 requests expired, 0 alerts, 0 errors" in result.output

@@ -70,6 +70,17 @@ def payments_janitor():
     click.echo(report.summary())
 
 
+@payments_cli.command("payouts")
+def payments_payouts():
+    """Run one payouts janitor pass: send lost approvals, ask about stale and unknown transfers."""
+    from webapp.services.payouts import janitor
+
+    report = janitor.run_pass()
+    for error in report.errors:
+        click.echo(error, err=True)
+    click.echo(report.summary())
+
+
 @payments_cli.command("sweep")
 def payments_sweep():
     """Run one automation sweep now: due occurrences become payments (safe to run twice)."""

@@ -25,7 +25,7 @@ FINANCE_MAY_POST = {
     "admin.alert_resolve", "admin.bills_new", "admin.bills_cancel", "admin.bills_statement_send",
     "admin.bill_plans_new", "admin.bill_plan_edit", "admin.bill_plan_pause", "admin.bill_plan_resume",
     "admin.payouts_new", "admin.payout_approve", "admin.payout_reject", "admin.payout_withdraw", "admin.payout_check",
-    "admin.payout_account_new", "admin.payout_account_remove",
+    "admin.payout_account_new", "admin.payout_account_remove", "admin.payout_settle",
 }
 ROLES = ("manager", "finance", "viewer")
 

@@ -653,3 +653,56 @@ def test_under_random_faults_every_payout_settles_once_and_is_never_sent_to_a_ga
     paid = sum(p.amount_kobo for p in made if statuses[p.reference] == "succeeded")
     assert estate_balance(funded_estate) == ESTATE_FUNDS - paid
     books_balance()
+
+
+def unanswered_for_a_day(estate, manager, finance):
+    """A Flutterwave payout whose send was never recorded, a day and a minute later."""
+    payout = approved(estate, manager, finance, "flutterwave", NEVER_ARRIVES)
+    assert transfers.send(payout.id) == "unknown"
+    return reload(payout)
+
+
+@pytest.mark.parametrize("outcome, status, steps", [("paid", "succeeded", [1, 1, 0]),
+                                                    ("not_sent", "failed", [1, 0, 1])])
+def test_an_admin_settles_by_hand_a_transfer_unanswered_for_a_day(jobs_run_here, sandbox, funded_estate, manager,
+                                                                  finance, outcome, status, steps):
+    payout = unanswered_for_a_day(funded_estate, manager, finance)
+    with pytest.raises(payouts.PayoutRefused, match="Give the gateway a day"):
+        transfers.settle_by_hand(payout, finance, outcome, "Checked the dashboard")
+    with time_machine.travel(payout.submitted_at + timedelta(days=1, minutes=1), tick=True):
+        janitor.run_pass()  # the alert
+        payout = reload(payout)
+        with pytest.raises(payouts.PayoutRefused, match="another admin must settle it"):
+            transfers.settle_by_hand(payout, manager, outcome, "Checked the dashboard")
+        with pytest.raises(payouts.PayoutRefused, match="Say what you checked"):
+            transfers.settle_by_hand(payout, finance, outcome, "  ")
+        transfers.settle_by_hand(payout, finance, outcome, "Flutterwave dashboard, transfers, searched the reference")
+    payout = reload(payout)
+    assert payout.status == status
+    assert [entries(payout, step) for step in ("debit", "sent", "return")] == steps
+    alert = db.session.scalar(select(AdminAlert).where(AdminAlert.payout_id == payout.id,
+                                                       AdminAlert.kind == "payout_unresolved"))
+    assert alert.resolved_at is not None
+    transfers.check(payout.id)  # a paid one may still be asked about (a reversal); nothing moves
+    assert reload(payout).status == status
+    assert [entries(payout, step) for step in ("debit", "sent", "return")] == steps
+    books_balance()
+
+
+def test_settling_by_hand_through_the_page(client, auth, jobs_run_here, sandbox, funded_estate, manager, finance):
+    payout = unanswered_for_a_day(funded_estate, manager, finance)
+    auth.login(finance.email)
+    assert "Settle by hand" not in client.get(f"/admin/payouts/{payout.id}").get_data(as_text=True)
+    with time_machine.travel(payout.submitted_at + timedelta(days=1, minutes=1), tick=True):
+        page = client.get(f"/admin/payouts/{payout.id}").get_data(as_text=True)
+        assert "Settle by hand" in page and payout.reference in page
+        refused = auth.post(f"/admin/payouts/{payout.id}/settle", {"outcome": "lost", "note": "x"},
+                            page=f"/admin/payouts/{payout.id}", follow_redirects=True)
+        assert "Not a valid choice" in refused.get_data(as_text=True) or "Choose" in refused.get_data(as_text=True)
+        assert reload(payout).status == "unknown"
+        done = auth.post(f"/admin/payouts/{payout.id}/settle", {"outcome": "not_sent", "note": "No such transfer"},
+                         page=f"/admin/payouts/{payout.id}", follow_redirects=True)
+    assert "Settled by hand" in done.get_data(as_text=True)
+    assert reload(payout).status == "failed" and estate_balance(funded_estate) == ESTATE_FUNDS
+    audit = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "payout.settled_by_hand"))
+    assert audit.actor_role == "finance" and audit.reason == "No such transfer"

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
+from wtforms import RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
@@ -39,3 +39,15 @@ class PayoutRequestForm(FlaskForm):
 
 class PayoutDecisionForm(FlaskForm):
     reason = StringField("Reason", validators=[Length(max=255, message="Keep the reason under 255 characters.")])
+
+
+class PayoutSettleForm(FlaskForm):
+    """Settling by hand a transfer the gateway has not answered for a day, from its dashboard."""
+
+    outcome = RadioField("The gateway's dashboard shows", choices=[
+        SelectChoice("paid", "It was paid to the account"),
+        SelectChoice("not_sent", "There is no such transfer: return the money to the estate wallet")],
+        validators=[InputRequired("Choose what the gateway's dashboard shows.")])
+    note = StringField("What you checked", validators=[
+        InputRequired("Say what you checked (for example the dashboard's transfer reference)."),
+        Length(max=200, message="Keep the note to 200 characters.")])

@@ -11,7 +11,9 @@ goes through ``scoped`` (404 outside the admin's estates).
 """
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from datetime import timedelta
+
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -19,15 +21,16 @@ from wtforms.fields.choices import SelectChoice
 
 from webapp.admin import bp
 from webapp.admin.estate_choice import chosen_estate
-from webapp.admin.payout_forms import PayoutAccountForm, PayoutDecisionForm, PayoutRequestForm
+from webapp.admin.payout_forms import PayoutAccountForm, PayoutDecisionForm, PayoutRequestForm, PayoutSettleForm
 from webapp.admin.permissions import Right, needs
 from webapp.admin.scope import scoped, visible_estates
 from webapp.extensions import db
 from webapp.models import Estate, Payout, PayoutAccount, PayoutEvent, PayoutStatus, User
+from webapp.models.base import utcnow
 from webapp.models.payout import STATUS_LABELS
 from webapp.request_numbers import parse_page
 from webapp.services import ledger, payouts
-from webapp.services.payouts import jobs
+from webapp.services.payouts import jobs, transfers
 
 PER_PAGE = 25
 
@@ -159,8 +162,13 @@ def payout_detail(payout_id: int):
                                      .order_by(PayoutEvent.id)))
     actors = {user.id: user for user in db.session.scalars(select(User).where(User.id.in_(
         {event.actor_id for event in events} - {None})))}
+    after = timedelta(seconds=current_app.config["PAYOUT_UNRESOLVED_ALERT_AFTER_SECONDS"])
+    settle_form = None
+    if payout.status in transfers.SENT and payout.submitted_at and utcnow() - payout.submitted_at >= after:
+        settle_form = PayoutSettleForm(formdata=None)
     return render_template("admin/payouts/detail.html", payout=payout, account=account, people=people,
                            events=events, actors=actors, form=PayoutDecisionForm(formdata=None),
+                           settle_form=settle_form,
                            status_labels=STATUS_LABELS, balance_kobo=ledger.estate_balance(payout.estate_id))
 
 
@@ -205,6 +213,24 @@ def payout_withdraw(payout_id: int):
         payouts.withdraw(payout, current_user, reason)
         return "Withdrawn. No money moved."
     return _decide(payout_id, act)
+
+
+@bp.route("/payouts/<int:payout_id>/settle", methods=["POST"])
+@needs(Right.PAYOUTS)
+def payout_settle(payout_id: int):
+    payout = scoped(Payout, payout_id)
+    form = PayoutSettleForm()
+    if not form.validate_on_submit():
+        flash(next(iter(form.outcome.errors or form.note.errors), "The form expired; please try again."), "error")
+        return redirect(url_for("admin.payout_detail", payout_id=payout.id))
+    try:
+        transfers.settle_by_hand(payout, current_user, form.outcome.data, form.note.data)
+    except payouts.PayoutRefused as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash("Settled by hand; the audit log records it with your note.", "success")
+    return redirect(url_for("admin.payout_detail", payout_id=payout.id))
 
 
 @bp.route("/payouts/<int:payout_id>/check", methods=["POST"])

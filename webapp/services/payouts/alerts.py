@@ -88,6 +88,13 @@ def outcome(payout: Payout) -> None:
                       dedup_key=f"payout:{payout.reference}:{status.value}:{user_id}")
 
 
+def settled(payout: Payout) -> None:
+    """A payout settled at last: its "unresolved" alert is dealt with."""
+    db.session.execute(update(AdminAlert).where(AdminAlert.payout_id == payout.id,
+                                                AdminAlert.kind == "payout_unresolved",
+                                                AdminAlert.resolved_at.is_(None)).values(resolved_at=utcnow()))
+
+
 def unresolved(payout: Payout, waited: str) -> None:
     _alert(payout, "payout_unresolved",
            f"Payout {payout.reference} of {naira(payout.amount_kobo)} is still unconfirmed by "

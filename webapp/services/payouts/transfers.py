@@ -30,10 +30,10 @@ from webapp.models.base import utcnow
 from webapp.providers.base import ProviderCall, ProviderError
 from webapp.providers.http import DISPLAY_NAMES
 from webapp.providers.transfers import ResolvedAccount, TransferResult
-from webapp.services import ledger, policy
+from webapp.services import audit, ledger, policy
 from webapp.services.payouts import alerts
 from webapp.services.payouts.common import client, keep_calls, move
-from webapp.services.payouts.errors import GatewayUnavailable
+from webapp.services.payouts.errors import GatewayUnavailable, PayoutRefused
 
 log = logging.getLogger(__name__)
 S = PayoutStatus
@@ -155,6 +155,8 @@ def apply(payout: Payout, result: TransferResult, source: str) -> str:
             alerts.outcome(payout)
     elif status == "not_found":
         _no_record(payout, now, source)
+    if payout.status in (S.SUCCEEDED.value, S.FAILED.value, S.REVERSED.value):
+        alerts.settled(payout)
     db.session.commit()
     return payout.status
 
@@ -225,3 +227,46 @@ def check(payout_id: int, source: str = "status check") -> str:
 
 def find(gateway: str, reference: str) -> Payout | None:
     return db.session.scalar(select(Payout).where(Payout.reference == reference, Payout.gateway == gateway))
+
+
+HAND_OUTCOMES = {"paid": S.SUCCEEDED, "not_sent": S.FAILED}
+
+
+def settle_by_hand(payout: Payout, by, outcome: str, note: str) -> Payout:
+    """An admin settles a transfer the gateway has not answered for a day, from what its dashboard
+    shows: "paid" (the money reached the bank) or "not_sent" (the gateway has no such transfer; the
+    money returns to the estate wallet). Audited, committed. Refused (``PayoutRefused``) before the
+    alert age, for the admin who asked for the payout, or without a note saying what was checked."""
+    to = HAND_OUTCOMES.get(outcome)
+    if to is None:
+        raise PayoutRefused("Choose what the gateway's dashboard shows: paid, or no such transfer.", "outcome")
+    note = " ".join((note or "").split())[:200]
+    if not note:
+        raise PayoutRefused("Say what you checked (for example the dashboard's transfer reference).", "note")
+    if payout.status not in {s.value for s in SENT}:
+        raise PayoutRefused("Only a transfer still unsettled can be settled by hand.")
+    if payout.requested_by_id == by.id:
+        raise PayoutRefused("You asked for this payout, so another admin must settle it.")
+    after = timedelta(seconds=current_app.config["PAYOUT_UNRESOLVED_ALERT_AFTER_SECONDS"])
+    if payout.submitted_at is None or utcnow() - payout.submitted_at < after:
+        raise PayoutRefused("Give the gateway a day to answer before settling a transfer by hand.")
+    name = DISPLAY_NAMES[payout.gateway]
+    before = payout.status
+    if to is S.SUCCEEDED:
+        moved = move(payout, S.SUCCEEDED, f"Settled by hand: {name}'s dashboard shows it paid ({note})",
+                     allowed_from=SENT, actor_id=by.id, finished_at=utcnow(), next_check_at=None,
+                     gateway_message=f"Settled by hand: {note}"[:255])
+        if moved:
+            ledger.send_payout(payout.reference, payout.gateway)
+    else:
+        moved = _fail(payout, f"settled by hand: {name} has no such transfer ({note})", allowed_from=SENT)
+    if not moved:
+        db.session.rollback()
+        raise PayoutRefused("The gateway answered a moment ago; see the payout's status.")
+    if to is S.SUCCEEDED:
+        alerts.outcome(payout)
+    alerts.settled(payout)
+    audit.record("payout.settled_by_hand", "payout", payout.id, estate_id=payout.estate_id,
+                 before={"status": before}, after={"status": payout.status}, reason=note)
+    db.session.commit()
+    return payout

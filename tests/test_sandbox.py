@@ -758,3 +758,19 @@ def test_make_run_leaves_the_sandbox_off_when_real_keys_are_set():
     env, children = {"PAYSTACK_SECRET_KEY": "sk_live_real"}, []
     start_for_devrun(env, children, spawn)
     assert children == [] and "PAYSTACK_BASE_URL" not in env
+
+
+def test_naira_on_the_sandbox_wire_are_exact_numbers_never_floats():
+    """Flutterwave and VTpass write naira as JSON numbers; the sandbox writes them from Decimal (Flask's
+    default would write a Decimal as a string), and no float ever holds an amount."""
+    from decimal import Decimal
+
+    from webapp.sandbox.app import create_sandbox_app
+    from webapp.sandbox.wire import json_bytes, naira
+
+    assert naira(50_000) == 500 and isinstance(naira(50_000), int)
+    assert naira(1313) == Decimal("13.13") and isinstance(naira(1313), Decimal)
+    app = create_sandbox_app()
+    assert app.json.dumps({"amount": naira(1313), "fee": Decimal("26.875"), "latency": 0.5}) == \
+        '{"amount":13.13,"fee":26.875,"latency":0.5}'
+    assert json_bytes({"amount": naira(1)}) == b'{"amount":0.01}'

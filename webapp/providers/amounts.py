@@ -77,8 +77,9 @@ def amount_problem(item: Any, amount_kobo: Any) -> str | None:
     return None
 
 
-def dumps(obj: Any) -> str:
-    """``json.dumps`` that writes ``Decimal`` values as exact JSON numbers."""
+def dumps(obj: Any, *, allow_floats: bool = False) -> str:
+    """``json.dumps`` that writes ``Decimal`` values as exact JSON numbers. Floats are refused
+    unless ``allow_floats`` (the sandbox's knobs are seconds and probabilities, never money)."""
     marks: dict[str, str] = {}
     salt = uuid.uuid4().hex
 
@@ -91,7 +92,7 @@ def dumps(obj: Any) -> str:
             return {k: swap(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [swap(v) for v in value]
-        if isinstance(value, float):
+        if isinstance(value, float) and not allow_floats:
             raise TypeError("floats are not allowed in provider request bodies")
         return value
 

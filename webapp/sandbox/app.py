@@ -21,7 +21,7 @@ from webapp.sandbox import (
     vtpass,
 )
 from webapp.sandbox.state import KnobError, State
-from webapp.sandbox.wire import state
+from webapp.sandbox.wire import SandboxJSON, state
 
 PREFIXES = {"flutterwave": "/flutterwave/v3", "vtpass": "/vtpass/api", "paystack": "/paystack", "termii": "/termii"}
 
@@ -120,7 +120,7 @@ def reverse_transfer():
 def create_sandbox_app(knobs: dict | None = None) -> Flask:
     """Build the sandbox app; ``knobs`` sets initial knob values (see ``state.Knobs``)."""
     app = Flask(__name__)
-    app.json.sort_keys = False
+    app.json = SandboxJSON(app)  # keys in the order written, naira as exact numbers
     sandbox = State()
     if knobs:
         sandbox.knobs.update(knobs)

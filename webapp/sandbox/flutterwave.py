@@ -16,7 +16,6 @@ Shapes follow Flutterwave's published material, inconvenient parts included:
 """
 from __future__ import annotations
 
-import json
 import threading
 import time
 from datetime import date, timedelta
@@ -26,7 +25,16 @@ from flask import Blueprint, jsonify, request
 from webapp.sandbox import bills, catalogue, customers, funding
 from webapp.sandbox.catalogue import Product
 from webapp.sandbox.keys import SANDBOX_CREDENTIALS
-from webapp.sandbox.wire import bearer_ok, drop_connection, naira, naira_display, parse_naira, request_body, state
+from webapp.sandbox.wire import (
+    bearer_ok,
+    drop_connection,
+    json_bytes,
+    naira,
+    naira_display,
+    parse_naira,
+    request_body,
+    state,
+)
 
 bp = Blueprint("flutterwave_bills", __name__)
 
@@ -186,7 +194,7 @@ def send_bill_webhook(sandbox, txn) -> None:
     """Deliver the bill's status event to its callback_url, after a short delay, in the background."""
     if not (txn.callback_url and sandbox.knobs.bill_webhooks) or txn.status == "pending":
         return
-    body = json.dumps(webhook_event(txn), default=str).encode()
+    body = json_bytes(webhook_event(txn))
     headers = {"Content-Type": "application/json", "verif-hash": SANDBOX_CREDENTIALS["FLUTTERWAVE_SECRET_HASH"]}
     delay, url = sandbox.knobs.bill_webhook_delay, txn.callback_url
 

@@ -1,7 +1,6 @@
 """Flutterwave v3 funding (hosted checkout), as the sandbox serves it under ``/flutterwave/v3``."""
 from __future__ import annotations
 
-import json
 from urllib.parse import urlencode
 
 from flask import Blueprint, request, url_for
@@ -10,7 +9,7 @@ from webapp.sandbox import funding
 from webapp.sandbox.flutterwave import check_auth, error, ok
 from webapp.sandbox.keys import SANDBOX_CREDENTIALS
 from webapp.sandbox.state import FundingTxn
-from webapp.sandbox.wire import naira, parse_naira, request_body, state
+from webapp.sandbox.wire import json_bytes, naira, parse_naira, request_body, state
 
 bp = Blueprint("flutterwave_funding", __name__)
 bp.before_request(check_auth)
@@ -61,8 +60,8 @@ def after_checkout(txn: FundingTxn) -> None:
     """``charge.completed`` (successful or failed) with the ``verif-hash`` header; none for a cancel."""
     url = funding.webhook_url(state(), "flutterwave", funding.origin(txn.callback_url))
     if txn.status in ("success", "failed") and url:
-        body = json.dumps({"event": "charge.completed", "data": transaction_json(txn),
-                           "event.type": "CARD_TRANSACTION"}, separators=(",", ":")).encode()
+        body = json_bytes({"event": "charge.completed", "data": transaction_json(txn),
+                           "event.type": "CARD_TRANSACTION"})
         headers = {"verif-hash": SANDBOX_CREDENTIALS["FLUTTERWAVE_SECRET_HASH"]}
         funding.deliver(state(), url, body, headers, gateway="flutterwave", event="charge.completed",
                         reference=txn.reference)

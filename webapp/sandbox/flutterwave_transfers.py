@@ -25,7 +25,6 @@ Decisions where the published material is silent (our reading):
 """
 from __future__ import annotations
 
-import json
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask import Blueprint
@@ -34,7 +33,7 @@ from webapp.sandbox import funding, transfers
 from webapp.sandbox.flutterwave import check_auth, error, ok, render_transient
 from webapp.sandbox.keys import SANDBOX_CREDENTIALS
 from webapp.sandbox.state import TransferTxn
-from webapp.sandbox.wire import naira, parse_naira, request_body, state
+from webapp.sandbox.wire import json_bytes, naira, parse_naira, request_body, state
 
 bp = Blueprint("flutterwave_transfers", __name__)
 bp.before_request(check_auth)
@@ -86,7 +85,7 @@ def transfer_json(txn: TransferTxn) -> dict:
     return {
         "id": txn.id, "account_number": txn.account_number, "bank_code": txn.bank_code,
         "full_name": txn.account_name, "created_at": _iso(txn.created_at), "currency": "NGN",
-        "debit_currency": "NGN", "amount": naira(txn.amount_kobo), "fee": float(fee_text(txn.amount_kobo)),
+        "debit_currency": "NGN", "amount": naira(txn.amount_kobo), "fee": Decimal(fee_text(txn.amount_kobo)),
         "status": STATUS[txn.status], "reference": txn.reference, "meta": None, "narration": txn.narration,
         "approver": None, "complete_message": COMPLETE_MESSAGE.get(txn.status, f"DISBURSE FAILED: {txn.message}"
                                                                   if txn.status == "failed" else txn.message),
@@ -105,8 +104,7 @@ def _announcer(sandbox):
             data = transfer_json(txn)
         data["status"] = STATUS[status]
         data["fullname"] = data.pop("full_name")
-        body = json.dumps({"event": "transfer.completed", "event.type": "Transfer", "data": data},
-                          separators=(",", ":")).encode()
+        body = json_bytes({"event": "transfer.completed", "event.type": "Transfer", "data": data})
         headers = {"verif-hash": SANDBOX_CREDENTIALS["FLUTTERWAVE_SECRET_HASH"]}
         return funding.deliver(sandbox, url, body, headers, gateway="flutterwave", event="transfer.completed",
                                reference=txn.reference)

@@ -9,7 +9,9 @@ from datetime import timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 from flask import current_app, request
+from flask.json.provider import DefaultJSONProvider
 
+from webapp.providers.amounts import dumps, kobo_to_naira
 from webapp.sandbox.state import Seconds, State
 
 try:
@@ -24,13 +26,23 @@ def state() -> State:
     return current_app.extensions["sandbox_state"]
 
 
-def naira(kobo: int):
-    """Kobo as a naira JSON number: an int when whole (500), else a decimal number (13.13).
+def naira(kobo: int) -> int | Decimal:
+    """Kobo as a naira JSON number: an int when whole (500), else an exact decimal (13.13), which
+    ``SandboxJSON`` writes as the number it is (no float ever holds money here)."""
+    return kobo_to_naira(kobo)
 
-    A fractional JSON number is a float in Python by nature; it is read from the exact decimal
-    text (never computed by float division), so the wire shows exactly "13.13".
-    """
-    return kobo // 100 if kobo % 100 == 0 else float(naira_text(kobo))
+
+class SandboxJSON(DefaultJSONProvider):
+    """The sandbox's JSON: ``Decimal`` amounts as exact JSON numbers (Flask's default writes them
+    as strings), as Flutterwave and VTpass write naira."""
+
+    def dumps(self, obj, **kwargs) -> str:
+        return dumps(obj, allow_floats=True)
+
+
+def json_bytes(obj) -> bytes:
+    """A webhook body, written as ``SandboxJSON`` writes answers."""
+    return dumps(obj, allow_floats=True).encode()
 
 
 def naira_text(kobo: int) -> str:

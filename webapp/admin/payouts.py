@@ -156,18 +156,17 @@ def payouts_new():
 def payout_detail(payout_id: int):
     payout = scoped(Payout, payout_id)
     account = db.session.get(PayoutAccount, payout.payout_account_id)
-    people = {user.id: user for user in db.session.scalars(select(User).where(User.id.in_(
-        {payout.requested_by_id, payout.approved_by_id, account.added_by_id} - {None})))}
     events = list(db.session.scalars(select(PayoutEvent).where(PayoutEvent.payout_id == payout.id)
                                      .order_by(PayoutEvent.id)))
-    actors = {user.id: user for user in db.session.scalars(select(User).where(User.id.in_(
-        {event.actor_id for event in events} - {None})))}
+    # Everyone the page names (who asked, approved, added the account, acted), in one query.
+    named = {payout.requested_by_id, payout.approved_by_id, account.added_by_id, *(e.actor_id for e in events)}
+    people = {user.id: user for user in db.session.scalars(select(User).where(User.id.in_(named - {None})))}
     after = timedelta(seconds=current_app.config["PAYOUT_UNRESOLVED_ALERT_AFTER_SECONDS"])
     settle_form = None
     if payout.status in transfers.SENT and payout.submitted_at and utcnow() - payout.submitted_at >= after:
         settle_form = PayoutSettleForm(formdata=None)
     return render_template("admin/payouts/detail.html", payout=payout, account=account, people=people,
-                           events=events, actors=actors, form=PayoutDecisionForm(formdata=None),
+                           events=events, actors=people, form=PayoutDecisionForm(formdata=None),
                            settle_form=settle_form,
                            status_labels=STATUS_LABELS, balance_kobo=ledger.estate_balance(payout.estate_id))
 

@@ -41,6 +41,9 @@ def banks(gateway: str) -> list[Bank]:
         cached = _banks.get(gateway)
     if cached is not None and time.monotonic() - cached[0] < BANKS_TTL_SECONDS:
         return cached[1]
+    # No transaction stays open across the gateway's call: on SQLite a form's POST holds the write
+    # lock from its first statement. Nothing is pending here (the callers have written nothing yet).
+    db.session.commit()
     log: list[ProviderCall] = []
     try:
         found = sorted(client(gateway, log).list_banks(), key=lambda bank: bank.name.lower())
